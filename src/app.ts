@@ -1,0 +1,92 @@
+import type { Config } from "./config.js";
+import { type Database, openDatabase } from "./db/database.js";
+import { migrate } from "./db/migrator.js";
+import { connectPrisma, disconnectPrisma, prisma } from "./db/prisma.js";
+import { createGraphQLServer } from "./graphql/yoga.js";
+import { HttpServer, type ReadinessCheck } from "./http/server.js";
+import { allJobs } from "./jobs/index.js";
+import { type JobQueue, startJobQueue } from "./jobs/queue.js";
+import type { Logger } from "./logger.js";
+
+/** `api` serves HTTP and WebSocket, `worker` runs jobs, `all` does both in one process. */
+export const ROLES = ["all", "api", "worker"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A running Signalpost process. */
+export interface App {
+  role: Role;
+  databaseUrl: string;
+  /** The bound HTTP port (api and all roles). */
+  port: number | undefined;
+  /** Stops everything in order within `timeoutMs`: HTTP first, then jobs, then the database. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts one Signalpost process: the database (embedded unless DATABASE_URL), migrations (under an advisory lock),
+ * then the job queue and workers (worker, all) and the HTTP listener (api, all). Whatever started is stopped again
+ * when a later step fails, so a failed start leaves no PostgreSQL behind.
+ */
+export async function startApp(config: Config, role: Role, logger: Logger): Promise<App> {
+  const started: { database?: Database; jobs?: JobQueue; http?: HttpServer } = {};
+  const stop = async (timeoutMs = config.shutdownTimeoutMs) => {
+    const begun = Date.now();
+    // HTTP gets most of the budget to finish in-flight requests; jobs get what is left of it.
+    await started.http?.close(begun + timeoutMs * 0.6);
+    await started.jobs?.stop(Math.max(begun + timeoutMs * 0.9 - Date.now(), 100));
+    await disconnectPrisma();
+    await started.database?.close();
+  };
+  try {
+    const database = await openDatabase(config, logger);
+    started.database = database;
+    const migration = await migrate(database.url, logger);
+    if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
+    connectPrisma(database.url);
+    if (role !== "api") started.jobs = await startJobQueue(database.url, allJobs, logger);
+
+    let port: number | undefined;
+    if (role !== "worker") {
+      const http = new HttpServer({
+        port: config.port,
+        host: config.host,
+        yoga: createGraphQLServer(),
+        readiness: () => readinessChecks(migration.known, started.jobs),
+        logger,
+      });
+      port = await http.listen();
+      started.http = http;
+      logger.info(
+        { port, graphiql: `${config.publicUrl}/graphql` },
+        `Signalpost is serving GraphQL at ${config.publicUrl}/graphql`,
+      );
+    }
+    return { role, databaseUrl: database.url, port, stop };
+  } catch (error) {
+    await stop(2_000).catch((stopError: unknown) =>
+      logger.error({ err: stopError }, "cleanup after a failed start failed"),
+    );
+    throw error;
+  }
+}
+
+/** Database reachable, every known migration applied (another instance may roll back), job queue running. */
+async function readinessChecks(knownMigrations: string[], jobs: JobQueue | undefined): Promise<ReadinessCheck[]> {
+  const checks: ReadinessCheck[] = [];
+  try {
+    const rows = await prisma.$queryRaw<{ migration_name: string }[]>`
+      SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
+    checks.push({ name: "database", ok: true });
+    const applied = new Set(rows.map((row) => row.migration_name));
+    const pending = knownMigrations.filter((name) => !applied.has(name));
+    checks.push({
+      name: "migrations",
+      ok: pending.length === 0,
+      detail: pending.length ? `pending: ${pending.join(", ")}` : undefined,
+    });
+  } catch (error) {
+    checks.push({ name: "database", ok: false, detail: (error as Error).message });
+  }
+  if (jobs) checks.push({ name: "jobQueue", ok: jobs.isHealthy(), detail: jobs.isHealthy() ? undefined : "stopped" });
+  return checks;
+}

@@ -1,0 +1,83 @@
+import path from "node:path";
+import { z } from "zod";
+
+/** Raised when an environment variable has a value the server cannot use; the CLI prints it and exits 2. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+const port = z.coerce
+  .number({ error: "must be a number" })
+  .int("must be a whole number")
+  .min(0, "must be between 0 and 65535")
+  .max(65535, "must be between 0 and 65535");
+
+const positiveMs = z.coerce
+  .number({ error: "must be a number" })
+  .int("must be whole milliseconds")
+  .positive("must be positive");
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), "must be a postgres:// or postgresql:// URL")
+  .refine((value) => URL.canParse(value), "is not a valid URL");
+
+const environmentSchema = z.object({
+  PORT: port.default(4000),
+  HOST: z.string().trim().min(1, "must not be empty").default("0.0.0.0"),
+  DATABASE_URL: postgresUrl.optional(),
+  SIGNALPOST_DATA_DIR: z.string().trim().min(1, "must not be empty").default(".signalpost"),
+  SIGNALPOST_PUBLIC_URL: z
+    .string()
+    .trim()
+    .refine((value) => /^https?:\/\//.test(value) && URL.canParse(value), "must be an absolute http(s) URL")
+    .optional(),
+  SIGNALPOST_SHUTDOWN_TIMEOUT_MS: positiveMs.max(60_000, "must be at most 60000").default(8_000),
+  LOG_LEVEL: z
+    .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
+      error: "must be one of trace, debug, info, warn, error, fatal, silent",
+    })
+    .default("info"),
+});
+
+/** The validated configuration the whole process shares. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Set when an external PostgreSQL is used; absent means the embedded one is started. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  publicUrl: string;
+  shutdownTimeoutMs: number;
+  logLevel: z.infer<typeof environmentSchema>["LOG_LEVEL"];
+}
+
+/**
+ * Reads and validates the environment once. Empty strings count as unset, so `PORT= npm start` means the default.
+ * @throws ConfigError naming the first variable that is wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(String(issue?.path[0] ?? "environment"), issue?.message ?? "is invalid");
+  }
+  const values = parsed.data;
+  return {
+    port: values.PORT,
+    host: values.HOST,
+    databaseUrl: values.DATABASE_URL,
+    dataDir: path.resolve(values.SIGNALPOST_DATA_DIR),
+    publicUrl: (values.SIGNALPOST_PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ""),
+    shutdownTimeoutMs: values.SIGNALPOST_SHUTDOWN_TIMEOUT_MS,
+    logLevel: values.LOG_LEVEL,
+  };
+}

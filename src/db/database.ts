@@ -1,0 +1,62 @@
+import pg from "pg";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { EmbeddedPostgres } from "./embedded-postgres.js";
+
+/** The database the process talks to, and how to let go of it. */
+export interface Database {
+  url: string;
+  /** The embedded server, when this process started one. */
+  embedded: EmbeddedPostgres | undefined;
+  close(): Promise<void>;
+}
+
+const APP_DATABASE = "signalpost";
+
+/**
+ * Uses DATABASE_URL when set (and never starts a server); otherwise starts the embedded PostgreSQL in the data
+ * directory and makes sure the `signalpost` database exists in it.
+ */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  if (config.databaseUrl) {
+    await assertReachable(config.databaseUrl);
+    return { url: config.databaseUrl, embedded: undefined, close: async () => undefined };
+  }
+  const embedded = new EmbeddedPostgres({ dataDir: config.dataDir, logger });
+  try {
+    await embedded.start();
+    await ensureDatabase(embedded.url("postgres"), APP_DATABASE);
+  } catch (error) {
+    await embedded.stop();
+    throw error;
+  }
+  return { url: embedded.url(APP_DATABASE), embedded, close: () => embedded.stop() };
+}
+
+/** Creates a database unless it exists (CREATE DATABASE has no IF NOT EXISTS). */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } catch (error) {
+    // Two instances may race to create it; the loser sees a duplicate, which is fine.
+    if ((error as { code?: string }).code !== "42P04") throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+async function assertReachable(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    const host = new URL(url).host;
+    throw new Error(`cannot reach the database at ${host} (DATABASE_URL): ${(error as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

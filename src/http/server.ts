@@ -1,0 +1,163 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { type ExecutionArgs, GraphQLError } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import type { YogaServerInstance } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import type { GraphQLContext } from "../graphql/context.js";
+import type { ServerContext } from "../graphql/yoga.js";
+import type { Logger } from "../logger.js";
+import { sendJson, sendJsonError } from "./json.js";
+
+/** Raised when the port is taken, so the CLI can say so in one line. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} is already in use: stop the other process or set PORT to a free port`);
+    this.name = "PortInUseError";
+  }
+}
+
+/** One readiness check: its name and whether it passed (with a reason when it did not). */
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  yoga: YogaServerInstance<ServerContext, GraphQLContext>;
+  readiness: () => Promise<ReadinessCheck[]>;
+  logger: Logger;
+}
+
+/** The executable arguments Yoga's envelop builds per WebSocket operation, carried to execute/subscribe. */
+interface EnvelopedArgs extends ExecutionArgs {
+  rootValue: { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+}
+
+/**
+ * The API role's listener: plain HTTP routes (health), GraphQL over HTTP through Yoga, and graphql-ws on the same
+ * port and path. Tracks in-flight requests so that shutdown can let them finish.
+ */
+export class HttpServer {
+  private readonly server: http.Server;
+  private readonly webSockets: WebSocketServer;
+  private inFlight = 0;
+  private draining = false;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.server = http.createServer((req, res) => this.route(req, res));
+    // noServer: we route upgrades ourselves, so the WebSocket server never re-emits listen errors (such as a port
+    // in use) as its own, and upgrades to other paths are refused cleanly.
+    this.webSockets = new WebSocketServer({ noServer: true });
+    this.server.on("upgrade", (req, socket, head) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path !== options.yoga.graphqlEndpoint || this.draining) {
+        socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+        return;
+      }
+      this.webSockets.handleUpgrade(req, socket, head, (ws) => this.webSockets.emit("connection", ws, req));
+    });
+    this.attachGraphQLWebSocket();
+  }
+
+  /** Listens; resolves with the bound port (useful with port 0). */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) =>
+        reject(error.code === "EADDRINUSE" ? new PortInUseError(this.options.port) : error);
+      this.server.once("error", onError);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off("error", onError);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Stops accepting, closes WebSockets (1001 going away), lets in-flight requests finish until the deadline, then
+   * cuts whatever is left.
+   */
+  async close(deadline: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.webSockets.clients) socket.close(1001, "server shutting down");
+    this.webSockets.close();
+    this.server.closeIdleConnections();
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    if (this.inFlight > 0)
+      this.options.logger.warn({ inFlight: this.inFlight }, "cutting requests still running at the shutdown deadline");
+    this.server.closeAllConnections();
+    for (const socket of this.webSockets.clients) socket.terminate();
+    await closed;
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.inFlight += 1;
+    res.once("close", () => {
+      this.inFlight -= 1;
+    });
+    // Ask keep-alive clients to reconnect elsewhere while we drain.
+    if (this.draining) res.setHeader("connection", "close");
+    const path = (req.url ?? "/").split("?")[0];
+    const handle = async () => {
+      if (path === "/healthz" && req.method === "GET") return sendJson(res, 200, { status: "ok" });
+      if (path === "/readyz" && req.method === "GET") return this.ready(res);
+      if (path === this.options.yoga.graphqlEndpoint) return this.options.yoga(req, res, { req });
+      return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
+    };
+    handle().catch((error: unknown) => {
+      this.options.logger.error({ err: error, path }, "unhandled error in HTTP route");
+      if (!res.headersSent) sendJsonError(res, 500, { code: "INTERNAL", message: "Internal server error" });
+      else res.destroy();
+    });
+  }
+
+  private async ready(res: http.ServerResponse): Promise<void> {
+    const checks = this.draining
+      ? [{ name: "accepting", ok: false, detail: "shutting down" }]
+      : await this.options.readiness();
+    const ok = checks.every((check) => check.ok);
+    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not_ready", checks });
+  }
+
+  private attachGraphQLWebSocket(): void {
+    const { yoga } = this.options;
+    useServer(
+      {
+        execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
+        subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+        onSubscribe: async (ctx, _id, payload) => {
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params: payload,
+          });
+          let document: ExecutionArgs["document"];
+          try {
+            document = parse(payload.query);
+          } catch (error) {
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
+          const args: EnvelopedArgs = {
+            schema,
+            operationName: payload.operationName,
+            document,
+            variableValues: payload.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+          const errors = validate(args.schema, args.document);
+          if (errors.length) return errors;
+          return args;
+        },
+      },
+      this.webSockets,
+    );
+  }
+}

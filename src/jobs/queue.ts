@@ -1,0 +1,46 @@
+import PgBoss from "pg-boss";
+import type { Logger } from "../logger.js";
+import { type JobDefinition, runBatch } from "./define-job.js";
+
+/** pg-boss keeps its tables in this schema of the application database. */
+export const JOB_SCHEMA = "pgboss";
+
+/** A started pg-boss with our workers attached. */
+export interface JobQueue {
+  boss: PgBoss;
+  /** False once stopping has begun; /readyz reports it. */
+  isHealthy(): boolean;
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Starts pg-boss in the application database (creating or upgrading its schema), creates each job's queue, and
+ * attaches a worker per job. The explicit entry point for workers: nothing starts on import.
+ */
+export async function startJobQueue(
+  databaseUrl: string,
+  jobs: readonly JobDefinition[],
+  logger: Logger,
+): Promise<JobQueue> {
+  const boss = new PgBoss({ connectionString: databaseUrl, schema: JOB_SCHEMA, application_name: "signalpost-worker" });
+  let healthy = false;
+  boss.on("error", (error) => logger.error({ err: error }, "job queue error"));
+  await boss.start();
+  healthy = true;
+  for (const job of jobs) {
+    await boss.createQueue(job.name, { name: job.name, ...job.queue });
+    await boss.work(job.name, { batchSize: job.batchSize ?? 1, includeMetadata: true }, (batch) =>
+      runBatch(job, batch, boss, logger),
+    );
+  }
+  logger.info({ jobs: jobs.map((job) => job.name) }, "job queue started");
+  return {
+    boss,
+    isHealthy: () => healthy,
+    stop: async (timeoutMs) => {
+      healthy = false;
+      // graceful: wait for running handlers (bounded by timeout); wait: resolve only once fully stopped.
+      await boss.stop({ graceful: true, wait: true, timeout: Math.max(timeoutMs, 100) });
+    },
+  };
+}

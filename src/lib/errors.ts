@@ -1,0 +1,42 @@
+/**
+ * Expected failures, returned to callers as typed GraphQL results through the errors plugin (never masked), or as
+ * JSON error envelopes on plain HTTP routes. Anything else that is thrown is unexpected and stays masked.
+ */
+export abstract class AppError extends Error {
+  abstract readonly code: string;
+  /** The input field the error is about, when there is one (a dotted path such as `input.url`). */
+  readonly field: string | null;
+
+  constructor(message: string, field: string | null = null) {
+    super(message);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+/** The input is malformed or breaks a rule; `field` names the offending input. */
+export class ValidationError extends AppError {
+  readonly code = "VALIDATION_FAILED";
+}
+
+/** The object does not exist, or belongs to another tenant (the two are indistinguishable on purpose). */
+export class NotFoundError extends AppError {
+  readonly code = "NOT_FOUND";
+}
+
+/** The change would break a uniqueness rule or the object's current state forbids it. */
+export class ConflictError extends AppError {
+  readonly code = "CONFLICT";
+}
+
+/** Too many requests; try again after `retryAfterSeconds`. */
+export class RateLimitedError extends AppError {
+  readonly code = "RATE_LIMITED";
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,70 @@
+import { GraphQLError } from "graphql";
+import { Repeater } from "graphql-yoga";
+import { builder } from "../../builder.js";
+import { VERSION } from "../../version.js";
+
+interface HeartbeatShape {
+  sequence: number;
+  at: Date;
+}
+
+const Heartbeat = builder.objectRef<HeartbeatShape>("Heartbeat").implement({
+  description: "A tick of the heartbeat subscription: proof that the live connection works end to end.",
+  fields: (t) => ({
+    sequence: t.exposeInt("sequence", { description: "Counts from 1 for each subscription." }),
+    at: t.expose("at", { type: "DateTime" }),
+  }),
+});
+
+const ServerInfo = builder.objectRef<{ version: string; startedAt: Date }>("ServerInfo").implement({
+  fields: (t) => ({
+    version: t.exposeString("version"),
+    startedAt: t.expose("startedAt", { type: "DateTime" }),
+  }),
+});
+
+const startedAt = new Date();
+
+builder.queryField("serverInfo", (t) =>
+  t.field({
+    type: ServerInfo,
+    description: "What is serving this API. Public, so that tools can check they reached Signalpost.",
+    skipTypeScopes: true,
+    authScopes: { public: true },
+    resolve: () => ({ version: VERSION, startedAt }),
+  }),
+);
+
+const MIN_INTERVAL_MS = 100;
+const MAX_INTERVAL_MS = 60_000;
+
+builder.subscriptionField("heartbeat", (t) =>
+  t.field({
+    type: Heartbeat,
+    description: "Ticks every `intervalMs` milliseconds while subscribed. Public: it carries no tenant data.",
+    skipTypeScopes: true,
+    authScopes: { public: true },
+    args: {
+      intervalMs: t.arg.int({ defaultValue: 1000, description: `Between ${MIN_INTERVAL_MS} and ${MAX_INTERVAL_MS}.` }),
+    },
+    subscribe: (_root, { intervalMs }) => {
+      if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS) {
+        throw new GraphQLError(`intervalMs must be between ${MIN_INTERVAL_MS} and ${MAX_INTERVAL_MS}`, {
+          extensions: { code: "BAD_USER_INPUT", field: "intervalMs" },
+        });
+      }
+      // A Repeater (not an async generator) so that unsubscribing clears the timer at once instead of after the
+      // pending tick.
+      return new Repeater<HeartbeatShape>(async (push, stop) => {
+        let sequence = 0;
+        const timer = setInterval(() => {
+          sequence += 1;
+          void push({ sequence, at: new Date() });
+        }, intervalMs);
+        await stop;
+        clearInterval(timer);
+      });
+    },
+    resolve: (tick) => tick,
+  }),
+);

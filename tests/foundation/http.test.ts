@@ -1,0 +1,128 @@
+import { createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { execute } from "../support/graphql.js";
+
+let api: RunningApiServer;
+beforeAll(async () => {
+  api = await startApiServer();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+describe("plain HTTP routes", () => {
+  it("answers /healthz while the process is up", async () => {
+    const response = await fetch(`${api.httpUrl}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+
+  it("reports readiness checks on /readyz", async () => {
+    const response = await fetch(`${api.httpUrl}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ready", checks: [{ name: "test", ok: true }] });
+  });
+
+  it("answers 503 with the failing check when not ready", async () => {
+    const notReady = await startApiServer(async () => [
+      { name: "database", ok: true },
+      { name: "jobQueue", ok: false, detail: "stopped" },
+    ]);
+    try {
+      const response = await fetch(`${notReady.httpUrl}/readyz`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({
+        status: "not_ready",
+        checks: [{ ok: true }, { name: "jobQueue", ok: false }],
+      });
+    } finally {
+      await notReady.close();
+    }
+  });
+
+  it("answers unknown routes with a JSON error envelope, not HTML", async () => {
+    const response = await fetch(`${api.httpUrl}/nope?x=1`);
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toContain("application/json");
+    expect(await response.json()).toEqual({ status: "error", code: "NOT_FOUND", message: "No route for GET /nope" });
+  });
+});
+
+describe("GraphQL over HTTP", () => {
+  it("answers { __typename } and the public serverInfo", async () => {
+    const result = await execute<{ __typename: string; serverInfo: { version: string } }>(
+      "{ __typename serverInfo { version } }",
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.__typename).toBe("Query");
+    expect(result.data?.serverInfo.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("serves GraphiQL to browsers at /graphql", async () => {
+    const response = await fetch(`${api.httpUrl}/graphql`, { headers: { accept: "text/html" } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("Signalpost GraphiQL");
+  });
+
+  it("answers a syntax error with a GraphQL error, not a 500", async () => {
+    const result = await execute("{ serverInfo { ");
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toContain("Syntax Error");
+  });
+
+  it("answers an unknown field with a validation error", async () => {
+    const result = await execute("{ nothingHere }");
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.message).toContain('Cannot query field "nothingHere"');
+  });
+});
+
+describe("GraphQL subscriptions over graphql-ws on the same port and path", () => {
+  function wsClient() {
+    return createClient({ url: api.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  }
+
+  it("streams heartbeat ticks in order", async () => {
+    const client = wsClient();
+    const ticks: number[] = [];
+    const subscription = client.iterate<{ heartbeat: { sequence: number; at: string } }>({
+      query: "subscription { heartbeat(intervalMs: 100) { sequence at } }",
+    });
+    for await (const result of subscription) {
+      expect(result.errors).toBeUndefined();
+      ticks.push(result.data?.heartbeat.sequence ?? -1);
+      if (ticks.length === 3) break;
+    }
+    await client.dispose();
+    expect(ticks).toEqual([1, 2, 3]);
+  });
+
+  it("refuses an out-of-range interval with a typed error naming the argument", async () => {
+    const client = wsClient();
+    const results = [];
+    for await (const result of client.iterate({ query: "subscription { heartbeat(intervalMs: 5) { sequence } }" })) {
+      results.push(result);
+    }
+    await client.dispose();
+    expect(results).toHaveLength(1);
+    expect(results[0]?.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT", field: "intervalMs" } });
+  });
+
+  it("answers a malformed operation with errors instead of dropping the connection", async () => {
+    const client = wsClient();
+    const error = await (async () => {
+      try {
+        for await (const _ of client.iterate({ query: "subscription { heartbeat(" })) {
+          // no events expected
+        }
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    await client.dispose();
+    expect(JSON.stringify(error)).toContain("Syntax Error");
+  });
+});

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineJob, type JobContext } from "../../src/jobs/define-job.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { logger } from "../../src/logger.js";
+
+interface Seen {
+  data: { word: string; times: number };
+  retryCount: number;
+}
+
+const seen: Seen[] = [];
+let waiters: (() => void)[] = [];
+const record = (context: JobContext<{ word: string; times: number }>) => {
+  seen.push({ data: context.data, retryCount: context.retryCount });
+  for (const wake of waiters.splice(0)) wake();
+};
+
+const echo = defineJob({
+  name: "test.echo",
+  schema: z.object({ word: z.string().min(1), times: z.number().int().default(1) }),
+  batchSize: 5,
+  handle: async (context) => record(context),
+});
+
+const flaky = defineJob({
+  name: "test.flaky",
+  schema: z.object({ word: z.string(), times: z.number().int() }),
+  queue: { retryLimit: 2, retryDelay: 0 },
+  handle: async (context) => {
+    record(context);
+    if (context.retryCount < 1) throw new Error("first try fails");
+  },
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise<void>((resolve) => {
+      waiters.push(resolve);
+      setTimeout(resolve, 200);
+    });
+  }
+}
+
+let queue: JobQueue;
+beforeAll(async () => {
+  queue = await startJobQueue(process.env.DATABASE_URL as string, [echo, flaky], logger);
+});
+afterAll(async () => {
+  waiters = [];
+  await queue.stop(1_000);
+});
+
+describe("job kit on pg-boss", () => {
+  it("delivers the validated payload, with defaults applied, to the handler", async () => {
+    await echo.send(queue.boss, { word: "hello" });
+    await until(() => seen.some((item) => item.data.word === "hello"), "the echo job");
+    expect(seen.find((item) => item.data.word === "hello")).toEqual({
+      data: { word: "hello", times: 1 },
+      retryCount: 0,
+    });
+  });
+
+  it("refuses an invalid payload at send time, naming the field, and enqueues nothing", async () => {
+    await expect(echo.send(queue.boss, { word: "" })).rejects.toThrow(/word/);
+    const counts = await queue.boss.getQueueSize("test.echo");
+    expect(counts).toBe(0);
+  });
+
+  it("retries a job whose handler throws, with the attempt number in the context", async () => {
+    await flaky.send(queue.boss, { word: "again", times: 2 });
+    await until(() => seen.filter((item) => item.data.word === "again").length >= 2, "the retry");
+    expect(seen.filter((item) => item.data.word === "again").map((item) => item.retryCount)).toEqual([0, 1]);
+  });
+
+  it("reports healthy until stopped", () => {
+    expect(queue.isHealthy()).toBe(true);
+  });
+});

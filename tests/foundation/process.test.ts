@@ -1,0 +1,207 @@
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { createDatabase, dropDatabase, type TestDatabase } from "../support/databases.js";
+import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+
+const databases: TestDatabase[] = [];
+const running: SignalpostProcess[] = [];
+afterAll(async () => {
+  for (const process of running) process.child.kill("SIGKILL");
+  await Promise.all(databases.map((database) => dropDatabase(database.name)));
+});
+
+async function database(options: { migrated: boolean }): Promise<TestDatabase> {
+  const created = await createDatabase(options.migrated ? { template: inject("templateDatabase") } : {});
+  databases.push(created);
+  return created;
+}
+
+function start(args: string[], env: Record<string, string | undefined>): SignalpostProcess {
+  const process = runSignalpost(args, env);
+  running.push(process);
+  return process;
+}
+
+async function stopWithSigterm(process: SignalpostProcess): Promise<{ code: number | null; ms: number }> {
+  const begun = Date.now();
+  process.child.kill("SIGTERM");
+  const code = await process.exited;
+  return { code, ms: Date.now() - begun };
+}
+
+async function sql<Row extends pg.QueryResultRow>(url: string, text: string): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<Row>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("bad start-up input: one line, non-zero exit", () => {
+  it.each([
+    [{ PORT: "abc" }, "signalpost: invalid configuration: PORT: must be a number"],
+    [
+      { DATABASE_URL: "mysql://nope" },
+      "signalpost: invalid configuration: DATABASE_URL: must be a postgres:// or postgresql:// URL",
+    ],
+    [{ LOG_LEVEL: "chatty" }, "signalpost: invalid configuration: LOG_LEVEL: must be one of"],
+  ])("exits 2 on %j", async (env, message) => {
+    const process = start(["serve"], env);
+    expect(await process.exited).toBe(2);
+    expect(process.stderr()).toContain(message);
+    expect(process.stderr().trim().split("\n")).toHaveLength(1);
+  });
+
+  it("exits 2 on an unknown role or command", async () => {
+    const badRole = start(["serve", "--role", "chef"], {});
+    expect(await badRole.exited).toBe(2);
+    expect(badRole.stderr()).toContain('--role must be one of all, api, worker (got "chef")');
+    const badCommand = start(["frobnicate"], {});
+    expect(await badCommand.exited).toBe(2);
+    expect(badCommand.stderr()).toContain('unknown command "frobnicate"');
+  });
+
+  it("exits 1 naming DATABASE_URL when the database cannot be reached", async () => {
+    const process = start(["serve"], { DATABASE_URL: "postgresql://nobody:secret@127.0.0.1:1/nothing", PORT: "0" });
+    expect(await process.exited).toBe(1);
+    expect(process.stderr()).toMatch(/^signalpost: cannot reach the database at 127\.0\.0\.1:1 \(DATABASE_URL\)/);
+    expect(process.stderr()).not.toContain("secret");
+  });
+
+  it("exits 1 saying the port is taken, and says which", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const target = await database({ migrated: true });
+      const process = start(["serve"], { DATABASE_URL: target.url, PORT: String(port), HOST: "127.0.0.1" });
+      expect(await process.exited).toBe(1);
+      expect(process.stderr().trim()).toBe(
+        `signalpost: port ${port} is already in use: stop the other process or set PORT to a free port`,
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("exits 1 when an applied migration was edited, and applies nothing", async () => {
+    const target = await database({ migrated: true });
+    await sql(target.url, `UPDATE "_prisma_migrations" SET checksum = 'edited' WHERE migration_name LIKE '%_init'`);
+    const process = start(["serve"], { DATABASE_URL: target.url, PORT: "0" });
+    expect(await process.exited).toBe(1);
+    expect(process.stderr()).toMatch(/^signalpost: Migration \d+_init was edited after it was applied/);
+  });
+});
+
+describe("serving against DATABASE_URL", () => {
+  it("serves, then exits 0 within 10 s of SIGTERM", async () => {
+    const target = await database({ migrated: false });
+    const process = start(["serve"], { DATABASE_URL: target.url, PORT: "0", HOST: "127.0.0.1" });
+    const port = await servingPort(process);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(await ready.json()).toMatchObject({
+      status: "ready",
+      checks: [{ name: "database" }, { name: "migrations" }, { name: "jobQueue", ok: true }],
+    });
+    const graphql = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
+    expect(await graphql.json()).toEqual({ data: { __typename: "Query" } });
+
+    const { code, ms } = await stopWithSigterm(process);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it("brings two instances started at the same moment up, applying migrations once", async () => {
+    const target = await database({ migrated: false });
+    const first = start(["serve"], { DATABASE_URL: target.url, PORT: "0", HOST: "127.0.0.1" });
+    const second = start(["serve"], { DATABASE_URL: target.url, PORT: "0", HOST: "127.0.0.1" });
+    const ports = await Promise.all([servingPort(first), servingPort(second)]);
+    for (const port of ports) {
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    }
+    const rows = await sql<{ migration_name: string }>(target.url, `SELECT migration_name FROM "_prisma_migrations"`);
+    expect(new Set(rows.map((row) => row.migration_name)).size).toBe(rows.length);
+    const appliedBy = [first, second].map(
+      (process) => process.logs().filter((line) => line.msg === "migration applied").length,
+    );
+    expect(appliedBy.sort()).toEqual([0, rows.length]);
+    expect((await Promise.all([stopWithSigterm(first), stopWithSigterm(second)])).map((result) => result.code)).toEqual(
+      [0, 0],
+    );
+  });
+
+  it("runs the worker role without an HTTP listener and the api role without the job queue", async () => {
+    const target = await database({ migrated: true });
+    const worker = start(["serve", "--role", "worker"], { DATABASE_URL: target.url, PORT: "0" });
+    await worker.waitForLog((line) => line.msg === "job queue started");
+    const api = start(["serve", "--role", "api"], { DATABASE_URL: target.url, PORT: "0", HOST: "127.0.0.1" });
+    const port = await servingPort(api);
+    const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: { name: string }[] };
+    expect(ready.checks.map((check) => check.name)).toEqual(["database", "migrations"]);
+    expect(worker.logs().some((line) => typeof line.graphiql === "string")).toBe(false);
+    expect(api.logs().some((line) => line.msg === "job queue started")).toBe(false);
+    expect((await Promise.all([stopWithSigterm(worker), stopWithSigterm(api)])).map((result) => result.code)).toEqual([
+      0, 0,
+    ]);
+  });
+
+  it("`signalpost migrate` applies pending migrations and exits", async () => {
+    const target = await database({ migrated: false });
+    const first = start(["migrate"], { DATABASE_URL: target.url });
+    expect(await first.exited).toBe(0);
+    expect(first.stdout()).toMatch(/Applied \d+ migration\(s\): \d+_init/);
+    const second = start(["migrate"], { DATABASE_URL: target.url });
+    expect(await second.exited).toBe(0);
+    expect(second.stdout()).toMatch(/Database is up to date \(\d+ migration\(s\) applied\)/);
+  });
+});
+
+describe("serving on the embedded PostgreSQL", () => {
+  it("creates the cluster, stops it on SIGTERM leaving no process, and reuses the data on the next start", async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "signalpost-data-"));
+    await chmod(dataDir, 0o755);
+    try {
+      const first = start(["serve"], { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
+      const port = await servingPort(first);
+      const embedded = first.logs().find((line) => line.msg === "embedded PostgreSQL started") as { port: number };
+      const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
+      const databaseUrl = `postgresql://postgres:${password}@127.0.0.1:${embedded.port}/signalpost`;
+      await sql(databaseUrl, `INSERT INTO "Tenant" (slug, name) VALUES ('kept', 'Kept across restarts')`);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+
+      const postmasterPid = Number((await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+      const { code, ms } = await stopWithSigterm(first);
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(10_000);
+      expect(() => process.kill(postmasterPid, 0)).toThrow();
+      expect(existsSync(path.join(dataDir, "pg", "postmaster.pid"))).toBe(false);
+
+      const second = start(["serve"], { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
+      await servingPort(second);
+      expect(second.logs().some((line) => line.msg === "creating the embedded PostgreSQL cluster")).toBe(false);
+      expect(second.logs().some((line) => line.msg === "migration applied")).toBe(false);
+      const reopened = second.logs().find((line) => line.msg === "embedded PostgreSQL started") as { port: number };
+      const rows = await sql<{ slug: string }>(
+        `postgresql://postgres:${password}@127.0.0.1:${reopened.port}/signalpost`,
+        `SELECT slug FROM "Tenant"`,
+      );
+      expect(rows.map((row) => row.slug)).toContain("kept");
+      expect((await stopWithSigterm(second)).code).toBe(0);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

@@ -1,0 +1,26 @@
+import { createGraphQLServer } from "../../src/graphql/yoga.js";
+import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
+import { logger } from "../../src/logger.js";
+
+export interface RunningApiServer {
+  server: HttpServer;
+  port: number;
+  httpUrl: string;
+  wsUrl: string;
+  close(): Promise<void>;
+}
+
+/** Starts the API listener on a real loopback port (for WebSocket tests and raw HTTP), using this file's database. */
+export async function startApiServer(
+  readiness: () => Promise<ReadinessCheck[]> = async () => [{ name: "test", ok: true }],
+): Promise<RunningApiServer> {
+  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga: createGraphQLServer(), readiness, logger });
+  const port = await server.listen();
+  return {
+    server,
+    port,
+    httpUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    close: () => server.close(Date.now() + 1_000),
+  };
+}

@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("../../src/bin.mjs", import.meta.url));
+
+/** A `signalpost` process started the way a user would start it, with its output captured. */
+export interface SignalpostProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Parsed JSON log lines so far. */
+  logs(): Record<string, unknown>[];
+  /** Resolves with the first log line matching, or rejects when the process exits first or time runs out. */
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (and how long it took since `since`, if given). */
+  exited: Promise<number | null>;
+}
+
+/** Runs `node src/bin.mjs <args>` with the given environment added to a clean one (no inherited DATABASE_URL). */
+export function runSignalpost(args: string[], env: Record<string, string | undefined>): SignalpostProcess {
+  const inherited = { ...process.env };
+  for (const name of ["DATABASE_URL", "PORT", "VITEST", "VITEST_WORKER_ID", "VITEST_POOL_ID", "NODE_OPTIONS"])
+    delete inherited[name];
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...inherited, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const listeners = new Set<() => void>();
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+    for (const listener of listeners) listener();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const logs = () =>
+    stdout
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    logs,
+    exited,
+    waitForLog: (predicate, timeoutMs = 30_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = logs().find(predicate);
+          if (found) {
+            cleanup();
+            resolve(found);
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`log line not seen within ${timeoutMs} ms; stdout:\n${stdout}\nstderr:\n${stderr}`));
+        }, timeoutMs);
+        const onExit = (code: number | null) => {
+          cleanup();
+          reject(new Error(`process exited (${code}) before the log line; stdout:\n${stdout}\nstderr:\n${stderr}`));
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          child.off("exit", onExit);
+        };
+        listeners.add(check);
+        child.once("exit", onExit);
+        check();
+      }),
+  };
+}
+
+/** Waits for the "serving" log line and returns the bound port. */
+export async function servingPort(process: SignalpostProcess): Promise<number> {
+  const line = await process.waitForLog((entry) => typeof entry.graphiql === "string");
+  return line.port as number;
+}

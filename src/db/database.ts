@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
-import { EmbeddedPostgres } from "./embedded-postgres.js";
+import { type EmbeddedMode, EmbeddedPostgres } from "./embedded-postgres.js";
 
 /** The database the process talks to, and how to let go of it. */
 export interface Database {
@@ -14,17 +14,17 @@ export interface Database {
 const APP_DATABASE = "signalpost";
 
 /**
- * Uses DATABASE_URL when set (and never starts a server); otherwise starts the embedded PostgreSQL in the data
- * directory and makes sure the `signalpost` database exists in it.
+ * Uses DATABASE_URL when set (and never starts a server); otherwise starts (or, for command-line tools in `share`
+ * mode, joins) the embedded PostgreSQL in the data directory and makes sure the `signalpost` database exists in it.
  */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+export async function openDatabase(config: Config, logger: Logger, mode: EmbeddedMode = "own"): Promise<Database> {
   if (config.databaseUrl) {
     await assertReachable(config.databaseUrl);
     return { url: config.databaseUrl, embedded: undefined, close: async () => undefined };
   }
   const embedded = new EmbeddedPostgres({ dataDir: config.dataDir, logger });
   try {
-    await embedded.start();
+    await embedded.start(mode);
     await ensureDatabase(embedded.url("postgres"), APP_DATABASE);
   } catch (error) {
     await embedded.stop();

@@ -101,26 +101,55 @@ export interface EmbeddedPostgresOptions {
 }
 
 /**
- * A PostgreSQL cluster owned by this process: created on first use in `<dataDir>/pg`, reused afterwards, listening on
- * loopback only, with a random password kept in `<dataDir>/pg-password` (mode 0600).
+ * How a process uses the cluster. `own`: the server, one per data directory, which starts the cluster (stopping one
+ * left behind by a killed server) and stops it on exit. `share`: a command-line tool, which uses the cluster of a
+ * running server when there is one (leaving it running) and otherwise starts and stops its own.
+ */
+export type EmbeddedMode = "own" | "share";
+
+/** Raised when a second server is started on a data directory that a live server is using. */
+export class DataDirInUseError extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `the data directory ${dataDir} is in use by another Signalpost server (pid ${pid}): stop it, or set SIGNALPOST_DATA_DIR`,
+    );
+    this.name = "DataDirInUseError";
+  }
+}
+
+/**
+ * A PostgreSQL cluster in `<dataDir>/pg`: created on first use, reused afterwards, listening on loopback only, with a
+ * random password kept in `<dataDir>/pg-password` (mode 0600).
  */
 export class EmbeddedPostgres {
   private process: ChildProcess | undefined;
   private port = 0;
   private password = "";
+  private ownsServerLock = false;
   private readonly clusterDir: string;
+  private readonly serverLock: string;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {
     this.clusterDir = path.join(options.dataDir, "pg");
+    this.serverLock = path.join(options.dataDir, "signalpost.pid");
   }
 
   /** Initialises the cluster if needed and starts it; resolves with a connection URL to the `postgres` database. */
-  async start(): Promise<string> {
+  async start(mode: EmbeddedMode = "own"): Promise<string> {
     const binaries = await loadBinaries();
     const owner = await postgresUser();
     await mkdir(this.options.dataDir, { recursive: true });
     this.password = await this.readOrCreatePassword();
     if (!existsSync(path.join(this.clusterDir, "PG_VERSION"))) await this.initialise(binaries, owner);
+    if (mode === "own") {
+      await this.takeServerLock();
+    } else {
+      const running = await this.runningCluster();
+      if (running) {
+        this.port = running.port;
+        return this.url("postgres");
+      }
+    }
     await this.stopOrphan();
     this.port = this.options.port ?? (await freePort());
     await this.launch(binaries, owner);
@@ -132,16 +161,47 @@ export class EmbeddedPostgres {
     return `postgresql://postgres:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${database}`;
   }
 
-  /** Fast shutdown (SIGINT: roll back open transactions, then exit); resolves once the server process is gone. */
+  /**
+   * Fast shutdown (SIGINT: roll back open transactions, then exit) of a cluster this process started; resolves once
+   * the server process is gone. A cluster used in `share` mode is left running.
+   */
   async stop(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGINT");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 8_000);
-    await exited;
-    clearTimeout(timer);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGINT");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 8_000);
+      await exited;
+      clearTimeout(timer);
+    }
     this.process = undefined;
+    if (this.ownsServerLock) {
+      await rm(this.serverLock, { force: true });
+      this.ownsServerLock = false;
+    }
+  }
+
+  /** One server per data directory: refuse while another live server holds the lock, otherwise take it. */
+  private async takeServerLock(): Promise<void> {
+    if (existsSync(this.serverLock)) {
+      const pid = Number.parseInt(await readFile(this.serverLock, "utf8"), 10);
+      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid))
+        throw new DataDirInUseError(this.options.dataDir, pid);
+    }
+    await writeFile(this.serverLock, `${process.pid}\n`);
+    this.ownsServerLock = true;
+  }
+
+  /** The port of a cluster already running on this data directory (a live server's), if it accepts connections. */
+  private async runningCluster(): Promise<{ port: number } | undefined> {
+    const pidFile = path.join(this.clusterDir, "postmaster.pid");
+    if (!existsSync(pidFile)) return undefined;
+    const lines = (await readFile(pidFile, "utf8")).split("\n");
+    const pid = Number.parseInt(lines[0] ?? "", 10);
+    const port = Number.parseInt(lines[3] ?? "", 10);
+    if (!Number.isInteger(pid) || !isAlive(pid) || !Number.isInteger(port)) return undefined;
+    this.port = port;
+    return (await this.accepts()) ? { port } : undefined;
   }
 
   private async readOrCreatePassword(): Promise<string> {

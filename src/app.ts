@@ -6,7 +6,10 @@ import { createGraphQLServer } from "./graphql/yoga.js";
 import { HttpServer, type ReadinessCheck } from "./http/server.js";
 import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/queue.js";
+import { resolveKeyring, useKeyring } from "./lib/master-key.js";
 import type { Logger } from "./logger.js";
+import { configureAuthentication } from "./modules/auth/authenticate.js";
+import { bootstrapFirstTenant } from "./modules/tenants/bootstrap.js";
 
 /** `api` serves HTTP and WebSocket, `worker` runs jobs, `all` does both in one process. */
 export const ROLES = ["all", "api", "worker"] as const;
@@ -38,6 +41,9 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     await started.database?.close();
   };
   try {
+    // Before anything starts: a missing master key with a shared database is a configuration error.
+    useKeyring(await resolveKeyring(config));
+    configureAuthentication({ sessionTtlSeconds: config.sessionTtlSeconds, externalJwt: config.externalJwt });
     const database = await openDatabase(config, logger);
     started.database = database;
     const migration = await migrate(database.url, logger);
@@ -56,10 +62,12 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
       });
       port = await http.listen();
       started.http = http;
-      logger.info(
-        { port, graphiql: `${config.publicUrl}/graphql` },
-        `Signalpost is serving GraphQL at ${config.publicUrl}/graphql`,
-      );
+    }
+    // Without SIGNALPOST_PUBLIC_URL, links use the port actually bound (PORT=0 picks one).
+    const publicUrl = config.publicUrl ?? `http://localhost:${port ?? config.port}`;
+    if (!config.databaseUrl) await announceFirstKey(publicUrl);
+    if (port !== undefined) {
+      logger.info({ port, graphiql: `${publicUrl}/graphql` }, `Signalpost is serving GraphQL at ${publicUrl}/graphql`);
     }
     return { role, databaseUrl: database.url, port, stop };
   } catch (error) {
@@ -71,6 +79,25 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
 }
 
 /** Database reachable, every known migration applied (another instance may roll back), job queue running. */
+/** On the first start of an empty embedded database: create the default tenant and print its admin key, once. */
+async function announceFirstKey(publicUrl: string): Promise<void> {
+  const first = await bootstrapFirstTenant();
+  if (!first) return;
+  process.stdout.write(
+    [
+      "",
+      `  Created tenant "${first.tenantSlug}" with an admin API key. It is shown only this once; store it now:`,
+      "",
+      `    ${first.token}`,
+      "",
+      `  Open ${publicUrl}/graphql and add the header  {"Authorization": "Bearer ${first.token}"}`,
+      "  Make more keys with: npx signalpost keys create --tenant <slug> --name <name> --scopes admin",
+      "",
+      "",
+    ].join("\n"),
+  );
+}
+
 async function readinessChecks(knownMigrations: string[], jobs: JobQueue | undefined): Promise<ReadinessCheck[]> {
   const checks: ReadinessCheck[] = [];
   try {

@@ -9,6 +9,7 @@ import { prisma } from "./db/prisma.js";
 import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { GraphQLContext } from "./graphql/context.js";
+import { grants, type Scope } from "./modules/auth/scopes.js";
 
 /**
  * The one SchemaBuilder. Modules under src/modules add their types and root fields to it; src/schema.ts imports
@@ -24,7 +25,7 @@ export const builder = new SchemaBuilder<{
     public: boolean;
     authenticated: boolean;
     /** The caller holds this scope (or `admin`, which implies every scope). */
-    scope: string;
+    scope: Scope;
   };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
@@ -42,7 +43,7 @@ export const builder = new SchemaBuilder<{
     authScopes: (context) => ({
       public: true,
       authenticated: context.viewer !== null,
-      scope: (required) => Boolean(context.viewer?.scopes.some((held) => held === required || held === "admin")),
+      scope: (required) => Boolean(context.viewer && grants(context.viewer.scopes, required)),
     }),
     unauthorizedError: (_parent, context) =>
       context.viewer
@@ -53,7 +54,12 @@ export const builder = new SchemaBuilder<{
             extensions: { code: "UNAUTHENTICATED" },
           }),
   },
-  errors: { defaultTypes: [] },
+  errors: {
+    defaultTypes: [],
+    // Results are `union XResult = X | ValidationError | ...`, without a wrapper object around X.
+    directResult: true,
+    defaultUnionOptions: { name: ({ fieldName }) => `${fieldName.charAt(0).toUpperCase()}${fieldName.slice(1)}Result` },
+  },
   relay: { clientMutationId: "omit", cursorType: "String" },
   prisma: {
     client: () => prisma,
@@ -68,4 +74,5 @@ builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("JSON", JSONResolver);
 
 builder.queryType({ authScopes: { authenticated: true } });
+builder.mutationType({ authScopes: { authenticated: true } });
 builder.subscriptionType({ authScopes: { authenticated: true } });

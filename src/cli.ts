@@ -1,9 +1,12 @@
 import { parseArgs } from "node:util";
 import { type App, ROLES, type Role, startApp } from "./app.js";
+import { keysCommand, UsageError } from "./commands/keys.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
+import { DataDirInUseError } from "./db/embedded-postgres.js";
 import { MigrationError, migrate } from "./db/migrator.js";
 import { PortInUseError } from "./http/server.js";
+import { ValidationError } from "./lib/errors.js";
 import { logger } from "./logger.js";
 
 const USAGE = `Usage: signalpost <command> [options]
@@ -11,6 +14,7 @@ const USAGE = `Usage: signalpost <command> [options]
 Commands:
   serve [--role all|api|worker]   Run Signalpost (default role: all)
   migrate                         Apply pending database migrations and exit
+  keys create|master              Create an API key, or a master key (see: signalpost keys)
   help                            Show this text
 
 Configuration comes from environment variables; see README.md.`;
@@ -19,12 +23,11 @@ Configuration comes from environment variables; see README.md.`;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-class UsageError extends Error {}
-
 /** Prints one line saying what went wrong and what to do; details go to the debug log, never a stack trace. */
 function fail(error: unknown): never {
-  const usage = error instanceof ConfigError || error instanceof UsageError;
-  const expected = usage || error instanceof MigrationError || error instanceof PortInUseError;
+  const usage = error instanceof ConfigError || error instanceof UsageError || error instanceof ValidationError;
+  const expected =
+    usage || error instanceof MigrationError || error instanceof PortInUseError || error instanceof DataDirInUseError;
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`signalpost: ${error instanceof ConfigError ? "invalid configuration: " : ""}${message}\n`);
   if (!expected) logger.debug({ err: error }, "start-up failure");
@@ -69,7 +72,7 @@ function handleSignals(app: App, timeoutMs: number): void {
 async function migrateCommand(): Promise<void> {
   const config = loadConfig();
   logger.level = config.logLevel;
-  const database = await openDatabase(config, logger);
+  const database = await openDatabase(config, logger, "share");
   try {
     const result = await migrate(database.url, logger);
     process.stdout.write(
@@ -88,6 +91,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     if (command === "serve") return await serve(rest);
     if (command === "migrate") return await migrateCommand();
+    if (command === "keys") return await keysCommand(rest);
     if (command === "help" || command === "--help" || command === "-h") {
       process.stdout.write(`${USAGE}\n`);
       return;

@@ -29,16 +29,30 @@ const postgresUrl = z
   .refine((value) => /^postgres(ql)?:\/\//.test(value), "must be a postgres:// or postgresql:// URL")
   .refine((value) => URL.canParse(value), "is not a valid URL");
 
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^https?:\/\//.test(value) && URL.canParse(value), "must be an absolute http(s) URL");
+
 const environmentSchema = z.object({
   PORT: port.default(4000),
   HOST: z.string().trim().min(1, "must not be empty").default("0.0.0.0"),
   DATABASE_URL: postgresUrl.optional(),
   SIGNALPOST_DATA_DIR: z.string().trim().min(1, "must not be empty").default(".signalpost"),
-  SIGNALPOST_PUBLIC_URL: z
-    .string()
-    .trim()
-    .refine((value) => /^https?:\/\//.test(value) && URL.canParse(value), "must be an absolute http(s) URL")
-    .optional(),
+  SIGNALPOST_PUBLIC_URL: httpUrl.optional(),
+  /** Checked in detail by parseMasterKeys, which knows the format. */
+  SIGNALPOST_MASTER_KEY: z.string().trim().optional(),
+  SIGNALPOST_SESSION_TTL_SECONDS: z.coerce
+    .number({ error: "must be a number" })
+    .int("must be whole seconds")
+    .min(60, "must be at least 60")
+    .max(86_400, "must be at most 86400")
+    .default(3_600),
+  SIGNALPOST_JWKS_URL: httpUrl.optional(),
+  SIGNALPOST_JWT_ISSUER: z.string().trim().optional(),
+  SIGNALPOST_JWT_AUDIENCE: z.string().trim().optional(),
+  SIGNALPOST_JWT_TENANT_CLAIM: z.string().trim().default("signalpost_tenant"),
+  SIGNALPOST_JWT_SCOPES_CLAIM: z.string().trim().default("scope"),
   SIGNALPOST_SHUTDOWN_TIMEOUT_MS: positiveMs.max(60_000, "must be at most 60000").default(8_000),
   LOG_LEVEL: z
     .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
@@ -54,9 +68,25 @@ export interface Config {
   /** Set when an external PostgreSQL is used; absent means the embedded one is started. */
   databaseUrl: string | undefined;
   dataDir: string;
-  publicUrl: string;
+  /** SIGNALPOST_PUBLIC_URL without a trailing slash; when unset, `http://localhost:<bound port>` is used. */
+  publicUrl: string | undefined;
   shutdownTimeoutMs: number;
   logLevel: z.infer<typeof environmentSchema>["LOG_LEVEL"];
+  /** SIGNALPOST_MASTER_KEY as given; resolved into a keyring at start (see lib/master-key.ts). */
+  masterKey: string | undefined;
+  sessionTtlSeconds: number;
+  /** An external identity provider whose JWTs are trusted, when configured. */
+  externalJwt: ExternalJwtConfig | undefined;
+}
+
+export interface ExternalJwtConfig {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  /** The claim holding the tenant's slug. */
+  tenantClaim: string;
+  /** The claim holding scopes: a space-separated string or an array. */
+  scopesClaim: string;
 }
 
 /**
@@ -71,13 +101,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(String(issue?.path[0] ?? "environment"), issue?.message ?? "is invalid");
   }
   const values = parsed.data;
+  if (values.SIGNALPOST_JWKS_URL && !values.SIGNALPOST_JWT_ISSUER) {
+    throw new ConfigError("SIGNALPOST_JWT_ISSUER", "is required when SIGNALPOST_JWKS_URL is set");
+  }
+  if (values.SIGNALPOST_JWKS_URL && !values.SIGNALPOST_JWT_AUDIENCE) {
+    throw new ConfigError("SIGNALPOST_JWT_AUDIENCE", "is required when SIGNALPOST_JWKS_URL is set");
+  }
   return {
     port: values.PORT,
     host: values.HOST,
     databaseUrl: values.DATABASE_URL,
     dataDir: path.resolve(values.SIGNALPOST_DATA_DIR),
-    publicUrl: (values.SIGNALPOST_PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ""),
+    publicUrl: values.SIGNALPOST_PUBLIC_URL?.replace(/\/+$/, ""),
     shutdownTimeoutMs: values.SIGNALPOST_SHUTDOWN_TIMEOUT_MS,
     logLevel: values.LOG_LEVEL,
+    masterKey: values.SIGNALPOST_MASTER_KEY || undefined,
+    sessionTtlSeconds: values.SIGNALPOST_SESSION_TTL_SECONDS,
+    externalJwt: values.SIGNALPOST_JWKS_URL
+      ? {
+          jwksUrl: values.SIGNALPOST_JWKS_URL,
+          issuer: values.SIGNALPOST_JWT_ISSUER as string,
+          audience: values.SIGNALPOST_JWT_AUDIENCE as string,
+          tenantClaim: values.SIGNALPOST_JWT_TENANT_CLAIM,
+          scopesClaim: values.SIGNALPOST_JWT_SCOPES_CLAIM,
+        }
+      : undefined,
   };
 }

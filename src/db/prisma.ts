@@ -1,21 +1,29 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaClient } from "../generated/prisma/client.js";
 
 /**
- * The process's Prisma client. Modules import it directly (never through the GraphQL context, which slows type
- * checking); it is assigned by `connectPrisma` during start-up, before any request or job can run, because the
- * database URL (embedded PostgreSQL's port) is only known then. ESM live bindings make the assignment visible to
- * every importer.
+ * The process's Prisma client and the `pg` pool under it. Modules import them directly (never through the GraphQL
+ * context, which slows type checking). They are assigned by `connectPrisma` during start-up, before any request or
+ * job can run, because the database URL (the embedded PostgreSQL's port) is only known then; ESM live bindings make
+ * the assignment visible to every importer.
  */
 export let prisma: PrismaClient;
 
-/** Creates the shared client over a `pg` pool of at most `poolSize` connections. */
+/** The pool Prisma runs on, shared with the few places that speak SQL directly (rate limits). */
+export let pool: pg.Pool;
+
+/** Creates the shared pool (at most `poolSize` connections) and the Prisma client over it. */
 export function connectPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
-  prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: poolSize }) });
+  pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on("error", () => undefined);
+  prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return prisma;
 }
 
-/** Closes the shared client's pool; safe to call when it was never connected. */
+/** Closes the shared client and its pool; safe to call when they were never connected. */
 export async function disconnectPrisma(): Promise<void> {
   await prisma?.$disconnect();
+  await pool?.end().catch(() => undefined);
 }

@@ -1,13 +1,21 @@
-/** Who is calling: filled in by authentication (API key or session); null for anonymous requests. */
-export interface Viewer {
-  tenantId: string;
-  scopes: readonly string[];
-}
+import type { Viewer } from "../modules/auth/viewer.js";
+
+export type { Viewer };
 
 /** Per-request (or per-WebSocket-operation) context shared by every resolver. */
 export interface GraphQLContext {
+  /** The authenticated caller; null for anonymous requests, which reach only public fields. */
   viewer: Viewer | null;
   /** The caller's address, for audit entries and rate limits. */
   ip: string | null;
   userAgent: string | null;
+}
+
+/**
+ * The viewer of a field that requires authentication. Scope checks run before resolvers, so a missing viewer here
+ * is a programming error (a field without authScopes), not a caller's mistake.
+ */
+export function requireViewer(context: GraphQLContext): Viewer {
+  if (!context.viewer) throw new Error("resolver reached without an authenticated viewer");
+  return context.viewer;
 }

@@ -1,17 +1,42 @@
 import type { IncomingMessage } from "node:http";
+import { GraphQLError } from "graphql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { logger } from "../logger.js";
+import {
+  AuthenticationError,
+  authenticate,
+  tokenFromConnectionParams,
+  tokenFromHeaders,
+} from "../modules/auth/authenticate.js";
 import { schema } from "../schema.js";
 import type { GraphQLContext } from "./context.js";
 
-/** What the Node HTTP server hands Yoga with each request (and what the WebSocket server passes for each message). */
+/**
+ * What the transports hand Yoga: the Node request for HTTP, and for graphql-ws operations the upgrade request plus
+ * the connection's `connectionParams` (where WebSocket clients put their token).
+ */
 export interface ServerContext {
-  req: IncomingMessage;
+  req?: IncomingMessage;
+  connectionParams?: Readonly<Record<string, unknown>>;
 }
 
 /** The client address: the socket's, since we do not trust X-Forwarded-For without a configured proxy. */
 export function clientIp(req: IncomingMessage | undefined): string | null {
   return req?.socket.remoteAddress ?? null;
+}
+
+/** Turns an authentication failure into the typed GraphQL error (with the HTTP status for plain HTTP). */
+export function authenticationFailure(error: AuthenticationError): GraphQLError {
+  const status = error.code === "RATE_LIMITED" ? 429 : 401;
+  const headers: Record<string, string> =
+    error.code === "RATE_LIMITED" ? { "retry-after": String(error.retryAfterSeconds) } : {};
+  return new GraphQLError(error.message, {
+    extensions: {
+      code: error.code,
+      ...(error.code === "RATE_LIMITED" ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+      http: { status, headers },
+    },
+  });
 }
 
 /**
@@ -32,10 +57,17 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
       warn: (...args) => logger.warn({ args }, "yoga"),
       error: (...args) => logger.error({ args }, "yoga"),
     },
-    context: ({ req }): GraphQLContext => ({
-      viewer: null,
-      ip: clientIp(req),
-      userAgent: req?.headers["user-agent"] ?? null,
-    }),
+    context: async ({ req, request, connectionParams }): Promise<GraphQLContext> => {
+      const ip = clientIp(req);
+      // HTTP requests carry a Fetch Request; graphql-ws operations carry connectionParams instead.
+      const token = request ? tokenFromHeaders(request.headers) : tokenFromConnectionParams(connectionParams);
+      try {
+        const viewer = await authenticate(token, ip);
+        return { viewer, ip, userAgent: req?.headers["user-agent"] ?? request?.headers.get("user-agent") ?? null };
+      } catch (error) {
+        if (error instanceof AuthenticationError) throw authenticationFailure(error);
+        throw error;
+      }
+    },
   });
 }

@@ -7,6 +7,7 @@ import { WebSocketServer } from "ws";
 import type { GraphQLContext } from "../graphql/context.js";
 import type { ServerContext } from "../graphql/yoga.js";
 import type { Logger } from "../logger.js";
+import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
 import { sendJson, sendJsonError } from "./json.js";
 
 /** Raised when the port is taken, so the CLI can say so in one line. */
@@ -130,16 +131,43 @@ export class HttpServer {
       {
         execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
         subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+        // A bad token closes the connection at once with 4401 (4429 when the address is rate limited), instead of
+        // failing every later operation; anonymous connections may use public fields only.
+        onConnect: async (ctx) => {
+          try {
+            await authenticate(
+              tokenFromConnectionParams(ctx.connectionParams),
+              ctx.extra.request.socket.remoteAddress ?? null,
+            );
+            return true;
+          } catch (error) {
+            if (!(error instanceof AuthenticationError)) throw error;
+            ctx.extra.socket.close(error.code === "RATE_LIMITED" ? 4429 : 4401, error.message);
+            return false;
+          }
+        },
+        // Each operation authenticates again through the shared context factory, so a key revoked after the
+        // connection opened cannot start new subscriptions.
         onSubscribe: async (ctx, _id, payload) => {
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,
             socket: ctx.extra.socket,
             params: payload,
+            connectionParams: ctx.connectionParams,
           });
           let document: ExecutionArgs["document"];
           try {
             document = parse(payload.query);
+          } catch (error) {
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
+          const errors = validate(schema, document);
+          if (errors.length) return errors;
+          let contextValue: unknown;
+          try {
+            contextValue = await contextFactory();
           } catch (error) {
             if (error instanceof GraphQLError) return [error];
             throw error;
@@ -149,11 +177,9 @@ export class HttpServer {
             operationName: payload.operationName,
             document,
             variableValues: payload.variables,
-            contextValue: await contextFactory(),
+            contextValue,
             rootValue: { execute, subscribe },
           };
-          const errors = validate(args.schema, args.document);
-          if (errors.length) return errors;
           return args;
         },
       },

@@ -59,6 +59,27 @@ describe("bad start-up input: one line, non-zero exit", () => {
     expect(process.stderr().trim().split("\n")).toHaveLength(1);
   });
 
+  it("exits 2 when DATABASE_URL is set without SIGNALPOST_MASTER_KEY", async () => {
+    const process = start(["serve"], {
+      DATABASE_URL: "postgresql://u:p@127.0.0.1:1/x",
+      SIGNALPOST_MASTER_KEY: undefined,
+    });
+    expect(await process.exited).toBe(2);
+    expect(process.stderr().trim()).toBe(
+      "signalpost: invalid configuration: SIGNALPOST_MASTER_KEY: is required when DATABASE_URL is set (create one with `signalpost keys master`)",
+    );
+  });
+
+  it("exits 2 on a malformed SIGNALPOST_MASTER_KEY, without echoing it", async () => {
+    const process = start(["serve"], {
+      DATABASE_URL: "postgresql://u:p@127.0.0.1:1/x",
+      SIGNALPOST_MASTER_KEY: "k1:dG9vc2hvcnQ=",
+    });
+    expect(await process.exited).toBe(2);
+    expect(process.stderr()).toContain('SIGNALPOST_MASTER_KEY: key "k1" must be 32 bytes of base64 (got 8)');
+    expect(process.stderr()).not.toContain("dG9vc2hvcnQ");
+  });
+
   it("exits 2 on an unknown role or command", async () => {
     const badRole = start(["serve", "--role", "chef"], {});
     expect(await badRole.exited).toBe(2);
@@ -170,17 +191,50 @@ describe("serving against DATABASE_URL", () => {
 });
 
 describe("serving on the embedded PostgreSQL", () => {
-  it("creates the cluster, stops it on SIGTERM leaving no process, and reuses the data on the next start", async () => {
+  it("creates the cluster with a first admin key, shares it with CLI tools, stops it leaving no process, and reuses it", async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "signalpost-data-"));
     await chmod(dataDir, 0o755);
+    const env = { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" };
     try {
-      const first = start(["serve"], { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
+      const first = start(["serve"], env);
       const port = await servingPort(first);
-      const embedded = first.logs().find((line) => line.msg === "embedded PostgreSQL started") as { port: number };
-      const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
-      const databaseUrl = `postgresql://postgres:${password}@127.0.0.1:${embedded.port}/signalpost`;
-      await sql(databaseUrl, `INSERT INTO "Tenant" (slug, name) VALUES ('kept', 'Kept across restarts')`);
-      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      // The first start of an empty database prints a one-time admin key, which works at once.
+      const printedKey = /^ {4}(sp_[0-9a-f]{32}_[A-Za-z0-9_-]{43})$/m.exec(first.stdout())?.[1];
+      expect(printedKey).toBeDefined();
+      expect(first.stdout()).toContain(
+        `Open http://localhost:${port}/graphql and add the header  {"Authorization": "Bearer ${printedKey}"}`,
+      );
+      const viewer = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${printedKey}` },
+        body: JSON.stringify({ query: "{ viewer { scopes tenant { slug } } }" }),
+      });
+      expect(await viewer.json()).toEqual({ data: { viewer: { scopes: ["ADMIN"], tenant: { slug: "default" } } } });
+
+      // A second server on the same data directory is refused; CLI tools share the running cluster.
+      const rival = start(["serve"], env);
+      expect(await rival.exited).toBe(1);
+      expect(rival.stderr()).toMatch(
+        /^signalpost: the data directory .* is in use by another Signalpost server \(pid \d+\)/,
+      );
+      const cli = start(
+        ["keys", "create", "--tenant", "acme", "--name", "ops", "--scopes", "endpoints:read,keys:read", "--json"],
+        env,
+      );
+      expect(await cli.exited).toBe(0);
+      const created = JSON.parse(cli.stdout()) as {
+        tenant: string;
+        tenantCreated: boolean;
+        key: string;
+        scopes: string[];
+      };
+      expect(created).toMatchObject({ tenant: "acme", tenantCreated: true, scopes: ["endpoints:read", "keys:read"] });
+      const acme = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": created.key },
+        body: JSON.stringify({ query: "{ viewer { tenant { slug } } }" }),
+      });
+      expect(await acme.json()).toEqual({ data: { viewer: { tenant: { slug: "acme" } } } });
 
       const postmasterPid = Number((await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
       const { code, ms } = await stopWithSigterm(first);
@@ -189,16 +243,17 @@ describe("serving on the embedded PostgreSQL", () => {
       expect(() => process.kill(postmasterPid, 0)).toThrow();
       expect(existsSync(path.join(dataDir, "pg", "postmaster.pid"))).toBe(false);
 
-      const second = start(["serve"], { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
-      await servingPort(second);
+      const second = start(["serve"], env);
+      const secondPort = await servingPort(second);
       expect(second.logs().some((line) => line.msg === "creating the embedded PostgreSQL cluster")).toBe(false);
       expect(second.logs().some((line) => line.msg === "migration applied")).toBe(false);
-      const reopened = second.logs().find((line) => line.msg === "embedded PostgreSQL started") as { port: number };
-      const rows = await sql<{ slug: string }>(
-        `postgresql://postgres:${password}@127.0.0.1:${reopened.port}/signalpost`,
-        `SELECT slug FROM "Tenant"`,
-      );
-      expect(rows.map((row) => row.slug)).toContain("kept");
+      expect(second.stdout()).not.toContain("sp_");
+      const again = await fetch(`http://127.0.0.1:${secondPort}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${printedKey}` },
+        body: JSON.stringify({ query: "{ viewer { tenant { slug } } }" }),
+      });
+      expect(await again.json()).toEqual({ data: { viewer: { tenant: { slug: "default" } } } });
       expect((await stopWithSigterm(second)).code).toBe(0);
     } finally {
       await rm(dataDir, { recursive: true, force: true });

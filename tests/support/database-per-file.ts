@@ -1,5 +1,7 @@
 import { afterAll, inject } from "vitest";
 import { connectPrisma, disconnectPrisma } from "../../src/db/prisma.js";
+import { generateMasterKey, parseMasterKeys, useKeyring } from "../../src/lib/master-key.js";
+import { configureAuthentication } from "../../src/modules/auth/authenticate.js";
 import { createDatabase, dropDatabase } from "./databases.js";
 
 // Each test file gets its own database copied from the migrated template, so files run in parallel without
@@ -7,6 +9,9 @@ import { createDatabase, dropDatabase } from "./databases.js";
 const database = await createDatabase({ template: inject("templateDatabase") });
 process.env.DATABASE_URL = database.url;
 connectPrisma(database.url, 5);
+// What start-up does for a server process: a master keyring and authentication settings.
+useKeyring(parseMasterKeys(generateMasterKey()));
+configureAuthentication({ sessionTtlSeconds: 3_600 });
 
 afterAll(async () => {
   await disconnectPrisma();

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { generateMasterKey } from "../../src/lib/master-key.js";
 
 const BIN = fileURLToPath(new URL("../../src/bin.mjs", import.meta.url));
 
@@ -19,13 +20,26 @@ export interface SignalpostProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `node src/bin.mjs <args>` with the given environment added to a clean one (no inherited DATABASE_URL). */
+/** One master key for every process a test file starts, as instances sharing a database must have. */
+export const TEST_MASTER_KEY = generateMasterKey();
+
+/**
+ * Runs `node src/bin.mjs <args>` with the given environment added to a clean one (no inherited DATABASE_URL). With
+ * DATABASE_URL, SIGNALPOST_MASTER_KEY defaults to the file's shared test key; pass `undefined` to leave it out.
+ */
 export function runSignalpost(args: string[], env: Record<string, string | undefined>): SignalpostProcess {
   const inherited = { ...process.env };
   for (const name of ["DATABASE_URL", "PORT", "VITEST", "VITEST_WORKER_ID", "VITEST_POOL_ID", "NODE_OPTIONS"])
     delete inherited[name];
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...inherited, LOG_LEVEL: "info", ...env },
+    env: Object.fromEntries(
+      Object.entries({
+        ...inherited,
+        LOG_LEVEL: "info",
+        ...(env.DATABASE_URL ? { SIGNALPOST_MASTER_KEY: TEST_MASTER_KEY } : {}),
+        ...env,
+      }).filter(([, value]) => value !== undefined),
+    ),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

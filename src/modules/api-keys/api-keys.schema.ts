@@ -1,0 +1,138 @@
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import type { ApiKey } from "../../generated/prisma/client.js";
+import { requireViewer } from "../../graphql/context.js";
+import { NotFoundError, ValidationError } from "../../lib/errors.js";
+import { isUuid } from "../../lib/ids.js";
+import { actorOf } from "../audit/audit.service.js";
+import { ScopeEnum } from "../auth/auth.schema.js";
+import { isScope } from "../auth/scopes.js";
+import { displayPrefix } from "./api-key-token.js";
+import { createApiKey, revokeApiKey } from "./api-keys.service.js";
+
+const ApiKeyStatus = builder.enumType("ApiKeyStatus", { values: ["ACTIVE", "EXPIRED", "REVOKED"] as const });
+
+export const ApiKeyType = builder.prismaObject("ApiKey", {
+  description: "An API credential. Its secret is shown once, at creation; listings show a mask.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    prefix: t.string({
+      description: "The start of the key, e.g. sp_1a2b3c4d.",
+      resolve: (key) => displayPrefix(key.id),
+    }),
+    lastChars: t.exposeString("lastChars", { description: "The key's last four characters." }),
+    maskedKey: t.string({ resolve: (key) => `${displayPrefix(key.id)}…${key.lastChars}` }),
+    scopes: t.field({ type: [ScopeEnum], resolve: (key) => key.scopes.filter(isScope) }),
+    status: t.field({
+      type: ApiKeyStatus,
+      resolve: (key) =>
+        key.revokedAt ? "REVOKED" : key.expiresAt && key.expiresAt <= new Date() ? "EXPIRED" : "ACTIVE",
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    lastUsedAt: t.expose("lastUsedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "Updated at most once a minute.",
+    }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
+    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+builder.queryField("apiKeys", (t) =>
+  t.prismaConnection(
+    {
+      type: "ApiKey",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "keys:read" },
+      description: "The tenant's API keys, newest first.",
+      args: { includeRevoked: t.arg.boolean({ defaultValue: true }) },
+      resolve: (query, _root, args, context) =>
+        prisma.apiKey.findMany({
+          ...query,
+          where: { tenantId: requireViewer(context).tenantId, ...(args.includeRevoked ? {} : { revokedAt: null }) },
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "ApiKeyConnection" },
+    { name: "ApiKeyEdge" },
+  ),
+);
+
+builder.queryField("apiKey", (t) =>
+  t.prismaField({
+    type: "ApiKey",
+    authScopes: { scope: "keys:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: async (query, _root, args, context) => {
+      const id = String(args.id);
+      const key = isUuid(id)
+        ? await prisma.apiKey.findFirst({ ...query, where: { id, tenantId: requireViewer(context).tenantId } })
+        : null;
+      if (!key) throw new NotFoundError("No API key with that id", "id");
+      return key;
+    },
+  }),
+);
+
+const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
+  fields: (t) => ({
+    name: t.string({ description: "1-100 characters, to tell keys apart." }),
+    scopes: t.field({ type: [ScopeEnum], description: "Only scopes the caller holds can be granted." }),
+    expiresAt: t.field({
+      type: "DateTime",
+      required: false,
+      description: "Within 5 years; never expires when omitted.",
+    }),
+  }),
+});
+
+const CreatedApiKey = builder.objectRef<{ apiKey: ApiKey; token: string }>("CreatedApiKey").implement({
+  description: "A new key with its secret. Store the secret now: it is not kept and cannot be shown again.",
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyType, resolve: (created) => created.apiKey }),
+    secret: t.exposeString("token", { description: "The full key, sent as `Authorization: Bearer <secret>`." }),
+  }),
+});
+
+builder.mutationField("createApiKey", (t) =>
+  t.field({
+    type: CreatedApiKey,
+    authScopes: { scope: "keys:write" },
+    errors: { types: [ValidationError] },
+    args: { input: t.arg({ type: CreateApiKeyInput }) },
+    resolve: (_root, { input }, context) => {
+      const viewer = requireViewer(context);
+      return createApiKey(
+        viewer.tenantId,
+        { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt ?? null },
+        { actor: actorOf(viewer), ip: context.ip, userAgent: context.userAgent },
+        viewer.scopes,
+      );
+    },
+  }),
+);
+
+builder.mutationField("revokeApiKey", (t) =>
+  t.field({
+    type: ApiKeyType,
+    authScopes: { scope: "keys:write" },
+    errors: { types: [NotFoundError] },
+    description: "Revokes a key on every instance at once. Sessions created from it stop working too.",
+    args: { id: t.arg.id() },
+    resolve: (_root, args, context) => {
+      const viewer = requireViewer(context);
+      const id = String(args.id);
+      if (!isUuid(id)) throw new NotFoundError("No API key with that id", "id");
+      return revokeApiKey(viewer.tenantId, id, {
+        actor: actorOf(viewer),
+        ip: context.ip,
+        userAgent: context.userAgent,
+      });
+    },
+  }),
+);

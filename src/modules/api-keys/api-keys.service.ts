@@ -1,0 +1,133 @@
+import { prisma } from "../../db/prisma.js";
+import type { ApiKey } from "../../generated/prisma/client.js";
+import { NotFoundError, ValidationError } from "../../lib/errors.js";
+import { type AuditActor, recordAudit } from "../audit/audit.service.js";
+import { grants, isScope, type Scope } from "../auth/scopes.js";
+import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
+
+/** Where a change came from, for its audit entry. */
+export interface RequestOrigin {
+  actor: AuditActor;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  scopes: readonly string[];
+  expiresAt?: Date | null;
+}
+
+const MAX_NAME_LENGTH = 100;
+const MAX_LIFETIME_MS = 5 * 365 * 24 * 3600 * 1000;
+/** lastUsedAt is refreshed at most this often per key, so that authentication does not write on every request. */
+const LAST_USED_PRECISION_MS = 60_000;
+
+function validateNewKey(input: CreateApiKeyInput, grantorScopes: readonly string[] | null, now: Date) {
+  const name = input.name.trim();
+  if (!name) throw new ValidationError("name must not be empty", "name");
+  if (name.length > MAX_NAME_LENGTH)
+    throw new ValidationError(`name must be at most ${MAX_NAME_LENGTH} characters`, "name");
+  if (input.scopes.length === 0) throw new ValidationError("a key needs at least one scope", "scopes");
+  const unknown = input.scopes.find((scope) => !isScope(scope));
+  if (unknown) throw new ValidationError(`unknown scope "${unknown}"`, "scopes");
+  const scopes = [...new Set(input.scopes)] as Scope[];
+  if (grantorScopes) {
+    const beyond = scopes.find((scope) => !grants(grantorScopes, scope));
+    if (beyond) throw new ValidationError(`you cannot grant "${beyond}": your credential does not hold it`, "scopes");
+  }
+  if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) {
+    throw new ValidationError("expiresAt must be in the future", "expiresAt");
+  }
+  if (input.expiresAt && input.expiresAt.getTime() - now.getTime() > MAX_LIFETIME_MS) {
+    throw new ValidationError("expiresAt must be within 5 years", "expiresAt");
+  }
+  return { name, scopes, expiresAt: input.expiresAt ?? null };
+}
+
+/**
+ * Creates a key and returns it with its secret, which is never stored and cannot be shown again.
+ * @param grantorScopes the creator's scopes (a key may only grant what it holds); null for the CLI and bootstrap.
+ * @throws ValidationError naming the offending field.
+ */
+export async function createApiKey(
+  tenantId: string,
+  input: CreateApiKeyInput,
+  origin: RequestOrigin,
+  grantorScopes: readonly string[] | null,
+): Promise<{ apiKey: ApiKey; token: string }> {
+  const valid = validateNewKey(input, grantorScopes, new Date());
+  const secret = newApiKeySecret();
+  return prisma.$transaction(async (tx) => {
+    const apiKey = await tx.apiKey.create({
+      data: { tenantId, ...valid, secretHash: hashApiKeySecret(secret), lastChars: secret.slice(-4) },
+    });
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "api_key.created",
+        target: { type: "ApiKey", id: apiKey.id },
+        metadata: { name: apiKey.name, scopes: apiKey.scopes },
+      },
+      tx,
+    );
+    return { apiKey, token: formatApiKey(apiKey.id, secret) };
+  });
+}
+
+/**
+ * Revokes a key at once for every instance (authentication reads the row on each request). Revoking a revoked key
+ * changes nothing. @throws NotFoundError when the key is not this tenant's.
+ */
+export async function revokeApiKey(tenantId: string, id: string, origin: RequestOrigin): Promise<ApiKey> {
+  return prisma.$transaction(async (tx) => {
+    const existing = await tx.apiKey.findFirst({ where: { id, tenantId } });
+    if (!existing) throw new NotFoundError("No API key with that id", "id");
+    if (existing.revokedAt) return existing;
+    const apiKey = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "api_key.revoked",
+        target: { type: "ApiKey", id },
+        metadata: { name: apiKey.name },
+      },
+      tx,
+    );
+    return apiKey;
+  });
+}
+
+export type KeyCheck = { ok: true; apiKey: ApiKey } | { ok: false; reason: "invalid" | "expired" | "revoked" };
+
+/**
+ * Checks a presented key. "invalid" covers malformed, unknown and wrong-secret alike, so a caller learns nothing
+ * about which part was wrong; expiry and revocation are only told to someone who holds the real secret.
+ */
+export async function checkApiKey(token: string, now = new Date()): Promise<KeyCheck> {
+  const parsed = parseApiKey(token);
+  if (!parsed) return { ok: false, reason: "invalid" };
+  const apiKey = await prisma.apiKey.findUnique({ where: { id: parsed.id } });
+  // Hash anyway when the id is unknown, so both paths cost the same.
+  const matches = secretMatches(parsed.secret, apiKey?.secretHash ?? "0".repeat(64));
+  if (!apiKey || !matches) return { ok: false, reason: "invalid" };
+  if (apiKey.revokedAt) return { ok: false, reason: "revoked" };
+  if (apiKey.expiresAt && apiKey.expiresAt <= now) return { ok: false, reason: "expired" };
+  return { ok: true, apiKey };
+}
+
+/** Records use of a key, at most once a minute per key (the WHERE clause keeps concurrent instances from piling up). */
+export function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<unknown> {
+  if (apiKey.lastUsedAt && now.getTime() - apiKey.lastUsedAt.getTime() < LAST_USED_PRECISION_MS) {
+    return Promise.resolve();
+  }
+  return prisma.apiKey.updateMany({
+    where: {
+      id: apiKey.id,
+      OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now.getTime() - LAST_USED_PRECISION_MS) } }],
+    },
+    data: { lastUsedAt: now },
+  });
+}

@@ -1,0 +1,47 @@
+import { prisma } from "../../db/prisma.js";
+import type { Prisma } from "../../generated/prisma/client.js";
+import type { Viewer } from "../auth/viewer.js";
+
+/** Who did it: a credential, or the system itself (bootstrap, jobs) or the command line. */
+export interface AuditActor {
+  type: Viewer["method"] | "system" | "cli";
+  id: string | null;
+  name: string | null;
+}
+
+export interface AuditRecord {
+  tenantId: string;
+  actor: AuditActor;
+  /** A dotted verb: `api_key.created`, `endpoint_secret.revealed`... */
+  action: string;
+  target?: { type: string; id: string };
+  ip?: string | null;
+  userAgent?: string | null;
+  metadata?: Prisma.InputJsonValue;
+}
+
+/** The actor a viewer acts as. */
+export function actorOf(viewer: Viewer): AuditActor {
+  return { type: viewer.method, id: viewer.actorId, name: viewer.actorName };
+}
+
+/**
+ * Writes an audit entry. Pass the transaction client of the change being recorded, so that the change and its
+ * entry are committed together or not at all.
+ */
+export async function recordAudit(entry: AuditRecord, client: Prisma.TransactionClient = prisma): Promise<void> {
+  await client.auditEntry.create({
+    data: {
+      tenantId: entry.tenantId,
+      actorType: entry.actor.type,
+      actorId: entry.actor.id,
+      actorName: entry.actor.name,
+      action: entry.action,
+      targetType: entry.target?.type ?? null,
+      targetId: entry.target?.id ?? null,
+      ip: entry.ip ?? null,
+      userAgent: entry.userAgent ?? null,
+      metadata: entry.metadata,
+    },
+  });
+}

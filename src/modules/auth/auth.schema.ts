@@ -1,0 +1,124 @@
+import { GraphQLError } from "graphql";
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import { requireViewer } from "../../graphql/context.js";
+import { ValidationError } from "../../lib/errors.js";
+import { actorOf, recordAudit } from "../audit/audit.service.js";
+import { sessionTtlSeconds } from "./authenticate.js";
+import { grants, SCOPES, type Scope, scopeEnumName } from "./scopes.js";
+import { issueSessionToken } from "./sessions.js";
+import type { AuthMethod, Viewer } from "./viewer.js";
+
+const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
+  admin: "Everything, including instance-wide settings.",
+  "keys:read": "List API keys.",
+  "keys:write": "Create and revoke API keys (only with scopes the creator holds).",
+  "audit:read": "Read the audit log.",
+  "endpoints:read": "Read endpoints and their health.",
+  "endpoints:write": "Create, change, enable, disable and delete endpoints.",
+  "events:publish": "Publish events.",
+  "deliveries:read": "Read deliveries and attempts.",
+  "deliveries:write": "Retry deliveries and recover endpoints.",
+  "agents:read": "Read agents and their executions.",
+  "agents:write": "Create, change and delete agents.",
+  "secrets:reveal": "Reveal endpoint and agent secrets.",
+  "console:read": "Subscribe to the integration console.",
+  "settings:write": "Change settings.",
+};
+
+export const ScopeEnum = builder.enumType("Scope", {
+  description: "A permission an API key, session or external token carries. ADMIN implies all of them.",
+  values: Object.fromEntries(
+    SCOPES.map((scope) => [
+      scopeEnumName(scope),
+      { value: scope, description: `\`${scope}\`: ${SCOPE_DESCRIPTIONS[scope]}` },
+    ]),
+  ) as Record<string, { value: Scope; description: string }>,
+});
+
+const AuthMethodEnum = builder.enumType("AuthMethod", {
+  values: {
+    API_KEY: { value: "api_key" satisfies AuthMethod },
+    SESSION: { value: "session" satisfies AuthMethod },
+    EXTERNAL: { value: "external" satisfies AuthMethod, description: "A token from the configured identity provider." },
+  } as const,
+});
+
+const ViewerType = builder.objectRef<Viewer>("Viewer").implement({
+  description: "The caller of this request.",
+  fields: (t) => ({
+    tenant: t.prismaField({
+      type: "Tenant",
+      resolve: (query, viewer) => prisma.tenant.findUniqueOrThrow({ ...query, where: { id: viewer.tenantId } }),
+    }),
+    scopes: t.field({ type: [ScopeEnum], resolve: (viewer) => [...viewer.scopes] }),
+    method: t.field({ type: AuthMethodEnum, resolve: (viewer) => viewer.method }),
+    apiKey: t.prismaField({
+      type: "ApiKey",
+      nullable: true,
+      description: "The API key used, directly or through a session.",
+      resolve: (query, viewer) =>
+        viewer.apiKeyId ? prisma.apiKey.findUnique({ ...query, where: { id: viewer.apiKeyId } }) : null,
+    }),
+    actorName: t.string({ nullable: true, resolve: (viewer) => viewer.actorName }),
+    expiresAt: t.field({ type: "DateTime", nullable: true, resolve: (viewer) => viewer.expiresAt }),
+  }),
+});
+
+builder.queryField("viewer", (t) =>
+  t.field({
+    type: ViewerType,
+    description: "Who is calling: tenant, credential and scopes. Needs any valid credential.",
+    resolve: (_root, _args, context) => requireViewer(context),
+  }),
+);
+
+const SessionTokenType = builder.objectRef<{ token: string; expiresAt: Date }>("SessionToken").implement({
+  description: "A short-lived bearer token for browser consoles. It stops working when its API key is revoked.",
+  fields: (t) => ({
+    token: t.exposeString("token"),
+    tokenType: t.string({ resolve: () => "Bearer" }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime" }),
+  }),
+});
+
+builder.mutationField("createSession", (t) =>
+  t.field({
+    type: SessionTokenType,
+    description: "Exchanges the API key sent with this request for a session JWT, optionally with fewer scopes.",
+    errors: { types: [ValidationError] },
+    args: {
+      scopes: t.arg({
+        type: [ScopeEnum],
+        required: false,
+        description: "A subset of the key's scopes; all of them when omitted.",
+      }),
+    },
+    resolve: async (_root, args, context) => {
+      const viewer = requireViewer(context);
+      if (viewer.method !== "api_key" || !viewer.apiKeyId) {
+        throw new GraphQLError("Sessions are created with an API key, not with another token", {
+          extensions: { code: "FORBIDDEN" },
+        });
+      }
+      const requested = args.scopes ?? [...viewer.scopes];
+      const beyond = requested.find((scope) => !grants(viewer.scopes, scope));
+      if (beyond) throw new ValidationError(`the key does not hold "${beyond}"`, "scopes");
+      if (requested.length === 0) throw new ValidationError("a session needs at least one scope", "scopes");
+      const session = await issueSessionToken(
+        { tenantId: viewer.tenantId, apiKeyId: viewer.apiKeyId, scopes: requested },
+        sessionTtlSeconds(),
+      );
+      await recordAudit({
+        tenantId: viewer.tenantId,
+        actor: actorOf(viewer),
+        action: "session.created",
+        target: { type: "ApiKey", id: viewer.apiKeyId },
+        ip: context.ip,
+        userAgent: context.userAgent,
+        metadata: { scopes: requested, expiresAt: session.expiresAt.toISOString() },
+      });
+      return session;
+    },
+  }),
+);

@@ -1,0 +1,18 @@
+import type { Scope } from "./scopes.js";
+
+/** How the caller proved who they are. */
+export type AuthMethod = "api_key" | "session" | "external";
+
+/** The authenticated caller of one request or WebSocket operation. */
+export interface Viewer {
+  tenantId: string;
+  scopes: readonly Scope[];
+  method: AuthMethod;
+  /** The API key used directly, or the one a session was created from; null for external tokens. */
+  apiKeyId: string | null;
+  /** Who acts, as the audit log names them. */
+  actorId: string;
+  actorName: string | null;
+  /** When a session or external token stops being valid. */
+  expiresAt: Date | null;
+}

@@ -1,0 +1,38 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { execute } from "../support/graphql.js";
+import { runSignalpost, servingPort } from "../support/process.js";
+import { seed } from "../support/seed.js";
+
+describe("two instances on one database", () => {
+  const other = runSignalpost(["serve", "--role", "api"], {
+    DATABASE_URL: process.env.DATABASE_URL,
+    PORT: "0",
+    HOST: "127.0.0.1",
+  });
+  afterAll(async () => {
+    other.child.kill("SIGTERM");
+    await other.exited;
+  });
+
+  it("sees a key revoked on this instance at once on the other one", async () => {
+    const port = await servingPort(other);
+    const { tenant, headers } = await seed.tenantWithKey();
+    const victim = await seed.keyFor(tenant, { name: "to be revoked" });
+    const ask = async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...victim.headers },
+        body: JSON.stringify({ query: "{ viewer { apiKey { name } } }" }),
+      });
+      return { status: response.status, body: (await response.json()) as { errors?: { message: string }[] } };
+    };
+    expect((await ask()).status).toBe(200);
+
+    await execute(`mutation { revokeApiKey(id: "${victim.apiKey.id}") { __typename } }`, {}, headers);
+    const revokedAt = Date.now();
+    const after = await ask();
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    expect(after.status).toBe(401);
+    expect(after.body.errors?.[0]?.message).toBe("API key has been revoked");
+  });
+});

@@ -1,0 +1,99 @@
+import { isObjectType } from "graphql";
+import { describe, expect, it } from "vitest";
+import type { Scope } from "../../src/modules/auth/scopes.js";
+import { schema } from "../../src/schema.js";
+import { execute } from "../support/graphql.js";
+import { seed } from "../support/seed.js";
+
+/**
+ * Every root field with the scope it needs and an operation that exercises it. The first test fails when a root
+ * field is added without an entry here, so no field escapes the matrix. `null` marks the few public fields.
+ */
+const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation: string }> = {
+  "Query.serverInfo": { scope: null, operation: "{ serverInfo { version } }" },
+  "Query.viewer": { scope: "authenticated", operation: "{ viewer { scopes } }" },
+  "Query.apiKeys": { scope: "keys:read", operation: "{ apiKeys { edges { node { id } } } }" },
+  "Query.apiKey": {
+    scope: "keys:read",
+    operation: `{ apiKey(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.auditLog": { scope: "audit:read", operation: "{ auditLog { edges { node { id } } } }" },
+  "Mutation.createApiKey": {
+    scope: "keys:write",
+    operation: `mutation { createApiKey(input: { name: "m", scopes: [KEYS_WRITE] }) { __typename } }`,
+  },
+  "Mutation.revokeApiKey": {
+    scope: "keys:write",
+    operation: `mutation { revokeApiKey(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.createSession": { scope: "authenticated", operation: "mutation { createSession { __typename } }" },
+  "Subscription.heartbeat": { scope: null, operation: "" },
+};
+
+function rootFields(): string[] {
+  const fields: string[] = [];
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    if (!root) continue;
+    for (const name of Object.keys(root.getFields())) fields.push(`${root.name}.${name}`);
+  }
+  return fields.sort();
+}
+
+/** The authScopes Pothos recorded for a root field (what the scope-auth plugin enforces). */
+function declaredScopes(coordinate: string): unknown {
+  const [typeName, fieldName] = coordinate.split(".") as [string, string];
+  const type = schema.getType(typeName);
+  if (!isObjectType(type)) throw new Error(`${typeName} is not an object type`);
+  const field = type.getFields()[fieldName];
+  return (field?.extensions as { pothosOptions?: { authScopes?: unknown; skipTypeScopes?: boolean } })?.pothosOptions;
+}
+
+describe("scope matrix", () => {
+  it("covers every root field of the schema", () => {
+    expect(Object.keys(MATRIX).sort()).toEqual(rootFields());
+  });
+
+  it("declares in the schema exactly the scope the matrix expects (deny by default)", () => {
+    for (const [coordinate, entry] of Object.entries(MATRIX)) {
+      const options = declaredScopes(coordinate) as { authScopes?: Record<string, unknown>; skipTypeScopes?: boolean };
+      if (entry.scope === null) {
+        expect(options.skipTypeScopes, coordinate).toBe(true);
+        expect(options.authScopes, coordinate).toEqual({ public: true });
+      } else if (entry.scope === "authenticated") {
+        expect(options.skipTypeScopes, coordinate).toBeFalsy();
+        expect(options.authScopes, coordinate).toBeUndefined();
+      } else {
+        expect(options.skipTypeScopes, coordinate).toBeFalsy();
+        expect(options.authScopes, coordinate).toEqual({ scope: entry.scope });
+      }
+    }
+  });
+
+  const protectedEntries = Object.entries(MATRIX).filter(([, entry]) => entry.scope !== null && entry.operation);
+
+  it.each(protectedEntries)("%s: anonymous callers get UNAUTHENTICATED", async (_coordinate, entry) => {
+    const result = await execute(entry.operation);
+    expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it.each(protectedEntries.filter(([, entry]) => entry.scope !== "authenticated"))(
+    "%s: FORBIDDEN without its scope, allowed with only that scope",
+    async (_coordinate, entry) => {
+      const scope = entry.scope as Scope;
+      // A key with every scope but the needed one (and not admin).
+      const others = (["keys:read", "keys:write", "audit:read", "endpoints:read", "agents:read"] as Scope[]).filter(
+        (s) => s !== scope,
+      );
+      const without = await seed.tenantWithKey({ scopes: others });
+      const refused = await execute(entry.operation, {}, without.headers);
+      expect(refused.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+
+      const withOnly = await seed.tenantWithKey({ scopes: [scope] });
+      const allowed = await execute(entry.operation, {}, withOnly.headers);
+      expect(allowed.errors).toBeUndefined();
+
+      const admin = await seed.tenantWithKey({ scopes: ["admin"] });
+      expect((await execute(entry.operation, {}, admin.headers)).errors).toBeUndefined();
+    },
+  );
+});

@@ -6,9 +6,13 @@ import { createGraphQLServer } from "./graphql/yoga.js";
 import { HttpServer, type ReadinessCheck } from "./http/server.js";
 import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/queue.js";
+import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
 import { resolveKeyring, useKeyring } from "./lib/master-key.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
+import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
+import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
+import { addressPolicy, configureOutbound } from "./modules/deliveries/outbound-settings.js";
 import { bootstrapFirstTenant } from "./modules/tenants/bootstrap.js";
 
 /** `api` serves HTTP and WebSocket, `worker` runs jobs, `all` does both in one process. */
@@ -31,12 +35,20 @@ export interface App {
  * when a later step fails, so a failed start leaves no PostgreSQL behind.
  */
 export async function startApp(config: Config, role: Role, logger: Logger): Promise<App> {
-  const started: { database?: Database; jobs?: JobQueue; http?: HttpServer } = {};
+  const started: {
+    database?: Database;
+    jobs?: JobQueue;
+    http?: HttpServer;
+    dispatcher?: DeliveryDispatcher;
+    outbound?: OutboundClient;
+  } = {};
   const stop = async (timeoutMs = config.shutdownTimeoutMs) => {
     const begun = Date.now();
     // HTTP gets most of the budget to finish in-flight requests; jobs get what is left of it.
     await started.http?.close(begun + timeoutMs * 0.6);
+    await started.dispatcher?.stop(begun + timeoutMs * 0.8);
     await started.jobs?.stop(Math.max(begun + timeoutMs * 0.9 - Date.now(), 100));
+    await started.outbound?.close();
     await disconnectPrisma();
     await started.database?.close();
   };
@@ -44,12 +56,30 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     // Before anything starts: a missing master key with a shared database is a configuration error.
     useKeyring(await resolveKeyring(config));
     configureAuthentication({ sessionTtlSeconds: config.sessionTtlSeconds, externalJwt: config.externalJwt });
+    configureOutbound({
+      allowInsecureUrls: config.allowInsecureUrls,
+      allowedPrivateRanges: config.allowedPrivateRanges,
+      autoDisableAfterMs: config.autoDisableAfterHours * 3_600_000,
+    });
     const database = await openDatabase(config, logger);
     started.database = database;
     const migration = await migrate(database.url, logger);
     if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
     connectPrisma(database.url);
-    if (role !== "api") started.jobs = await startJobQueue(database.url, allJobs, logger);
+    // Both roles send: workers deliver, the API sends test events and manual retries synchronously.
+    started.outbound = createOutboundClient({ policy: addressPolicy });
+    useOutboundClient(started.outbound);
+    if (role !== "api") {
+      started.jobs = await startJobQueue(database.url, allJobs, logger);
+      started.dispatcher = new DeliveryDispatcher({
+        databaseUrl: database.url,
+        client: started.outbound,
+        logger,
+        concurrency: config.deliveryConcurrency,
+        leaseGraceMs: config.deliveryLeaseGraceMs,
+      });
+      await started.dispatcher.start();
+    }
 
     let port: number | undefined;
     if (role !== "worker") {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -53,6 +54,25 @@ const environmentSchema = z.object({
   SIGNALPOST_JWT_AUDIENCE: z.string().trim().optional(),
   SIGNALPOST_JWT_TENANT_CLAIM: z.string().trim().default("signalpost_tenant"),
   SIGNALPOST_JWT_SCOPES_CLAIM: z.string().trim().default("scope"),
+  SIGNALPOST_ALLOW_INSECURE_URLS: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
+  SIGNALPOST_ALLOWED_PRIVATE_RANGES: z.string().trim().optional(),
+  SIGNALPOST_AUTO_DISABLE_AFTER_HOURS: z.coerce
+    .number({ error: "must be a number" })
+    .positive("must be positive")
+    .max(24 * 365, "must be at most 8760")
+    .default(120),
+  SIGNALPOST_DELIVERY_CONCURRENCY: z.coerce
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(1000, "must be at most 1000")
+    .default(64),
+  SIGNALPOST_DELIVERY_LEASE_GRACE_MS: z.coerce
+    .number({ error: "must be a number" })
+    .int("must be whole milliseconds")
+    .min(500, "must be at least 500")
+    .max(600_000, "must be at most 600000")
+    .default(30_000),
   SIGNALPOST_SHUTDOWN_TIMEOUT_MS: positiveMs.max(60_000, "must be at most 60000").default(8_000),
   LOG_LEVEL: z
     .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
@@ -75,6 +95,15 @@ export interface Config {
   /** SIGNALPOST_MASTER_KEY as given; resolved into a keyring at start (see lib/master-key.ts). */
   masterKey: string | undefined;
   sessionTtlSeconds: number;
+  /** http:// and loopback endpoints allowed; defaults to true only with the embedded database. */
+  allowInsecureUrls: boolean;
+  /** CIDRs of private ranges endpoints may use. */
+  allowedPrivateRanges: string[];
+  autoDisableAfterHours: number;
+  /** How many deliveries one worker sends at once. */
+  deliveryConcurrency: number;
+  /** Added to an endpoint's timeout to lease a claimed delivery; a dead worker's deliveries return after it. */
+  deliveryLeaseGraceMs: number;
   /** An external identity provider whose JWTs are trusted, when configured. */
   externalJwt: ExternalJwtConfig | undefined;
 }
@@ -117,6 +146,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: values.LOG_LEVEL,
     masterKey: values.SIGNALPOST_MASTER_KEY || undefined,
     sessionTtlSeconds: values.SIGNALPOST_SESSION_TTL_SECONDS,
+    allowInsecureUrls: values.SIGNALPOST_ALLOW_INSECURE_URLS
+      ? values.SIGNALPOST_ALLOW_INSECURE_URLS === "true"
+      : !values.DATABASE_URL,
+    allowedPrivateRanges: parseRanges(values.SIGNALPOST_ALLOWED_PRIVATE_RANGES),
+    autoDisableAfterHours: values.SIGNALPOST_AUTO_DISABLE_AFTER_HOURS,
+    deliveryConcurrency: values.SIGNALPOST_DELIVERY_CONCURRENCY,
+    deliveryLeaseGraceMs: values.SIGNALPOST_DELIVERY_LEASE_GRACE_MS,
     externalJwt: values.SIGNALPOST_JWKS_URL
       ? {
           jwksUrl: values.SIGNALPOST_JWKS_URL,
@@ -127,4 +163,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
   };
+}
+
+function parseRanges(value: string | undefined): string[] {
+  if (!value) return [];
+  const ranges = value
+    .split(",")
+    .map((range) => range.trim())
+    .filter(Boolean);
+  for (const range of ranges) {
+    const [address, bits] = range.split("/");
+    const prefix = bits === undefined ? undefined : Number(bits);
+    const valid =
+      isIP(address ?? "") !== 0 && (prefix === undefined || (Number.isInteger(prefix) && prefix >= 0 && prefix <= 128));
+    if (!valid)
+      throw new ConfigError("SIGNALPOST_ALLOWED_PRIVATE_RANGES", `"${range}" is not an address or CIDR range`);
+  }
+  return ranges;
 }

@@ -5,6 +5,10 @@ import "./modules/tenants/tenants.schema.js";
 import "./modules/auth/auth.schema.js";
 import "./modules/api-keys/api-keys.schema.js";
 import "./modules/audit/audit.schema.js";
+import "./modules/event-types/event-types.schema.js";
+import "./modules/endpoints/endpoints.schema.js";
+import "./modules/events/events.schema.js";
+import "./modules/deliveries/deliveries.schema.js";
 
 /** The executable schema: every module's types and root fields. */
 export const schema = builder.toSchema();

@@ -27,6 +27,96 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
     operation: `mutation { revokeApiKey(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
   },
   "Mutation.createSession": { scope: "authenticated", operation: "mutation { createSession { __typename } }" },
+  "Query.endpoints": { scope: "endpoints:read", operation: "{ endpoints { edges { node { id } } } }" },
+  "Query.endpoint": {
+    scope: "endpoints:read",
+    operation: `{ endpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.eventTypes": { scope: "endpoints:read", operation: "{ eventTypes { edges { node { id } } } }" },
+  "Query.eventType": {
+    scope: "endpoints:read",
+    operation: `{ eventType(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.event": {
+    scope: "deliveries:read",
+    operation: `{ event(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.events": { scope: "deliveries:read", operation: "{ events { edges { node { id } } } }" },
+  "Query.deliveries": { scope: "deliveries:read", operation: "{ deliveries { __typename } }" },
+  "Query.deliveryAttempts": { scope: "deliveries:read", operation: "{ deliveryAttempts { __typename } }" },
+  "Query.delivery": {
+    scope: "deliveries:read",
+    operation: `{ delivery(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.exportDeliveries": { scope: "deliveries:read", operation: "{ exportDeliveries { __typename } }" },
+  "Mutation.createEndpoint": {
+    scope: "endpoints:write",
+    operation: `mutation { createEndpoint(input: { name: "m", url: "https://example.com/hook" }) { __typename } }`,
+  },
+  "Mutation.updateEndpoint": {
+    scope: "endpoints:write",
+    operation: `mutation { updateEndpoint(id: "00000000-0000-0000-0000-000000000000", input: { name: "x" }) { __typename } }`,
+  },
+  "Mutation.deleteEndpoint": {
+    scope: "endpoints:write",
+    operation: `mutation { deleteEndpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.disableEndpoint": {
+    scope: "endpoints:write",
+    operation: `mutation { disableEndpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.enableEndpoint": {
+    scope: "endpoints:write",
+    operation: `mutation { enableEndpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.revealEndpointSecret": {
+    scope: "secrets:reveal",
+    operation: `mutation { revealEndpointSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.rotateEndpointSecret": {
+    scope: "endpoints:write",
+    operation: `mutation { rotateEndpointSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.createEventType": {
+    scope: "endpoints:write",
+    operation: `mutation { createEventType(input: { name: "matrix.test" }) { __typename } }`,
+  },
+  "Mutation.updateEventType": {
+    scope: "endpoints:write",
+    operation: `mutation { updateEventType(id: "00000000-0000-0000-0000-000000000000", input: { description: "d" }) { __typename } }`,
+  },
+  "Mutation.archiveEventType": {
+    scope: "endpoints:write",
+    operation: `mutation { archiveEventType(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.publishEvent": {
+    scope: "events:publish",
+    operation: `mutation { publishEvent(input: { eventType: "nope", payload: {} }) { __typename } }`,
+  },
+  "Mutation.publishEvents": {
+    scope: "events:publish",
+    operation: `mutation { publishEvents(events: [{ eventType: "nope", payload: 1 }]) { __typename } }`,
+  },
+  "Mutation.cancelScheduledEvent": {
+    scope: "events:publish",
+    operation: `mutation { cancelScheduledEvent(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.retryDelivery": {
+    scope: "deliveries:write",
+    operation: `mutation { retryDelivery(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.recoverEndpoint": {
+    scope: "deliveries:write",
+    operation: `mutation { recoverEndpoint(endpointId: "00000000-0000-0000-0000-000000000000", since: "2020-01-01T00:00:00Z") { __typename } }`,
+  },
+  "Mutation.sendTestEvent": {
+    scope: "endpoints:write",
+    operation: `mutation { sendTestEvent(endpointId: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.sendTestEventToAll": {
+    scope: "endpoints:write",
+    operation: "mutation { sendTestEventToAll { endpoint { id } } }",
+  },
   "Subscription.heartbeat": { scope: null, operation: "" },
 };
 

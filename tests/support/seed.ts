@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { ApiKey, Tenant } from "../../src/generated/prisma/client.js";
 import { createApiKey } from "../../src/modules/api-keys/api-keys.service.js";
 import type { Scope } from "../../src/modules/auth/scopes.js";
+import { createEventType } from "../../src/modules/event-types/event-types.service.js";
 import { ensureTenant } from "../../src/modules/tenants/tenants.service.js";
 
 export interface SeededKey {
@@ -35,3 +36,8 @@ export const seed = {
     return { tenant, apiKey, token, headers: { authorization: `Bearer ${token}` } };
   },
 };
+
+/** Creates event types in a tenant directly through the service (optionally with a schema). */
+export async function seedEventType(tenantId: string, name: string, schema?: unknown) {
+  return createEventType(tenantId, { name, schema }, { actor: { type: "system", id: null, name: "test seed" } });
+}

@@ -1,0 +1,338 @@
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import type { Endpoint } from "../../generated/prisma/client.js";
+import type { GraphQLContext } from "../../graphql/context.js";
+import { requireViewer } from "../../graphql/context.js";
+import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { actorOf } from "../audit/audit.service.js";
+import { EndpointType } from "../endpoints/endpoints.schema.js";
+import {
+  findDelivery,
+  recoverEndpoint,
+  retryDelivery,
+  type SendReport,
+  sendTestEvent,
+  sendTestEventToAll,
+} from "./deliveries.service.js";
+import { attemptWhere, deliveryWhere, STATUS_CODE_CLASSES } from "./delivery-filters.js";
+import { messageId } from "./delivery-sender.js";
+import { exportDeliveries, MAX_EXPORT_ROWS } from "./export.js";
+import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
+
+const DeliveryStatusEnum = builder.enumType("DeliveryStatus", {
+  values: {
+    PENDING: { description: "Waiting for its first attempt or its next retry." },
+    SENDING: { description: "A worker is sending it." },
+    SUCCEEDED: {},
+    FAILED: { description: "Dead letter: see failureReason. retryDelivery or recoverEndpoint sends it again." },
+    CANCELLED: { description: "A scheduled delivery cancelled before it went out." },
+  } as const,
+});
+const AttemptTriggerEnum = builder.enumType("AttemptTrigger", { values: ["SCHEDULED", "MANUAL", "TEST"] as const });
+const StatusCodeClassEnum = builder.enumType("StatusCodeClass", { values: STATUS_CODE_CLASSES });
+const ExportFormatEnum = builder.enumType("ExportFormat", { values: ["NDJSON", "CSV"] as const });
+const HealthStateEnum = builder.enumType("EndpointHealthState", {
+  values: ["HEALTHY", "FAILING", "DISABLED"] as const,
+});
+
+builder.prismaObject("DeliveryAttempt", {
+  description: "One HTTP attempt, as the receiver answered it.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    number: t.exposeInt("number", { description: "1 for the first attempt of the delivery." }),
+    trigger: t.expose("trigger", { type: AttemptTriggerEnum }),
+    statusCode: t.exposeInt("statusCode", {
+      nullable: true,
+      description: "Null when no response came (see errorClass).",
+    }),
+    durationMs: t.exposeInt("durationMs"),
+    responseHeaders: t.expose("responseHeaders", { type: "JSON", nullable: true }),
+    responseBody: t.exposeString("responseBody", { nullable: true, description: "At most 16 KB." }),
+    errorClass: t.exposeString("errorClass", {
+      nullable: true,
+      description: "timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
+    }),
+    errorMessage: t.exposeString("errorMessage", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    delivery: t.relation("delivery"),
+    endpoint: t.relation("endpoint"),
+  }),
+});
+
+builder.prismaObject("Delivery", {
+  description: "One event for one endpoint: sent, retried, dead-lettered and replayed as a unit.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    messageId: t.string({
+      description: "The webhook-id header, the same on every attempt.",
+      resolve: (d) => messageId(d.eventId),
+    }),
+    eventType: t.exposeString("eventType"),
+    status: t.expose("status", { type: DeliveryStatusEnum }),
+    attemptCount: t.exposeInt("attemptCount"),
+    nextAttemptAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      resolve: (delivery) => (delivery.status === "PENDING" ? delivery.dueAt : null),
+    }),
+    lastStatusCode: t.exposeInt("lastStatusCode", { nullable: true }),
+    lastError: t.exposeString("lastError", { nullable: true }),
+    lastAttemptAt: t.expose("lastAttemptAt", { type: "DateTime", nullable: true }),
+    completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    failureReason: t.exposeString("failureReason", {
+      nullable: true,
+      description: "attempts_exhausted, not_retryable_status, blocked_address, endpoint_gone, endpoint_disabled...",
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    event: t.relation("event"),
+    endpoint: t.relation("endpoint"),
+    attempts: t.relation("attempts", { query: { orderBy: { number: "asc" } } }),
+  }),
+});
+
+const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
+  fields: (t) => ({
+    endpointId: t.id({ required: false }),
+    eventId: t.id({ required: false }),
+    eventType: t.string({ required: false }),
+    statuses: t.field({ type: [DeliveryStatusEnum], required: false }),
+    statusCodeClass: t.field({ type: StatusCodeClassEnum, required: false, description: "Of the last attempt." }),
+    since: t.field({ type: "DateTime", required: false, description: "Created at or after (inclusive)." }),
+    until: t.field({ type: "DateTime", required: false, description: "Created before (exclusive)." }),
+  }),
+});
+
+const AttemptFilterInput = builder.inputType("DeliveryAttemptFilter", {
+  fields: (t) => ({
+    endpointId: t.id({ required: false }),
+    deliveryId: t.id({ required: false }),
+    statusCodeClass: t.field({ type: StatusCodeClassEnum, required: false }),
+    triggers: t.field({ type: [AttemptTriggerEnum], required: false }),
+    since: t.field({ type: "DateTime", required: false }),
+    until: t.field({ type: "DateTime", required: false }),
+  }),
+});
+
+function filterOf(
+  filter:
+    | { endpointId?: string | number | null; eventId?: string | number | null; [key: string]: unknown }
+    | null
+    | undefined,
+) {
+  if (!filter) return {};
+  return {
+    ...filter,
+    endpointId: filter.endpointId === null || filter.endpointId === undefined ? null : String(filter.endpointId),
+    eventId: filter.eventId === null || filter.eventId === undefined ? null : String(filter.eventId),
+  };
+}
+
+builder.queryField("deliveries", (t) =>
+  t.prismaConnection(
+    {
+      type: "Delivery",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "deliveries:read" },
+      errors: { types: [ValidationError] },
+      description: "The delivery log, newest first.",
+      args: { filter: t.arg({ type: DeliveryFilterInput, required: false }) },
+      resolve: (query, _root, { filter }, context) =>
+        prisma.delivery.findMany({
+          ...query,
+          where: deliveryWhere(requireViewer(context).tenantId, filterOf(filter)),
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "DeliveryConnection" },
+    { name: "DeliveryEdge" },
+  ),
+);
+
+builder.queryField("deliveryAttempts", (t) =>
+  t.prismaConnection(
+    {
+      type: "DeliveryAttempt",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "deliveries:read" },
+      errors: { types: [ValidationError] },
+      description: "Every attempt, newest first.",
+      args: { filter: t.arg({ type: AttemptFilterInput, required: false }) },
+      resolve: (query, _root, { filter }, context) =>
+        prisma.deliveryAttempt.findMany({
+          ...query,
+          where: attemptWhere(requireViewer(context).tenantId, {
+            ...filter,
+            endpointId: filter?.endpointId ? String(filter.endpointId) : null,
+            deliveryId: filter?.deliveryId ? String(filter.deliveryId) : null,
+          }),
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "DeliveryAttemptConnection" },
+    { name: "DeliveryAttemptEdge" },
+  ),
+);
+
+builder.queryField("delivery", (t) =>
+  t.prismaField({
+    type: "Delivery",
+    authScopes: { scope: "deliveries:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: (_query, _root, { id }, context) => findDelivery(requireViewer(context).tenantId, String(id)),
+  }),
+);
+
+const DeliveryExport = builder
+  .objectRef<{ format: "NDJSON" | "CSV"; contentType: string; rowCount: number; data: string }>("DeliveryExport")
+  .implement({
+    fields: (t) => ({
+      format: t.field({ type: ExportFormatEnum, resolve: (exported) => exported.format }),
+      contentType: t.exposeString("contentType"),
+      rowCount: t.exposeInt("rowCount"),
+      data: t.exposeString("data"),
+    }),
+  });
+
+builder.queryField("exportDeliveries", (t) =>
+  t.field({
+    type: DeliveryExport,
+    authScopes: { scope: "deliveries:read" },
+    errors: { types: [ValidationError] },
+    description: `The delivery log as NDJSON or CSV, newest first, at most ${MAX_EXPORT_ROWS} rows.`,
+    args: {
+      filter: t.arg({ type: DeliveryFilterInput, required: false }),
+      format: t.arg({ type: ExportFormatEnum, defaultValue: "NDJSON" }),
+      limit: t.arg.int({ defaultValue: 1_000 }),
+    },
+    resolve: (_root, args, context) =>
+      exportDeliveries(requireViewer(context).tenantId, filterOf(args.filter), args.format, args.limit),
+  }),
+);
+
+const ErrorDetail = builder.objectRef<{ class: string; message: string }>("AttemptError").implement({
+  fields: (t) => ({ class: t.exposeString("class"), message: t.exposeString("message") }),
+});
+
+const SendResult = builder.objectRef<SendReport>("SendResult").implement({
+  description: "What the receiver answered to a send made just now.",
+  fields: (t) => ({
+    delivery: t.prismaField({ type: "Delivery", resolve: (_query, report) => report.delivery }),
+    attemptNumber: t.exposeInt("attemptNumber"),
+    statusCode: t.int({ nullable: true, resolve: (report) => report.result.statusCode }),
+    durationMs: t.int({ resolve: (report) => Math.round(report.result.durationMs) }),
+    responseBody: t.string({ resolve: (report) => report.result.responseBody }),
+    error: t.field({ type: ErrorDetail, nullable: true, resolve: (report) => report.result.error }),
+  }),
+});
+
+function origin(context: GraphQLContext) {
+  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
+}
+
+builder.mutationField("retryDelivery", (t) =>
+  t.field({
+    type: SendResult,
+    authScopes: { scope: "deliveries:write" },
+    errors: { types: [NotFoundError, ConflictError] },
+    description: "Sends the delivery now (a MANUAL attempt with the same webhook-id), whatever its state.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) => retryDelivery(requireViewer(context).tenantId, String(id)),
+  }),
+);
+
+const RecoverResult = builder.objectRef<{ count: number; dryRun: boolean }>("RecoverResult").implement({
+  fields: (t) => ({
+    count: t.exposeInt("count", { description: "Failed deliveries in the window (queued again unless dryRun)." }),
+    dryRun: t.exposeBoolean("dryRun"),
+  }),
+});
+
+builder.mutationField("recoverEndpoint", (t) =>
+  t.field({
+    type: RecoverResult,
+    authScopes: { scope: "deliveries:write" },
+    errors: { types: [NotFoundError, ValidationError, ConflictError] },
+    description: "Queues the endpoint's failed deliveries created in [since, until) again with a fresh retry schedule.",
+    args: {
+      endpointId: t.arg.id(),
+      since: t.arg({ type: "DateTime" }),
+      until: t.arg({ type: "DateTime", required: false }),
+      dryRun: t.arg.boolean({ defaultValue: false }),
+    },
+    resolve: async (_root, args, context) => ({
+      count: await recoverEndpoint(
+        requireViewer(context).tenantId,
+        String(args.endpointId),
+        { since: args.since, until: args.until, dryRun: args.dryRun },
+        origin(context),
+      ),
+      dryRun: args.dryRun,
+    }),
+  }),
+);
+
+builder.mutationField("sendTestEvent", (t) =>
+  t.field({
+    type: SendResult,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [NotFoundError, RateLimitedError] },
+    description:
+      "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
+    args: { endpointId: t.arg.id() },
+    resolve: (_root, { endpointId }, context) =>
+      sendTestEvent(requireViewer(context).tenantId, String(endpointId), origin(context)),
+  }),
+);
+
+const TestSendToEndpoint = builder
+  .objectRef<{ endpoint: Endpoint; report: SendReport | null; error: RateLimitedError | null }>("TestSendToEndpoint")
+  .implement({
+    fields: (t) => ({
+      endpoint: t.field({ type: EndpointType, resolve: (item) => item.endpoint }),
+      result: t.field({ type: SendResult, nullable: true, resolve: (item) => item.report }),
+      rateLimited: t.field({ type: RateLimitedError, nullable: true, resolve: (item) => item.error }),
+    }),
+  });
+
+builder.mutationField("sendTestEventToAll", (t) =>
+  t.field({
+    type: [TestSendToEndpoint],
+    authScopes: { scope: "endpoints:write" },
+    description: "A test send to every enabled endpoint, concurrently.",
+    resolve: (_root, _args, context) => sendTestEventToAll(requireViewer(context).tenantId, origin(context)),
+  }),
+);
+
+const HealthWindowType = builder.objectRef<HealthWindow>("EndpointHealthWindow").implement({
+  fields: (t) => ({
+    attempts: t.exposeInt("attempts"),
+    successes: t.exposeInt("successes"),
+    failures: t.exposeInt("failures"),
+    successRate: t.exposeFloat("successRate", { nullable: true, description: "0 to 1; null without attempts." }),
+    p50Ms: t.exposeInt("p50Ms", { nullable: true }),
+    p95Ms: t.exposeInt("p95Ms", { nullable: true }),
+    p99Ms: t.exposeInt("p99Ms", { nullable: true }),
+  }),
+});
+
+const EndpointHealthType = builder.objectRef<EndpointHealth>("EndpointHealth").implement({
+  description: "Attempt figures (test sends excluded) and the failure streak that drives auto-disable.",
+  fields: (t) => ({
+    lastHour: t.field({ type: HealthWindowType, resolve: (health) => health.lastHour }),
+    lastDay: t.field({ type: HealthWindowType, resolve: (health) => health.lastDay }),
+    lastSuccessAt: t.expose("lastSuccessAt", { type: "DateTime", nullable: true }),
+    lastFailureAt: t.expose("lastFailureAt", { type: "DateTime", nullable: true }),
+    consecutiveFailures: t.exposeInt("consecutiveFailures"),
+    failingSince: t.expose("failingSince", { type: "DateTime", nullable: true }),
+    state: t.field({ type: HealthStateEnum, resolve: (health) => health.state }),
+  }),
+});
+
+builder.prismaObjectField("Endpoint", "health", (t) =>
+  t.field({ type: EndpointHealthType, resolve: (endpoint) => endpointHealth(endpoint) }),
+);

@@ -1,0 +1,78 @@
+import { prisma } from "../../db/prisma.js";
+import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
+import { openSecret } from "../../lib/secret-box.js";
+import { signWebhook } from "../../lib/webhook-signature.js";
+import { VERSION } from "../../version.js";
+import type { DeliveryWork } from "./delivery-store.js";
+
+const USER_AGENT = `Signalpost/${VERSION}`;
+
+/** The Standard Webhooks message id: the event's, so it is the same on every retry and receivers can deduplicate. */
+export function messageId(eventId: string): string {
+  return `msg_${eventId.replace(/-/g, "")}`;
+}
+
+/**
+ * The documented body of every delivery: `{ "type", "timestamp" (when the event was published), "data" }`. It does
+ * not change between retries; the signature's timestamp does.
+ */
+export function webhookBody(work: Pick<DeliveryWork, "eventType" | "eventCreatedAt" | "payload">): string {
+  return JSON.stringify({ type: work.eventType, timestamp: work.eventCreatedAt.toISOString(), data: work.payload });
+}
+
+interface CachedSecrets {
+  updatedAt: number;
+  secrets: { value: string; expiresAt: number | null }[];
+}
+
+/**
+ * Decrypted signing secrets per endpoint, kept while the endpoint's `updatedAt` is unchanged (a rotation touches it),
+ * so a busy worker decrypts each secret once instead of once per delivery. Expired ones are dropped at use.
+ */
+export class SigningSecretCache {
+  private readonly entries = new Map<string, CachedSecrets>();
+
+  async secretsFor(endpointId: string, endpointUpdatedAt: Date, now = Date.now()): Promise<string[]> {
+    let entry = this.entries.get(endpointId);
+    if (!entry || entry.updatedAt !== endpointUpdatedAt.getTime()) {
+      const rows = await prisma.endpointSecret.findMany({ where: { endpointId }, orderBy: { version: "desc" } });
+      const secrets = await Promise.all(
+        rows.map(async (row) => ({
+          value: await openSecret(row.encrypted),
+          expiresAt: row.expiresAt?.getTime() ?? null,
+        })),
+      );
+      entry = { updatedAt: endpointUpdatedAt.getTime(), secrets };
+      if (this.entries.size > 10_000) this.entries.clear();
+      this.entries.set(endpointId, entry);
+    }
+    return entry.secrets
+      .filter((secret) => secret.expiresAt === null || secret.expiresAt > now)
+      .map((secret) => secret.value);
+  }
+}
+
+/**
+ * Signs (one `v1,` signature per live secret, so receivers keep verifying through a rotation) and POSTs one delivery.
+ * Never throws for the receiver's failures: the result says what happened.
+ */
+export async function sendWebhook(
+  client: OutboundClient,
+  work: DeliveryWork,
+  secrets: string[],
+): Promise<OutboundResult> {
+  const body = webhookBody(work);
+  const signature = signWebhook({ msgId: messageId(work.eventId), timestamp: new Date(), body, secrets });
+  return client.post({
+    url: work.endpoint.url,
+    body,
+    timeoutMs: work.endpoint.timeoutMs,
+    verifyTls: work.endpoint.verifyTls,
+    headers: {
+      ...work.endpoint.headers,
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+      ...signature,
+    },
+  });
+}

@@ -1,0 +1,220 @@
+import { prisma } from "../../db/prisma.js";
+import type { OutboundClient } from "../../lib/http-client.js";
+import type { Logger } from "../../logger.js";
+import { disableEndpoint } from "../endpoints/endpoints.service.js";
+import { decideOutcome } from "./delivery-outcome.js";
+import { SigningSecretCache, sendWebhook } from "./delivery-sender.js";
+import { type AttemptRecord, claimDueDeliveries, type DeliveryWork, recordAttempts } from "./delivery-store.js";
+import { outboundSettings } from "./outbound-settings.js";
+import { ChannelListener, DELIVERIES_CHANNEL } from "./wake-up.js";
+
+export interface DispatcherOptions {
+  databaseUrl: string;
+  client: OutboundClient;
+  logger: Logger;
+  /** Deliveries in flight at once (bounded so one slow receiver cannot exhaust sockets or memory). */
+  concurrency: number;
+  /** Rows claimed per query. */
+  batchSize?: number;
+  /** Longest idle wait between looks at the queue when no NOTIFY arrives. */
+  pollIntervalMs?: number;
+  /** Added to each endpoint's timeout to lease a claimed delivery (see DEFAULT_LEASE_GRACE_MS). */
+  leaseGraceMs?: number;
+}
+
+const SYSTEM = { actor: { type: "system" as const, id: null, name: "delivery worker" } };
+const RECORD_BATCH = 500;
+
+/**
+ * The worker's delivery loop: claims due deliveries in batches, sends them concurrently within a bound, records the
+ * results in batches, and sleeps until a NOTIFY (a publish), a free slot, or the next retry falls due.
+ */
+export class DeliveryDispatcher {
+  private running = false;
+  private inFlight = 0;
+  private finished: AttemptRecord[] = [];
+  private flushing: Promise<void> | undefined;
+  private loopDone: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private signalled = false;
+  private readonly secrets = new SigningSecretCache();
+  private readonly listener: ChannelListener;
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.batchSize = options.batchSize ?? 200;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.listener = new ChannelListener(options.databaseUrl, DELIVERIES_CHANNEL, () => this.signal(), options.logger);
+  }
+
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming, lets in-flight deliveries finish until the deadline and records them. Unfinished ones come back when their lease runs out. */
+  async stop(deadline: number): Promise<void> {
+    this.running = false;
+    this.signal();
+    await this.loopDone;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await this.flush();
+    await this.listener.stop();
+  }
+
+  /** Wakes the loop (a publish was notified, or capacity freed up). */
+  signal(): void {
+    this.signalled = true;
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const capacity = this.options.concurrency - this.inFlight;
+      let claimed: DeliveryWork[] = [];
+      if (capacity > 0) {
+        try {
+          claimed = await claimDueDeliveries(Math.min(capacity, this.batchSize), this.options.leaseGraceMs);
+        } catch (error) {
+          this.options.logger.error({ err: error }, "claiming deliveries failed");
+          await this.sleep(this.pollIntervalMs);
+          continue;
+        }
+        for (const work of claimed) this.launch(work);
+      }
+      // A full batch means more may be waiting: look again at once.
+      if (claimed.length > 0 && claimed.length === Math.min(capacity, this.batchSize)) continue;
+      await this.sleep(claimed.length > 0 || capacity <= 0 ? this.pollIntervalMs : await this.idleWaitMs());
+    }
+  }
+
+  /** How long to sleep when nothing is due: until the next retry falls due, at most the poll interval. */
+  private async idleWaitMs(): Promise<number> {
+    const [next] = await prisma.$queryRaw<{ due: Date | null }[]>`
+      SELECT min("dueAt") AS due FROM "Delivery" WHERE status IN ('PENDING', 'SENDING')`.catch(() => [{ due: null }]);
+    if (!next?.due) return this.pollIntervalMs;
+    return Math.max(0, Math.min(this.pollIntervalMs, next.due.getTime() - Date.now()));
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.signalled || !this.running) {
+      this.signalled = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+    this.signalled = false;
+  }
+
+  private launch(work: DeliveryWork): void {
+    this.inFlight += 1;
+    this.attempt(work)
+      .then((record) => {
+        if (!record) return;
+        this.finished.push(record);
+        void this.flush();
+      })
+      .catch((error: unknown) => {
+        // Left SENDING: the lease runs out and another attempt follows, with the same webhook-id.
+        this.options.logger.error(
+          { err: error, deliveryId: work.deliveryId },
+          "delivery attempt could not be completed",
+        );
+      })
+      .finally(() => {
+        this.inFlight -= 1;
+        if (this.inFlight <= this.options.concurrency * 0.75) this.signal();
+      });
+  }
+
+  private async attempt(work: DeliveryWork): Promise<AttemptRecord | null> {
+    if (!work.endpoint.enabled) {
+      // Disabled between the claim's snapshot and now (disabling fails waiting deliveries, so this is a race).
+      await prisma.delivery.update({
+        where: { id: work.deliveryId },
+        data: { status: "FAILED", failureReason: "endpoint_disabled", completedAt: new Date() },
+      });
+      return null;
+    }
+    const secrets = await this.secrets.secretsFor(work.endpoint.id, work.endpoint.updatedAt);
+    const result = await sendWebhook(this.options.client, work, secrets);
+    const outcome = decideOutcome(result, work.endpoint.retrySchedule, work.retryIndex);
+    this.options.logger.debug(
+      {
+        deliveryId: work.deliveryId,
+        endpointId: work.endpoint.id,
+        attempt: work.attemptCount + 1,
+        status: result.statusCode,
+        durationMs: result.durationMs,
+        outcome: outcome.kind,
+      },
+      "delivery attempt",
+    );
+    return { work, trigger: "SCHEDULED", result, outcome, finishedAt: new Date() };
+  }
+
+  /** Records finished attempts in batches, one flush at a time; then applies endpoint consequences. */
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = (async () => {
+      while (this.finished.length > 0) {
+        const batch = this.finished.splice(0, RECORD_BATCH);
+        try {
+          await recordAttempts(batch);
+          await applyEndpointConsequences(batch, this.options.logger);
+        } catch (error) {
+          this.options.logger.error({ err: error, count: batch.length }, "recording delivery attempts failed");
+        }
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+}
+
+/**
+ * 410 Gone disables its endpoint at once; an endpoint failing without a break for the auto-disable window is disabled
+ * too, with the reason recorded. Disabling fails the endpoint's waiting deliveries (recoverable later).
+ */
+export async function applyEndpointConsequences(batch: readonly AttemptRecord[], logger: Logger): Promise<void> {
+  const toDisable = new Map<string, { tenantId: string; reason: string }>();
+  for (const record of batch) {
+    if (record.outcome.kind === "failed" && record.outcome.disableEndpoint) {
+      toDisable.set(record.work.endpoint.id, {
+        tenantId: record.work.tenantId,
+        reason: record.outcome.disableEndpoint,
+      });
+    }
+  }
+  const failing = [
+    ...new Set(batch.filter((record) => record.outcome.kind !== "succeeded").map((record) => record.work.endpoint.id)),
+  ];
+  if (failing.length) {
+    const windowMs = outboundSettings().autoDisableAfterMs;
+    const stale = await prisma.endpoint.findMany({
+      where: { id: { in: failing }, enabled: true, failingSince: { lte: new Date(Date.now() - windowMs) } },
+      select: { id: true, tenantId: true, failingSince: true },
+    });
+    for (const endpoint of stale) {
+      const hours = Math.round((windowMs / 3_600_000) * 10) / 10;
+      toDisable.set(endpoint.id, {
+        tenantId: endpoint.tenantId,
+        reason: `failing continuously since ${endpoint.failingSince?.toISOString()} (auto-disable after ${hours} h)`,
+      });
+    }
+  }
+  for (const [id, { tenantId, reason }] of toDisable) {
+    await disableEndpoint(tenantId, id, reason, SYSTEM);
+    logger.warn({ endpointId: id, reason }, "endpoint disabled");
+  }
+}

@@ -1,0 +1,323 @@
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import type { Endpoint } from "../../generated/prisma/client.js";
+import { requireViewer } from "../../graphql/context.js";
+import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { maskSecret } from "../../lib/secret-box.js";
+import { actorOf } from "../audit/audit.service.js";
+import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "../deliveries/retry-policy.js";
+import {
+  createEndpoint,
+  currentSecret,
+  deleteEndpoint,
+  disableEndpoint,
+  enableEndpoint,
+  findEndpoint,
+  revealEndpointSecret,
+  rotateEndpointSecret,
+  updateEndpoint,
+} from "./endpoints.service.js";
+
+const RetryPolicy = builder.objectRef<{ delays: readonly number[]; isDefault: boolean }>("RetryPolicy").implement({
+  description: "When failed deliveries are tried again: the first attempt is immediate, then one retry per delay.",
+  fields: (t) => ({
+    delaysSeconds: t.field({ type: ["Int"], resolve: (policy) => [...policy.delays] }),
+    maxAttempts: t.int({ resolve: (policy) => policy.delays.length + 1 }),
+    isDefault: t.exposeBoolean("isDefault"),
+  }),
+});
+
+const SecretSummary = builder
+  .objectRef<{ masked: string; version: number; createdAt: Date }>("EndpointSecretSummary")
+  .implement({
+    description: "The current signing secret, masked. revealEndpointSecret shows it in full.",
+    fields: (t) => ({
+      masked: t.exposeString("masked"),
+      version: t.exposeInt("version"),
+      createdAt: t.expose("createdAt", { type: "DateTime" }),
+    }),
+  });
+
+export const EndpointType = builder.prismaObject("Endpoint", {
+  description: "A subscriber URL that receives signed deliveries of the event types it asks for.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    url: t.exposeString("url"),
+    description: t.exposeString("description", { nullable: true }),
+    eventTypes: t.exposeStringList("eventTypes", { description: "Event type names received; empty means all." }),
+    headers: t.expose("headers", { type: "JSON", description: "Extra request headers sent with every delivery." }),
+    timeoutMs: t.exposeInt("timeoutMs"),
+    retryPolicy: t.field({
+      type: RetryPolicy,
+      resolve: (endpoint) => ({
+        delays: effectiveDelays(endpoint.retrySchedule),
+        isDefault: endpoint.retrySchedule.length === 0,
+      }),
+    }),
+    verifyTls: t.exposeBoolean("verifyTls"),
+    warnings: t.stringList({
+      description: "Risky settings to show next to the endpoint, e.g. TLS verification switched off.",
+      resolve: (endpoint) => (endpoint.verifyTls ? [] : ["TLS certificate verification is disabled for this endpoint"]),
+    }),
+    enabled: t.exposeBoolean("enabled"),
+    disabledReason: t.exposeString("disabledReason", { nullable: true }),
+    disabledAt: t.expose("disabledAt", { type: "DateTime", nullable: true }),
+    secret: t.field({
+      type: SecretSummary,
+      resolve: async (endpoint) => {
+        const current = await currentSecret(endpoint.id);
+        return { masked: maskSecret(current.secret), version: current.version, createdAt: current.createdAt };
+      },
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
+  fields: (t) => ({
+    delaysSeconds: t.intList({ description: "Seconds before each retry, e.g. [10, 60, 600]." }),
+    maxAttempts: t.int({
+      required: false,
+      description: "Attempts in all; longer than the list repeats its last delay.",
+    }),
+  }),
+});
+
+const endpointFields = {
+  url: "Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted.",
+  eventTypes: "Event type names to receive; empty or omitted means all.",
+};
+
+const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
+  fields: (t) => ({
+    name: t.string({ description: "Unique within the tenant." }),
+    url: t.string({ description: endpointFields.url }),
+    description: t.string({ required: false }),
+    eventTypes: t.stringList({ required: false, description: endpointFields.eventTypes }),
+    headers: t.field({ type: "JSON", required: false, description: "An object of header names to string values." }),
+    timeoutMs: t.int({ required: false, description: "1000 to 30000; 15000 when omitted." }),
+    retryPolicy: t.field({
+      type: RetryPolicyInput,
+      required: false,
+      description: `Default: ${DEFAULT_RETRY_DELAYS.join(", ")} s.`,
+    }),
+    verifyTls: t.boolean({ required: false, description: "Turning it off is audited and flagged in `warnings`." }),
+    secret: t.string({ required: false, description: "A whsec_ secret to use instead of a generated one." }),
+  }),
+});
+
+const UpdateEndpointInput = builder.inputType("UpdateEndpointInput", {
+  description: "Only the fields given change. `retryPolicy: null` returns to the default schedule.",
+  fields: (t) => ({
+    name: t.string({ required: false }),
+    url: t.string({ required: false, description: endpointFields.url }),
+    description: t.string({ required: false }),
+    eventTypes: t.stringList({ required: false, description: endpointFields.eventTypes }),
+    headers: t.field({ type: "JSON", required: false }),
+    timeoutMs: t.int({ required: false }),
+    retryPolicy: t.field({ type: RetryPolicyInput, required: false }),
+    verifyTls: t.boolean({ required: false }),
+  }),
+});
+
+const CreatedEndpoint = builder.objectRef<{ endpoint: Endpoint; secret: string }>("CreatedEndpoint").implement({
+  description: "A new endpoint with its signing secret, shown in full this once.",
+  fields: (t) => ({
+    endpoint: t.field({ type: EndpointType, resolve: (created) => created.endpoint }),
+    secret: t.exposeString("secret"),
+  }),
+});
+
+const RevealedSecret = builder
+  .objectRef<{ secret: string; version: number; createdAt: Date }>("RevealedSecret")
+  .implement({
+    fields: (t) => ({
+      secret: t.exposeString("secret"),
+      version: t.exposeInt("version"),
+      createdAt: t.expose("createdAt", { type: "DateTime" }),
+    }),
+  });
+
+const RotatedSecret = builder
+  .objectRef<{ secret: string; version: number; previousExpiresAt: Date }>("RotatedSecret")
+  .implement({
+    description: "The new secret, shown once. Until previousExpiresAt deliveries carry signatures for both.",
+    fields: (t) => ({
+      secret: t.exposeString("secret"),
+      version: t.exposeInt("version"),
+      previousExpiresAt: t.expose("previousExpiresAt", { type: "DateTime" }),
+    }),
+  });
+
+function origin(context: Parameters<typeof requireViewer>[0]) {
+  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
+}
+
+/** The JSON scalar accepts anything; headers must be an object, which checkEndpointFields verifies. */
+function headersInput(value: unknown): Record<string, unknown> | null | undefined {
+  if (value === undefined || value === null) return value as null | undefined;
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new ValidationError("headers must be an object", "headers");
+  return value as Record<string, unknown>;
+}
+
+builder.queryField("endpoints", (t) =>
+  t.prismaConnection(
+    {
+      type: "Endpoint",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "endpoints:read" },
+      description: "The tenant's endpoints, newest first.",
+      args: {
+        enabled: t.arg.boolean({ required: false, description: "Only enabled (true) or disabled (false) ones." }),
+      },
+      resolve: (query, _root, args, context) =>
+        prisma.endpoint.findMany({
+          ...query,
+          where: {
+            tenantId: requireViewer(context).tenantId,
+            ...(typeof args.enabled === "boolean" ? { enabled: args.enabled } : {}),
+          },
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "EndpointConnection" },
+    { name: "EndpointEdge" },
+  ),
+);
+
+builder.queryField("endpoint", (t) =>
+  t.field({
+    type: EndpointType,
+    authScopes: { scope: "endpoints:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: (_root, args, context) => findEndpoint(requireViewer(context).tenantId, String(args.id)),
+  }),
+);
+
+builder.mutationField("createEndpoint", (t) =>
+  t.field({
+    type: CreatedEndpoint,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [ValidationError, ConflictError] },
+    args: { input: t.arg({ type: CreateEndpointInput }) },
+    resolve: (_root, { input }, context) =>
+      createEndpoint(
+        requireViewer(context).tenantId,
+        {
+          name: input.name,
+          url: input.url,
+          description: input.description,
+          eventTypes: input.eventTypes ?? undefined,
+          headers: headersInput(input.headers),
+          timeoutMs: input.timeoutMs ?? undefined,
+          retryPolicy: input.retryPolicy ?? undefined,
+          verifyTls: input.verifyTls ?? undefined,
+          secret: input.secret,
+        },
+        origin(context),
+      ),
+  }),
+);
+
+builder.mutationField("updateEndpoint", (t) =>
+  t.field({
+    type: EndpointType,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [ValidationError, ConflictError, NotFoundError] },
+    args: { id: t.arg.id(), input: t.arg({ type: UpdateEndpointInput }) },
+    resolve: (_root, { id, input }, context) =>
+      updateEndpoint(
+        requireViewer(context).tenantId,
+        String(id),
+        {
+          name: input.name ?? undefined,
+          url: input.url ?? undefined,
+          description: input.description,
+          eventTypes: input.eventTypes ?? undefined,
+          headers: headersInput(input.headers),
+          timeoutMs: input.timeoutMs ?? undefined,
+          retryPolicy: input.retryPolicy,
+          verifyTls: input.verifyTls ?? undefined,
+        },
+        origin(context),
+      ),
+  }),
+);
+
+builder.mutationField("deleteEndpoint", (t) =>
+  t.field({
+    type: EndpointType,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [NotFoundError] },
+    description: "Deletes the endpoint with its deliveries and attempt log.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) => deleteEndpoint(requireViewer(context).tenantId, String(id), origin(context)),
+  }),
+);
+
+builder.mutationField("disableEndpoint", (t) =>
+  t.field({
+    type: EndpointType,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [NotFoundError] },
+    description: "Stops deliveries; waiting ones fail with endpoint_disabled and can be recovered later.",
+    args: { id: t.arg.id(), reason: t.arg.string({ required: false }) },
+    resolve: (_root, { id, reason }, context) =>
+      disableEndpoint(
+        requireViewer(context).tenantId,
+        String(id),
+        reason?.trim() || "disabled by a user",
+        origin(context),
+      ),
+  }),
+);
+
+builder.mutationField("enableEndpoint", (t) =>
+  t.field({
+    type: EndpointType,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [NotFoundError] },
+    description: "Resumes deliveries and resets the failure streak that drives auto-disable.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) => enableEndpoint(requireViewer(context).tenantId, String(id), origin(context)),
+  }),
+);
+
+builder.mutationField("revealEndpointSecret", (t) =>
+  t.field({
+    type: RevealedSecret,
+    authScopes: { scope: "secrets:reveal" },
+    errors: { types: [NotFoundError, RateLimitedError] },
+    description: "Shows the current signing secret. Audited; at most 10 a minute.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) =>
+      revealEndpointSecret(requireViewer(context).tenantId, String(id), origin(context)),
+  }),
+);
+
+builder.mutationField("rotateEndpointSecret", (t) =>
+  t.field({
+    type: RotatedSecret,
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [ValidationError, NotFoundError] },
+    description: "Makes a new signing secret; the old one keeps signing too until the grace period ends.",
+    args: {
+      id: t.arg.id(),
+      gracePeriodSeconds: t.arg.int({ defaultValue: 86_400, description: "0 to 604800 (7 days); 24 h by default." }),
+      secret: t.arg.string({ required: false, description: "A whsec_ secret to use instead of a generated one." }),
+    },
+    resolve: (_root, args, context) =>
+      rotateEndpointSecret(
+        requireViewer(context).tenantId,
+        String(args.id),
+        { gracePeriodSeconds: args.gracePeriodSeconds, secret: args.secret },
+        origin(context),
+      ),
+  }),
+);

@@ -1,0 +1,271 @@
+import { prisma } from "../../db/prisma.js";
+import type { Endpoint, Prisma } from "../../generated/prisma/client.js";
+import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { isUuid } from "../../lib/ids.js";
+import { rateLimit } from "../../lib/rate-limit.js";
+import { openSecret, sealSecret } from "../../lib/secret-box.js";
+import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
+import type { RequestOrigin } from "../api-keys/api-keys.service.js";
+import { recordAudit } from "../audit/audit.service.js";
+import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
+
+export type { RequestOrigin };
+
+const REVEALS_PER_MINUTE = 10;
+const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+/** Finds one of the tenant's endpoints. @throws NotFoundError for a missing, malformed or foreign id alike. */
+export async function findEndpoint(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+): Promise<Endpoint> {
+  const endpoint = isUuid(id) ? await client.endpoint.findFirst({ where: { id, tenantId } }) : null;
+  if (!endpoint) throw new NotFoundError("No endpoint with that id", "id");
+  return endpoint;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === "P2002";
+}
+
+/** A user-supplied secret must be a Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes). */
+function checkSuppliedSecret(secret: string | null | undefined, field: string): string {
+  if (!secret) return generateWebhookSecret();
+  parseWebhookSecret(secret, field);
+  return secret.startsWith("whsec_") ? secret : `whsec_${secret}`;
+}
+
+/** Audit metadata for a change: the fields touched, and a loud flag when TLS verification is switched off. */
+function changeMetadata(fields: CheckedEndpointFields): Prisma.InputJsonObject {
+  return { fields: Object.keys(fields), ...(fields.verifyTls === false ? { tlsVerificationDisabled: true } : {}) };
+}
+
+/**
+ * Creates an endpoint with its first signing secret (generated unless supplied), returning the secret once.
+ * @throws ValidationError naming the field, ConflictError when the name is taken.
+ */
+export async function createEndpoint(
+  tenantId: string,
+  input: EndpointFields & { name: string; url: string; secret?: string | null },
+  origin: RequestOrigin,
+): Promise<{ endpoint: Endpoint; secret: string }> {
+  const fields = checkEndpointFields(input);
+  const secret = checkSuppliedSecret(input.secret, "secret");
+  const encrypted = await sealSecret(secret);
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const endpoint = await tx.endpoint.create({
+        data: {
+          tenantId,
+          name: fields.name as string,
+          url: fields.url as string,
+          description: fields.description ?? null,
+          eventTypes: fields.eventTypes ?? [],
+          headers: fields.headers ?? {},
+          timeoutMs: fields.timeoutMs ?? 15_000,
+          retrySchedule: fields.retrySchedule ?? [],
+          verifyTls: fields.verifyTls ?? true,
+          secrets: { create: { version: 1, encrypted } },
+        },
+      });
+      await recordAudit(
+        {
+          tenantId,
+          ...origin,
+          action: "endpoint.created",
+          target: { type: "Endpoint", id: endpoint.id },
+          metadata: changeMetadata(fields),
+        },
+        tx,
+      );
+      return { endpoint, secret };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ConflictError(`an endpoint named "${fields.name}" already exists`, "name");
+    throw error;
+  }
+}
+
+/** Changes only the fields given. @throws ValidationError, ConflictError (name), NotFoundError. */
+export async function updateEndpoint(
+  tenantId: string,
+  id: string,
+  input: EndpointFields,
+  origin: RequestOrigin,
+): Promise<Endpoint> {
+  const fields = checkEndpointFields(input);
+  try {
+    return await prisma.$transaction(async (tx) => {
+      await findEndpoint(tenantId, id, tx);
+      const endpoint = await tx.endpoint.update({ where: { id }, data: fields });
+      await recordAudit(
+        {
+          tenantId,
+          ...origin,
+          action: "endpoint.updated",
+          target: { type: "Endpoint", id },
+          metadata: changeMetadata(fields),
+        },
+        tx,
+      );
+      return endpoint;
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ConflictError(`an endpoint named "${fields.name}" already exists`, "name");
+    throw error;
+  }
+}
+
+/** Deletes an endpoint with its deliveries and attempts. @throws NotFoundError. */
+export async function deleteEndpoint(tenantId: string, id: string, origin: RequestOrigin): Promise<Endpoint> {
+  return prisma.$transaction(async (tx) => {
+    const endpoint = await findEndpoint(tenantId, id, tx);
+    await tx.endpoint.delete({ where: { id } });
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "endpoint.deleted",
+        target: { type: "Endpoint", id },
+        metadata: { name: endpoint.name, url: endpoint.url },
+      },
+      tx,
+    );
+    return endpoint;
+  });
+}
+
+/**
+ * Disables an endpoint and fails its waiting deliveries with reason `endpoint_disabled` (recoverEndpoint can send
+ * them again later), so the queue does not fill with work that cannot go anywhere.
+ */
+export async function disableEndpoint(
+  tenantId: string,
+  id: string,
+  reason: string,
+  origin: RequestOrigin,
+  client?: Prisma.TransactionClient,
+): Promise<Endpoint> {
+  const work = async (tx: Prisma.TransactionClient) => {
+    const existing = await findEndpoint(tenantId, id, tx);
+    if (!existing.enabled) return existing;
+    const endpoint = await tx.endpoint.update({
+      where: { id },
+      data: { enabled: false, disabledReason: reason, disabledAt: new Date() },
+    });
+    await tx.delivery.updateMany({
+      where: { endpointId: id, status: { in: ["PENDING", "SENDING"] } },
+      data: { status: "FAILED", failureReason: "endpoint_disabled", completedAt: new Date() },
+    });
+    await recordAudit(
+      { tenantId, ...origin, action: "endpoint.disabled", target: { type: "Endpoint", id }, metadata: { reason } },
+      tx,
+    );
+    return endpoint;
+  };
+  return client ? work(client) : prisma.$transaction(work);
+}
+
+/** Enables an endpoint and forgets its failure streak (auto-disable starts counting afresh). */
+export async function enableEndpoint(tenantId: string, id: string, origin: RequestOrigin): Promise<Endpoint> {
+  return prisma.$transaction(async (tx) => {
+    const existing = await findEndpoint(tenantId, id, tx);
+    if (existing.enabled) return existing;
+    const endpoint = await tx.endpoint.update({
+      where: { id },
+      data: { enabled: true, disabledReason: null, disabledAt: null, failingSince: null, consecutiveFailures: 0 },
+    });
+    await recordAudit({ tenantId, ...origin, action: "endpoint.enabled", target: { type: "Endpoint", id } }, tx);
+    return endpoint;
+  });
+}
+
+/** The secrets deliveries are signed with right now: the current one and any still inside a rotation's grace period. */
+export async function signingSecrets(endpointId: string, now = new Date()): Promise<string[]> {
+  const rows = await prisma.endpointSecret.findMany({
+    where: { endpointId, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+    orderBy: { version: "desc" },
+  });
+  return Promise.all(rows.map((row) => openSecret(row.encrypted)));
+}
+
+/** The current (newest) secret, decrypted. */
+export async function currentSecret(endpointId: string): Promise<{ secret: string; version: number; createdAt: Date }> {
+  const row = await prisma.endpointSecret.findFirstOrThrow({ where: { endpointId }, orderBy: { version: "desc" } });
+  return { secret: await openSecret(row.encrypted), version: row.version, createdAt: row.createdAt };
+}
+
+/**
+ * Reveals the current secret: needs `secrets:reveal` (checked by the schema), is rate limited to 10 a minute per
+ * actor and leaves an audit entry. @throws RateLimitedError, NotFoundError.
+ */
+export async function revealEndpointSecret(tenantId: string, id: string, origin: RequestOrigin) {
+  await findEndpoint(tenantId, id);
+  const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
+    `${tenantId}:${origin.actor.id ?? "system"}`,
+  );
+  if (!decision.allowed) {
+    throw new RateLimitedError(`at most ${REVEALS_PER_MINUTE} secret reveals a minute`, decision.retryAfterSeconds);
+  }
+  const current = await currentSecret(id);
+  await recordAudit({
+    tenantId,
+    ...origin,
+    action: "endpoint_secret.revealed",
+    target: { type: "Endpoint", id },
+    metadata: { version: current.version },
+  });
+  return current;
+}
+
+/**
+ * Makes a new current secret (generated unless supplied). The old one keeps signing, next to the new one, until the
+ * grace period ends, so receivers can switch without dropping a delivery. Returns the new secret once.
+ */
+export async function rotateEndpointSecret(
+  tenantId: string,
+  id: string,
+  options: { gracePeriodSeconds: number; secret?: string | null },
+  origin: RequestOrigin,
+) {
+  if (
+    !Number.isInteger(options.gracePeriodSeconds) ||
+    options.gracePeriodSeconds < 0 ||
+    options.gracePeriodSeconds > MAX_GRACE_SECONDS
+  ) {
+    throw new ValidationError(`gracePeriodSeconds must be between 0 and ${MAX_GRACE_SECONDS}`, "gracePeriodSeconds");
+  }
+  const secret = checkSuppliedSecret(options.secret, "secret");
+  const encrypted = await sealSecret(secret);
+  return prisma.$transaction(async (tx) => {
+    await findEndpoint(tenantId, id, tx);
+    const now = new Date();
+    const latest = await tx.endpointSecret.findFirstOrThrow({
+      where: { endpointId: id },
+      orderBy: { version: "desc" },
+    });
+    const graceEnds = new Date(now.getTime() + options.gracePeriodSeconds * 1000);
+    // Every older secret still live ends with the grace period at the latest.
+    await tx.endpointSecret.updateMany({
+      where: { endpointId: id, OR: [{ expiresAt: null }, { expiresAt: { gt: graceEnds } }] },
+      data: { expiresAt: graceEnds },
+    });
+    const created = await tx.endpointSecret.create({
+      data: { endpointId: id, version: latest.version + 1, encrypted },
+    });
+    // Touch the endpoint so workers' caches of its secrets are refreshed.
+    await tx.endpoint.update({ where: { id }, data: { updatedAt: now } });
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "endpoint_secret.rotated",
+        target: { type: "Endpoint", id },
+        metadata: { version: created.version, previousExpiresAt: graceEnds.toISOString() },
+      },
+      tx,
+    );
+    return { secret, version: created.version, previousExpiresAt: graceEnds };
+  });
+}

@@ -1,0 +1,116 @@
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import type { GraphQLContext } from "../../graphql/context.js";
+import { requireViewer } from "../../graphql/context.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { actorOf } from "../audit/audit.service.js";
+import { archiveEventType, createEventType, findEventType, updateEventType } from "./event-types.service.js";
+
+builder.prismaObject("EventType", {
+  description: "A kind of event. With a schema, every published payload must satisfy it.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    schema: t.expose("schema", { type: "JSON", nullable: true, description: "JSON Schema, draft 2020-12." }),
+    archived: t.boolean({ resolve: (eventType) => eventType.archivedAt !== null }),
+    archivedAt: t.expose("archivedAt", { type: "DateTime", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+const CreateEventTypeInput = builder.inputType("CreateEventTypeInput", {
+  fields: (t) => ({
+    name: t.string({ description: "1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant." }),
+    description: t.string({ required: false }),
+    schema: t.field({ type: "JSON", required: false, description: "JSON Schema (draft 2020-12), checked on save." }),
+  }),
+});
+
+const UpdateEventTypeInput = builder.inputType("UpdateEventTypeInput", {
+  description: "Only the fields given change; `schema: null` removes the schema.",
+  fields: (t) => ({
+    description: t.string({ required: false }),
+    schema: t.field({ type: "JSON", required: false }),
+  }),
+});
+
+function origin(context: GraphQLContext) {
+  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
+}
+
+builder.queryField("eventTypes", (t) =>
+  t.prismaConnection(
+    {
+      type: "EventType",
+      cursor: "id",
+      defaultSize: 50,
+      maxSize: 200,
+      authScopes: { scope: "endpoints:read" },
+      description: "The tenant's event types by name.",
+      args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
+      resolve: (query, _root, args, context) =>
+        prisma.eventType.findMany({
+          ...query,
+          where: { tenantId: requireViewer(context).tenantId, ...(args.includeArchived ? {} : { archivedAt: null }) },
+          orderBy: [{ name: "asc" }, { id: "asc" }],
+        }),
+    },
+    { name: "EventTypeConnection" },
+    { name: "EventTypeEdge" },
+  ),
+);
+
+builder.queryField("eventType", (t) =>
+  t.prismaField({
+    type: "EventType",
+    authScopes: { scope: "endpoints:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: (_query, _root, { id }, context) => findEventType(requireViewer(context).tenantId, String(id)),
+  }),
+);
+
+builder.mutationField("createEventType", (t) =>
+  t.prismaField({
+    type: "EventType",
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [ValidationError, ConflictError] },
+    args: { input: t.arg({ type: CreateEventTypeInput }) },
+    resolve: (_query, _root, { input }, context) =>
+      createEventType(
+        requireViewer(context).tenantId,
+        { name: input.name, description: input.description, schema: input.schema ?? undefined },
+        origin(context),
+      ),
+  }),
+);
+
+builder.mutationField("updateEventType", (t) =>
+  t.prismaField({
+    type: "EventType",
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [ValidationError, NotFoundError] },
+    args: { id: t.arg.id(), input: t.arg({ type: UpdateEventTypeInput }) },
+    resolve: (_query, _root, { id, input }, context) =>
+      updateEventType(
+        requireViewer(context).tenantId,
+        String(id),
+        { description: input.description, schema: input.schema },
+        origin(context),
+      ),
+  }),
+);
+
+builder.mutationField("archiveEventType", (t) =>
+  t.prismaField({
+    type: "EventType",
+    authScopes: { scope: "endpoints:write" },
+    errors: { types: [NotFoundError] },
+    description: "Stops new events of this type; what was published stays.",
+    args: { id: t.arg.id() },
+    resolve: (_query, _root, { id }, context) =>
+      archiveEventType(requireViewer(context).tenantId, String(id), origin(context)),
+  }),
+);

@@ -1,0 +1,128 @@
+import { prisma } from "../../db/prisma.js";
+import { type EventType, Prisma } from "../../generated/prisma/client.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { isUuid } from "../../lib/ids.js";
+import { cachedSchema, compileSchema, validateAgainst } from "../../lib/json-schema.js";
+import type { RequestOrigin } from "../api-keys/api-keys.service.js";
+import { recordAudit } from "../audit/audit.service.js";
+
+const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+export interface EventTypeFields {
+  description?: string | null;
+  /** A JSON Schema (draft 2020-12); null removes it. */
+  schema?: unknown;
+}
+
+function checkFields(fields: EventTypeFields) {
+  const data: { description?: string | null; schema?: Prisma.InputJsonValue | typeof Prisma.DbNull } = {};
+  if (fields.description !== undefined) {
+    if (fields.description && fields.description.length > 1_000) {
+      throw new ValidationError("description must be at most 1000 characters", "description");
+    }
+    data.description = fields.description || null;
+  }
+  if (fields.schema !== undefined) {
+    // Prisma's DbNull sentinel stores SQL NULL in a Json? column.
+    if (fields.schema === null) data.schema = Prisma.DbNull;
+    else {
+      compileSchema(fields.schema);
+      data.schema = fields.schema as Prisma.InputJsonValue;
+    }
+  }
+  return data;
+}
+
+export async function findEventType(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+): Promise<EventType> {
+  const eventType = isUuid(id) ? await client.eventType.findFirst({ where: { id, tenantId } }) : null;
+  if (!eventType) throw new NotFoundError("No event type with that id", "id");
+  return eventType;
+}
+
+/** @throws ValidationError (name, description, schema), ConflictError when the name exists in the tenant. */
+export async function createEventType(
+  tenantId: string,
+  input: EventTypeFields & { name: string },
+  origin: RequestOrigin,
+): Promise<EventType> {
+  const name = input.name.trim();
+  if (!NAME.test(name)) throw new ValidationError("a name is 1-100 of A-Z a-z 0-9 _ . : - (e.g. invoice.paid)", "name");
+  const data = checkFields(input);
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const eventType = await tx.eventType.create({ data: { tenantId, name, ...data } });
+      await recordAudit(
+        {
+          tenantId,
+          ...origin,
+          action: "event_type.created",
+          target: { type: "EventType", id: eventType.id },
+          metadata: { name },
+        },
+        tx,
+      );
+      return eventType;
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === "P2002")
+      throw new ConflictError(`an event type named "${name}" already exists`, "name");
+    throw error;
+  }
+}
+
+/** Changes description and/or schema. @throws ValidationError, NotFoundError. */
+export async function updateEventType(
+  tenantId: string,
+  id: string,
+  input: EventTypeFields,
+  origin: RequestOrigin,
+): Promise<EventType> {
+  const data = checkFields(input);
+  return prisma.$transaction(async (tx) => {
+    await findEventType(tenantId, id, tx);
+    const eventType = await tx.eventType.update({ where: { id }, data });
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "event_type.updated",
+        target: { type: "EventType", id },
+        metadata: { fields: Object.keys(data) },
+      },
+      tx,
+    );
+    return eventType;
+  });
+}
+
+/** Archived types can no longer be published; existing events and deliveries are untouched. Idempotent. */
+export async function archiveEventType(tenantId: string, id: string, origin: RequestOrigin): Promise<EventType> {
+  return prisma.$transaction(async (tx) => {
+    const existing = await findEventType(tenantId, id, tx);
+    if (existing.archivedAt) return existing;
+    const eventType = await tx.eventType.update({ where: { id }, data: { archivedAt: new Date() } });
+    await recordAudit({ tenantId, ...origin, action: "event_type.archived", target: { type: "EventType", id } }, tx);
+    return eventType;
+  });
+}
+
+/**
+ * The publishing side: the tenant's type by name, with its compiled schema (cached per type and version).
+ * @throws ValidationError on `eventType` for an unknown or archived type.
+ */
+export async function eventTypeForPublish(
+  tenantId: string,
+  name: string,
+): Promise<{ validate(payload: unknown): void }> {
+  const eventType = await prisma.eventType.findUnique({ where: { tenantId_name: { tenantId, name } } });
+  if (!eventType)
+    throw new ValidationError(`unknown event type "${name}": create it first (createEventType)`, "eventType");
+  if (eventType.archivedAt) throw new ValidationError(`event type "${name}" is archived`, "eventType");
+  if (eventType.schema === null) return { validate: () => undefined };
+  const validate = cachedSchema(`${eventType.id}:${eventType.updatedAt.getTime()}`, eventType.schema);
+  return { validate: (payload) => validateAgainst(validate, payload, "payload") };
+}

@@ -1,0 +1,143 @@
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import { requireViewer } from "../../graphql/context.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { isUuid } from "../../lib/ids.js";
+import { messageId } from "../deliveries/delivery-sender.js";
+import { cancelScheduledEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
+
+export const EventObject = builder.prismaObject("Event", {
+  name: "Event",
+  description: "A published event. Every delivery of it carries webhook-id = messageId.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    messageId: t.string({ resolve: (event) => messageId(event.id) }),
+    eventType: t.exposeString("eventType"),
+    payload: t.expose("payload", { type: "JSON" }),
+    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
+    deliverAt: t.expose("deliverAt", { type: "DateTime", nullable: true }),
+    cancelledAt: t.expose("cancelledAt", { type: "DateTime", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implement({
+  fields: (t) => ({
+    event: t.field({ type: EventObject, resolve: (published) => published.event }),
+    deliveryCount: t.exposeInt("deliveryCount", {
+      description: "Deliveries created: one per subscribed enabled endpoint.",
+    }),
+    duplicate: t.exposeBoolean("duplicate", {
+      description:
+        "The idempotency key matched an event of the last 24 hours: that event is returned, nothing is sent again.",
+    }),
+  }),
+});
+
+const PublishedEvents = builder.objectRef<{ results: PublishedEvent[] }>("PublishedEvents").implement({
+  fields: (t) => ({ results: t.field({ type: [PublishResult], resolve: (batch) => batch.results }) }),
+});
+
+const PublishEventInput = builder.inputType("PublishEventInput", {
+  fields: (t) => ({
+    eventType: t.string({ description: "A registered, unarchived event type; the payload must satisfy its schema." }),
+    payload: t.field({ type: "JSON", description: "Any JSON value, at most 256 KB." }),
+    idempotencyKey: t.string({ required: false, description: "Repeats within 24 h return the first event." }),
+    deliverAt: t.field({
+      type: "DateTime",
+      required: false,
+      description: "Send later (up to 30 days); cancellable until then.",
+    }),
+  }),
+});
+
+const toPublishInput = (input: {
+  eventType: string;
+  payload?: unknown;
+  idempotencyKey?: string | null;
+  deliverAt?: Date | null;
+}) => ({
+  eventType: input.eventType,
+  payload: input.payload,
+  idempotencyKey: input.idempotencyKey,
+  deliverAt: input.deliverAt,
+});
+
+builder.mutationField("publishEvent", (t) =>
+  t.field({
+    type: PublishResult,
+    authScopes: { scope: "events:publish" },
+    errors: { types: [ValidationError, ConflictError] },
+    description: "Publishes one event: it and its deliveries are written in one transaction.",
+    args: { input: t.arg({ type: PublishEventInput }) },
+    resolve: async (_root, { input }, context) => {
+      const [result] = await publishEvents(requireViewer(context).tenantId, [toPublishInput(input)], false);
+      return result as PublishedEvent;
+    },
+  }),
+);
+
+builder.mutationField("publishEvents", (t) =>
+  t.field({
+    type: PublishedEvents,
+    authScopes: { scope: "events:publish" },
+    errors: { types: [ValidationError, ConflictError] },
+    description: `Publishes up to ${MAX_BATCH} events in one transaction: all or none. Errors name the input, e.g. events.3.payload.`,
+    args: { events: t.arg({ type: [PublishEventInput] }) },
+    resolve: async (_root, { events }, context) => ({
+      results: await publishEvents(requireViewer(context).tenantId, events.map(toPublishInput), true),
+    }),
+  }),
+);
+
+builder.mutationField("cancelScheduledEvent", (t) =>
+  t.field({
+    type: EventObject,
+    authScopes: { scope: "events:publish" },
+    errors: { types: [NotFoundError, ConflictError] },
+    description: "Cancels an event published with deliverAt, before it goes out.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) => cancelScheduledEvent(requireViewer(context).tenantId, String(id)),
+  }),
+);
+
+builder.queryField("event", (t) =>
+  t.field({
+    type: EventObject,
+    authScopes: { scope: "deliveries:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: async (_root, { id }, context) => {
+      const event = isUuid(String(id))
+        ? await prisma.event.findFirst({ where: { id: String(id), tenantId: requireViewer(context).tenantId } })
+        : null;
+      if (!event) throw new NotFoundError("No event with that id", "id");
+      return event;
+    },
+  }),
+);
+
+builder.queryField("events", (t) =>
+  t.prismaConnection(
+    {
+      type: "Event",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "deliveries:read" },
+      description: "Published events, newest first.",
+      args: { eventType: t.arg.string({ required: false }) },
+      resolve: (query, _root, args, context) =>
+        prisma.event.findMany({
+          ...query,
+          where: {
+            tenantId: requireViewer(context).tenantId,
+            ...(args.eventType ? { eventType: args.eventType } : {}),
+          },
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "EventConnection" },
+    { name: "EventEdge" },
+  ),
+);

@@ -1,8 +1,9 @@
 import { afterAll, inject } from "vitest";
 import { connectPrisma, disconnectPrisma } from "../../src/db/prisma.js";
-import { generateMasterKey, parseMasterKeys, useKeyring } from "../../src/lib/master-key.js";
+import { parseMasterKeys, useKeyring } from "../../src/lib/master-key.js";
 import { configureAuthentication } from "../../src/modules/auth/authenticate.js";
 import { createDatabase, dropDatabase } from "./databases.js";
+import { TEST_MASTER_KEY } from "./master-key.js";
 
 // Each test file gets its own database copied from the migrated template, so files run in parallel without
 // seeing each other's rows, and the shared Prisma client points at it.
@@ -10,7 +11,7 @@ const database = await createDatabase({ template: inject("templateDatabase") });
 process.env.DATABASE_URL = database.url;
 connectPrisma(database.url, 5);
 // What start-up does for a server process: a master keyring and authentication settings.
-useKeyring(parseMasterKeys(generateMasterKey()));
+useKeyring(parseMasterKeys(TEST_MASTER_KEY));
 configureAuthentication({ sessionTtlSeconds: 3_600 });
 
 afterAll(async () => {

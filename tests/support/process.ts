@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { generateMasterKey } from "../../src/lib/master-key.js";
+import { TEST_MASTER_KEY } from "./master-key.js";
 
 const BIN = fileURLToPath(new URL("../../src/bin.mjs", import.meta.url));
 
@@ -19,9 +19,6 @@ export interface SignalpostProcess {
   /** Resolves with the exit code (and how long it took since `since`, if given). */
   exited: Promise<number | null>;
 }
-
-/** One master key for every process a test file starts, as instances sharing a database must have. */
-export const TEST_MASTER_KEY = generateMasterKey();
 
 /**
  * Runs `node src/bin.mjs <args>` with the given environment added to a clean one (no inherited DATABASE_URL). With

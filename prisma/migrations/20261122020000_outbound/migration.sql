@@ -15,6 +15,7 @@ CREATE TABLE "Endpoint" (
     "headers" JSONB NOT NULL DEFAULT '{}',
     "timeoutMs" INTEGER NOT NULL DEFAULT 15000,
     "retrySchedule" INTEGER[],
+    "retryPolicyCustom" BOOLEAN NOT NULL DEFAULT false,
     "verifyTls" BOOLEAN NOT NULL DEFAULT true,
     "enabled" BOOLEAN NOT NULL DEFAULT true,
     "disabledReason" TEXT,

@@ -1,5 +1,5 @@
 import type { OutboundResult } from "../../lib/http-client.js";
-import { effectiveDelays, nextRetryDelayMs, parseRetryAfter } from "./retry-policy.js";
+import { nextRetryDelayMs, parseRetryAfter } from "./retry-policy.js";
 
 /** Why a delivery ended up FAILED (the dead-letter state). */
 export type FailureReason =
@@ -26,7 +26,7 @@ const RETRYABLE_ERRORS = new Set(["timeout", "dns", "connection_refused", "tls",
  * bounds); other statuses are not, and 410 Gone also disables the endpoint. A refused address is a configuration
  * problem that retrying cannot fix.
  */
-export function decideOutcome(result: OutboundResult, retrySchedule: readonly number[], retryIndex: number): Outcome {
+export function decideOutcome(result: OutboundResult, delays: readonly number[], retryIndex: number): Outcome {
   if (result.ok) return { kind: "succeeded" };
   const status = result.statusCode;
   if (status === 410)
@@ -40,7 +40,7 @@ export function decideOutcome(result: OutboundResult, retrySchedule: readonly nu
     (status !== null && status >= 500);
   if (!retryable) return { kind: "failed", reason: "not_retryable_status" };
   const retryAfter = status === 429 || status === 503 ? parseRetryAfter(result.responseHeaders["retry-after"]) : null;
-  const delayMs = nextRetryDelayMs(effectiveDelays(retrySchedule), retryIndex, retryAfter);
+  const delayMs = nextRetryDelayMs(delays, retryIndex, retryAfter);
   return delayMs === null ? { kind: "failed", reason: "attempts_exhausted" } : { kind: "retry", delayMs };
 }
 

@@ -2,6 +2,7 @@ import { prisma } from "../../db/prisma.js";
 import { type AttemptTrigger, Prisma } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
+import { effectiveDelays } from "./retry-policy.js";
 
 /** Everything needed to send one delivery, read in the same statement that claims it. */
 export interface DeliveryWork {
@@ -19,7 +20,8 @@ export interface DeliveryWork {
     headers: Record<string, string>;
     timeoutMs: number;
     verifyTls: boolean;
-    retrySchedule: number[];
+    /** The retry delays in force (the default schedule unless the endpoint has its own). */
+    retryDelays: readonly number[];
     enabled: boolean;
     updatedAt: Date;
   };
@@ -42,6 +44,7 @@ interface ClaimedRow {
   timeoutMs: number;
   verifyTls: boolean;
   retrySchedule: number[] | null;
+  retryPolicyCustom: boolean;
   enabled: boolean;
   endpointUpdatedAt: Date;
   previousStatus: string;
@@ -62,7 +65,7 @@ const claimUpdate = (leaseGraceMs: number) => Prisma.sql`
     WHERE d.id = due.id AND e.id = d."eventId" AND ep.id = d."endpointId"
     RETURNING d.id AS "deliveryId", d."tenantId", d."eventId", d."eventType", e.payload, e."createdAt" AS "eventCreatedAt",
       d."attemptCount", d."retryIndex", ep.id AS "endpointId", ep.url, ep.headers, ep."timeoutMs", ep."verifyTls",
-      ep."retrySchedule", ep.enabled, ep."updatedAt" AS "endpointUpdatedAt",
+      ep."retrySchedule", ep."retryPolicyCustom", ep.enabled, ep."updatedAt" AS "endpointUpdatedAt",
       due.status::text AS "previousStatus", due."dueAt" AS "previousDueAt"`;
 
 /**
@@ -117,7 +120,10 @@ async function claim(query: Promise<ClaimedRow[]>): Promise<DeliveryWork[]> {
       headers: row.headers,
       timeoutMs: row.timeoutMs,
       verifyTls: row.verifyTls,
-      retrySchedule: row.retrySchedule ?? [],
+      retryDelays: effectiveDelays({
+        retrySchedule: row.retrySchedule ?? [],
+        retryPolicyCustom: row.retryPolicyCustom,
+      }),
       enabled: row.enabled,
       updatedAt: row.endpointUpdatedAt,
     },

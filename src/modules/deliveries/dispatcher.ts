@@ -147,7 +147,7 @@ export class DeliveryDispatcher {
     }
     const secrets = await this.secrets.secretsFor(work.endpoint.id, work.endpoint.updatedAt);
     const result = await sendWebhook(this.options.client, work, secrets);
-    const outcome = decideOutcome(result, work.endpoint.retrySchedule, work.retryIndex);
+    const outcome = decideOutcome(result, work.endpoint.retryDelays, work.retryIndex);
     this.options.logger.debug(
       {
         deliveryId: work.deliveryId,

@@ -13,9 +13,12 @@ const RETRY_AFTER_MIN_SECONDS = 1;
 const RETRY_AFTER_MAX_SECONDS = 10 * 3600;
 const JITTER = 0.2;
 
-/** The delays an endpoint uses: its own list, or the default when it stores none. */
-export function effectiveDelays(stored: readonly number[]): readonly number[] {
-  return stored.length ? stored : DEFAULT_RETRY_DELAYS;
+/** The delays an endpoint uses: its own list (possibly empty: no retries), or the default schedule. */
+export function effectiveDelays(endpoint: {
+  retrySchedule: readonly number[];
+  retryPolicyCustom: boolean;
+}): readonly number[] {
+  return endpoint.retryPolicyCustom ? endpoint.retrySchedule : DEFAULT_RETRY_DELAYS;
 }
 
 /**

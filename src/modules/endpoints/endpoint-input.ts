@@ -24,6 +24,7 @@ export interface CheckedEndpointFields {
   headers?: Record<string, string>;
   timeoutMs?: number;
   retrySchedule?: number[];
+  retryPolicyCustom?: boolean;
   verifyTls?: boolean;
 }
 
@@ -75,6 +76,7 @@ export function checkEndpointFields(input: EndpointFields): CheckedEndpointField
   }
   if (input.retryPolicy !== undefined) {
     checked.retrySchedule = input.retryPolicy === null ? [] : normaliseRetryPolicy(input.retryPolicy);
+    checked.retryPolicyCustom = input.retryPolicy !== null;
   }
   if (input.verifyTls !== undefined) checked.verifyTls = input.verifyTls;
   return checked;

@@ -51,8 +51,8 @@ export const EndpointType = builder.prismaObject("Endpoint", {
     retryPolicy: t.field({
       type: RetryPolicy,
       resolve: (endpoint) => ({
-        delays: effectiveDelays(endpoint.retrySchedule),
-        isDefault: endpoint.retrySchedule.length === 0,
+        delays: effectiveDelays(endpoint),
+        isDefault: !endpoint.retryPolicyCustom,
       }),
     }),
     verifyTls: t.exposeBoolean("verifyTls"),

@@ -65,6 +65,7 @@ export async function createEndpoint(
           headers: fields.headers ?? {},
           timeoutMs: fields.timeoutMs ?? 15_000,
           retrySchedule: fields.retrySchedule ?? [],
+          retryPolicyCustom: fields.retryPolicyCustom ?? false,
           verifyTls: fields.verifyTls ?? true,
           secrets: { create: { version: 1, encrypted } },
         },

@@ -1,4 +1,4 @@
-import { prisma } from "../../db/prisma.js";
+import { pool, prisma } from "../../db/prisma.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
 import { disableEndpoint } from "../endpoints/endpoints.service.js";
@@ -92,8 +92,10 @@ export class DeliveryDispatcher {
 
   /** How long to sleep when nothing is due: until the next retry falls due, at most the poll interval. */
   private async idleWaitMs(): Promise<number> {
-    const [next] = await prisma.$queryRaw<{ due: Date | null }[]>`
-      SELECT min("dueAt") AS due FROM "Delivery" WHERE status IN ('PENDING', 'SENDING')`.catch(() => [{ due: null }]);
+    const { rows } = await pool
+      .query<{ due: Date | null }>(`SELECT min("dueAt") AS due FROM "Delivery" WHERE status IN ('PENDING', 'SENDING')`)
+      .catch(() => ({ rows: [{ due: null }] }));
+    const [next] = rows;
     if (!next?.due) return this.pollIntervalMs;
     return Math.max(0, Math.min(this.pollIntervalMs, next.due.getTime() - Date.now()));
   }

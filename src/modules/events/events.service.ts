@@ -1,4 +1,6 @@
-import { prisma } from "../../db/prisma.js";
+import { randomUUID } from "node:crypto";
+import type { PoolClient } from "pg";
+import { pool, prisma } from "../../db/prisma.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
@@ -89,20 +91,28 @@ export async function publishEvents(
     checked.push(await checkInput(tenantId, input, (name) => (batch ? `events.${index}.${name}` : name), now));
   }
 
-  return prisma.$transaction(async (tx) => {
+  // Without idempotency keys the insert is one statement, atomic on its own; with keys, earlier events are looked
+  // up and stale keys freed in the same transaction.
+  const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
+  const client = await pool.connect();
+  try {
+    if (keys.length) await client.query("BEGIN");
     const results: (PublishedEvent | undefined)[] = new Array(checked.length);
-    const fresh: { index: number; data: CheckedInput }[] = [];
-    const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
-    const previous = keys.length ? await tx.event.findMany({ where: { tenantId, idempotencyKey: { in: keys } } }) : [];
-    const byKey = new Map(previous.map((event) => [event.idempotencyKey as string, event]));
-    const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
-    if (stale.length) {
+    const fresh: { index: number; data: CheckedInput; id: string }[] = [];
+    const byKey = new Map<string, Event>();
+    if (keys.length) {
+      const { rows: previous } = await client.query<Event>(
+        `SELECT * FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`,
+        [tenantId, keys],
+      );
+      const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
       // A key older than the window is free again: the old event keeps its history but gives up the key.
-      await tx.event.updateMany({
-        where: { id: { in: stale.map((event) => event.id) } },
-        data: { idempotencyKey: null },
-      });
-      for (const event of stale) byKey.delete(event.idempotencyKey as string);
+      if (stale.length) {
+        await client.query(`UPDATE "Event" SET "idempotencyKey" = NULL WHERE id = ANY($1::uuid[])`, [
+          stale.map((event) => event.id),
+        ]);
+      }
+      for (const event of previous) if (!stale.includes(event)) byKey.set(event.idempotencyKey as string, event);
     }
     const claimedKeys = new Set<string>();
     for (const [index, data] of checked.entries()) {
@@ -115,46 +125,73 @@ export async function publishEvents(
         );
       } else {
         if (data.idempotencyKey) claimedKeys.add(data.idempotencyKey);
-        fresh.push({ index, data });
+        fresh.push({ index, data, id: randomUUID() });
       }
     }
     if (fresh.length) {
-      const events = await tx.event.createManyAndReturn({
-        data: fresh.map(({ data }) => ({ tenantId, ...data })),
-        skipDuplicates: true,
-      });
-      if (events.length !== fresh.length) {
+      const inserted = await insertAndFanOut(client, tenantId, fresh);
+      if (inserted.size !== fresh.length) {
         // A concurrent publish with the same key committed first: let the caller retry and get that event.
         throw new ConflictError(
           "an event with this idempotencyKey is being published concurrently; retry",
           "idempotencyKey",
         );
       }
-      const counts = await fanOut(tx, tenantId, events);
-      for (const [position, event] of events.entries()) {
-        const slot = fresh[position] as { index: number };
-        results[slot.index] = { event, deliveryCount: counts.get(event.id) ?? 0, duplicate: false };
-      }
+      for (const item of fresh)
+        results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
     }
+    if (keys.length) await client.query("COMMIT");
     return results as PublishedEvent[];
-  });
+  } catch (error) {
+    if (keys.length) await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
-/** One INSERT ... SELECT creates every delivery of the batch; NOTIFY is transactional, so it fires on commit. */
-async function fanOut(tx: Prisma.TransactionClient, tenantId: string, events: Event[]): Promise<Map<string, number>> {
-  const rows = await tx.$queryRaw<{ eventId: string; count: bigint }[]>`
-    WITH inserted AS (
-      INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-      SELECT ${tenantId}::uuid, e.id, ep.id, e.type, e.due
-      FROM unnest(${events.map((event) => event.id)}::uuid[], ${events.map((event) => event.eventType)}::text[],
-                  ${events.map((event) => (event.deliverAt ?? event.createdAt).toISOString())}::timestamptz[]) AS e(id, type, due)
-      JOIN "Endpoint" ep ON ep."tenantId" = ${tenantId}::uuid AND ep.enabled
-        AND (cardinality(ep."eventTypes") = 0 OR e.type = ANY(ep."eventTypes"))
-      RETURNING "eventId"
-    )
-    SELECT "eventId", count(*) AS count FROM inserted GROUP BY "eventId"`;
-  if (rows.length) await tx.$executeRaw`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`;
-  return new Map(rows.map((row) => [row.eventId, Number(row.count)]));
+/**
+ * One statement inserts the events (ids chosen here, so results map back to inputs), every delivery of the batch
+ * (INSERT ... SELECT over the subscribed, enabled endpoints) and a NOTIFY, which PostgreSQL sends on commit.
+ */
+async function insertAndFanOut(
+  client: PoolClient,
+  tenantId: string,
+  fresh: { data: CheckedInput; id: string }[],
+): Promise<Map<string, Omit<PublishedEvent, "duplicate">>> {
+  const { rows } = await client.query<Event & { deliveryCount: string; notified: unknown }>(
+    `WITH ins AS (
+       INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt")
+       SELECT x.id, $1, x.type, x.payload, x.key, x.deliver_at
+       FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) AS x(id, type, payload, key, deliver_at)
+       ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING
+       RETURNING *
+     ), fanned AS (
+       INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
+       SELECT ins."tenantId", ins.id, ep.id, ins."eventType", COALESCE(ins."deliverAt", ins."createdAt")
+       FROM ins JOIN "Endpoint" ep ON ep."tenantId" = ins."tenantId" AND ep.enabled
+         AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
+       RETURNING "eventId"
+     )
+     SELECT ins.*, (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount",
+       CASE WHEN EXISTS (SELECT 1 FROM fanned) THEN pg_notify($7, '') END AS notified
+     FROM ins`,
+    [
+      tenantId,
+      fresh.map((item) => item.id),
+      fresh.map((item) => item.data.eventType),
+      fresh.map((item) => JSON.stringify(item.data.payload)),
+      fresh.map((item) => item.data.idempotencyKey),
+      fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
+      DELIVERIES_CHANNEL,
+    ],
+  );
+  return new Map(
+    rows.map(({ deliveryCount, notified: _notified, ...event }) => [
+      event.id,
+      { event: event as Event, deliveryCount: Number(deliveryCount) },
+    ]),
+  );
 }
 
 /**

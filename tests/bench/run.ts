@@ -1,0 +1,356 @@
+/**
+ * `npm run bench [-- --quick]`: end-to-end delivery throughput and latency against the machine's own ceiling, all
+ * measured in one run so the ratios are fair. Starts Signalpost (embedded PostgreSQL unless DATABASE_URL is set) and a
+ * receiver, each in its own process, then:
+ *   1. ceiling:    signed POSTs straight from undici to the receiver at the worker's concurrency
+ *   2. throughput: events published in batches, fanned out to K endpoints, until the receiver has every delivery
+ *   3. latency:    events published at a fixed rate; publish-to-receipt p50/p95/p99
+ *   4. inbound:    not measured until agents exist
+ *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
+ * Prints a table, then one JSON line.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { Agent, request } from "undici";
+import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
+
+const quick = process.argv.includes("--quick");
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const K = 5;
+const CONCURRENCY = 64;
+const plan = quick
+  ? { ceilingPosts: 5_000, events: 2_000, latencyRate: 200, latencySeconds: 5, backlogs: [10_000, 50_000] }
+  : { ceilingPosts: 30_000, events: 10_000, latencyRate: 1_000, latencySeconds: 10, backlogs: [10_000, 200_000] };
+
+interface Started {
+  child: ChildProcess;
+  lines: string[];
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): Started {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: string[] = [];
+  let buffer = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8");
+    const parts = buffer.split("\n");
+    buffer = parts.pop() ?? "";
+    lines.push(...parts);
+  });
+  return { child, lines };
+}
+
+async function waitFor<T>(find: () => T | undefined, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const json = (line: string) => {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+async function main() {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "signalpost-bench-"));
+  const { chmod } = await import("node:fs/promises");
+  await chmod(dataDir, 0o755);
+  const processes: ChildProcess[] = [];
+  let maxRss = 0;
+  try {
+    // The receiver.
+    const receiverProcess = start(["--import", "tsx", "tests/bench/receiver.ts"], {});
+    processes.push(receiverProcess.child);
+    const receiverPort = await waitFor(
+      () => receiverProcess.lines.map(json).find((line) => line?.port)?.port as number | undefined,
+      "receiver",
+    );
+    const receiverUrl = `http://127.0.0.1:${receiverPort}`;
+    const stats = async () =>
+      (await (await fetch(`${receiverUrl}/stats`)).json()) as {
+        received: number;
+        latencies: number[];
+        samples: { headers: Record<string, string>; body: string }[];
+      };
+    const reset = () => fetch(`${receiverUrl}/reset`, { method: "POST" });
+
+    // Signalpost (role all), on the embedded PostgreSQL unless DATABASE_URL is set.
+    const external = process.env.DATABASE_URL;
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the Signalpost process.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const signalpost = start([...nodeArgs, "src/bin.mjs", "serve"], {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SIGNALPOST_DATA_DIR: dataDir,
+      SIGNALPOST_ALLOW_INSECURE_URLS: "true",
+      SIGNALPOST_DELIVERY_CONCURRENCY: String(CONCURRENCY),
+      LOG_LEVEL: "info",
+    });
+    processes.push(signalpost.child);
+    const port = await waitFor(
+      () => signalpost.lines.map(json).find((line) => line?.graphiql)?.port as number | undefined,
+      "Signalpost",
+    );
+    const rssTimer = setInterval(() => {
+      void rssMb(signalpost.child.pid as number).then((mb) => {
+        maxRss = Math.max(maxRss, mb);
+      });
+    }, 250);
+
+    let apiKey: string;
+    let databaseUrl: string;
+    if (external) {
+      databaseUrl = external;
+      const keys = start(
+        [
+          "src/bin.mjs",
+          "keys",
+          "create",
+          "--tenant",
+          `bench-${Date.now()}`,
+          "--name",
+          "bench",
+          "--scopes",
+          "admin",
+          "--json",
+        ],
+        {},
+      );
+      apiKey = await waitFor(() => keys.lines.map(json).find((line) => line?.key)?.key as string | undefined, "key");
+    } else {
+      apiKey = await waitFor(() => /^ {4}(sp_\S+)$/m.exec(signalpost.lines.join("\n"))?.[1], "first admin key");
+      const pgPort = signalpost.lines.map(json).find((line) => line?.msg === "embedded PostgreSQL started")
+        ?.port as number;
+      const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
+      databaseUrl = `postgresql://postgres:${password}@127.0.0.1:${pgPort}/signalpost`;
+    }
+    const graphql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
+      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data: T; errors?: unknown };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+
+    // Setup: event types and K endpoints for throughput, one for latency, one parked (for the backlog).
+    for (const name of ["bench.throughput", "bench.latency", "bench.parked"]) {
+      await graphql(`mutation ($name: String!) { createEventType(input: { name: $name }) { __typename } }`, { name });
+    }
+    const secrets: string[] = [];
+    const createEndpoint = async (name: string, type: string) => {
+      const data = await graphql<{ createEndpoint: { secret: string; endpoint: { id: string } } }>(
+        `mutation ($input: CreateEndpointInput!) { createEndpoint(input: $input) { ... on CreatedEndpoint { secret endpoint { id } } ... on Error { message } } }`,
+        { input: { name, url: `${receiverUrl}/${name}`, eventTypes: [type] } },
+      );
+      secrets.push(data.createEndpoint.secret);
+      return data.createEndpoint.endpoint.id;
+    };
+    for (let i = 0; i < K; i += 1) await createEndpoint(`throughput-${i}`, "bench.throughput");
+    await createEndpoint("latency", "bench.latency");
+    const parkedEndpoint = await createEndpoint("parked", "bench.parked");
+
+    // 1. Ceiling: signed POSTs straight from undici, same receiver, same concurrency.
+    await reset();
+    const agent = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
+    const secret = generateWebhookSecret();
+    let sent = 0;
+    const ceilingStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (sent < plan.ceilingPosts) {
+          sent += 1;
+          const body = JSON.stringify({ type: "bench.raw", timestamp: new Date().toISOString(), data: { n: sent } });
+          const headers = signWebhook({ msgId: `msg_raw_${sent}`, timestamp: new Date(), body, secrets: [secret] });
+          const response = await request(`${receiverUrl}/raw`, {
+            method: "POST",
+            dispatcher: agent,
+            body,
+            headers: { ...headers, "content-type": "application/json", "user-agent": "bench" },
+          });
+          await response.body.dump();
+        }
+      }),
+    );
+    const rawPerSecond = plan.ceilingPosts / ((performance.now() - ceilingStart) / 1000);
+    await agent.close();
+
+    // 2. Throughput: M events in batches of 100, K deliveries each.
+    const throughput = async (events: number): Promise<number> => {
+      await reset();
+      const batches = Math.ceil(events / 100);
+      const started = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < batches) {
+            next += 1;
+            await graphql(
+              `mutation ($events: [PublishEventInput!]!) { publishEvents(events: $events) { __typename } }`,
+              { events: Array.from({ length: 100 }, (_, i) => ({ eventType: "bench.throughput", payload: { i } })) },
+            );
+          }
+        }),
+      );
+      const expected = batches * 100 * K;
+      await waitFor(async () => undefined, "noop", 1).catch(() => undefined);
+      for (;;) {
+        const { received } = await stats();
+        if (received >= expected) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return expected / ((performance.now() - started) / 1000);
+    };
+    const deliveriesPerSecond = await throughput(plan.events);
+    const { samples } = await stats();
+    const verified = samples.filter(
+      (sample) => verifyStandardWebhook({ headers: sample.headers, body: sample.body, secrets }).ok,
+    ).length;
+
+    // 3. Latency: a fixed publish rate, one delivery per event.
+    await reset();
+    const total = plan.latencyRate * plan.latencySeconds;
+    const interval = 1000 / plan.latencyRate;
+    const latencyStart = performance.now();
+    const inFlight: Promise<unknown>[] = [];
+    const publishTimes: number[] = [];
+    for (let i = 0; i < total; i += 1) {
+      const due = latencyStart + i * interval;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const publishedAt = performance.now();
+      inFlight.push(
+        graphql(`mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename } }`, {
+          input: { eventType: "bench.latency", payload: { sentAt: Date.now(), i } },
+        }).then(() => publishTimes.push(performance.now() - publishedAt)),
+      );
+    }
+    await Promise.all(inFlight);
+    const achievedRate = total / ((performance.now() - latencyStart) / 1000);
+    const latencies = await waitFor(async () => undefined, "noop", 1)
+      .catch(() => undefined)
+      .then(async () => {
+        for (;;) {
+          const current = await stats();
+          if (current.latencies.length >= total) return current.latencies.sort((a, b) => a - b);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      });
+
+    // 5. Scale: throughput with deliveries waiting in the queue (parked: due in a day, so they are queued, not sent).
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    const park = async (count: number) => {
+      const { rows } = await db.query<{ id: string; tenantId: string }>(
+        `INSERT INTO "Event" ("tenantId", "eventType", payload) SELECT "tenantId", 'bench.parked', '{}'::jsonb FROM "Endpoint" WHERE id = $1 RETURNING id, "tenantId"`,
+        [parkedEndpoint],
+      );
+      const event = rows[0] as { id: string; tenantId: string };
+      await db.query(
+        `INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
+         SELECT $1, $2, $3, 'bench.parked', now() + interval '1 day' FROM generate_series(1, $4)`,
+        [event.tenantId, event.id, parkedEndpoint, count],
+      );
+      await db.query(`ANALYZE "Delivery"`);
+    };
+    const [smallBacklog, largeBacklog] = plan.backlogs as [number, number];
+    await park(smallBacklog);
+    const withSmall = await throughput(plan.events);
+    await park(largeBacklog - smallBacklog);
+    const withLarge = await throughput(plan.events);
+    await db.end();
+    clearInterval(rssTimer);
+
+    const result = {
+      mode: quick ? "quick" : "full",
+      endpoints: K,
+      concurrency: CONCURRENCY,
+      deliveries_per_s: Math.round(deliveriesPerSecond),
+      raw_posts_per_s: Math.round(rawPerSecond),
+      ratio: Number((deliveriesPerSecond / rawPerSecond).toFixed(3)),
+      signatures_verified: `${verified}/${samples.length}`,
+      latency_rate_target: plan.latencyRate,
+      latency_rate_achieved: Math.round(achievedRate),
+      p50_ms: percentile(latencies, 50),
+      p95_ms: percentile(latencies, 95),
+      p99_ms: percentile(latencies, 99),
+      publish_request_p50_ms: Math.round(
+        percentile(
+          publishTimes.sort((a, b) => a - b),
+          50,
+        ),
+      ),
+      publish_request_p95_ms: Math.round(percentile(publishTimes, 95)),
+      inbound_accepted_per_s: null,
+      backlog_small: smallBacklog,
+      backlog_large: largeBacklog,
+      deliveries_per_s_small_backlog: Math.round(withSmall),
+      deliveries_per_s_large_backlog: Math.round(withLarge),
+      backlog_ratio_200k_vs_10k: Number((withLarge / withSmall).toFixed(3)),
+      rss_mb: maxRss,
+      cpus: os.cpus().length,
+      node: process.version,
+    };
+    const rows: [string, string][] = [
+      ["raw signed POSTs/s (ceiling)", String(result.raw_posts_per_s)],
+      [`deliveries/s (${plan.events} events x ${K} endpoints)`, `${result.deliveries_per_s}  (ratio ${result.ratio})`],
+      ["signatures verified at receiver", result.signatures_verified],
+      [
+        `latency at ${plan.latencyRate}/s (achieved ${result.latency_rate_achieved}/s)`,
+        `p50 ${result.p50_ms} ms, p95 ${result.p95_ms} ms, p99 ${result.p99_ms} ms`,
+      ],
+      [
+        "  of which the publish request",
+        `p50 ${result.publish_request_p50_ms} ms, p95 ${result.publish_request_p95_ms} ms`,
+      ],
+      ["inbound accepted/s", "not measured: agents are not built yet"],
+      [`deliveries/s with ${smallBacklog} waiting`, String(result.deliveries_per_s_small_backlog)],
+      [
+        `deliveries/s with ${largeBacklog} waiting`,
+        `${result.deliveries_per_s_large_backlog}  (ratio ${result.backlog_ratio_200k_vs_10k})`,
+      ],
+      ["max RSS of the Signalpost process", `${result.rss_mb} MB`],
+    ];
+    const width = Math.max(...rows.map(([label]) => label.length));
+    process.stdout.write(`\nSignalpost benchmark (${result.mode}, ${result.cpus} CPUs, Node ${result.node})\n\n`);
+    for (const [label, value] of rows) process.stdout.write(`  ${label.padEnd(width)}  ${value}\n`);
+    process.stdout.write(`\n${JSON.stringify(result)}\n`);
+  } finally {
+    for (const child of processes.reverse()) child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

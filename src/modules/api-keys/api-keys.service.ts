@@ -1,4 +1,4 @@
-import { prisma } from "../../db/prisma.js";
+import { pool, prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { type AuditActor, recordAudit } from "../audit/audit.service.js";
@@ -109,7 +109,9 @@ export type KeyCheck = { ok: true; apiKey: ApiKey } | { ok: false; reason: "inva
 export async function checkApiKey(token: string, now = new Date()): Promise<KeyCheck> {
   const parsed = parseApiKey(token);
   if (!parsed) return { ok: false, reason: "invalid" };
-  const apiKey = await prisma.apiKey.findUnique({ where: { id: parsed.id } });
+  // Every authenticated request runs this, so it goes to the pg pool directly (no Prisma runtime in between).
+  const { rows } = await pool.query<ApiKey>(`SELECT * FROM "ApiKey" WHERE id = $1`, [parsed.id]);
+  const apiKey = rows[0];
   // Hash anyway when the id is unknown, so both paths cost the same.
   const matches = secretMatches(parsed.secret, apiKey?.secretHash ?? "0".repeat(64));
   if (!apiKey || !matches) return { ok: false, reason: "invalid" };

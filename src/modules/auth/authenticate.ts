@@ -50,6 +50,24 @@ const FAILURES_PER_WINDOW = 30;
 const FAILURE_WINDOW_SECONDS = 300;
 const failures = () => rateLimit("auth-failures", FAILURES_PER_WINDOW, FAILURE_WINDOW_SECONDS);
 
+/**
+ * Addresses found under the failure limit, remembered for a second: checking the shared counter on every request
+ * would add a database round trip to each one. An attacker gains at most a second per instance.
+ */
+const recentlyAllowed = new Map<string, number>();
+const ALLOWED_CACHE_MS = 1_000;
+
+async function failureGate(key: string) {
+  const until = recentlyAllowed.get(key);
+  if (until !== undefined && until > Date.now()) return { allowed: true, retryAfterSeconds: 0 };
+  const gate = await failures().peek(key);
+  if (gate.allowed) {
+    if (recentlyAllowed.size > 10_000) recentlyAllowed.clear();
+    recentlyAllowed.set(key, Date.now() + ALLOWED_CACHE_MS);
+  }
+  return gate;
+}
+
 /** The token from `Authorization: Bearer <token>` or `X-Api-Key: <key>`; null when neither is sent. */
 export function tokenFromHeaders(headers: Headers): string | null {
   const authorization = headers.get("authorization");
@@ -79,7 +97,7 @@ export function tokenFromConnectionParams(params: Readonly<Record<string, unknow
 export async function authenticate(token: string | null, ip: string | null): Promise<Viewer | null> {
   if (token === null) return null;
   const limiterKey = ip ?? "unknown";
-  const gate = await failures().peek(limiterKey);
+  const gate = await failureGate(limiterKey);
   if (!gate.allowed) {
     throw new AuthenticationError(
       "Too many failed authentication attempts; try again later",
@@ -90,7 +108,10 @@ export async function authenticate(token: string | null, ip: string | null): Pro
   try {
     return await verifyToken(token);
   } catch (error) {
-    if (error instanceof AuthenticationError) await failures().consume(limiterKey);
+    if (error instanceof AuthenticationError) {
+      recentlyAllowed.delete(limiterKey);
+      await failures().consume(limiterKey);
+    }
     throw error;
   }
 }

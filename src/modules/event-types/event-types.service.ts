@@ -1,4 +1,4 @@
-import { prisma } from "../../db/prisma.js";
+import { pool, prisma } from "../../db/prisma.js";
 import { type EventType, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
@@ -118,7 +118,12 @@ export async function eventTypeForPublish(
   tenantId: string,
   name: string,
 ): Promise<{ validate(payload: unknown): void }> {
-  const eventType = await prisma.eventType.findUnique({ where: { tenantId_name: { tenantId, name } } });
+  // Runs for every published event: straight to the pg pool.
+  const { rows } = await pool.query<EventType>(`SELECT * FROM "EventType" WHERE "tenantId" = $1 AND name = $2`, [
+    tenantId,
+    name,
+  ]);
+  const eventType = rows[0];
   if (!eventType)
     throw new ValidationError(`unknown event type "${name}": create it first (createEventType)`, "eventType");
   if (eventType.archivedAt) throw new ValidationError(`event type "${name}" is archived`, "eventType");

@@ -8,6 +8,7 @@ import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/queue.js";
 import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
 import { resolveKeyring, useKeyring } from "./lib/master-key.js";
+import { configureUrls } from "./lib/public-url.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
@@ -69,8 +70,9 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     // Both roles send: workers deliver, the API sends test events and manual retries synchronously.
     started.outbound = createOutboundClient({ policy: addressPolicy });
     useOutboundClient(started.outbound);
+    // The API enqueues (agent executions); only workers work the queue.
+    started.jobs = await startJobQueue(database.url, allJobs, logger, { work: role !== "api" });
     if (role !== "api") {
-      started.jobs = await startJobQueue(database.url, allJobs, logger);
       started.dispatcher = new DeliveryDispatcher({
         databaseUrl: database.url,
         client: started.outbound,
@@ -87,7 +89,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         port: config.port,
         host: config.host,
         yoga: createGraphQLServer(),
-        readiness: () => readinessChecks(migration.known, started.jobs),
+        readiness: () => readinessChecks(migration.known, role === "api" ? undefined : started.jobs),
         logger,
       });
       port = await http.listen();
@@ -95,6 +97,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     }
     // Without SIGNALPOST_PUBLIC_URL, links use the port actually bound (PORT=0 picks one).
     const publicUrl = config.publicUrl ?? `http://localhost:${port ?? config.port}`;
+    configureUrls({ publicUrl, selfUrl: port === undefined ? undefined : `http://127.0.0.1:${port}` });
     if (!config.databaseUrl) await announceFirstKey(publicUrl);
     if (port !== undefined) {
       logger.info({ port, graphiql: `${publicUrl}/graphql` }, `Signalpost is serving GraphQL at ${publicUrl}/graphql`);

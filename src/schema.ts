@@ -9,6 +9,7 @@ import "./modules/event-types/event-types.schema.js";
 import "./modules/endpoints/endpoints.schema.js";
 import "./modules/events/events.schema.js";
 import "./modules/deliveries/deliveries.schema.js";
+import "./modules/agents/agents.schema.js";
 
 /** The executable schema: every module's types and root fields. */
 export const schema = builder.toSchema();

@@ -7,6 +7,7 @@ import { WebSocketServer } from "ws";
 import type { GraphQLContext } from "../graphql/context.js";
 import type { ServerContext } from "../graphql/yoga.js";
 import type { Logger } from "../logger.js";
+import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
 import { sendJson, sendJsonError } from "./json.js";
 
@@ -108,6 +109,8 @@ export class HttpServer {
       if (path === "/healthz" && req.method === "GET") return sendJson(res, 200, { status: "ok" });
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
       if (path === this.options.yoga.graphqlEndpoint) return this.options.yoga(req, res, { req });
+      const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
+      if (agentWebhook?.[1]) return handleAgentWebhook(req, res, agentWebhook[1], this.options.logger);
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };
     handle().catch((error: unknown) => {

@@ -1,4 +1,5 @@
+import { agentExecutionJob } from "./agent-execution.job.js";
 import type { JobDefinition } from "./define-job.js";
 
-/** Every job the worker role runs. Each later feature adds its jobs here (one job per file in this folder). */
-export const allJobs: readonly JobDefinition[] = [];
+/** Every job the worker role runs (one job per file in this folder). */
+export const allJobs: readonly JobDefinition[] = [agentExecutionJob as unknown as JobDefinition];

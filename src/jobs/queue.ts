@@ -2,6 +2,14 @@ import PgBoss from "pg-boss";
 import type { Logger } from "../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
 
+let activeBoss: PgBoss | undefined;
+
+/** The process's started pg-boss, for sending jobs. @throws before start-up has started it. */
+export function jobQueue(): PgBoss {
+  if (!activeBoss) throw new Error("the job queue is not started");
+  return activeBoss;
+}
+
 /** pg-boss keeps its tables in this schema of the application database. */
 export const JOB_SCHEMA = "pgboss";
 
@@ -21,19 +29,31 @@ export async function startJobQueue(
   databaseUrl: string,
   jobs: readonly JobDefinition[],
   logger: Logger,
+  options: { work: boolean } = { work: true },
 ): Promise<JobQueue> {
-  const boss = new PgBoss({ connectionString: databaseUrl, schema: JOB_SCHEMA, application_name: "signalpost-worker" });
+  // An API process only sends jobs: no maintenance, no cron, no workers.
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    schema: JOB_SCHEMA,
+    application_name: options.work ? "signalpost-worker" : "signalpost-api",
+    ...(options.work ? {} : { supervise: false, schedule: false }),
+  });
   let healthy = false;
   boss.on("error", (error) => logger.error({ err: error }, "job queue error"));
   await boss.start();
   healthy = true;
   for (const job of jobs) {
     await boss.createQueue(job.name, { name: job.name, ...job.queue });
-    await boss.work(job.name, { batchSize: job.batchSize ?? 1, includeMetadata: true }, (batch) =>
-      runBatch(job, batch, boss, logger),
-    );
+    if (options.work) {
+      await boss.work(
+        job.name,
+        { batchSize: job.batchSize ?? 1, includeMetadata: true, pollingIntervalSeconds: 0.5 },
+        (batch) => runBatch(job, batch, boss, logger),
+      );
+    }
   }
-  logger.info({ jobs: jobs.map((job) => job.name) }, "job queue started");
+  activeBoss = boss;
+  if (options.work) logger.info({ jobs: jobs.map((job) => job.name) }, "job queue started");
   return {
     boss,
     isHealthy: () => healthy,

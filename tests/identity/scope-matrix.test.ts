@@ -117,6 +117,41 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
     scope: "endpoints:write",
     operation: "mutation { sendTestEventToAll { endpoint { id } } }",
   },
+  "Query.agents": { scope: "agents:read", operation: "{ agents { edges { node { id } } } }" },
+  "Query.agent": {
+    scope: "agents:read",
+    operation: `{ agent(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.agentExecutions": { scope: "agents:read", operation: "{ agentExecutions { edges { node { id } } } }" },
+  "Query.agentExecution": {
+    scope: "agents:read",
+    operation: `{ agentExecution(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Query.examplePayloadSchemas": { scope: "agents:read", operation: "{ examplePayloadSchemas { name } }" },
+  "Mutation.createAgent": {
+    scope: "agents:write",
+    operation: `mutation { createAgent(input: { name: "m" }) { __typename } }`,
+  },
+  "Mutation.updateAgent": {
+    scope: "agents:write",
+    operation: `mutation { updateAgent(id: "00000000-0000-0000-0000-000000000000", input: { name: "x" }) { __typename } }`,
+  },
+  "Mutation.deleteAgent": {
+    scope: "agents:write",
+    operation: `mutation { deleteAgent(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.revealAgentSecret": {
+    scope: "secrets:reveal",
+    operation: `mutation { revealAgentSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.regenerateAgentSecret": {
+    scope: "agents:write",
+    operation: `mutation { regenerateAgentSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.sendTestWebhook": {
+    scope: "agents:write",
+    operation: `mutation { sendTestWebhook(agentId: "00000000-0000-0000-0000-000000000000", payload: {}) { __typename } }`,
+  },
   "Subscription.heartbeat": { scope: null, operation: "" },
 };
 

@@ -1,5 +1,6 @@
 import { createGraphQLServer } from "../../src/graphql/yoga.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
+import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
 
 export interface RunningApiServer {
@@ -16,6 +17,7 @@ export async function startApiServer(
 ): Promise<RunningApiServer> {
   const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga: createGraphQLServer(), readiness, logger });
   const port = await server.listen();
+  configureUrls({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
   return {
     server,
     port,

@@ -1,0 +1,13 @@
+import { z } from "zod";
+import { EXECUTION_QUEUE, runExecution } from "../modules/agents/executions.service.js";
+import { defineJob } from "./define-job.js";
+
+/** Runs an accepted inbound webhook through its agent's transform and actions (retried by pg-boss on failure). */
+export const agentExecutionJob = defineJob({
+  name: EXECUTION_QUEUE,
+  schema: z.object({ executionId: z.string().uuid() }),
+  batchSize: 10,
+  handle: async ({ data, retryCount, logger }) => {
+    await runExecution(data.executionId, retryCount, logger);
+  },
+});

@@ -1,0 +1,315 @@
+import { randomBytes } from "node:crypto";
+import { request } from "undici";
+import { builder } from "../../builder.js";
+import { prisma } from "../../db/prisma.js";
+import type { Agent } from "../../generated/prisma/client.js";
+import { type GraphQLContext, requireViewer } from "../../graphql/context.js";
+import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { isUuid } from "../../lib/ids.js";
+import { publicUrl, selfUrl } from "../../lib/public-url.js";
+import { openSecret } from "../../lib/secret-box.js";
+import { signWebhook } from "../../lib/webhook-signature.js";
+import { actorOf } from "../audit/audit.service.js";
+import {
+  createAgent,
+  deleteAgent,
+  findAgent,
+  maskedAgentSecret,
+  regenerateAgentSecret,
+  revealAgentSecret,
+  updateAgent,
+} from "./agents.service.js";
+import { EXAMPLE_PAYLOAD_SCHEMAS } from "./example-schemas.js";
+
+const AgentStatusEnum = builder.enumType("AgentStatus", {
+  values: {
+    DRAFT: { description: "Being set up: its URL answers 403." },
+    ACTIVE: { description: "Accepting webhooks." },
+    SUSPENDED: { description: "Paused: its URL answers 403." },
+    INACTIVE: { description: "Retired: its URL answers 403." },
+  } as const,
+});
+const ExecutionStatusEnum = builder.enumType("ExecutionStatus", {
+  values: ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] as const,
+});
+
+builder.prismaObject("Agent", {
+  description: "Receives webhooks at its own URL, verifies and validates them, and runs its actions.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    description: t.exposeString("description", { nullable: true }),
+    status: t.expose("status", { type: AgentStatusEnum }),
+    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${agent.id}/webhook` }),
+    maskedSecret: t.string({ resolve: (agent) => maskedAgentSecret(agent) }),
+    payloadSchema: t.expose("payloadSchema", { type: "JSON", nullable: true }),
+    transform: t.exposeString("transform", {
+      nullable: true,
+      description: "A JSONata expression applied to the payload.",
+    }),
+    actions: t.expose("actions", {
+      type: "JSON",
+      description: 'e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }]',
+    }),
+    rateLimitPerMinute: t.exposeInt("rateLimitPerMinute"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+builder.prismaObject("AgentExecution", {
+  description: "One accepted inbound request and the run of its agent's actions.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    status: t.expose("status", { type: ExecutionStatusEnum }),
+    payload: t.expose("payload", { type: "JSON" }),
+    headers: t.expose("headers", { type: "JSON" }),
+    sourceIp: t.exposeString("sourceIp", { nullable: true }),
+    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    attempts: t.exposeInt("attempts"),
+    result: t.expose("result", { type: "JSON", nullable: true }),
+    error: t.exposeString("error", { nullable: true }),
+    agent: t.relation("agent"),
+  }),
+});
+
+const AgentInput = (name: string, required: boolean) =>
+  builder.inputType(name, {
+    fields: (t) => ({
+      name: t.string({ required }),
+      description: t.string({ required: false }),
+      status: t.field({ type: AgentStatusEnum, required: false, description: "DRAFT when created without one." }),
+      payloadSchema: t.field({
+        type: "JSON",
+        required: false,
+        description: "JSON Schema (draft 2020-12), checked on save.",
+      }),
+      transform: t.string({ required: false, description: "JSONata, checked on save, run with a time limit." }),
+      actions: t.field({ type: "JSON", required: false }),
+      rateLimitPerMinute: t.int({ required: false, description: "Accepted requests a minute; 100 by default." }),
+    }),
+  });
+const CreateAgentInput = AgentInput("CreateAgentInput", true);
+const UpdateAgentInput = AgentInput("UpdateAgentInput", false);
+
+const CreatedAgent = builder.objectRef<{ agent: Agent; secret: string }>("CreatedAgent").implement({
+  description: "A new agent with its HMAC secret, shown in full this once.",
+  fields: (t) => ({
+    agent: t.prismaField({ type: "Agent", resolve: (_query, created) => created.agent }),
+    secret: t.exposeString("secret"),
+  }),
+});
+
+const ExampleSchema = builder.objectRef<(typeof EXAMPLE_PAYLOAD_SCHEMAS)[number]>("ExamplePayloadSchema").implement({
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    description: t.exposeString("description"),
+    schema: t.field({ type: "JSON", resolve: (example) => example.schema }),
+  }),
+});
+
+const TestWebhookResult = builder
+  .objectRef<{ statusCode: number; body: unknown; executionId: string | null }>("TestWebhookResult")
+  .implement({
+    fields: (t) => ({
+      statusCode: t.exposeInt("statusCode"),
+      body: t.field({ type: "JSON", resolve: (result) => result.body }),
+      executionId: t.exposeString("executionId", { nullable: true }),
+    }),
+  });
+
+function origin(context: GraphQLContext) {
+  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
+}
+
+function fields(input: Record<string, unknown>) {
+  const present = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
+  return {
+    ...present,
+    description: input.description as string | null | undefined,
+    transform: input.transform as string | null | undefined,
+  };
+}
+
+builder.queryField("agents", (t) =>
+  t.prismaConnection(
+    {
+      type: "Agent",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "agents:read" },
+      resolve: (query, _root, _args, context) =>
+        prisma.agent.findMany({
+          ...query,
+          where: { tenantId: requireViewer(context).tenantId },
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    { name: "AgentConnection" },
+    { name: "AgentEdge" },
+  ),
+);
+
+builder.queryField("agent", (t) =>
+  t.prismaField({
+    type: "Agent",
+    authScopes: { scope: "agents:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: (_query, _root, { id }, context) => findAgent(requireViewer(context).tenantId, String(id)),
+  }),
+);
+
+builder.queryField("agentExecutions", (t) =>
+  t.prismaConnection(
+    {
+      type: "AgentExecution",
+      cursor: "id",
+      defaultSize: 20,
+      maxSize: 100,
+      authScopes: { scope: "agents:read" },
+      description: "Executions, newest first.",
+      args: { agentId: t.arg.id({ required: false }), status: t.arg({ type: ExecutionStatusEnum, required: false }) },
+      resolve: (query, _root, args, context) => {
+        const agentId = args.agentId ? String(args.agentId) : undefined;
+        return prisma.agentExecution.findMany({
+          ...query,
+          where: {
+            tenantId: requireViewer(context).tenantId,
+            ...(agentId ? { agentId: isUuid(agentId) ? agentId : "00000000-0000-0000-0000-000000000000" } : {}),
+            ...(args.status ? { status: args.status } : {}),
+          },
+          orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+        });
+      },
+    },
+    { name: "AgentExecutionConnection" },
+    { name: "AgentExecutionEdge" },
+  ),
+);
+
+builder.queryField("agentExecution", (t) =>
+  t.prismaField({
+    type: "AgentExecution",
+    authScopes: { scope: "agents:read" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: async (query, _root, { id }, context) => {
+      const execution = isUuid(String(id))
+        ? await prisma.agentExecution.findFirst({
+            ...query,
+            where: { id: String(id), tenantId: requireViewer(context).tenantId },
+          })
+        : null;
+      if (!execution) throw new NotFoundError("No execution with that id", "id");
+      return execution;
+    },
+  }),
+);
+
+builder.queryField("examplePayloadSchemas", (t) =>
+  t.field({
+    type: [ExampleSchema],
+    authScopes: { scope: "agents:read" },
+    description: "Ready payload schemas (ServiceDesk Plus, Jira, generic) for agent editors.",
+    resolve: () => [...EXAMPLE_PAYLOAD_SCHEMAS],
+  }),
+);
+
+builder.mutationField("createAgent", (t) =>
+  t.field({
+    type: CreatedAgent,
+    authScopes: { scope: "agents:write" },
+    errors: { types: [ValidationError, ConflictError] },
+    args: { input: t.arg({ type: CreateAgentInput }) },
+    resolve: (_root, { input }, context) =>
+      createAgent(requireViewer(context).tenantId, { ...fields(input), name: input.name as string }, origin(context)),
+  }),
+);
+
+builder.mutationField("updateAgent", (t) =>
+  t.prismaField({
+    type: "Agent",
+    authScopes: { scope: "agents:write" },
+    errors: { types: [ValidationError, ConflictError, NotFoundError] },
+    args: { id: t.arg.id(), input: t.arg({ type: UpdateAgentInput }) },
+    resolve: (_query, _root, { id, input }, context) =>
+      updateAgent(
+        requireViewer(context).tenantId,
+        String(id),
+        { ...fields(input), name: input.name ?? undefined },
+        origin(context),
+      ),
+  }),
+);
+
+builder.mutationField("deleteAgent", (t) =>
+  t.prismaField({
+    type: "Agent",
+    authScopes: { scope: "agents:write" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id() },
+    resolve: (_query, _root, { id }, context) =>
+      deleteAgent(requireViewer(context).tenantId, String(id), origin(context)),
+  }),
+);
+
+const AgentSecret = builder.objectRef<{ secret: string }>("AgentSecret").implement({
+  fields: (t) => ({ secret: t.exposeString("secret") }),
+});
+
+builder.mutationField("revealAgentSecret", (t) =>
+  t.field({
+    type: AgentSecret,
+    authScopes: { scope: "secrets:reveal" },
+    errors: { types: [NotFoundError, RateLimitedError] },
+    description: "Shows the agent's HMAC secret. Audited with actor and IP; at most 10 a minute.",
+    args: { id: t.arg.id() },
+    resolve: async (_root, { id }, context) => ({
+      secret: await revealAgentSecret(requireViewer(context).tenantId, String(id), origin(context)),
+    }),
+  }),
+);
+
+builder.mutationField("regenerateAgentSecret", (t) =>
+  t.field({
+    type: CreatedAgent,
+    authScopes: { scope: "agents:write" },
+    errors: { types: [NotFoundError] },
+    description: "Replaces the secret: the old one stops working at once. The new one is shown this once.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) =>
+      regenerateAgentSecret(requireViewer(context).tenantId, String(id), origin(context)),
+  }),
+);
+
+builder.mutationField("sendTestWebhook", (t) =>
+  t.field({
+    type: TestWebhookResult,
+    authScopes: { scope: "agents:write" },
+    errors: { types: [NotFoundError] },
+    description:
+      "Signs the payload with the agent's secret, POSTs it through the agent's own URL and returns the answer.",
+    args: { agentId: t.arg.id(), payload: t.arg({ type: "JSON" }) },
+    resolve: async (_root, args, context) => {
+      const agent = await findAgent(requireViewer(context).tenantId, String(args.agentId));
+      const body = JSON.stringify(args.payload);
+      const headers = signWebhook({
+        msgId: `msg_test_${randomBytes(12).toString("hex")}`,
+        timestamp: new Date(),
+        body,
+        secrets: [await openSecret(agent.encryptedSecret)],
+      });
+      const response = await request(`${selfUrl()}/agents/${agent.id}/webhook`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json", "user-agent": "Signalpost test webhook" },
+        body,
+      });
+      const answer = (await response.body.json()) as { executionId?: string };
+      return { statusCode: response.statusCode, body: answer, executionId: answer.executionId ?? null };
+    },
+  }),
+);

@@ -1,0 +1,181 @@
+import { randomBytes } from "node:crypto";
+import { prisma } from "../../db/prisma.js";
+import { type Agent, type AgentStatus, Prisma } from "../../generated/prisma/client.js";
+import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { isUuid } from "../../lib/ids.js";
+import { rateLimit } from "../../lib/rate-limit.js";
+import { openSecret, sealSecret } from "../../lib/secret-box.js";
+import type { RequestOrigin } from "../api-keys/api-keys.service.js";
+import { recordAudit } from "../audit/audit.service.js";
+import { checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
+
+export interface AgentFields {
+  name?: string;
+  description?: string | null;
+  status?: AgentStatus;
+  payloadSchema?: unknown;
+  transform?: string | null;
+  actions?: unknown;
+  rateLimitPerMinute?: number;
+}
+
+const REVEALS_PER_MINUTE = 10;
+
+/** A new agent secret: 32 random bytes, base64. */
+export function generateAgentSecret(): string {
+  return randomBytes(32).toString("base64");
+}
+
+function checkFields(input: AgentFields) {
+  const data: Prisma.AgentUpdateInput = {};
+  if (input.name !== undefined) {
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw new ValidationError("name must be 1 to 100 characters", "name");
+    data.name = name;
+  }
+  if (input.description !== undefined) {
+    if (input.description && input.description.length > 1_000)
+      throw new ValidationError("description must be at most 1000 characters", "description");
+    data.description = input.description || null;
+  }
+  if (input.status !== undefined) data.status = input.status;
+  if (input.payloadSchema !== undefined) {
+    const schema = checkPayloadSchema(input.payloadSchema);
+    data.payloadSchema = schema === null ? Prisma.DbNull : (schema as Prisma.InputJsonValue);
+  }
+  if (input.transform !== undefined) data.transform = checkTransform(input.transform);
+  if (input.actions !== undefined) data.actions = checkActions(input.actions) as Prisma.InputJsonValue;
+  if (input.rateLimitPerMinute !== undefined) {
+    if (
+      !Number.isInteger(input.rateLimitPerMinute) ||
+      input.rateLimitPerMinute < 1 ||
+      input.rateLimitPerMinute > 100_000
+    ) {
+      throw new ValidationError("rateLimitPerMinute must be between 1 and 100000", "rateLimitPerMinute");
+    }
+    data.rateLimitPerMinute = input.rateLimitPerMinute;
+  }
+  return data;
+}
+
+export async function findAgent(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+): Promise<Agent> {
+  const agent = isUuid(id) ? await client.agent.findFirst({ where: { id, tenantId } }) : null;
+  if (!agent) throw new NotFoundError("No agent with that id", "id");
+  return agent;
+}
+
+const conflict = (error: unknown, name: unknown) => {
+  if ((error as { code?: string }).code === "P2002")
+    return new ConflictError(`an agent named "${name}" already exists`, "name");
+  return error;
+};
+
+/** Creates an agent with a new secret, returned once. @throws ValidationError, ConflictError. */
+export async function createAgent(tenantId: string, input: AgentFields & { name: string }, origin: RequestOrigin) {
+  const data = checkFields(input);
+  const secret = generateAgentSecret();
+  const encryptedSecret = await sealSecret(secret);
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const agent = await tx.agent.create({
+        data: {
+          ...(data as Prisma.AgentCreateWithoutTenantInput),
+          name: data.name as string,
+          encryptedSecret,
+          tenant: { connect: { id: tenantId } },
+        },
+      });
+      await recordAudit(
+        {
+          tenantId,
+          ...origin,
+          action: "agent.created",
+          target: { type: "Agent", id: agent.id },
+          metadata: { name: agent.name },
+        },
+        tx,
+      );
+      return { agent, secret };
+    });
+  } catch (error) {
+    throw conflict(error, data.name);
+  }
+}
+
+/** Changes the fields given. @throws ValidationError, ConflictError, NotFoundError. */
+export async function updateAgent(
+  tenantId: string,
+  id: string,
+  input: AgentFields,
+  origin: RequestOrigin,
+): Promise<Agent> {
+  const data = checkFields(input);
+  try {
+    return await prisma.$transaction(async (tx) => {
+      await findAgent(tenantId, id, tx);
+      const agent = await tx.agent.update({ where: { id }, data });
+      await recordAudit(
+        {
+          tenantId,
+          ...origin,
+          action: "agent.updated",
+          target: { type: "Agent", id },
+          metadata: { fields: Object.keys(data) },
+        },
+        tx,
+      );
+      return agent;
+    });
+  } catch (error) {
+    throw conflict(error, data.name);
+  }
+}
+
+export async function deleteAgent(tenantId: string, id: string, origin: RequestOrigin): Promise<Agent> {
+  return prisma.$transaction(async (tx) => {
+    const agent = await findAgent(tenantId, id, tx);
+    await tx.agent.delete({ where: { id } });
+    await recordAudit(
+      { tenantId, ...origin, action: "agent.deleted", target: { type: "Agent", id }, metadata: { name: agent.name } },
+      tx,
+    );
+    return agent;
+  });
+}
+
+/** The agent's secret in full: audited with actor and IP, 10 a minute per actor. @throws RateLimitedError, NotFoundError. */
+export async function revealAgentSecret(tenantId: string, id: string, origin: RequestOrigin): Promise<string> {
+  const agent = await findAgent(tenantId, id);
+  const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
+    `${tenantId}:${origin.actor.id ?? "system"}`,
+  );
+  if (!decision.allowed)
+    throw new RateLimitedError(`at most ${REVEALS_PER_MINUTE} secret reveals a minute`, decision.retryAfterSeconds);
+  await recordAudit({ tenantId, ...origin, action: "agent_secret.revealed", target: { type: "Agent", id } });
+  return openSecret(agent.encryptedSecret);
+}
+
+/** Replaces the secret; the old one stops working at once. Audited; the new secret is returned once. */
+export async function regenerateAgentSecret(
+  tenantId: string,
+  id: string,
+  origin: RequestOrigin,
+): Promise<{ agent: Agent; secret: string }> {
+  const secret = generateAgentSecret();
+  const encryptedSecret = await sealSecret(secret);
+  return prisma.$transaction(async (tx) => {
+    await findAgent(tenantId, id, tx);
+    const agent = await tx.agent.update({ where: { id }, data: { encryptedSecret } });
+    await recordAudit({ tenantId, ...origin, action: "agent_secret.regenerated", target: { type: "Agent", id } }, tx);
+    return { agent, secret };
+  });
+}
+
+/** A mask for listings: the last four characters only. */
+export async function maskedAgentSecret(agent: Agent): Promise<string> {
+  return `${"•".repeat(8)}${(await openSecret(agent.encryptedSecret)).slice(-4)}`;
+}

@@ -1,0 +1,188 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pool } from "../../db/prisma.js";
+import type { Agent } from "../../generated/prisma/client.js";
+import { sendJson, sendJsonError } from "../../http/json.js";
+import { isUuid } from "../../lib/ids.js";
+import { cachedSchema } from "../../lib/json-schema.js";
+import { rateLimit } from "../../lib/rate-limit.js";
+import { openSecret } from "../../lib/secret-box.js";
+import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
+import type { Logger } from "../../logger.js";
+import { enqueueExecution } from "./executions.service.js";
+
+/** Request bodies larger than this are refused (413) before anything else is looked at. */
+export const MAX_INBOUND_BYTES = 1024 * 1024;
+const TIMESTAMP_TOLERANCE_SECONDS = 300;
+/** Headers worth keeping with an execution; credentials and signatures are not among them. */
+const KEPT_HEADERS = [
+  "content-type",
+  "user-agent",
+  "webhook-id",
+  "webhook-timestamp",
+  "x-github-event",
+  "x-github-delivery",
+  "x-request-id",
+];
+
+class InboundRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > MAX_INBOUND_BYTES)
+    throw new InboundRefusal(413, "PAYLOAD_TOO_LARGE", `the body is over ${MAX_INBOUND_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_INBOUND_BYTES)
+      throw new InboundRefusal(413, "PAYLOAD_TOO_LARGE", `the body is over ${MAX_INBOUND_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function loadAgent(id: string): Promise<Agent> {
+  const agent = isUuid(id) ? (await pool.query<Agent>(`SELECT * FROM "Agent" WHERE id = $1`, [id])).rows[0] : undefined;
+  if (!agent) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
+  if (agent.status !== "ACTIVE")
+    throw new InboundRefusal(403, "AGENT_NOT_ACTIVE", `the agent is ${agent.status.toLowerCase()}`);
+  return agent;
+}
+
+/**
+ * Standard Webhooks headers (timestamp within 5 minutes, webhook-id not seen before in that window) or GitHub's
+ * X-Hub-Signature-256. The code says which check failed; nothing says what was expected.
+ */
+async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer): Promise<void> {
+  const secret = await openSecret(agent.encryptedSecret);
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  if (headers["webhook-signature"] !== undefined) {
+    const result = verifyStandardWebhook({
+      headers,
+      body,
+      secrets: [secret],
+      toleranceSeconds: TIMESTAMP_TOLERANCE_SECONDS,
+    });
+    if (!result.ok) {
+      const code = { missing: "SIGNATURE_MISSING", invalid: "SIGNATURE_INVALID", stale: "TIMESTAMP_STALE" }[
+        result.reason
+      ];
+      throw new InboundRefusal(401, code, `signature check failed: ${result.reason}`);
+    }
+    const { rowCount } = await pool.query(
+      `INSERT INTO "InboundMessage" ("agentId", "messageId") VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+      [agent.id, result.msgId],
+    );
+    if (rowCount === 0) throw new InboundRefusal(401, "REPLAYED", "this webhook-id was already accepted");
+    // Ids older than the timestamp window can never be replayed successfully; forget them now and then.
+    if (Math.random() < 0.01) {
+      void pool
+        .query(`DELETE FROM "InboundMessage" WHERE "receivedAt" < now() - interval '10 minutes'`)
+        .catch(() => undefined);
+    }
+    return;
+  }
+  const github = headers["x-hub-signature-256"];
+  if (github !== undefined) {
+    const result = verifyGitHubSignature({
+      header: Array.isArray(github) ? github[0] : github,
+      body,
+      secrets: [secret],
+    });
+    if (!result.ok)
+      throw new InboundRefusal(
+        401,
+        result.reason === "missing" ? "SIGNATURE_MISSING" : "SIGNATURE_INVALID",
+        `signature check failed: ${result.reason}`,
+      );
+    return;
+  }
+  throw new InboundRefusal(
+    401,
+    "SIGNATURE_MISSING",
+    "send webhook-id, webhook-timestamp and webhook-signature, or X-Hub-Signature-256",
+  );
+}
+
+function parsePayload(agent: Agent, body: Buffer): unknown {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new InboundRefusal(400, "INVALID_JSON", "the body is not JSON");
+  }
+  if (agent.payloadSchema !== null) {
+    const validate = cachedSchema(`agent:${agent.id}:${agent.updatedAt.getTime()}`, agent.payloadSchema);
+    if (!validate(payload)) {
+      const [first] = validate.errors ?? [];
+      const pointer = first?.instancePath || "/";
+      throw new InboundRefusal(
+        400,
+        "SCHEMA_MISMATCH",
+        `payload${first?.instancePath ?? ""} ${first?.message ?? "is invalid"}`,
+        pointer,
+      );
+    }
+  }
+  return payload;
+}
+
+/**
+ * POST /agents/:id/webhook. Checked in this order: size (413), agent (404) and status (403), the agent's rate (429
+ * with Retry-After), signature (401), JSON and the payload schema (400); accepted requests are stored as executions
+ * and queued in one transaction (202). Refusals are logged at warn with agent, code and source address, never the
+ * body or the secret.
+ */
+export async function handleAgentWebhook(
+  req: IncomingMessage,
+  res: ServerResponse,
+  agentId: string,
+  logger: Logger,
+): Promise<void> {
+  const sourceIp = req.socket.remoteAddress ?? null;
+  try {
+    if (req.method !== "POST")
+      throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
+    const body = await readBody(req);
+    const agent = await loadAgent(agentId);
+    const decision = await rateLimit("agent-inbound", agent.rateLimitPerMinute, 60).consume(agent.id);
+    if (!decision.allowed) {
+      throw new InboundRefusal(
+        429,
+        "RATE_LIMITED",
+        `at most ${agent.rateLimitPerMinute} requests a minute`,
+        undefined,
+        {
+          "retry-after": String(decision.retryAfterSeconds),
+        },
+      );
+    }
+    await verifySignature(agent, req, body);
+    const payload = parsePayload(agent, body);
+    const headers = Object.fromEntries(
+      KEPT_HEADERS.filter((name) => req.headers[name] !== undefined).map((name) => [name, String(req.headers[name])]),
+    );
+    const executionId = await enqueueExecution({ agent, payload, headers, sourceIp });
+    sendJson(res, 202, { status: "queued", executionId });
+  } catch (error) {
+    if (!(error instanceof InboundRefusal)) throw error;
+    if (error.status === 413) res.setHeader("connection", "close");
+    logger.warn({ agentId, code: error.code, ip: sourceIp }, "inbound webhook refused");
+    sendJsonError(
+      res,
+      error.status,
+      { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) },
+      error.headers,
+    );
+  }
+}

@@ -1,0 +1,228 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prisma } from "../../src/db/prisma.js";
+import { allJobs } from "../../src/jobs/index.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { signGitHub, signWebhook } from "../../src/lib/webhook-signature.js";
+import { logger } from "../../src/logger.js";
+import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { execute } from "../support/graphql.js";
+import { type Delivering, startDelivering } from "../support/outbound.js";
+import { outboundApi } from "../support/outbound-api.js";
+import { seed, seedEventType } from "../support/seed.js";
+import { TestReceiver } from "../support/test-receiver.js";
+
+let api: RunningApiServer;
+let jobs: JobQueue;
+let delivering: Delivering;
+beforeAll(async () => {
+  api = await startApiServer();
+  jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger);
+  delivering = await startDelivering();
+});
+afterAll(async () => {
+  await delivering.stop();
+  await jobs.stop(1_000);
+  await api.close();
+});
+
+/** A tenant with an ACTIVE agent (and whatever else the input sets); returns its id, secret and the tenant's API. */
+async function activeAgent(input: Record<string, unknown> = {}) {
+  const { tenant, headers } = await seed.tenantWithKey();
+  const created = await execute<{ createAgent: { secret: string; agent: { id: string } } }>(
+    `mutation ($input: CreateAgentInput!) { createAgent(input: $input) { ... on CreatedAgent { secret agent { id } } ... on Error { message } } }`,
+    { input: { name: `agent-${randomBytes(3).toString("hex")}`, status: "ACTIVE", ...input } },
+    headers,
+  );
+  const { secret, agent } = created.data?.createAgent ?? { secret: "", agent: { id: "" } };
+  return { tenant, headers, agentId: agent.id, secret };
+}
+
+async function post(agentId: string, body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${api.httpUrl}/agents/${agentId}/webhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+  return {
+    status: response.status,
+    retryAfter: response.headers.get("retry-after"),
+    body: (await response.json()) as Record<string, string>,
+  };
+}
+
+function signed(secret: string, body: string, options: { msgId?: string; at?: Date } = {}) {
+  return signWebhook({
+    msgId: options.msgId ?? `msg_${randomBytes(8).toString("hex")}`,
+    timestamp: options.at ?? new Date(),
+    body,
+    secrets: [secret],
+  });
+}
+
+async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("POST /agents/:id/webhook refusals, in the documented order", () => {
+  it("413 for a body over 1 MB", async () => {
+    const { agentId, secret } = await activeAgent();
+    const body = JSON.stringify({ blob: "x".repeat(1_100_000) });
+    const result = await post(agentId, body, signed(secret, body));
+    expect(result).toMatchObject({ status: 413, body: { status: "error", code: "PAYLOAD_TOO_LARGE" } });
+  });
+
+  it("404 for an unknown or malformed id, 403 for an agent that is not ACTIVE", async () => {
+    expect((await post("not-a-uuid", "{}")).body).toMatchObject({ status: "error", code: "AGENT_NOT_FOUND" });
+    expect((await post("5f0c7a3e-0000-4000-8000-000000000000", "{}")).status).toBe(404);
+    const { agentId, secret, headers } = await activeAgent();
+    await execute(
+      `mutation ($id: ID!) { updateAgent(id: $id, input: { status: SUSPENDED }) { __typename } }`,
+      { id: agentId },
+      headers,
+    );
+    const result = await post(agentId, "{}", signed(secret, "{}"));
+    expect(result).toMatchObject({
+      status: 403,
+      body: { code: "AGENT_NOT_ACTIVE", message: "the agent is suspended" },
+    });
+  });
+
+  it("429 with Retry-After past the agent's rate", async () => {
+    const { agentId, secret } = await activeAgent({ rateLimitPerMinute: 2 });
+    for (let i = 0; i < 2; i += 1) expect((await post(agentId, "{}", signed(secret, "{}"))).status).toBe(202);
+    const limited = await post(agentId, "{}", signed(secret, "{}"));
+    expect(limited).toMatchObject({ status: 429, body: { code: "RATE_LIMITED" } });
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0);
+  });
+
+  it("401 naming the failed check: missing, invalid, stale, replayed", async () => {
+    const { agentId, secret } = await activeAgent();
+    const body = '{"a":1}';
+    expect((await post(agentId, body)).body).toMatchObject({ code: "SIGNATURE_MISSING" });
+    const wrongSecret = randomBytes(32).toString("base64");
+    expect((await post(agentId, body, signed(wrongSecret, body))).body).toMatchObject({ code: "SIGNATURE_INVALID" });
+    expect((await post(agentId, '{"a":2}', signed(secret, body))).body).toMatchObject({ code: "SIGNATURE_INVALID" });
+    const old = signed(secret, body, { at: new Date(Date.now() - 6 * 60_000) });
+    expect((await post(agentId, body, old)).body).toMatchObject({ code: "TIMESTAMP_STALE" });
+    const future = signed(secret, body, { at: new Date(Date.now() + 6 * 60_000) });
+    expect((await post(agentId, body, future)).body).toMatchObject({ code: "TIMESTAMP_STALE" });
+    const once = signed(secret, body, { msgId: "msg_only_once" });
+    expect((await post(agentId, body, once)).status).toBe(202);
+    const replay = await post(agentId, body, once);
+    expect(replay).toMatchObject({ status: 401, body: { code: "REPLAYED" } });
+    expect(JSON.stringify(replay.body)).not.toContain(secret);
+  });
+
+  it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one", async () => {
+    const { agentId, secret } = await activeAgent();
+    const body = '{"action":"opened"}';
+    expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, secret) })).status).toBe(202);
+    expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, "nope") })).body).toMatchObject({
+      code: "SIGNATURE_INVALID",
+    });
+  });
+
+  it("400 for a body that is not JSON, and for a payload that breaks the schema, with the pointer", async () => {
+    const { agentId, secret } = await activeAgent({
+      payloadSchema: {
+        type: "object",
+        required: ["ticket"],
+        properties: { ticket: { type: "object", required: ["id"], properties: { id: { type: "integer" } } } },
+      },
+    });
+    expect((await post(agentId, "not json", signed(secret, "not json"))).body).toMatchObject({ code: "INVALID_JSON" });
+    const bad = '{"ticket":{"id":"seven"}}';
+    const result = await post(agentId, bad, signed(secret, bad));
+    expect(result).toMatchObject({
+      status: 400,
+      body: { code: "SCHEMA_MISMATCH", field: "/ticket/id", message: "payload/ticket/id must be integer" },
+    });
+  });
+
+  it("another tenant cannot see the agent's executions", async () => {
+    const { agentId, secret } = await activeAgent();
+    const accepted = await post(agentId, "{}", signed(secret, "{}"));
+    const stranger = await seed.tenantWithKey();
+    const result = await execute<{ agentExecution: { __typename: string } }>(
+      `query ($id: ID!) { agentExecution(id: $id) { __typename } }`,
+      { id: accepted.body.executionId },
+      stranger.headers,
+    );
+    expect(result.data?.agentExecution.__typename).toBe("NotFoundError");
+  });
+});
+
+describe("executions", () => {
+  it("runs inbound -> transform -> emitEvent -> signed outbound delivery to the receiver", async () => {
+    const receiver = await TestReceiver.start();
+    const { tenant, headers, agentId, secret } = await activeAgent({
+      transform: '{ "ticketId": ticket.id, "title": $uppercase(ticket.subject) }',
+      actions: [{ type: "emitEvent", eventType: "ticket.opened" }],
+    });
+    await seedEventType(tenant.id, "ticket.opened");
+    await outboundApi(headers).createEndpoint({ url: receiver.url, eventTypes: ["ticket.opened"] });
+
+    const body = JSON.stringify({ ticket: { id: 7, subject: "printer on fire" } });
+    const accepted = await post(agentId, body, { ...signed(secret, body), "user-agent": "helpdesk/1.0" });
+    expect(accepted).toMatchObject({ status: 202, body: { status: "queued" } });
+    const [request] = await receiver.waitForRequests(1, 20_000);
+    expect(JSON.parse(request?.body.toString() ?? "{}")).toMatchObject({
+      type: "ticket.opened",
+      data: { ticketId: 7, title: "PRINTER ON FIRE" },
+    });
+
+    const execution = await until(
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),
+      (e) => e.status === "SUCCEEDED",
+      "execution",
+    );
+    expect(execution).toMatchObject({
+      attempts: 1,
+      sourceIp: expect.stringContaining("127.0.0.1"),
+      headers: { "user-agent": "helpdesk/1.0" },
+    });
+    expect(execution.result).toMatchObject({ actions: [{ type: "emitEvent", deliveryCount: 1 }] });
+    await receiver.close();
+  });
+
+  it("records a failing action, retries it, and ends FAILED with the error", async () => {
+    const { agentId, secret } = await activeAgent({ actions: [{ type: "emitEvent", eventType: "never.registered" }] });
+    const accepted = await post(agentId, "{}", signed(secret, "{}"));
+    const execution = await until(
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),
+      (e) => e.status === "FAILED",
+      "failure",
+      30_000,
+    );
+    expect(execution.attempts).toBe(3);
+    expect(execution.error).toContain('unknown event type "never.registered"');
+  }, 40_000);
+
+  it("sendTestWebhook signs a sample and sends it through the agent's own URL", async () => {
+    const { headers, agentId } = await activeAgent();
+    const result = await execute<{
+      sendTestWebhook: { statusCode: number; executionId: string; body: { status: string } };
+    }>(
+      `mutation ($id: ID!) { sendTestWebhook(agentId: $id, payload: { hello: "world" }) { ... on TestWebhookResult { statusCode executionId body } } }`,
+      { id: agentId },
+      headers,
+    );
+    expect(result.data?.sendTestWebhook).toMatchObject({ statusCode: 202, body: { status: "queued" } });
+    const execution = await prisma.agentExecution.findUniqueOrThrow({
+      where: { id: result.data?.sendTestWebhook.executionId },
+    });
+    expect(execution.payload).toEqual({ hello: "world" });
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EXECUTIONS_CHANNEL } from "../db/listen.js";
 import { EXECUTION_QUEUE, runExecution } from "../modules/agents/executions.service.js";
 import { defineJob } from "./define-job.js";
 
@@ -6,7 +7,8 @@ import { defineJob } from "./define-job.js";
 export const agentExecutionJob = defineJob({
   name: EXECUTION_QUEUE,
   schema: z.object({ executionId: z.string().uuid() }),
-  batchSize: 10,
+  batchSize: 20,
+  wakeChannel: EXECUTIONS_CHANNEL,
   handle: async ({ data, retryCount, logger }) => {
     await runExecution(data.executionId, retryCount, logger);
   },

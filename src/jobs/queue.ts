@@ -1,4 +1,5 @@
 import PgBoss from "pg-boss";
+import { ChannelListener } from "../db/listen.js";
 import type { Logger } from "../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
 
@@ -42,14 +43,24 @@ export async function startJobQueue(
   boss.on("error", (error) => logger.error({ err: error }, "job queue error"));
   await boss.start();
   healthy = true;
+  const listeners: ChannelListener[] = [];
   for (const job of jobs) {
     await boss.createQueue(job.name, { name: job.name, ...job.queue });
-    if (options.work) {
-      await boss.work(
-        job.name,
-        { batchSize: job.batchSize ?? 1, includeMetadata: true, pollingIntervalSeconds: 0.5 },
-        (batch) => runBatch(job, batch, boss, logger),
-      );
+    if (!options.work) continue;
+    const batchSize = job.batchSize ?? 1;
+    const workerId: string = await boss.work(
+      job.name,
+      { batchSize, includeMetadata: true, pollingIntervalSeconds: 0.5 },
+      async (batch) => {
+        await runBatch(job, batch, boss, logger);
+        // A full batch means more are waiting: fetch again now rather than after the polling interval.
+        if (batch.length === batchSize) boss.notifyWorker(workerId);
+      },
+    );
+    if (job.wakeChannel) {
+      const listener = new ChannelListener(databaseUrl, job.wakeChannel, () => boss.notifyWorker(workerId), logger);
+      await listener.start();
+      listeners.push(listener);
     }
   }
   activeBoss = boss;
@@ -59,6 +70,7 @@ export async function startJobQueue(
     isHealthy: () => healthy,
     stop: async (timeoutMs) => {
       healthy = false;
+      await Promise.all(listeners.map((listener) => listener.stop()));
       // graceful: wait for running handlers (bounded by timeout); wait: resolve only once fully stopped.
       await boss.stop({ graceful: true, wait: true, timeout: Math.max(timeoutMs, 100) });
     },

@@ -42,7 +42,7 @@ describe("agents", () => {
     [{ actions: [{ type: "forward", url: "https://x" }] }, "actions.0.type", "not available yet"],
     [{ actions: [{ type: "emitEvent" }] }, "actions.0.eventType", "eventType"],
     [{ actions: { type: "emitEvent" } }, "actions", "must be a list"],
-    [{ rateLimitPerMinute: 0 }, "rateLimitPerMinute", "between 1 and 100000"],
+    [{ rateLimitPerMinute: 0 }, "rateLimitPerMinute", "between 1 and 1000000"],
   ])("refuses %j with a ValidationError on %s and writes nothing", async (input, field, message) => {
     const { headers, tenant } = await seed.tenantWithKey();
     const result = await execute<Created>(CREATE, { input: { name: "x", ...input } }, headers);

@@ -5,7 +5,7 @@
  *   1. ceiling:    signed POSTs straight from undici to the receiver at the worker's concurrency
  *   2. throughput: events published in batches, fanned out to K endpoints, until the receiver has every delivery
  *   3. latency:    events published at a fixed rate; publish-to-receipt p50/p95/p99
- *   4. inbound:    not measured until agents exist
+ *   4. inbound:    signed POSTs to an agent's URL at full speed; accepted/s and executions completed/s
  *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
  * Prints a table, then one JSON line.
  */
@@ -25,8 +25,22 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const K = 5;
 const CONCURRENCY = 64;
 const plan = quick
-  ? { ceilingPosts: 5_000, events: 2_000, latencyRate: 200, latencySeconds: 5, backlogs: [10_000, 50_000] }
-  : { ceilingPosts: 30_000, events: 10_000, latencyRate: 1_000, latencySeconds: 10, backlogs: [10_000, 200_000] };
+  ? {
+      ceilingPosts: 5_000,
+      events: 2_000,
+      latencyRate: 200,
+      latencySeconds: 5,
+      inbound: 2_000,
+      backlogs: [10_000, 50_000],
+    }
+  : {
+      ceilingPosts: 30_000,
+      events: 10_000,
+      latencyRate: 1_000,
+      latencySeconds: 10,
+      inbound: 10_000,
+      backlogs: [10_000, 200_000],
+    };
 
 interface Started {
   child: ChildProcess;
@@ -294,6 +308,53 @@ async function main() {
         }
       });
 
+    // 4. Inbound: signed POSTs to an agent's URL at full speed; accepted per second, then executions completed per second.
+    const benchAgent = await graphql<{ createAgent: { secret: string; agent: { id: string } } }>(
+      `mutation { createAgent(input: { name: "bench", status: ACTIVE, rateLimitPerMinute: 1000000 }) {
+        ... on CreatedAgent { secret agent { id } } ... on Error { message } } }`,
+    );
+    const agentUrl = `http://127.0.0.1:${port}/agents/${benchAgent.createAgent.agent.id}/webhook`;
+    const inboundAgent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
+    let inboundSent = 0;
+    let accepted = 0;
+    const inboundStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (inboundSent < plan.inbound) {
+          inboundSent += 1;
+          const body = JSON.stringify({ n: inboundSent });
+          const headers = signWebhook({
+            msgId: `msg_in_${inboundSent}_${Date.now()}`,
+            timestamp: new Date(),
+            body,
+            secrets: [benchAgent.createAgent.secret],
+          });
+          const response = await request(agentUrl, {
+            method: "POST",
+            dispatcher: inboundAgent,
+            body,
+            headers: { ...headers, "content-type": "application/json" },
+          });
+          await response.body.dump();
+          if (response.statusCode === 202) accepted += 1;
+        }
+      }),
+    );
+    const inboundAcceptedPerSecond = accepted / ((performance.now() - inboundStart) / 1000);
+    await inboundAgent.close();
+    const inboundDb = new pg.Client({ connectionString: databaseUrl });
+    await inboundDb.connect();
+    for (;;) {
+      const { rows } = await inboundDb.query<{ pending: string }>(
+        `SELECT count(*) AS pending FROM "AgentExecution" WHERE "agentId" = $1 AND status IN ('QUEUED', 'RUNNING')`,
+        [benchAgent.createAgent.agent.id],
+      );
+      if (Number(rows[0]?.pending) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const executionsPerSecond = accepted / ((performance.now() - inboundStart) / 1000);
+    await inboundDb.end();
+
     // 5. Scale: throughput with deliveries waiting in the queue (parked: due in a day, so they are queued, not sent).
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
@@ -339,7 +400,9 @@ async function main() {
         ),
       ),
       publish_request_p95_ms: Math.round(percentile(publishTimes, 95)),
-      inbound_accepted_per_s: null,
+      inbound_accepted_per_s: Math.round(inboundAcceptedPerSecond),
+      inbound_refused: plan.inbound - accepted,
+      executions_completed_per_s: Math.round(executionsPerSecond),
       backlog_small: smallBacklog,
       backlog_large: largeBacklog,
       deliveries_per_s_small_backlog: Math.round(withSmall),
@@ -361,7 +424,11 @@ async function main() {
         "  of which the publish request",
         `p50 ${result.publish_request_p50_ms} ms, p95 ${result.publish_request_p95_ms} ms`,
       ],
-      ["inbound accepted/s", "not measured: agents are not built yet"],
+      [
+        `inbound accepted/s (${plan.inbound} signed POSTs)`,
+        `${result.inbound_accepted_per_s}  (${result.inbound_refused} refused)`,
+      ],
+      ["executions completed/s (accept to done)", String(result.executions_completed_per_s)],
       [`deliveries/s with ${smallBacklog} waiting`, String(result.deliveries_per_s_small_backlog)],
       [
         `deliveries/s with ${largeBacklog} waiting`,

@@ -49,9 +49,9 @@ function checkFields(input: AgentFields) {
     if (
       !Number.isInteger(input.rateLimitPerMinute) ||
       input.rateLimitPerMinute < 1 ||
-      input.rateLimitPerMinute > 100_000
+      input.rateLimitPerMinute > 1_000_000
     ) {
-      throw new ValidationError("rateLimitPerMinute must be between 1 and 100000", "rateLimitPerMinute");
+      throw new ValidationError("rateLimitPerMinute must be between 1 and 1000000", "rateLimitPerMinute");
     }
     data.rateLimitPerMinute = input.rateLimitPerMinute;
   }

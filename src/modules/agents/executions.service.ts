@@ -1,3 +1,4 @@
+import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
@@ -44,6 +45,8 @@ export async function enqueueExecution(input: {
         db: { executeSql: (text, values) => client.query(text, values) },
       },
     );
+    // Sent on commit: wakes an execution worker at once.
+    await client.query("SELECT pg_notify($1, '')", [EXECUTIONS_CHANNEL]);
     await client.query("COMMIT");
     return executionId;
   } catch (error) {

@@ -63,8 +63,20 @@ async function loadAgent(id: string): Promise<Agent> {
  * Standard Webhooks headers (timestamp within 5 minutes, webhook-id not seen before in that window) or GitHub's
  * X-Hub-Signature-256. The code says which check failed; nothing says what was expected.
  */
-async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer): Promise<void> {
+/** Decrypted secrets by agent, valid while the agent's updatedAt is unchanged (regenerating the secret changes it). */
+const secretCache = new Map<string, { updatedAt: number; secret: string }>();
+
+async function agentSecret(agent: Agent): Promise<string> {
+  const cached = secretCache.get(agent.id);
+  if (cached && cached.updatedAt === agent.updatedAt.getTime()) return cached.secret;
   const secret = await openSecret(agent.encryptedSecret);
+  if (secretCache.size > 10_000) secretCache.clear();
+  secretCache.set(agent.id, { updatedAt: agent.updatedAt.getTime(), secret });
+  return secret;
+}
+
+async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer): Promise<void> {
+  const secret = await agentSecret(agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;
   if (headers["webhook-signature"] !== undefined) {
     const result = verifyStandardWebhook({

@@ -1,3 +1,4 @@
+import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
 import type { Delivery, Endpoint } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
@@ -13,7 +14,6 @@ import { SigningSecretCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { applyEndpointConsequences } from "./dispatcher.js";
 import { outboundClient } from "./outbound-client.js";
-import { DELIVERIES_CHANNEL } from "./wake-up.js";
 
 /** The answer of a synchronous send (test or manual retry). */
 export interface SendReport {

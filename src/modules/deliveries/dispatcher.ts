@@ -1,3 +1,4 @@
+import { ChannelListener, DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
@@ -6,7 +7,6 @@ import { decideOutcome } from "./delivery-outcome.js";
 import { SigningSecretCache, sendWebhook } from "./delivery-sender.js";
 import { type AttemptRecord, claimDueDeliveries, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { outboundSettings } from "./outbound-settings.js";
-import { ChannelListener, DELIVERIES_CHANNEL } from "./wake-up.js";
 
 export interface DispatcherOptions {
   databaseUrl: string;

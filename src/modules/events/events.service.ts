@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
+import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
-import { DELIVERIES_CHANNEL } from "../deliveries/wake-up.js";
 import { eventTypeForPublish } from "../event-types/event-types.service.js";
 
 export interface PublishInput {

@@ -1,8 +1,10 @@
 import pg from "pg";
-import type { Logger } from "../../logger.js";
+import type { Logger } from "../logger.js";
 
 /** NOTIFY channel on which publishing (and anything else that makes deliveries due now) wakes idle workers. */
 export const DELIVERIES_CHANNEL = "signalpost_deliveries";
+/** NOTIFY channel on which accepted inbound webhooks wake the execution workers. */
+export const EXECUTIONS_CHANNEL = "signalpost_executions";
 
 /**
  * A dedicated connection LISTENing on a channel; reconnects after losing the server. Notifications only shorten

@@ -1,3 +1,4 @@
+import { type AuditActor, actorOf } from "../modules/audit/audit.service.js";
 import type { Viewer } from "../modules/auth/viewer.js";
 
 export type { Viewer };
@@ -18,4 +19,9 @@ export interface GraphQLContext {
 export function requireViewer(context: GraphQLContext): Viewer {
   if (!context.viewer) throw new Error("resolver reached without an authenticated viewer");
   return context.viewer;
+}
+
+/** Where a change comes from, as audit entries record it: the viewer as actor, with address and user agent. */
+export function originOf(context: GraphQLContext): { actor: AuditActor; ip: string | null; userAgent: string | null } {
+  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
 }

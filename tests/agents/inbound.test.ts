@@ -11,6 +11,7 @@ import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
+import { until } from "../support/wait.js";
 
 let api: RunningApiServer;
 let jobs: JobQueue;
@@ -58,21 +59,6 @@ function signed(secret: string, body: string, options: { msgId?: string; at?: Da
     body,
     secrets: [secret],
   });
-}
-
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("POST /agents/:id/webhook refusals, in the documented order", () => {

@@ -5,6 +5,7 @@ import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
+import { until } from "../support/wait.js";
 
 let delivering: Delivering;
 let receiver: TestReceiver;
@@ -30,21 +31,6 @@ async function deliveryOf(eventId: string) {
     where: { eventId },
     include: { attempts: { orderBy: { number: "asc" } } },
   });
-}
-
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("signed delivery", () => {

@@ -7,6 +7,7 @@ import { outboundApi } from "../support/outbound-api.js";
 import { runSignalpost } from "../support/process.js";
 import { seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
+import { until } from "../support/wait.js";
 
 // DNS answers for names that cannot exist here (the only mock): a name that resolves to a private address.
 const lookup: Resolver = async (hostname) => {
@@ -29,21 +30,6 @@ async function story(endpoint: Record<string, unknown> = {}, receiver?: TestRece
   const api = outboundApi(headers);
   const created = await api.createEndpoint({ url: receiver?.url ?? "http://127.0.0.1:9/none", ...endpoint });
   return { tenant, headers, api, endpointId: created.id };
-}
-
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const SEND_FIELDS = `... on SendResult { attemptNumber statusCode durationMs responseBody error { class message } delivery { status } }

@@ -3,13 +3,12 @@ import { request } from "undici";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Agent } from "../../generated/prisma/client.js";
-import { type GraphQLContext, requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
 import { publicUrl, selfUrl } from "../../lib/public-url.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
-import { actorOf } from "../audit/audit.service.js";
 import {
   createAgent,
   deleteAgent,
@@ -120,10 +119,6 @@ const TestWebhookResult = builder
     }),
   });
 
-function origin(context: GraphQLContext) {
-  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
-}
-
 function fields(input: Record<string, unknown>) {
   const present = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   return {
@@ -226,7 +221,7 @@ builder.mutationField("createAgent", (t) =>
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateAgentInput }) },
     resolve: (_root, { input }, context) =>
-      createAgent(requireViewer(context).tenantId, { ...fields(input), name: input.name as string }, origin(context)),
+      createAgent(requireViewer(context).tenantId, { ...fields(input), name: input.name as string }, originOf(context)),
   }),
 );
 
@@ -241,7 +236,7 @@ builder.mutationField("updateAgent", (t) =>
         requireViewer(context).tenantId,
         String(id),
         { ...fields(input), name: input.name ?? undefined },
-        origin(context),
+        originOf(context),
       ),
   }),
 );
@@ -253,7 +248,7 @@ builder.mutationField("deleteAgent", (t) =>
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
     resolve: (_query, _root, { id }, context) =>
-      deleteAgent(requireViewer(context).tenantId, String(id), origin(context)),
+      deleteAgent(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );
 
@@ -269,7 +264,7 @@ builder.mutationField("revealAgentSecret", (t) =>
     description: "Shows the agent's HMAC secret. Audited with actor and IP; at most 10 a minute.",
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, context) => ({
-      secret: await revealAgentSecret(requireViewer(context).tenantId, String(id), origin(context)),
+      secret: await revealAgentSecret(requireViewer(context).tenantId, String(id), originOf(context)),
     }),
   }),
 );
@@ -282,7 +277,7 @@ builder.mutationField("regenerateAgentSecret", (t) =>
     description: "Replaces the secret: the old one stops working at once. The new one is shown this once.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
-      regenerateAgentSecret(requireViewer(context).tenantId, String(id), origin(context)),
+      regenerateAgentSecret(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );
 

@@ -1,10 +1,9 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
-import { requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
-import { actorOf } from "../audit/audit.service.js";
 import { ScopeEnum } from "../auth/auth.schema.js";
 import { isScope } from "../auth/scopes.js";
 import { displayPrefix } from "./api-key-token.js";
@@ -110,7 +109,7 @@ builder.mutationField("createApiKey", (t) =>
       return createApiKey(
         viewer.tenantId,
         { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt ?? null },
-        { actor: actorOf(viewer), ip: context.ip, userAgent: context.userAgent },
+        originOf(context),
         viewer.scopes,
       );
     },
@@ -128,11 +127,7 @@ builder.mutationField("revokeApiKey", (t) =>
       const viewer = requireViewer(context);
       const id = String(args.id);
       if (!isUuid(id)) throw new NotFoundError("No API key with that id", "id");
-      return revokeApiKey(viewer.tenantId, id, {
-        actor: actorOf(viewer),
-        ip: context.ip,
-        userAgent: context.userAgent,
-      });
+      return revokeApiKey(viewer.tenantId, id, originOf(context));
     },
   }),
 );

@@ -1,10 +1,8 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
-import type { GraphQLContext } from "../../graphql/context.js";
-import { requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { actorOf } from "../audit/audit.service.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
   findDelivery,
@@ -230,10 +228,6 @@ const SendResult = builder.objectRef<SendReport>("SendResult").implement({
   }),
 });
 
-function origin(context: GraphQLContext) {
-  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
-}
-
 builder.mutationField("retryDelivery", (t) =>
   t.field({
     type: SendResult,
@@ -269,7 +263,7 @@ builder.mutationField("recoverEndpoint", (t) =>
         requireViewer(context).tenantId,
         String(args.endpointId),
         { since: args.since, until: args.until, dryRun: args.dryRun },
-        origin(context),
+        originOf(context),
       ),
       dryRun: args.dryRun,
     }),
@@ -285,7 +279,7 @@ builder.mutationField("sendTestEvent", (t) =>
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
     args: { endpointId: t.arg.id() },
     resolve: (_root, { endpointId }, context) =>
-      sendTestEvent(requireViewer(context).tenantId, String(endpointId), origin(context)),
+      sendTestEvent(requireViewer(context).tenantId, String(endpointId), originOf(context)),
   }),
 );
 
@@ -304,7 +298,7 @@ builder.mutationField("sendTestEventToAll", (t) =>
     type: [TestSendToEndpoint],
     authScopes: { scope: "endpoints:write" },
     description: "A test send to every enabled endpoint, concurrently.",
-    resolve: (_root, _args, context) => sendTestEventToAll(requireViewer(context).tenantId, origin(context)),
+    resolve: (_root, _args, context) => sendTestEventToAll(requireViewer(context).tenantId, originOf(context)),
   }),
 );
 

@@ -1,10 +1,9 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
-import { requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { maskSecret } from "../../lib/secret-box.js";
-import { actorOf } from "../audit/audit.service.js";
 import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "../deliveries/retry-policy.js";
 import {
   createEndpoint,
@@ -151,10 +150,6 @@ const RotatedSecret = builder
     }),
   });
 
-function origin(context: Parameters<typeof requireViewer>[0]) {
-  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
-}
-
 /** The JSON scalar accepts anything; headers must be an object, which checkEndpointFields verifies. */
 function headersInput(value: unknown): Record<string, unknown> | null | undefined {
   if (value === undefined || value === null) return value as null | undefined;
@@ -220,7 +215,7 @@ builder.mutationField("createEndpoint", (t) =>
           verifyTls: input.verifyTls ?? undefined,
           secret: input.secret,
         },
-        origin(context),
+        originOf(context),
       ),
   }),
 );
@@ -245,7 +240,7 @@ builder.mutationField("updateEndpoint", (t) =>
           retryPolicy: input.retryPolicy,
           verifyTls: input.verifyTls ?? undefined,
         },
-        origin(context),
+        originOf(context),
       ),
   }),
 );
@@ -257,7 +252,7 @@ builder.mutationField("deleteEndpoint", (t) =>
     errors: { types: [NotFoundError] },
     description: "Deletes the endpoint with its deliveries and attempt log.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => deleteEndpoint(requireViewer(context).tenantId, String(id), origin(context)),
+    resolve: (_root, { id }, context) => deleteEndpoint(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );
 
@@ -273,7 +268,7 @@ builder.mutationField("disableEndpoint", (t) =>
         requireViewer(context).tenantId,
         String(id),
         reason?.trim() || "disabled by a user",
-        origin(context),
+        originOf(context),
       ),
   }),
 );
@@ -285,7 +280,7 @@ builder.mutationField("enableEndpoint", (t) =>
     errors: { types: [NotFoundError] },
     description: "Resumes deliveries and resets the failure streak that drives auto-disable.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => enableEndpoint(requireViewer(context).tenantId, String(id), origin(context)),
+    resolve: (_root, { id }, context) => enableEndpoint(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );
 
@@ -297,7 +292,7 @@ builder.mutationField("revealEndpointSecret", (t) =>
     description: "Shows the current signing secret. Audited; at most 10 a minute.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
-      revealEndpointSecret(requireViewer(context).tenantId, String(id), origin(context)),
+      revealEndpointSecret(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );
 
@@ -317,7 +312,7 @@ builder.mutationField("rotateEndpointSecret", (t) =>
         requireViewer(context).tenantId,
         String(args.id),
         { gracePeriodSeconds: args.gracePeriodSeconds, secret: args.secret },
-        origin(context),
+        originOf(context),
       ),
   }),
 );

@@ -1,9 +1,7 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import type { GraphQLContext } from "../../graphql/context.js";
-import { requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { actorOf } from "../audit/audit.service.js";
 import { archiveEventType, createEventType, findEventType, updateEventType } from "./event-types.service.js";
 
 builder.prismaObject("EventType", {
@@ -35,10 +33,6 @@ const UpdateEventTypeInput = builder.inputType("UpdateEventTypeInput", {
     schema: t.field({ type: "JSON", required: false }),
   }),
 });
-
-function origin(context: GraphQLContext) {
-  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
-}
 
 builder.queryField("eventTypes", (t) =>
   t.prismaConnection(
@@ -82,7 +76,7 @@ builder.mutationField("createEventType", (t) =>
       createEventType(
         requireViewer(context).tenantId,
         { name: input.name, description: input.description, schema: input.schema ?? undefined },
-        origin(context),
+        originOf(context),
       ),
   }),
 );
@@ -98,7 +92,7 @@ builder.mutationField("updateEventType", (t) =>
         requireViewer(context).tenantId,
         String(id),
         { description: input.description, schema: input.schema },
-        origin(context),
+        originOf(context),
       ),
   }),
 );
@@ -111,6 +105,6 @@ builder.mutationField("archiveEventType", (t) =>
     description: "Stops new events of this type; what was published stays.",
     args: { id: t.arg.id() },
     resolve: (_query, _root, { id }, context) =>
-      archiveEventType(requireViewer(context).tenantId, String(id), origin(context)),
+      archiveEventType(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );

@@ -1,9 +1,29 @@
+import pg from "pg";
 import PgBoss from "pg-boss";
 import { ChannelListener } from "../db/listen.js";
 import type { Logger } from "../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
 
 let activeBoss: PgBoss | undefined;
+
+/** Distinct from the migration lock; held while pg-boss creates or upgrades its schema and our queues. */
+const SETUP_LOCK_KEY = 72707370;
+
+/**
+ * Instances starting together would run pg-boss's schema and queue DDL concurrently, which PostgreSQL can answer with
+ * "deadlock detected"; a session advisory lock makes them take turns.
+ */
+async function withSetupLock(databaseUrl: string, work: () => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: "signalpost-setup" });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [SETUP_LOCK_KEY]);
+    await work();
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [SETUP_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+}
 
 /** The process's started pg-boss, for sending jobs. @throws before start-up has started it. */
 export function jobQueue(): PgBoss {
@@ -41,11 +61,15 @@ export async function startJobQueue(
   });
   let healthy = false;
   boss.on("error", (error) => logger.error({ err: error }, "job queue error"));
-  await boss.start();
+  await withSetupLock(databaseUrl, async () => {
+    await boss.start();
+    for (const job of jobs) {
+      if (!(await boss.getQueue(job.name))) await boss.createQueue(job.name, { name: job.name, ...job.queue });
+    }
+  });
   healthy = true;
   const listeners: ChannelListener[] = [];
   for (const job of jobs) {
-    await boss.createQueue(job.name, { name: job.name, ...job.queue });
     if (!options.work) continue;
     const batchSize = job.batchSize ?? 1;
     const workerId: string = await boss.work(

@@ -39,7 +39,19 @@ describe("agents", () => {
       "schema/properties/id/type",
     ],
     [{ transform: "$.{ broken" }, "transform", "at character"],
-    [{ actions: [{ type: "forward", url: "https://x" }] }, "actions.0.type", "not available yet"],
+    [{ actions: [{ type: "relay" }] }, "actions.0.type", "not available yet"],
+    [
+      { actions: [{ type: "forward", endpointId: "5f0c7a3e-0000-4000-8000-000000000000" }] },
+      "actions.0.endpointId",
+      "no endpoint",
+    ],
+    [
+      {
+        actions: [{ type: "forward", endpointId: "5f0c7a3e-0000-4000-8000-000000000000", headers: ["Authorization"] }],
+      },
+      "actions.0.headers",
+      "authorization cannot be forwarded",
+    ],
     [{ actions: [{ type: "emitEvent" }] }, "actions.0.eventType", "eventType"],
     [{ actions: { type: "emitEvent" } }, "actions", "must be a list"],
     [{ rateLimitPerMinute: 0 }, "rateLimitPerMinute", "between 1 and 1000000"],

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
-import { signGitHub, signWebhook } from "../../src/lib/webhook-signature.js";
+import { signGitHub, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
@@ -180,6 +180,43 @@ describe("executions", () => {
       headers: { "user-agent": "helpdesk/1.0" },
     });
     expect(execution.result).toMatchObject({ actions: [{ type: "emitEvent", deliveryCount: 1 }] });
+    await receiver.close();
+  });
+
+  it("forwards the original body and chosen headers to an endpoint, signed by the outbound pipeline", async () => {
+    const receiver = await TestReceiver.start();
+    const { tenant, headers } = await seed.tenantWithKey();
+    const endpoint = await outboundApi(headers).createEndpoint({ url: receiver.url });
+    const created = await execute<{ createAgent: { secret: string; agent: { id: string } } }>(
+      `mutation ($input: CreateAgentInput!) { createAgent(input: $input) { ... on CreatedAgent { secret agent { id } } ... on Error { message } } }`,
+      {
+        input: {
+          name: "relay-to-ci",
+          status: "ACTIVE",
+          actions: [{ type: "forward", endpointId: endpoint.id, headers: ["X-GitHub-Event"] }],
+        },
+      },
+      headers,
+    );
+    const { secret, agent } = created.data?.createAgent ?? { secret: "", agent: { id: "" } };
+    const original = '{ "action" :  "opened",\n  "number": 12 }';
+    const accepted = await post(agent.id, original, { ...signed(secret, original), "x-github-event": "pull_request" });
+    expect(accepted.status).toBe(202);
+
+    const [request] = await receiver.waitForRequests(1, 20_000);
+    expect(request?.body.toString()).toBe(original);
+    expect(request?.headers["x-github-event"]).toBe("pull_request");
+    expect(
+      verifyStandardWebhook({ headers: request?.headers ?? {}, body: request?.body ?? "", secrets: [endpoint.secret] })
+        .ok,
+    ).toBe(true);
+    const execution = await until(
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),
+      (e) => e.status === "SUCCEEDED",
+      "execution",
+    );
+    expect(execution.result).toMatchObject({ actions: [{ type: "forward", deliveryCount: 1 }] });
+    expect(await prisma.event.count({ where: { tenantId: tenant.id, eventType: "signalpost.forward" } })).toBe(1);
     await receiver.close();
   });
 

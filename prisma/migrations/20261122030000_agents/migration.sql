@@ -4,6 +4,10 @@ CREATE TYPE "AgentStatus" AS ENUM ('DRAFT', 'ACTIVE', 'SUSPENDED', 'INACTIVE');
 -- CreateEnum
 CREATE TYPE "ExecutionStatus" AS ENUM ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED');
 
+-- AlterTable
+ALTER TABLE "Event" ADD COLUMN     "extraHeaders" JSONB,
+ADD COLUMN     "rawBody" TEXT;
+
 -- CreateTable
 CREATE TABLE "Agent" (
     "id" UUID NOT NULL DEFAULT gen_random_uuid(),
@@ -29,6 +33,7 @@ CREATE TABLE "AgentExecution" (
     "agentId" UUID NOT NULL,
     "status" "ExecutionStatus" NOT NULL DEFAULT 'QUEUED',
     "payload" JSONB NOT NULL,
+    "rawBody" TEXT NOT NULL,
     "headers" JSONB NOT NULL DEFAULT '{}',
     "sourceIp" TEXT,
     "receivedAt" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,

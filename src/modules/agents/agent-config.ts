@@ -3,22 +3,52 @@ import { z } from "zod";
 import { ValidationError } from "../../lib/errors.js";
 import { compileSchema } from "../../lib/json-schema.js";
 
-/** An action an agent runs on each accepted payload. */
-export type AgentAction = { type: "emitEvent"; eventType: string };
+/**
+ * An action an agent runs on each accepted payload: publish it (transformed) as an event, or forward the original
+ * request (body as received, plus the headers named) to one of the tenant's endpoints through the outbound pipeline.
+ */
+export type AgentAction =
+  | { type: "emitEvent"; eventType: string }
+  | { type: "forward"; endpointId: string; headers: string[] };
 
 const actionSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("emitEvent"),
     eventType: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "is not an event type name"),
   }),
+  z.object({
+    type: z.literal("forward"),
+    endpointId: z.string().uuid("is not an endpoint id"),
+    headers: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9-]{1,100}$/, "is not a header name")
+          .transform((name) => name.toLowerCase()),
+      )
+      .max(20)
+      .default([]),
+  }),
+]);
+
+/** Headers a forward may never copy: they would forge our signature, break framing or leak credentials. */
+export const UNFORWARDABLE_HEADERS = new Set([
+  "authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "content-type",
+  "user-agent",
+  "transfer-encoding",
+  "connection",
 ]);
 
 /** JSONata evaluation limits: a transform is the tenant's code running in our process. */
 export const TRANSFORM_LIMITS = { timeout: 250, stack: 200 };
 
 /**
- * Checks an action list. `forward` and `relay` (delivering the original request onwards, and relaying it to live
- * subscribers) are not available yet and are refused by name rather than silently ignored.
+ * Checks an action list. `relay` (to live subscribers) is not available yet and is refused by name rather than
+ * silently ignored.
  * @throws ValidationError naming `actions.<index>...`.
  */
 export function checkActions(actions: unknown): AgentAction[] {
@@ -26,9 +56,7 @@ export function checkActions(actions: unknown): AgentAction[] {
   if (actions.length > 20) throw new ValidationError("at most 20 actions", "actions");
   return actions.map((action, index) => {
     const type = (action as { type?: unknown })?.type;
-    if (type === "forward" || type === "relay") {
-      throw new ValidationError(`the ${type} action is not available yet; use emitEvent`, `actions.${index}.type`);
-    }
+    if (type === "relay") throw new ValidationError("the relay action is not available yet", `actions.${index}.type`);
     const parsed = actionSchema.safeParse(action);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -37,6 +65,11 @@ export function checkActions(actions: unknown): AgentAction[] {
         `actions.${index}${issue?.path.length ? `.${issue.path.join(".")}` : ""}`,
       );
     }
+    const bad =
+      parsed.data.type === "forward"
+        ? parsed.data.headers.find((name) => UNFORWARDABLE_HEADERS.has(name) || name.startsWith("webhook-"))
+        : undefined;
+    if (bad) throw new ValidationError(`${bad} cannot be forwarded`, `actions.${index}.headers`);
     return parsed.data;
   });
 }

@@ -7,7 +7,7 @@ import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
+import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
 
 export interface AgentFields {
   name?: string;
@@ -24,6 +24,16 @@ const REVEALS_PER_MINUTE = 10;
 /** A new agent secret: 32 random bytes, base64. */
 export function generateAgentSecret(): string {
   return randomBytes(32).toString("base64");
+}
+
+/** Forward actions must name one of the tenant's own endpoints. */
+async function checkDestinations(tenantId: string, data: Prisma.AgentUpdateInput): Promise<void> {
+  const actions = (data.actions ?? []) as AgentAction[];
+  for (const [index, action] of actions.entries()) {
+    if (action.type !== "forward") continue;
+    const found = await prisma.endpoint.count({ where: { id: action.endpointId, tenantId } });
+    if (!found) throw new ValidationError("no endpoint with that id", `actions.${index}.endpointId`);
+  }
 }
 
 function checkFields(input: AgentFields) {
@@ -77,6 +87,7 @@ const conflict = (error: unknown, name: unknown) => {
 /** Creates an agent with a new secret, returned once. @throws ValidationError, ConflictError. */
 export async function createAgent(tenantId: string, input: AgentFields & { name: string }, origin: RequestOrigin) {
   const data = checkFields(input);
+  await checkDestinations(tenantId, data);
   const secret = generateAgentSecret();
   const encryptedSecret = await sealSecret(secret);
   try {

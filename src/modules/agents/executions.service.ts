@@ -3,7 +3,7 @@ import { pool, prisma } from "../../db/prisma.js";
 import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
 import type { Logger } from "../../logger.js";
-import { publishEvents } from "../events/events.service.js";
+import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
 
 /** The pg-boss queue that runs executions. */
@@ -18,6 +18,7 @@ export const EXECUTION_RETRY_LIMIT = 2;
 export async function enqueueExecution(input: {
   agent: Agent;
   payload: unknown;
+  rawBody: string;
   headers: Record<string, string>;
   sourceIp: string | null;
 }): Promise<string> {
@@ -25,11 +26,13 @@ export async function enqueueExecution(input: {
   try {
     await client.query("BEGIN");
     const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO "AgentExecution" ("tenantId", "agentId", payload, headers, "sourceIp") VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+      `INSERT INTO "AgentExecution" ("tenantId", "agentId", payload, "rawBody", headers, "sourceIp")
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
       [
         input.agent.tenantId,
         input.agent.id,
         JSON.stringify(input.payload),
+        input.rawBody,
         JSON.stringify(input.headers),
         input.sourceIp,
       ],
@@ -79,13 +82,29 @@ export async function runExecution(
       : execution.payload;
     const results = [];
     for (const action of execution.agent.actions as AgentAction[]) {
+      // One key per execution and action: a retried execution does not publish or forward twice.
+      const idempotencyKey = `execution:${execution.id}:${results.length}`;
       if (action.type === "emitEvent") {
         const [published] = await publishEvents(
           execution.tenantId,
-          [{ eventType: action.eventType, payload, idempotencyKey: `execution:${execution.id}:${results.length}` }],
+          [{ eventType: action.eventType, payload, idempotencyKey }],
           false,
         );
         results.push({ type: action.type, eventId: published?.event.id, deliveryCount: published?.deliveryCount ?? 0 });
+      } else {
+        // Forward sends the request as it came in (before any transform), with the headers the action names.
+        const received = execution.headers as Record<string, string>;
+        const forwarded = await forwardToEndpoint({
+          tenantId: execution.tenantId,
+          endpointId: action.endpointId,
+          payload: execution.payload,
+          rawBody: execution.rawBody,
+          headers: Object.fromEntries(
+            action.headers.flatMap((name) => (received[name] === undefined ? [] : [[name, received[name]]])),
+          ),
+          idempotencyKey,
+        });
+        results.push({ type: action.type, eventId: forwarded.eventId, deliveryCount: forwarded.deliveryCount });
       }
     }
     return await prisma.agentExecution.update({

@@ -8,6 +8,7 @@ import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
+import type { AgentAction } from "./agent-config.js";
 import { enqueueExecution } from "./executions.service.js";
 
 /** Request bodies larger than this are refused (413) before anything else is looked at. */
@@ -23,6 +24,19 @@ const KEPT_HEADERS = [
   "x-github-delivery",
   "x-request-id",
 ];
+
+/** The headers kept with an execution: the fixed list, plus any a forward action names (never credentials). */
+function keptHeaders(agent: Agent, req: IncomingMessage): Record<string, string> {
+  const forwarded = (agent.actions as AgentAction[]).flatMap((action) =>
+    action.type === "forward" ? action.headers : [],
+  );
+  const kept: Record<string, string> = {};
+  for (const name of new Set([...KEPT_HEADERS, ...forwarded])) {
+    const value = req.headers[name];
+    if (value !== undefined) kept[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return kept;
+}
 
 class InboundRefusal extends Error {
   constructor(
@@ -181,10 +195,8 @@ export async function handleAgentWebhook(
     }
     await verifySignature(agent, req, body);
     const payload = parsePayload(agent, body);
-    const headers = Object.fromEntries(
-      KEPT_HEADERS.filter((name) => req.headers[name] !== undefined).map((name) => [name, String(req.headers[name])]),
-    );
-    const executionId = await enqueueExecution({ agent, payload, headers, sourceIp });
+    const headers = keptHeaders(agent, req);
+    const executionId = await enqueueExecution({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp });
     sendJson(res, 202, { status: "queued", executionId });
   } catch (error) {
     if (!(error instanceof InboundRefusal)) throw error;

@@ -61,7 +61,8 @@ export async function sendWebhook(
   work: DeliveryWork,
   secrets: string[],
 ): Promise<OutboundResult> {
-  const body = webhookBody(work);
+  // A forwarded request goes out with its original body and chosen headers; everything else in the envelope.
+  const body = work.rawBody ?? webhookBody(work);
   const signature = signWebhook({ msgId: messageId(work.eventId), timestamp: new Date(), body, secrets });
   return client.post({
     url: work.endpoint.url,
@@ -69,6 +70,7 @@ export async function sendWebhook(
     timeoutMs: work.endpoint.timeoutMs,
     verifyTls: work.endpoint.verifyTls,
     headers: {
+      ...work.extraHeaders,
       ...work.endpoint.headers,
       "content-type": "application/json",
       "user-agent": USER_AGENT,

@@ -12,6 +12,10 @@ export interface DeliveryWork {
   eventType: string;
   payload: unknown;
   eventCreatedAt: Date;
+  /** A forwarded request's body, sent as is instead of the envelope. */
+  rawBody: string | null;
+  /** A forwarded request's chosen headers. */
+  extraHeaders: Record<string, string> | null;
   attemptCount: number;
   retryIndex: number;
   endpoint: {
@@ -36,6 +40,10 @@ interface ClaimedRow {
   eventType: string;
   payload: unknown;
   eventCreatedAt: Date;
+  /** A forwarded request's body, sent as is instead of the envelope. */
+  rawBody: string | null;
+  /** A forwarded request's chosen headers. */
+  extraHeaders: Record<string, string> | null;
   attemptCount: number;
   retryIndex: number;
   endpointId: string;
@@ -64,6 +72,7 @@ const CLAIM_UPDATE = `
     FROM due, "Event" e, "Endpoint" ep
     WHERE d.id = due.id AND e.id = d."eventId" AND ep.id = d."endpointId"
     RETURNING d.id AS "deliveryId", d."tenantId", d."eventId", d."eventType", e.payload, e."createdAt" AS "eventCreatedAt",
+      e."rawBody", e."extraHeaders",
       d."attemptCount", d."retryIndex", ep.id AS "endpointId", ep.url, ep.headers, ep."timeoutMs", ep."verifyTls",
       ep."retrySchedule", ep."retryPolicyCustom", ep.enabled, ep."updatedAt" AS "endpointUpdatedAt",
       due.status::text AS "previousStatus", due."dueAt" AS "previousDueAt"`;
@@ -118,6 +127,8 @@ function toWork(row: ClaimedRow): DeliveryWork {
     eventType: row.eventType,
     payload: row.payload,
     eventCreatedAt: row.eventCreatedAt,
+    rawBody: row.rawBody,
+    extraHeaders: row.extraHeaders,
     attemptCount: row.attemptCount,
     retryIndex: row.retryIndex,
     endpoint: {

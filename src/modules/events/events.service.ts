@@ -194,6 +194,69 @@ async function insertAndFanOut(
   );
 }
 
+/** The internal event type of forwarded requests (not in the tenant's registry; never fanned out). */
+export const FORWARD_EVENT_TYPE = "signalpost.forward";
+
+/**
+ * An agent's forward action: one event carrying the original body (sent as is, not in the envelope) and the chosen
+ * headers, and one delivery to the named endpoint, which the outbound pipeline signs and retries like any other. The
+ * idempotency key makes a retried execution forward once.
+ */
+export async function forwardToEndpoint(input: {
+  tenantId: string;
+  endpointId: string;
+  payload: unknown;
+  rawBody: string;
+  headers: Record<string, string>;
+  idempotencyKey: string;
+}): Promise<{ eventId: string; deliveryCount: number }> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const existing = await client.query<{ id: string }>(
+      `SELECT id FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = $2`,
+      [input.tenantId, input.idempotencyKey],
+    );
+    const found = existing.rows[0];
+    if (found) {
+      await client.query("COMMIT");
+      return { eventId: found.id, deliveryCount: 0 };
+    }
+    const { rows } = await client.query<{ id: string; deliveries: string }>(
+      `WITH ins AS (
+         INSERT INTO "Event" ("tenantId", "eventType", payload, "rawBody", "extraHeaders", "idempotencyKey")
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, "tenantId", "createdAt"
+       ), fanned AS (
+         INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
+         SELECT ins."tenantId", ins.id, ep.id, $2, ins."createdAt" FROM ins
+         JOIN "Endpoint" ep ON ep.id = $7 AND ep."tenantId" = ins."tenantId" AND ep.enabled
+         RETURNING id
+       )
+       SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries,
+         CASE WHEN EXISTS (SELECT 1 FROM fanned) THEN pg_notify($8, '') END AS notified
+       FROM ins`,
+      [
+        input.tenantId,
+        FORWARD_EVENT_TYPE,
+        JSON.stringify(input.payload),
+        input.rawBody,
+        JSON.stringify(input.headers),
+        input.idempotencyKey,
+        input.endpointId,
+        DELIVERIES_CHANNEL,
+      ],
+    );
+    await client.query("COMMIT");
+    const row = rows[0] as { id: string; deliveries: string };
+    return { eventId: row.id, deliveryCount: Number(row.deliveries) };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 /**
  * Cancels an event scheduled with deliverAt before its time comes. @throws NotFoundError, ConflictError when it was
  * not scheduled or has started going out.

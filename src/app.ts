@@ -9,6 +9,7 @@ import { type JobQueue, startJobQueue } from "./jobs/queue.js";
 import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
 import { resolveKeyring, useKeyring } from "./lib/master-key.js";
 import { configureUrls } from "./lib/public-url.js";
+import { startPubSub, stopPubSub } from "./lib/pubsub.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
@@ -50,6 +51,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     await started.dispatcher?.stop(begun + timeoutMs * 0.8);
     await started.jobs?.stop(Math.max(begun + timeoutMs * 0.9 - Date.now(), 100));
     await started.outbound?.close();
+    await stopPubSub();
     await disconnectPrisma();
     await started.database?.close();
   };
@@ -67,6 +69,8 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     const migration = await migrate(database.url, logger);
     if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
     connectPrisma(database.url);
+    // Subscription events travel between processes through NOTIFY; every role publishes or subscribes.
+    await startPubSub(database.url, logger);
     // Both roles send: workers deliver, the API sends test events and manual retries synchronously.
     started.outbound = createOutboundClient({ policy: addressPolicy });
     useOutboundClient(started.outbound);

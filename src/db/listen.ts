@@ -17,13 +17,13 @@ export class ChannelListener {
   constructor(
     private readonly databaseUrl: string,
     private readonly channel: string,
-    private readonly onNotify: () => void,
+    private readonly onNotify: (payload: string | undefined) => void,
     private readonly logger: Logger,
   ) {}
 
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.databaseUrl, application_name: "signalpost-listen" });
-    client.on("notification", () => this.onNotify());
+    client.on("notification", (message) => this.onNotify(message.payload));
     client.on("error", (error) => {
       this.logger.warn({ err: error, channel: this.channel }, "lost the notification connection; reconnecting");
       this.client = undefined;

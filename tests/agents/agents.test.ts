@@ -39,7 +39,7 @@ describe("agents", () => {
       "schema/properties/id/type",
     ],
     [{ transform: "$.{ broken" }, "transform", "at character"],
-    [{ actions: [{ type: "relay" }] }, "actions.0.type", "not available yet"],
+    [{ actions: [{ type: "teleport" }] }, "actions.0.type", "type"],
     [
       { actions: [{ type: "forward", endpointId: "5f0c7a3e-0000-4000-8000-000000000000" }] },
       "actions.0.endpointId",

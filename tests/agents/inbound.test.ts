@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { prisma } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
 import { signGitHub, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
@@ -20,8 +23,10 @@ beforeAll(async () => {
   api = await startApiServer();
   jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger);
   delivering = await startDelivering();
+  await startPubSub(process.env.DATABASE_URL as string, logger);
 });
 afterAll(async () => {
+  await stopPubSub();
   await delivering.stop();
   await jobs.stop(1_000);
   await api.close();
@@ -247,5 +252,67 @@ describe("executions", () => {
       where: { id: result.data?.sendTestWebhook.executionId },
     });
     expect(execution.payload).toEqual({ hello: "world" });
+  });
+});
+
+describe("relay to live subscribers", () => {
+  it("delivers each accepted request to agentWebhookReceived subscribers, body exactly as received", async () => {
+    const { agentId, secret, headers } = await activeAgent({ actions: [{ type: "relay" }] });
+    const client = createClient({
+      url: api.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: headers.authorization },
+    });
+    const received: { body: string; headers: Record<string, string>; executionId: string }[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      client.subscribe<{
+        agentWebhookReceived: { body: string; headers: Record<string, string>; executionId: string };
+      }>(
+        {
+          query: `subscription ($id: ID!) { agentWebhookReceived(agentId: $id) { executionId body headers } }`,
+          variables: { id: agentId },
+        },
+        {
+          next: (result) => {
+            if (result.errors) reject(new Error(JSON.stringify(result.errors)));
+            if (result.data) received.push(result.data.agentWebhookReceived);
+            if (received.length === 2) resolve();
+          },
+          error: reject,
+          complete: () => undefined,
+        },
+      );
+    });
+    // Let the subscription reach the server before anything is sent.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const bodies = ['{"n": 1}', '{ "n" : 2 }'];
+    const ids = [];
+    for (const body of bodies)
+      ids.push((await post(agentId, body, { ...signed(secret, body), "x-github-event": "push" })).body.executionId);
+    await done;
+    await client.dispose();
+    expect(received.map((item) => item.body).sort()).toEqual([...bodies].sort());
+    expect(received.map((item) => item.executionId).sort()).toEqual([...ids].sort());
+    expect(received[0]?.headers["x-github-event"]).toBe("push");
+  });
+
+  it("answers a subscription to another tenant's agent with NOT_FOUND", async () => {
+    const { agentId } = await activeAgent({ actions: [{ type: "relay" }] });
+    const stranger = await seed.tenantWithKey();
+    const client = createClient({
+      url: api.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: stranger.headers.authorization },
+    });
+    const results = [];
+    for await (const result of client.iterate({
+      query: `subscription { agentWebhookReceived(agentId: "${agentId}") { executionId } }`,
+    })) {
+      results.push(result);
+    }
+    await client.dispose();
+    expect(results[0]?.errors?.[0]).toMatchObject({ extensions: { code: "NOT_FOUND", field: "agentId" } });
   });
 });

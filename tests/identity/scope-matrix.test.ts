@@ -153,6 +153,8 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
     operation: `mutation { sendTestWebhook(agentId: "00000000-0000-0000-0000-000000000000", payload: {}) { __typename } }`,
   },
   "Subscription.heartbeat": { scope: null, operation: "" },
+  // Subscriptions are checked over WebSocket in the agents tests; here only their declared scope.
+  "Subscription.agentWebhookReceived": { scope: "agents:read", operation: "" },
 };
 
 function rootFields(): string[] {

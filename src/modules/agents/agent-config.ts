@@ -4,14 +4,17 @@ import { ValidationError } from "../../lib/errors.js";
 import { compileSchema } from "../../lib/json-schema.js";
 
 /**
- * An action an agent runs on each accepted payload: publish it (transformed) as an event, or forward the original
- * request (body as received, plus the headers named) to one of the tenant's endpoints through the outbound pipeline.
+ * An action an agent runs on each accepted payload: publish it (transformed) as an event, forward the original
+ * request (body as received, plus the headers named) to one of the tenant's endpoints through the outbound pipeline,
+ * or relay it to live subscribers (a developer's `signalpost listen` on a laptop).
  */
 export type AgentAction =
   | { type: "emitEvent"; eventType: string }
-  | { type: "forward"; endpointId: string; headers: string[] };
+  | { type: "forward"; endpointId: string; headers: string[] }
+  | { type: "relay" };
 
 const actionSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("relay") }),
   z.object({
     type: z.literal("emitEvent"),
     eventType: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "is not an event type name"),
@@ -47,8 +50,8 @@ export const UNFORWARDABLE_HEADERS = new Set([
 export const TRANSFORM_LIMITS = { timeout: 250, stack: 200 };
 
 /**
- * Checks an action list. `relay` (to live subscribers) is not available yet and is refused by name rather than
- * silently ignored.
+ * Checks an action list: emitEvent, forward (to one of the tenant's endpoints) and relay (to live subscribers of
+ * agentWebhookReceived).
  * @throws ValidationError naming `actions.<index>...`.
  */
 export function checkActions(actions: unknown): AgentAction[] {
@@ -56,7 +59,6 @@ export function checkActions(actions: unknown): AgentAction[] {
   if (actions.length > 20) throw new ValidationError("at most 20 actions", "actions");
   return actions.map((action, index) => {
     const type = (action as { type?: unknown })?.type;
-    if (type === "relay") throw new ValidationError("the relay action is not available yet", `actions.${index}.type`);
     const parsed = actionSchema.safeParse(action);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { GraphQLError } from "graphql";
 import { request } from "undici";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
@@ -7,6 +8,7 @@ import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
 import { publicUrl, selfUrl } from "../../lib/public-url.js";
+import { pubsub } from "../../lib/pubsub.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
 import {
@@ -305,6 +307,60 @@ builder.mutationField("sendTestWebhook", (t) =>
       });
       const answer = (await response.body.json()) as { executionId?: string };
       return { statusCode: response.statusCode, body: answer, executionId: answer.executionId ?? null };
+    },
+  }),
+);
+
+interface RelayedWebhook {
+  executionId: string;
+  agentId: string;
+  receivedAt: Date;
+  headers: unknown;
+  body: string;
+  payload: unknown;
+}
+
+const RelayedWebhookType = builder.objectRef<RelayedWebhook>("RelayedWebhook").implement({
+  description: "An inbound request relayed live: its body exactly as received and the headers kept with it.",
+  fields: (t) => ({
+    executionId: t.exposeID("executionId"),
+    agentId: t.exposeID("agentId"),
+    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
+    headers: t.expose("headers", { type: "JSON" }),
+    body: t.exposeString("body"),
+    payload: t.expose("payload", { type: "JSON" }),
+  }),
+});
+
+builder.subscriptionField("agentWebhookReceived", (t) =>
+  t.field({
+    type: RelayedWebhookType,
+    authScopes: { scope: "agents:read" },
+    description: "Requests accepted by an agent with a relay action, as they arrive (from any instance).",
+    args: { agentId: t.arg.id() },
+    subscribe: async (_root, { agentId }, context) => {
+      try {
+        await findAgent(requireViewer(context).tenantId, String(agentId));
+      } catch (error) {
+        if (error instanceof NotFoundError) {
+          throw new GraphQLError("No agent with that id", { extensions: { code: "NOT_FOUND", field: "agentId" } });
+        }
+        throw error;
+      }
+      return pubsub().subscribe("agent:webhook", String(agentId));
+    },
+    resolve: async ({ executionId }, _args, context) => {
+      const execution = await prisma.agentExecution.findFirstOrThrow({
+        where: { id: executionId, tenantId: requireViewer(context).tenantId },
+      });
+      return {
+        executionId,
+        agentId: execution.agentId,
+        receivedAt: execution.receivedAt,
+        headers: execution.headers,
+        body: execution.rawBody,
+        payload: execution.payload,
+      };
     },
   }),
 );

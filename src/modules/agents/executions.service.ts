@@ -2,6 +2,7 @@ import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
+import { pubsub } from "../../lib/pubsub.js";
 import type { Logger } from "../../logger.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
@@ -91,6 +92,10 @@ export async function runExecution(
           false,
         );
         results.push({ type: action.type, eventId: published?.event.id, deliveryCount: published?.deliveryCount ?? 0 });
+      } else if (action.type === "relay") {
+        // Subscribers on any API process get the execution id through NOTIFY and read the request back.
+        pubsub().publish("agent:webhook", execution.agentId, { executionId: execution.id });
+        results.push({ type: action.type });
       } else {
         // Forward sends the request as it came in (before any transform), with the headers the action names.
         const received = execution.headers as Record<string, string>;

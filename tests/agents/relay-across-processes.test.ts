@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { allJobs } from "../../src/jobs/index.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
+import { signWebhook } from "../../src/lib/webhook-signature.js";
+import { logger } from "../../src/logger.js";
+import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { execute } from "../support/graphql.js";
+import { runSignalpost, type SignalpostProcess } from "../support/process.js";
+import { seed } from "../support/seed.js";
+
+// This process plays the API (it only enqueues); a separate `serve --role worker` process runs the relay action.
+let api: RunningApiServer;
+let sender: JobQueue;
+let worker: SignalpostProcess;
+beforeAll(async () => {
+  api = await startApiServer();
+  await startPubSub(process.env.DATABASE_URL as string, logger);
+  sender = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  worker = runSignalpost(["serve", "--role", "worker"], { DATABASE_URL: process.env.DATABASE_URL });
+  await worker.waitForLog((line) => line.msg === "job queue started");
+});
+afterAll(async () => {
+  worker.child.kill("SIGTERM");
+  await worker.exited;
+  await sender.stop(1_000);
+  await stopPubSub();
+  await api.close();
+});
+
+describe("relay across processes", () => {
+  it("an event produced by a worker process reaches a subscription held on the API process", async () => {
+    const { headers } = await seed.tenantWithKey();
+    const created = await execute<{ createAgent: { secret: string; agent: { id: string } } }>(
+      `mutation { createAgent(input: { name: "laptop", status: ACTIVE, actions: [{ type: "relay" }] }) {
+        ... on CreatedAgent { secret agent { id } } } }`,
+      {},
+      headers,
+    );
+    const { secret, agent } = created.data?.createAgent ?? { secret: "", agent: { id: "" } };
+    const client = createClient({
+      url: api.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: headers.authorization },
+    });
+    const first = new Promise<{ body: string }>((resolve, reject) => {
+      client.subscribe<{ agentWebhookReceived: { body: string } }>(
+        {
+          query: `subscription ($id: ID!) { agentWebhookReceived(agentId: $id) { body } }`,
+          variables: { id: agent.id },
+        },
+        {
+          next: (result) =>
+            result.data ? resolve(result.data.agentWebhookReceived) : reject(new Error(JSON.stringify(result.errors))),
+          error: reject,
+          complete: () => undefined,
+        },
+      );
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const body = `{"from":"production","n":${randomBytes(2).readUInt16BE()}}`;
+    const response = await fetch(`${api.httpUrl}/agents/${agent.id}/webhook`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...signWebhook({
+          msgId: `msg_${randomBytes(6).toString("hex")}`,
+          timestamp: new Date(),
+          body,
+          secrets: [secret],
+        }),
+      },
+      body,
+    });
+    expect(response.status).toBe(202);
+    expect((await first).body).toBe(body);
+    await client.dispose();
+  }, 30_000);
+});

@@ -116,6 +116,19 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
     expect(JSON.stringify(replay.body)).not.toContain(secret);
   });
 
+  it("refuses the old secret as soon as it is regenerated", async () => {
+    const { agentId, secret: oldSecret, headers } = await activeAgent();
+    expect((await post(agentId, "{}", signed(oldSecret, "{}"))).status).toBe(202);
+    const regenerated = await execute<{ regenerateAgentSecret: { secret: string } }>(
+      `mutation ($id: ID!) { regenerateAgentSecret(id: $id) { ... on CreatedAgent { secret } } }`,
+      { id: agentId },
+      headers,
+    );
+    const newSecret = regenerated.data?.regenerateAgentSecret.secret ?? "";
+    expect((await post(agentId, "{}", signed(oldSecret, "{}"))).body).toMatchObject({ code: "SIGNATURE_INVALID" });
+    expect((await post(agentId, "{}", signed(newSecret, "{}"))).status).toBe(202);
+  });
+
   it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one", async () => {
     const { agentId, secret } = await activeAgent();
     const body = '{"action":"opened"}';

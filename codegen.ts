@@ -12,7 +12,7 @@ const config: CodegenConfig = {
   // ESM output (imports with .js extensions), as the rest of the project.
   emitLegacyCommonJSImports: false,
   generates: {
-    "clients/typescript/src/generated/": {
+    "clients/typescript/generated/": {
       preset: "client",
       presetConfig: { fragmentMasking: false },
       config: {

@@ -33,19 +33,8 @@ export interface DeliveryWork {
   previous: { status: string; dueAt: Date };
 }
 
-interface ClaimedRow {
-  deliveryId: string;
-  tenantId: string;
-  eventId: string;
-  eventType: string;
-  payload: unknown;
-  eventCreatedAt: Date;
-  /** A forwarded request's body, sent as is instead of the envelope. */
-  rawBody: string | null;
-  /** A forwarded request's chosen headers. */
-  extraHeaders: Record<string, string> | null;
-  attemptCount: number;
-  retryIndex: number;
+/** A claim's result row: the delivery and event columns as DeliveryWork has them, the endpoint's flattened. */
+type ClaimedRow = Omit<DeliveryWork, "endpoint" | "previous"> & {
   endpointId: string;
   url: string;
   headers: Record<string, string>;
@@ -57,7 +46,7 @@ interface ClaimedRow {
   endpointUpdatedAt: Date;
   previousStatus: string;
   previousDueAt: Date;
-}
+};
 
 /**
  * A claim is leased for the endpoint's timeout plus this grace (signing and recording); a worker that dies leaves

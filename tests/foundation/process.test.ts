@@ -7,6 +7,8 @@ import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDatabase, dropDatabase, type TestDatabase } from "../support/databases.js";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+import { seed } from "../support/seed.js";
+import { TestReceiver } from "../support/test-receiver.js";
 
 const databases: TestDatabase[] = [];
 const running: SignalpostProcess[] = [];
@@ -143,6 +145,41 @@ describe("serving against DATABASE_URL", () => {
     const { code, ms } = await stopWithSigterm(process);
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
+  });
+
+  it("lets a request in flight finish when SIGTERM arrives, then exits 0", async () => {
+    // The server runs on this file's database, so the key seeded here is valid there.
+    const receiver = await TestReceiver.start();
+    receiver.respondWith({ status: 200, latencyMs: 2_000 });
+    const { headers } = await seed.tenantWithKey();
+    const server = start(["serve"], {
+      DATABASE_URL: process.env.DATABASE_URL,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SIGNALPOST_ALLOW_INSECURE_URLS: "true",
+    });
+    const port = await servingPort(server);
+    const graphql = (query: string) =>
+      fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query }),
+      }).then(
+        (response) =>
+          response.json() as Promise<{ data: Record<string, { endpoint?: { id: string }; statusCode?: number }> }>,
+      );
+    const created = await graphql(
+      `mutation { createEndpoint(input: { name: "slow", url: "${receiver.url}" }) { ... on CreatedEndpoint { endpoint { id } } } }`,
+    );
+    const endpointId = created.data.createEndpoint?.endpoint?.id;
+    const slow = graphql(
+      `mutation { sendTestEvent(endpointId: "${endpointId}") { ... on SendResult { statusCode } } }`,
+    );
+    await receiver.waitForRequests(1);
+    const stopped = stopWithSigterm(server);
+    expect((await slow).data.sendTestEvent).toEqual({ statusCode: 200 });
+    expect((await stopped).code).toBe(0);
+    await receiver.close();
   });
 
   it("brings two instances started at the same moment up, applying migrations once", async () => {

@@ -11,6 +11,10 @@ const MAX_NOTIFY_BYTES = 7_900;
 /** Topics and what each carries. */
 export type Topics = {
   "agent:webhook": [agentId: string, payload: { executionId: string }];
+  "agent:execution": [
+    agentId: string,
+    payload: { executionId: string; status: "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED" },
+  ];
 };
 
 /**

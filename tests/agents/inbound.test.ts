@@ -310,6 +310,41 @@ describe("relay to live subscribers", () => {
     expect(received[0]?.headers["x-github-event"]).toBe("push");
   });
 
+  it("streams an execution's status changes on agentExecutionUpdated", async () => {
+    const { agentId, secret, headers } = await activeAgent({ actions: [{ type: "relay" }] });
+    const client = createClient({
+      url: api.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: headers.authorization },
+    });
+    const seen: { id: string; status: string }[] = [];
+    const finished = new Promise<void>((resolve, reject) => {
+      client.subscribe<{ agentExecutionUpdated: { id: string; status: string } }>(
+        {
+          query: `subscription ($id: ID!) { agentExecutionUpdated(agentId: $id) { id status } }`,
+          variables: { id: agentId },
+        },
+        {
+          next: (result) => {
+            if (!result.data) return reject(new Error(JSON.stringify(result.errors)));
+            seen.push(result.data.agentExecutionUpdated);
+            if (new Set(seen.map((item) => item.status)).size === 2) resolve();
+          },
+          error: reject,
+          complete: () => undefined,
+        },
+      );
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const accepted = await post(agentId, "{}", signed(secret, "{}"));
+    await finished;
+    await client.dispose();
+    // One announcement per change, each with the status it made.
+    expect(seen.map((item) => item.status).sort()).toEqual(["RUNNING", "SUCCEEDED"]);
+    expect(new Set(seen.map((item) => item.id))).toEqual(new Set([accepted.body.executionId]));
+  });
+
   it("answers a subscription to another tenant's agent with NOT_FOUND", async () => {
     const { agentId } = await activeAgent({ actions: [{ type: "relay" }] });
     const stranger = await seed.tenantWithKey();

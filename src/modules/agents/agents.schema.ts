@@ -311,6 +311,18 @@ builder.mutationField("sendTestWebhook", (t) =>
   }),
 );
 
+/** Subscriptions have no typed results: another tenant's (or no) agent is a NOT_FOUND GraphQL error naming agentId. */
+async function subscribableAgent(tenantId: string, agentId: string): Promise<void> {
+  try {
+    await findAgent(tenantId, agentId);
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      throw new GraphQLError("No agent with that id", { extensions: { code: "NOT_FOUND", field: "agentId" } });
+    }
+    throw error;
+  }
+}
+
 interface RelayedWebhook {
   executionId: string;
   agentId: string;
@@ -339,14 +351,7 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
     description: "Requests accepted by an agent with a relay action, as they arrive (from any instance).",
     args: { agentId: t.arg.id() },
     subscribe: async (_root, { agentId }, context) => {
-      try {
-        await findAgent(requireViewer(context).tenantId, String(agentId));
-      } catch (error) {
-        if (error instanceof NotFoundError) {
-          throw new GraphQLError("No agent with that id", { extensions: { code: "NOT_FOUND", field: "agentId" } });
-        }
-        throw error;
-      }
+      await subscribableAgent(requireViewer(context).tenantId, String(agentId));
       return pubsub().subscribe("agent:webhook", String(agentId));
     },
     resolve: async ({ executionId }, _args, context) => {
@@ -362,5 +367,26 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
         payload: execution.payload,
       };
     },
+  }),
+);
+
+builder.subscriptionField("agentExecutionUpdated", (t) =>
+  t.prismaField({
+    type: "AgentExecution",
+    authScopes: { scope: "agents:read" },
+    description: "An agent's executions as their status changes (RUNNING, SUCCEEDED, QUEUED for a retry, FAILED).",
+    args: { agentId: t.arg.id() },
+    subscribe: async (_root, { agentId }, context) => {
+      await subscribableAgent(requireViewer(context).tenantId, String(agentId));
+      return pubsub().subscribe("agent:execution", String(agentId));
+    },
+    resolve: async (query, { executionId, status }, _args, context) => ({
+      ...(await prisma.agentExecution.findFirstOrThrow({
+        ...query,
+        where: { id: executionId, tenantId: requireViewer(context).tenantId },
+      })),
+      // The status of the change announced, not whatever the row says by the time this is read.
+      status,
+    }),
   }),
 );

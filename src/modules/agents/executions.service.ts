@@ -77,6 +77,10 @@ export async function runExecution(
     where: { id: executionId },
     data: { status: "RUNNING", startedAt: new Date(), attempts: { increment: 1 }, error: null },
   });
+  // Each change is announced with the status it made, so subscribers see every step even when they read late.
+  const announce = (status: "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED") =>
+    pubsub().publish("agent:execution", execution.agentId, { executionId, status });
+  announce("RUNNING");
   try {
     const payload = execution.agent.transform
       ? await runTransform(execution.agent.transform, execution.payload)
@@ -112,10 +116,12 @@ export async function runExecution(
         results.push({ type: action.type, eventId: forwarded.eventId, deliveryCount: forwarded.deliveryCount });
       }
     }
-    return await prisma.agentExecution.update({
+    const succeeded = await prisma.agentExecution.update({
       where: { id: executionId },
       data: { status: "SUCCEEDED", finishedAt: new Date(), result: { payload: payload as object, actions: results } },
     });
+    announce("SUCCEEDED");
+    return succeeded;
   } catch (error) {
     const last = retryCount >= EXECUTION_RETRY_LIMIT;
     await prisma.agentExecution.update({
@@ -126,6 +132,7 @@ export async function runExecution(
         error: (error as Error).message.slice(0, 2_000),
       },
     });
+    announce(last ? "FAILED" : "QUEUED");
     logger.warn({ executionId, agentId: execution.agentId, attempt: retryCount + 1, last }, "agent execution failed");
     throw error;
   }

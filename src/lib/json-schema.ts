@@ -1,75 +1,122 @@
-import { createRequire } from "node:module";
-import type { ErrorObject, ValidateFunction } from "ajv";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import formats from "ajv-formats";
 import { ValidationError } from "./errors.js";
 
-// ajv ships CommonJS; createRequire gives us its classes with their real types under NodeNext.
-const require = createRequire(import.meta.url);
-const Ajv2020 = require("ajv/dist/2020.js").default as typeof import("ajv/dist/2020.js").default;
-const addFormats = require("ajv-formats").default as typeof import("ajv-formats").default;
+/** The only dialect we accept; schemas without `$schema` are read as this one. */
+const DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema";
 
 /**
- * JSON Schema (draft 2020-12) for event types and agent payloads. Strict mode catches typos in schemas (unknown
- * keywords) when they are saved, instead of silently accepting every payload later.
+ * JSON Schema (draft 2020-12) for event types and agent payloads. One instance serves every tenant, so nothing a
+ * tenant saves may stay registered in it (see compileSchema).
  */
-const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, validateFormats: true });
-addFormats(ajv);
+const ajv = new Ajv2020({
+  // Unknown keywords and formats are refused when a schema is saved: a typo would otherwise accept every payload.
+  strict: true,
+  // ...but not the optional checks that refuse valid schemas, such as `{ type: "object", required: ["id"] }`
+  // (required without properties), `properties` without `type: "object"`, or a `prefixItems` tuple left open.
+  strictRequired: false,
+  strictTypes: false,
+  strictTuples: false,
+  allowUnionTypes: true,
+  // Needed to report more than the first failure; payloads are size-limited by their callers.
+  allErrors: true,
+  // Do not register compiled schemas under their `$id`: two tenants (or two versions of one type) may share an `$id`.
+  addUsedSchema: false,
+});
+// ajv-formats is CommonJS whose typings declare only a default export; under NodeNext that is `.default`.
+formats.default(ajv);
 
-function describe(errors: readonly ErrorObject[] | null | undefined, root: string, limit = 3): string {
-  return (errors ?? [])
-    .slice(0, limit)
-    .map((error) => {
-      const pointer = `${root}${error.instancePath}`;
-      const extra =
-        error.keyword === "additionalProperties"
-          ? ` (${(error.params as { additionalProperty: string }).additionalProperty})`
-          : "";
-      return `${pointer} ${error.message ?? "is invalid"}${extra}`;
-    })
-    .join("; ");
+/** Keywords whose values are instances, not schemas: a `$ref` member there is data. */
+const INSTANCE_KEYWORDS = new Set(["const", "enum", "default", "examples"]);
+/** Keywords whose values map names (not keywords) to subschemas. */
+const NAMED_SUBSCHEMAS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]);
+
+function pointerToken(key: string): string {
+  return key.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-/** Finds a `$ref` that does not point inside the schema (we never fetch remote schemas). */
-function remoteRef(value: unknown, path = "schema"): string | null {
+/**
+ * Finds what ajv would either fetch or fail on obscurely: a `$ref` leaving the document (we never load remote
+ * schemas) or a `$schema` naming another dialect (ajv throws a plain error for it).
+ */
+function unsupported(value: unknown, path: string, named = false): string | null {
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const found = remoteRef(item, `${path}/${index}`);
+      const found = unsupported(item, `${path}/${index}`);
       if (found) return found;
     }
-  } else if (value && typeof value === "object") {
-    for (const [key, item] of Object.entries(value)) {
-      if (key === "$ref" && typeof item === "string" && !item.startsWith("#")) return `${path}/$ref`;
-      const found = remoteRef(item, `${path}/${key}`);
-      if (found) return found;
-    }
+    return null;
+  }
+  if (!value || typeof value !== "object") return null;
+  for (const [key, item] of Object.entries(value)) {
+    const at = `${path}/${pointerToken(key)}`;
+    let found: string | null;
+    if (named) found = unsupported(item, at);
+    else if (INSTANCE_KEYWORDS.has(key)) found = null;
+    else if (key === "$ref" && typeof item === "string" && !item.startsWith("#")) {
+      found = `${at}: only local references ("#/...") are allowed`;
+    } else if (key === "$schema" && item !== DRAFT_2020_12 && item !== `${DRAFT_2020_12}#`) {
+      found = `${at}: only draft 2020-12 ("${DRAFT_2020_12}") is supported`;
+    } else found = unsupported(item, at, NAMED_SUBSCHEMAS.has(key));
+    if (found) return found;
   }
   return null;
 }
 
+/** `root/pointer reason` for up to `limit` errors, then how many more there were. */
+function describe(errors: readonly ErrorObject[] | null | undefined, root: string, limit = 3): string {
+  const all = errors ?? [];
+  const shown = all.slice(0, limit).map((error) => {
+    const extra =
+      error.keyword === "additionalProperties"
+        ? ` (${(error.params as { additionalProperty: string }).additionalProperty})`
+        : "";
+    return `${root}${error.instancePath} ${error.message ?? "is invalid"}${extra}`;
+  });
+  if (all.length > limit) shown.push(`and ${all.length - limit} more`);
+  return shown.join("; ");
+}
+
 /**
- * Checks that `schema` is a valid draft 2020-12 schema and compiles it.
- * @throws ValidationError on `field`, pointing at the problem (`schema/properties/amount/type must be ...`).
+ * Checks that `schema` is a valid draft 2020-12 schema (an object, or true/false) with only local `$ref`s, and
+ * compiles it. Compiling is not cheap: on hot paths use {@link cachedSchema}.
+ * @param field the input field to blame in the error (`schema`, `payloadSchema`...).
+ * @throws ValidationError on `field`, pointing into the schema (`schema/properties/amount/type must be ...`).
  */
 export function compileSchema(schema: unknown, field = "schema"): ValidateFunction {
   if (typeof schema !== "boolean" && (typeof schema !== "object" || schema === null || Array.isArray(schema))) {
     throw new ValidationError("a JSON Schema is an object (or true/false)", field);
   }
-  const ref = remoteRef(schema);
-  if (ref) throw new ValidationError(`${ref}: only local references ("#/...") are allowed`, field);
-  if (!ajv.validateSchema(schema as object)) throw new ValidationError(describe(ajv.errors, "schema"), field);
+  const problem = unsupported(schema, "schema");
+  if (problem) throw new ValidationError(problem, field);
+  if (!ajv.validateSchema(schema)) throw new ValidationError(describe(ajv.errors, "schema"), field);
+  const knownRefs = new Set(Object.keys(ajv.refs));
   try {
-    return ajv.compile(schema as object);
+    return ajv.compile(schema);
   } catch (error) {
+    // Strict-mode findings (unknown keyword or format), bad regular expressions, unresolvable local references.
     throw new ValidationError(`schema: ${(error as Error).message}`, field);
+  } finally {
+    // ajv would keep every compiled schema for the life of the process; the validate function needs none of it,
+    // and cachedSchema bounds what we keep.
+    if (typeof schema === "object") ajv.removeSchema(schema);
+    // Nested `$id`s are recorded globally too (as paths into the removed schema).
+    for (const ref of Object.keys(ajv.refs)) if (!knownRefs.has(ref)) delete ajv.refs[ref];
   }
 }
 
 const cache = new Map<string, ValidateFunction>();
 const CACHE_LIMIT = 500;
 
-/** Compiles once per `key` (an id plus a version, say); the least recently used entries go first. */
+/**
+ * {@link compileSchema} once per `key`, which must change whenever the schema does (an id plus a version, say, with
+ * a prefix naming the owner kind). Holds at most 500 entries; the least recently used go first.
+ * @throws ValidationError on `schema` when the schema does not compile.
+ */
 export function cachedSchema(key: string, schema: unknown): ValidateFunction {
   const hit = cache.get(key);
   if (hit) {
+    // Re-inserting moves the key to the end of the Map's order, which is what makes eviction LRU.
     cache.delete(key);
     cache.set(key, hit);
     return hit;
@@ -81,8 +128,9 @@ export function cachedSchema(key: string, schema: unknown): ValidateFunction {
 }
 
 /**
- * Validates a value. @throws ValidationError on `field` naming the JSON pointer and reason of up to three problems,
- * e.g. `payload/amount must be number`.
+ * Validates `value` against a compiled schema.
+ * @throws ValidationError on `field` naming the JSON pointer and reason of up to three failures, then how many more
+ * (`payload/amount must be number; payload must have required property 'id'; and 2 more`).
  */
 export function validateAgainst(validate: ValidateFunction, value: unknown, field = "payload"): void {
   if (!validate(value)) throw new ValidationError(describe(validate.errors, field), field);

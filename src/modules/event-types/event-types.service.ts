@@ -8,6 +8,7 @@ import { recordAudit } from "../audit/audit.service.js";
 
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 
+/** The changeable fields of an event type; those left undefined are not touched. */
 export interface EventTypeFields {
   description?: string | null;
   /** A JSON Schema (draft 2020-12); null removes it. */
@@ -33,6 +34,7 @@ function checkFields(fields: EventTypeFields) {
   return data;
 }
 
+/** The tenant's event type by id. @throws NotFoundError (field `id`) for a missing, foreign or malformed id. */
 export async function findEventType(
   tenantId: string,
   id: string,
@@ -128,6 +130,6 @@ export async function eventTypeForPublish(
     throw new ValidationError(`unknown event type "${name}": create it first (createEventType)`, "eventType");
   if (eventType.archivedAt) throw new ValidationError(`event type "${name}" is archived`, "eventType");
   if (eventType.schema === null) return { validate: () => undefined };
-  const validate = cachedSchema(`${eventType.id}:${eventType.updatedAt.getTime()}`, eventType.schema);
+  const validate = cachedSchema(`event-type:${eventType.id}:${eventType.updatedAt.getTime()}`, eventType.schema);
   return { validate: (payload) => validateAgainst(validate, payload, "payload") };
 }

@@ -9,7 +9,16 @@ export const PUBSUB_CHANNEL = "signalpost_pubsub";
 const MAX_NOTIFY_BYTES = 7_900;
 
 /** Topics and what each carries. */
+/** One delivery's new state, as deliveryUpdated subscribers receive it. */
+export interface DeliveryChange {
+  deliveryId: string;
+  endpointId: string;
+  eventId: string;
+  status: string;
+}
+
 export type Topics = {
+  "delivery:updated": [tenantId: string, payload: DeliveryChange];
   "agent:webhook": [agentId: string, payload: { executionId: string }];
   "agent:execution": [
     agentId: string,
@@ -23,7 +32,10 @@ export type Topics = {
  */
 class PostgresEventTarget extends EventTarget {
   dispatchLocally(type: string, detail: unknown): void {
-    super.dispatchEvent(new CustomEvent(type, { detail }));
+    // A batch (see publishMany) arrives as one notification and is handed to subscribers item by item.
+    const items = (detail as { many?: unknown[] } | null)?.many;
+    for (const item of Array.isArray(items) ? items : [detail])
+      super.dispatchEvent(new CustomEvent(type, { detail: item }));
   }
 
   override dispatchEvent(event: Event): boolean {
@@ -37,7 +49,7 @@ class PostgresEventTarget extends EventTarget {
 
 export type SignalpostPubSub = ReturnType<typeof createPubSub<Topics>>;
 
-let active: { pubsub: SignalpostPubSub; listener: ChannelListener } | undefined;
+let active: { pubsub: SignalpostPubSub; listener: ChannelListener; target: PostgresEventTarget } | undefined;
 
 /** Starts the process's pub/sub on the database (at start-up, after the pool is connected). */
 export async function startPubSub(databaseUrl: string, logger: Logger): Promise<SignalpostPubSub> {
@@ -58,7 +70,7 @@ export async function startPubSub(databaseUrl: string, logger: Logger): Promise<
   );
   await listener.start();
   const pubsub = createPubSub<Topics>({ eventTarget: target as never });
-  active = { pubsub, listener };
+  active = { pubsub, listener, target };
   return pubsub;
 }
 
@@ -71,4 +83,24 @@ export async function stopPubSub(): Promise<void> {
 export function pubsub(): SignalpostPubSub {
   if (!active) throw new Error("the pub/sub is not started");
   return active.pubsub;
+}
+
+/** Items per notification: each DeliveryChange is about 170 bytes of JSON, well inside NOTIFY's limit at 40. */
+const ITEMS_PER_NOTIFY = 40;
+
+/**
+ * Publishes many events of one topic with one NOTIFY per few dozen instead of one each: the delivery hot path records
+ * attempts in batches and must not pay a query per delivery to announce them.
+ */
+export function publishMany<Topic extends keyof Topics>(
+  topic: Topic,
+  id: Topics[Topic][0],
+  items: Topics[Topic][1][],
+): void {
+  if (!active || items.length === 0) return;
+  for (let start = 0; start < items.length; start += ITEMS_PER_NOTIFY) {
+    active.target.dispatchEvent(
+      new CustomEvent(`${topic}:${id}`, { detail: { many: items.slice(start, start + ITEMS_PER_NOTIFY) } }),
+    );
+  }
 }

@@ -156,6 +156,7 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
   // Subscriptions are checked over WebSocket in the agents tests; here only their declared scope.
   "Subscription.agentWebhookReceived": { scope: "agents:read", operation: "" },
   "Subscription.agentExecutionUpdated": { scope: "agents:read", operation: "" },
+  "Subscription.deliveryUpdated": { scope: "deliveries:read", operation: "" },
 };
 
 function rootFields(): string[] {

@@ -1,8 +1,10 @@
+import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { type DeliveryChange, pubsub } from "../../lib/pubsub.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
   findDelivery,
@@ -329,4 +331,29 @@ const EndpointHealthType = builder.objectRef<EndpointHealth>("EndpointHealth").i
 
 builder.prismaObjectField("Endpoint", "health", (t) =>
   t.field({ type: EndpointHealthType, resolve: (endpoint) => endpointHealth(endpoint) }),
+);
+
+builder.subscriptionField("deliveryUpdated", (t) =>
+  t.prismaField({
+    type: "Delivery",
+    authScopes: { scope: "deliveries:read" },
+    description:
+      "Deliveries of the tenant as their attempts are recorded (succeeded, rescheduled or failed), from any worker. " +
+      "Both filters are optional.",
+    args: { endpointId: t.arg.id({ required: false }), eventId: t.arg.id({ required: false }) },
+    subscribe: (_root, args, context) =>
+      pipe(
+        pubsub().subscribe("delivery:updated", requireViewer(context).tenantId),
+        filter(
+          (change: DeliveryChange) =>
+            (!args.endpointId || change.endpointId === String(args.endpointId)) &&
+            (!args.eventId || change.eventId === String(args.eventId)),
+        ),
+      ),
+    resolve: (query, change, _args, context) =>
+      prisma.delivery.findFirstOrThrow({
+        ...query,
+        where: { id: change.deliveryId, tenantId: requireViewer(context).tenantId },
+      }),
+  }),
 );

@@ -1,6 +1,7 @@
 import { pool } from "../../db/prisma.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
+import { type DeliveryChange, publishMany } from "../../lib/pubsub.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 import { effectiveDelays } from "./retry-policy.js";
 
@@ -269,6 +270,23 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   } finally {
     client.release();
   }
+  announceChanges(records, deliveries.status);
+}
+
+/** Tells deliveryUpdated subscribers (on every instance), one notification per tenant and few dozen deliveries. */
+function announceChanges(records: readonly AttemptRecord[], statuses: string[]): void {
+  const byTenant = new Map<string, DeliveryChange[]>();
+  records.forEach((record, index) => {
+    const changes = byTenant.get(record.work.tenantId) ?? [];
+    changes.push({
+      deliveryId: record.work.deliveryId,
+      endpointId: record.work.endpoint.id,
+      eventId: record.work.eventId,
+      status: statuses[index] as string,
+    });
+    byTenant.set(record.work.tenantId, changes);
+  });
+  for (const [tenantId, changes] of byTenant) publishMany("delivery:updated", tenantId, changes);
 }
 
 type Streak = {

@@ -1,0 +1,79 @@
+import { createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
+import { logger } from "../../src/logger.js";
+import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type Delivering, startDelivering } from "../support/outbound.js";
+import { outboundApi } from "../support/outbound-api.js";
+import { seed, seedEventType } from "../support/seed.js";
+import { TestReceiver } from "../support/test-receiver.js";
+
+let api: RunningApiServer;
+let delivering: Delivering;
+let receiver: TestReceiver;
+beforeAll(async () => {
+  api = await startApiServer();
+  await startPubSub(process.env.DATABASE_URL as string, logger);
+  delivering = await startDelivering();
+  receiver = await TestReceiver.start();
+});
+afterAll(async () => {
+  await receiver.close();
+  await delivering.stop();
+  await stopPubSub();
+  await api.close();
+});
+
+type Update = { deliveryUpdated: { id: string; status: string; endpoint: { id: string } } };
+
+function subscribe(authorization: string, variables: Record<string, unknown>, into: Update["deliveryUpdated"][]) {
+  const client = createClient({
+    url: api.wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: { authorization },
+  });
+  client.subscribe<Update>(
+    {
+      query: `subscription ($endpointId: ID, $eventId: ID) { deliveryUpdated(endpointId: $endpointId, eventId: $eventId) { id status endpoint { id } } }`,
+      variables,
+    },
+    {
+      next: (result) => result.data && into.push(result.data.deliveryUpdated),
+      error: () => undefined,
+      complete: () => undefined,
+    },
+  );
+  return client;
+}
+
+describe("deliveryUpdated", () => {
+  it("streams the tenant's recorded attempts, filtered by endpoint, and nothing to other tenants", async () => {
+    const { tenant, headers } = await seed.tenantWithKey();
+    await seedEventType(tenant.id, "order.created");
+    const outbound = outboundApi(headers);
+    const watched = await outbound.createEndpoint({ url: receiver.url });
+    await outbound.createEndpoint({ url: receiver.url });
+    const stranger = await seed.tenantWithKey();
+
+    const updates: Update["deliveryUpdated"][] = [];
+    const strangerUpdates: Update["deliveryUpdated"][] = [];
+    const clients = [
+      subscribe(headers.authorization as string, { endpointId: watched.id }, updates),
+      subscribe(stranger.headers.authorization as string, {}, strangerUpdates),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const published = await outbound.publish({ eventType: "order.created", payload: { n: 1 } });
+    expect(published.deliveryCount).toBe(2);
+    const deadline = Date.now() + 10_000;
+    while (updates.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    // Give the other endpoint's update time to (wrongly) arrive.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await Promise.all(clients.map((client) => client.dispose()));
+
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({ status: "SUCCEEDED", endpoint: { id: watched.id } });
+    expect(strangerUpdates).toHaveLength(0);
+  });
+});

@@ -11,6 +11,9 @@ import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
 import { sendJson, sendJsonError } from "./json.js";
 
+/** Operations (subscriptions) one WebSocket connection may run at once. */
+export const MAX_OPERATIONS_PER_CONNECTION = 50;
+
 /** Raised when the port is taken, so the CLI can say so in one line. */
 export class PortInUseError extends Error {
   constructor(readonly port: number) {
@@ -152,6 +155,14 @@ export class HttpServer {
         // Each operation authenticates again through the shared context factory, so a key revoked after the
         // connection opened cannot start new subscriptions.
         onSubscribe: async (ctx, _id, payload) => {
+          // A bound per connection, so one client cannot hold unbounded listeners and database reads.
+          if (Object.keys(ctx.subscriptions).length >= MAX_OPERATIONS_PER_CONNECTION) {
+            return [
+              new GraphQLError(`at most ${MAX_OPERATIONS_PER_CONNECTION} operations at once on one connection`, {
+                extensions: { code: "TOO_MANY_SUBSCRIPTIONS" },
+              }),
+            ];
+          }
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,

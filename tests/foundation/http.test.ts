@@ -125,4 +125,32 @@ describe("GraphQL subscriptions over graphql-ws on the same port and path", () =
     await client.dispose();
     expect(JSON.stringify(error)).toContain("Syntax Error");
   });
+
+  it("refuses more than 50 operations at once on one connection", async () => {
+    const client = wsClient();
+    const disposers: (() => void)[] = [];
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < 50; i += 1) {
+      started.push(
+        new Promise<void>((resolve) => {
+          disposers.push(
+            client.subscribe(
+              { query: "subscription { heartbeat(intervalMs: 100) { sequence } }" },
+              { next: () => resolve(), error: () => resolve(), complete: () => undefined },
+            ),
+          );
+        }),
+      );
+    }
+    await Promise.all(started);
+    const refused = await new Promise<unknown>((resolve) => {
+      client.subscribe(
+        { query: "subscription { heartbeat(intervalMs: 100) { sequence } }" },
+        { next: resolve, error: resolve, complete: () => undefined },
+      );
+    });
+    for (const dispose of disposers) dispose();
+    await client.dispose();
+    expect(JSON.stringify(refused)).toContain("TOO_MANY_SUBSCRIPTIONS");
+  });
 });

@@ -12,6 +12,7 @@ import { configureUrls } from "./lib/public-url.js";
 import { startPubSub, stopPubSub } from "./lib/pubsub.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
+import { startConsoleFeed, stopConsoleFeed } from "./modules/console/console-feed.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
 import { addressPolicy, configureOutbound } from "./modules/deliveries/outbound-settings.js";
@@ -51,6 +52,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     await started.dispatcher?.stop(begun + timeoutMs * 0.8);
     await started.jobs?.stop(Math.max(begun + timeoutMs * 0.9 - Date.now(), 100));
     await started.outbound?.close();
+    await stopConsoleFeed();
     await stopPubSub();
     await disconnectPrisma();
     await started.database?.close();
@@ -71,6 +73,8 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     connectPrisma(database.url);
     // Subscription events travel between processes through NOTIFY; every role publishes or subscribes.
     await startPubSub(database.url, logger);
+    // The console's subscribers live on API processes; producers anywhere wake them through NOTIFY.
+    if (role !== "worker") await startConsoleFeed(database.url, logger);
     // Both roles send: workers deliver, the API sends test events and manual retries synchronously.
     started.outbound = createOutboundClient({ policy: addressPolicy });
     useOutboundClient(started.outbound);

@@ -10,6 +10,7 @@ import "./modules/endpoints/endpoints.schema.js";
 import "./modules/events/events.schema.js";
 import "./modules/deliveries/deliveries.schema.js";
 import "./modules/agents/agents.schema.js";
+import "./modules/console/console.schema.js";
 
 /** The executable schema: every module's types and root fields. */
 export const schema = builder.toSchema();

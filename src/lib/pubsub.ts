@@ -17,7 +17,16 @@ export interface DeliveryChange {
   status: string;
 }
 
+/** An endpoint's health state moved (HEALTHY, FAILING, DISABLED). */
+export interface HealthChange {
+  endpointId: string;
+  tenantId: string;
+  state: "HEALTHY" | "FAILING" | "DISABLED";
+  previousState: "HEALTHY" | "FAILING" | "DISABLED";
+}
+
 export type Topics = {
+  "endpoint:health": [tenantId: string, payload: HealthChange];
   "delivery:updated": [tenantId: string, payload: DeliveryChange];
   "agent:webhook": [agentId: string, payload: { executionId: string }];
   "agent:execution": [
@@ -103,4 +112,9 @@ export function publishMany<Topic extends keyof Topics>(
       new CustomEvent(`${topic}:${id}`, { detail: { many: items.slice(start, start + ITEMS_PER_NOTIFY) } }),
     );
   }
+}
+
+/** Tells endpointHealthChanged subscribers of the tenant, on every instance. */
+export function announceHealthChange(change: HealthChange): void {
+  active?.pubsub.publish("endpoint:health", change.tenantId, change);
 }

@@ -157,6 +157,8 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
   "Subscription.agentWebhookReceived": { scope: "agents:read", operation: "" },
   "Subscription.agentExecutionUpdated": { scope: "agents:read", operation: "" },
   "Subscription.deliveryUpdated": { scope: "deliveries:read", operation: "" },
+  "Subscription.consoleEvents": { scope: "console:read", operation: "" },
+  "Subscription.endpointHealthChanged": { scope: "endpoints:read", operation: "" },
 };
 
 function rootFields(): string[] {

@@ -7,6 +7,7 @@ import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
+import { recordConsoleEvent } from "../console/console-events.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
 
 export interface AgentFields {
@@ -167,6 +168,12 @@ export async function revealAgentSecret(tenantId: string, id: string, origin: Re
   if (!decision.allowed)
     throw new RateLimitedError(`at most ${REVEALS_PER_MINUTE} secret reveals a minute`, decision.retryAfterSeconds);
   await recordAudit({ tenantId, ...origin, action: "agent_secret.revealed", target: { type: "Agent", id } });
+  await recordConsoleEvent({
+    tenantId,
+    kind: "SECRET_REVEALED",
+    agentId: id,
+    data: { target: "agent", name: agent.name },
+  });
   return openSecret(agent.encryptedSecret);
 }
 
@@ -182,6 +189,10 @@ export async function regenerateAgentSecret(
     await findAgent(tenantId, id, tx);
     const agent = await tx.agent.update({ where: { id }, data: { encryptedSecret } });
     await recordAudit({ tenantId, ...origin, action: "agent_secret.regenerated", target: { type: "Agent", id } }, tx);
+    await recordConsoleEvent(
+      { tenantId, kind: "SECRET_REGENERATED", agentId: id, data: { target: "agent", name: agent.name } },
+      tx,
+    );
     return { agent, secret };
   });
 }

@@ -4,6 +4,7 @@ import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
 import { pubsub } from "../../lib/pubsub.js";
 import type { Logger } from "../../logger.js";
+import { insertConsoleEvents, recordConsoleEvent } from "../console/console-events.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
 
@@ -49,6 +50,15 @@ export async function enqueueExecution(input: {
         db: { executeSql: (text, values) => client.query(text, values) },
       },
     );
+    await insertConsoleEvents(client, [
+      {
+        tenantId: input.agent.tenantId,
+        kind: "INBOUND_ACCEPTED",
+        agentId: input.agent.id,
+        executionId,
+        data: { agentName: input.agent.name, sourceIp: input.sourceIp },
+      },
+    ]);
     // Sent on commit: wakes an execution worker at once.
     await client.query("SELECT pg_notify($1, '')", [EXECUTIONS_CHANNEL]);
     await client.query("COMMIT");
@@ -78,9 +88,17 @@ export async function runExecution(
     data: { status: "RUNNING", startedAt: new Date(), attempts: { increment: 1 }, error: null },
   });
   // Each change is announced with the status it made, so subscribers see every step even when they read late.
-  const announce = (status: "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED") =>
+  const announce = async (status: "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED", error?: string) => {
     pubsub().publish("agent:execution", execution.agentId, { executionId, status });
-  announce("RUNNING");
+    await recordConsoleEvent({
+      tenantId: execution.tenantId,
+      kind: "EXECUTION_UPDATED",
+      agentId: execution.agentId,
+      executionId,
+      data: { status, agentName: execution.agent.name, ...(error ? { error } : {}) },
+    }).catch((consoleError: unknown) => logger.warn({ err: consoleError }, "could not record the execution's change"));
+  };
+  await announce("RUNNING");
   try {
     const payload = execution.agent.transform
       ? await runTransform(execution.agent.transform, execution.payload)
@@ -120,7 +138,7 @@ export async function runExecution(
       where: { id: executionId },
       data: { status: "SUCCEEDED", finishedAt: new Date(), result: { payload: payload as object, actions: results } },
     });
-    announce("SUCCEEDED");
+    await announce("SUCCEEDED");
     return succeeded;
   } catch (error) {
     const last = retryCount >= EXECUTION_RETRY_LIMIT;
@@ -132,7 +150,7 @@ export async function runExecution(
         error: (error as Error).message.slice(0, 2_000),
       },
     });
-    announce(last ? "FAILED" : "QUEUED");
+    await announce(last ? "FAILED" : "QUEUED", (error as Error).message.slice(0, 300));
     logger.warn({ executionId, agentId: execution.agentId, attempt: retryCount + 1, last }, "agent execution failed");
     throw error;
   }

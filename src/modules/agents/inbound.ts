@@ -8,6 +8,7 @@ import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
+import { recordConsoleEvent } from "../console/console-events.js";
 import type { AgentAction } from "./agent-config.js";
 import { enqueueExecution } from "./executions.service.js";
 
@@ -176,11 +177,12 @@ export async function handleAgentWebhook(
   logger: Logger,
 ): Promise<void> {
   const sourceIp = req.socket.remoteAddress ?? null;
+  let agent: Agent | undefined;
   try {
     if (req.method !== "POST")
       throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
     const body = await readBody(req);
-    const agent = await loadAgent(agentId);
+    agent = await loadAgent(agentId);
     const decision = await rateLimit("agent-inbound", agent.rateLimitPerMinute, 60).consume(agent.id);
     if (!decision.allowed) {
       throw new InboundRefusal(
@@ -202,6 +204,7 @@ export async function handleAgentWebhook(
     if (!(error instanceof InboundRefusal)) throw error;
     if (error.status === 413) res.setHeader("connection", "close");
     logger.warn({ agentId, code: error.code, ip: sourceIp }, "inbound webhook refused");
+    if (agent) await announceRefusal(agent, error, sourceIp, logger);
     sendJsonError(
       res,
       error.status,
@@ -209,4 +212,28 @@ export async function handleAgentWebhook(
       error.headers,
     );
   }
+}
+
+/** Rate-limit refusals reach the console at most this often per agent: a flood must not flood the feed too. */
+const RATE_LIMITED_ANNOUNCE_MS = 10_000;
+const lastRateLimitedAnnounce = new Map<string, number>();
+
+/** Tells the tenant's console about a refused request (for an agent that exists: unknown ids have no tenant). */
+async function announceRefusal(
+  agent: Agent,
+  refusal: InboundRefusal,
+  sourceIp: string | null,
+  logger: Logger,
+): Promise<void> {
+  if (refusal.status === 429) {
+    const last = lastRateLimitedAnnounce.get(agent.id) ?? 0;
+    if (Date.now() - last < RATE_LIMITED_ANNOUNCE_MS) return;
+    lastRateLimitedAnnounce.set(agent.id, Date.now());
+  }
+  await recordConsoleEvent({
+    tenantId: agent.tenantId,
+    kind: "INBOUND_REJECTED",
+    agentId: agent.id,
+    data: { agentName: agent.name, status: refusal.status, code: refusal.code, sourceIp },
+  }).catch((error: unknown) => logger.warn({ err: error }, "could not record the refusal in the console"));
 }

@@ -3,6 +3,7 @@ import type { ApiKey } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { type AuditActor, recordAudit } from "../audit/audit.service.js";
 import { grants, isScope, type Scope } from "../auth/scopes.js";
+import { CONSOLE_CHANNEL, recordConsoleEvent } from "../console/console-events.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
 
 /** Where a change came from, for its audit entry. */
@@ -72,6 +73,10 @@ export async function createApiKey(
       },
       tx,
     );
+    await recordConsoleEvent(
+      { tenantId, kind: "API_KEY_CREATED", apiKeyId: apiKey.id, data: { name: apiKey.name, scopes: apiKey.scopes } },
+      tx,
+    );
     return { apiKey, token: formatApiKey(apiKey.id, secret) };
   });
 }
@@ -96,6 +101,7 @@ export async function revokeApiKey(tenantId: string, id: string, origin: Request
       },
       tx,
     );
+    await recordConsoleEvent({ tenantId, kind: "API_KEY_REVOKED", apiKeyId: id, data: { name: apiKey.name } }, tx);
     return apiKey;
   });
 }
@@ -120,16 +126,38 @@ export async function checkApiKey(token: string, now = new Date()): Promise<KeyC
   return { ok: true, apiKey };
 }
 
-/** Records use of a key, at most once a minute per key (the WHERE clause keeps concurrent instances from piling up). */
-export function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<unknown> {
-  if (apiKey.lastUsedAt && now.getTime() - apiKey.lastUsedAt.getTime() < LAST_USED_PRECISION_MS) {
-    return Promise.resolve();
+/** The console announces a key's use at most this often (on all instances together). */
+const USAGE_ANNOUNCE_MS = 10_000;
+
+/**
+ * Records use of a key: lastUsedAt at most once a minute, and an API_KEY_USED console event at most once per 10 s.
+ * Each is a conditional UPDATE, so concurrent requests and instances do not pile up; most requests write nothing.
+ */
+export async function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<void> {
+  const writes: Promise<unknown>[] = [];
+  if (!apiKey.lastUsedAt || now.getTime() - apiKey.lastUsedAt.getTime() >= LAST_USED_PRECISION_MS) {
+    writes.push(
+      pool.query(
+        `UPDATE "ApiKey" SET "lastUsedAt" = $2 WHERE id = $1 AND ("lastUsedAt" IS NULL OR "lastUsedAt" < $3)`,
+        [apiKey.id, now, new Date(now.getTime() - LAST_USED_PRECISION_MS)],
+      ),
+    );
   }
-  return prisma.apiKey.updateMany({
-    where: {
-      id: apiKey.id,
-      OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now.getTime() - LAST_USED_PRECISION_MS) } }],
-    },
-    data: { lastUsedAt: now },
-  });
+  if (!apiKey.usageAnnouncedAt || now.getTime() - apiKey.usageAnnouncedAt.getTime() >= USAGE_ANNOUNCE_MS) {
+    writes.push(
+      pool.query(
+        `WITH claimed AS (
+           UPDATE "ApiKey" SET "usageAnnouncedAt" = $2
+           WHERE id = $1 AND ("usageAnnouncedAt" IS NULL OR "usageAnnouncedAt" <= $3)
+           RETURNING id, "tenantId", name, "lastChars"
+         ), written AS (
+           INSERT INTO "ConsoleEvent" ("tenantId", kind, "apiKeyId", data)
+           SELECT "tenantId", 'API_KEY_USED', id, jsonb_build_object('name', name, 'lastChars', "lastChars") FROM claimed
+           RETURNING 1
+         ) SELECT pg_notify($4, '') FROM written LIMIT 1`,
+        [apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS), CONSOLE_CHANNEL],
+      ),
+    );
+  }
+  await Promise.all(writes);
 }

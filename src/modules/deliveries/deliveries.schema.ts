@@ -4,7 +4,7 @@ import { prisma } from "../../db/prisma.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { type DeliveryChange, pubsub } from "../../lib/pubsub.js";
+import { type DeliveryChange, type HealthChange, pubsub } from "../../lib/pubsub.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
   findDelivery,
@@ -355,5 +355,35 @@ builder.subscriptionField("deliveryUpdated", (t) =>
         ...query,
         where: { id: change.deliveryId, tenantId: requireViewer(context).tenantId },
       }),
+  }),
+);
+
+const EndpointHealthChangeType = builder.objectRef<HealthChange>("EndpointHealthChange").implement({
+  description: "An endpoint's health state moved: a first failure, a success ending a streak, disabled or enabled.",
+  fields: (t) => ({
+    endpointId: t.exposeID("endpointId"),
+    state: t.field({ type: HealthStateEnum, resolve: (change) => change.state }),
+    previousState: t.field({ type: HealthStateEnum, resolve: (change) => change.previousState }),
+    endpoint: t.field({
+      type: EndpointType,
+      nullable: true,
+      description: "The endpoint as it is now (null if it was deleted since).",
+      resolve: (change) => prisma.endpoint.findFirst({ where: { id: change.endpointId, tenantId: change.tenantId } }),
+    }),
+  }),
+});
+
+builder.subscriptionField("endpointHealthChanged", (t) =>
+  t.field({
+    type: EndpointHealthChangeType,
+    authScopes: { scope: "endpoints:read" },
+    description: "The tenant's endpoints as their health state changes, from any worker. The filter is optional.",
+    args: { endpointId: t.arg.id({ required: false }) },
+    subscribe: (_root, args, context) =>
+      pipe(
+        pubsub().subscribe("endpoint:health", requireViewer(context).tenantId),
+        filter((change: HealthChange) => !args.endpointId || change.endpointId === String(args.endpointId)),
+      ),
+    resolve: (change) => change,
   }),
 );

@@ -1,7 +1,8 @@
 import { pool } from "../../db/prisma.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
-import { type DeliveryChange, publishMany } from "../../lib/pubsub.js";
+import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../lib/pubsub.js";
+import { type ConsoleEventInput, insertConsoleEvents } from "../console/console-events.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 import { effectiveDelays } from "./retry-policy.js";
 
@@ -199,6 +200,7 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
     })),
   );
   const streaks = columns(endpointStreaks(records));
+  let healthChanges: HealthChange[] = [];
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
@@ -250,19 +252,29 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
     // A batch's results decide each endpoint's streak: a success ends it (the counter restarts from the failures
     // after it), failures without a success extend it. `updatedAt` (the owner's edits, which key the workers' secret
     // caches) is left alone.
-    await client.query(
-      `UPDATE "Endpoint" ep SET
-         "lastSuccessAt" = COALESCE(s.success_at, ep."lastSuccessAt"),
-         "lastFailureAt" = COALESCE(s.last_failure_at, ep."lastFailureAt"),
-         "consecutiveFailures" = CASE WHEN s.success_at IS NOT NULL THEN s.failures_after
-                                      ELSE ep."consecutiveFailures" + s.failures_after END,
-         "failingSince" = CASE WHEN s.success_at IS NOT NULL THEN s.first_failure_after
-                               ELSE COALESCE(ep."failingSince", s.first_failure_after) END
-       FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int[], $5::timestamptz[])
-         AS s(id, success_at, last_failure_at, failures_after, first_failure_after)
-       WHERE ep.id = s.id`,
+    // Returns the endpoints whose health state this batch changed (a first failure, or a success ending a streak);
+    // `before` is the same row as the statement's snapshot saw it, before the update.
+    ({ rows: healthChanges } = await client.query<HealthChange>(
+      `WITH updated AS (
+         UPDATE "Endpoint" ep SET
+           "lastSuccessAt" = COALESCE(s.success_at, ep."lastSuccessAt"),
+           "lastFailureAt" = COALESCE(s.last_failure_at, ep."lastFailureAt"),
+           "consecutiveFailures" = CASE WHEN s.success_at IS NOT NULL THEN s.failures_after
+                                        ELSE ep."consecutiveFailures" + s.failures_after END,
+           "failingSince" = CASE WHEN s.success_at IS NOT NULL THEN s.first_failure_after
+                                 ELSE COALESCE(ep."failingSince", s.first_failure_after) END
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int[], $5::timestamptz[])
+           AS s(id, success_at, last_failure_at, failures_after, first_failure_after), "Endpoint" before
+         WHERE ep.id = s.id AND before.id = ep.id
+         RETURNING ep.id, ep."tenantId", ep.enabled, before."consecutiveFailures" AS failures_before,
+           ep."consecutiveFailures" AS failures_after
+       )
+       SELECT id AS "endpointId", "tenantId", CASE WHEN failures_after > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS state,
+         CASE WHEN failures_before > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS "previousState"
+       FROM updated WHERE enabled AND (failures_before > 0) <> (failures_after > 0)`,
       [streaks.id, streaks.successAt, streaks.lastFailureAt, streaks.failuresAfter, streaks.firstFailureAfter],
-    );
+    ));
+    await insertConsoleEvents(client, records.map(consoleEventOf));
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
@@ -271,6 +283,43 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
     client.release();
   }
   announceChanges(records, deliveries.status);
+  for (const change of healthChanges) announceHealthChange(change);
+}
+
+/** The console's line for an attempt: what happened to the delivery, in the receiver's words. */
+function consoleEventOf({ work, trigger, result, outcome, finishedAt }: AttemptRecord): ConsoleEventInput {
+  const kind =
+    trigger === "TEST"
+      ? "TEST_SENT"
+      : outcome.kind === "succeeded"
+        ? "ATTEMPT_SUCCEEDED"
+        : trigger === "MANUAL" &&
+            (outcome.kind === "retry" ? outcome.keepRetryIndex : outcome.reason === "manual_attempt_failed")
+          ? "ATTEMPT_FAILED"
+          : outcome.kind === "retry"
+            ? "RETRY_SCHEDULED"
+            : "DELIVERY_DEAD";
+  return {
+    tenantId: work.tenantId,
+    kind,
+    endpointId: work.endpoint.id,
+    deliveryId: work.deliveryId,
+    data: {
+      eventId: work.eventId,
+      eventType: work.eventType,
+      url: work.endpoint.url,
+      attempt: work.attemptCount + 1,
+      trigger,
+      succeeded: result.ok,
+      statusCode: result.statusCode,
+      durationMs: Math.round(result.durationMs),
+      errorClass: result.error?.class ?? null,
+      ...(outcome.kind === "retry"
+        ? { nextAttemptAt: new Date(finishedAt.getTime() + outcome.delayMs).toISOString() }
+        : {}),
+      ...(outcome.kind === "failed" ? { reason: outcome.reason } : {}),
+    },
+  };
 }
 
 /** Tells deliveryUpdated subscribers (on every instance), one notification per tenant and few dozen deliveries. */

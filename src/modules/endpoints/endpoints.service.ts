@@ -2,11 +2,13 @@ import { prisma } from "../../db/prisma.js";
 import type { Endpoint, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
+import { announceHealthChange, type HealthChange } from "../../lib/pubsub.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
+import { recordConsoleEvent } from "../console/console-events.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
 
 export type { RequestOrigin };
@@ -146,11 +148,10 @@ export async function disableEndpoint(
   id: string,
   reason: string,
   origin: RequestOrigin,
-  client?: Prisma.TransactionClient,
 ): Promise<Endpoint> {
-  const work = async (tx: Prisma.TransactionClient) => {
+  const { endpoint, previous } = await prisma.$transaction(async (tx) => {
     const existing = await findEndpoint(tenantId, id, tx);
-    if (!existing.enabled) return existing;
+    if (!existing.enabled) return { endpoint: existing, previous: null };
     const endpoint = await tx.endpoint.update({
       where: { id },
       data: { enabled: false, disabledReason: reason, disabledAt: new Date() },
@@ -163,23 +164,38 @@ export async function disableEndpoint(
       { tenantId, ...origin, action: "endpoint.disabled", target: { type: "Endpoint", id }, metadata: { reason } },
       tx,
     );
-    return endpoint;
-  };
-  return client ? work(client) : prisma.$transaction(work);
+    await recordConsoleEvent(
+      { tenantId, kind: "ENDPOINT_DISABLED", endpointId: id, data: { name: endpoint.name, reason } },
+      tx,
+    );
+    return { endpoint, previous: existing };
+  });
+  if (previous)
+    announceHealthChange({ tenantId, endpointId: id, state: "DISABLED", previousState: healthState(previous) });
+  return endpoint;
+}
+
+function healthState(endpoint: Endpoint): HealthChange["state"] {
+  return !endpoint.enabled ? "DISABLED" : endpoint.consecutiveFailures > 0 ? "FAILING" : "HEALTHY";
 }
 
 /** Enables an endpoint and forgets its failure streak (auto-disable starts counting afresh). */
 export async function enableEndpoint(tenantId: string, id: string, origin: RequestOrigin): Promise<Endpoint> {
-  return prisma.$transaction(async (tx) => {
+  let changed = false;
+  const enabled = await prisma.$transaction(async (tx) => {
     const existing = await findEndpoint(tenantId, id, tx);
     if (existing.enabled) return existing;
+    changed = true;
     const endpoint = await tx.endpoint.update({
       where: { id },
       data: { enabled: true, disabledReason: null, disabledAt: null, failingSince: null, consecutiveFailures: 0 },
     });
     await recordAudit({ tenantId, ...origin, action: "endpoint.enabled", target: { type: "Endpoint", id } }, tx);
+    await recordConsoleEvent({ tenantId, kind: "ENDPOINT_ENABLED", endpointId: id, data: { name: endpoint.name } }, tx);
     return endpoint;
   });
+  if (changed) announceHealthChange({ tenantId, endpointId: id, state: "HEALTHY", previousState: "DISABLED" });
+  return enabled;
 }
 
 /** The secrets deliveries are signed with right now: the current one and any still inside a rotation's grace period. */
@@ -202,7 +218,7 @@ export async function currentSecret(endpointId: string): Promise<{ secret: strin
  * actor and leaves an audit entry. @throws RateLimitedError, NotFoundError.
  */
 export async function revealEndpointSecret(tenantId: string, id: string, origin: RequestOrigin) {
-  await findEndpoint(tenantId, id);
+  const endpoint = await findEndpoint(tenantId, id);
   const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
     `${tenantId}:${origin.actor.id ?? "system"}`,
   );
@@ -216,6 +232,12 @@ export async function revealEndpointSecret(tenantId: string, id: string, origin:
     action: "endpoint_secret.revealed",
     target: { type: "Endpoint", id },
     metadata: { version: current.version },
+  });
+  await recordConsoleEvent({
+    tenantId,
+    kind: "SECRET_REVEALED",
+    endpointId: id,
+    data: { target: "endpoint", name: endpoint.name, version: current.version },
   });
   return current;
 }
@@ -240,7 +262,7 @@ export async function rotateEndpointSecret(
   const secret = checkSuppliedSecret(options.secret, "secret");
   const encrypted = await sealSecret(secret);
   return prisma.$transaction(async (tx) => {
-    await findEndpoint(tenantId, id, tx);
+    const endpoint = await findEndpoint(tenantId, id, tx);
     const now = new Date();
     const latest = await tx.endpointSecret.findFirstOrThrow({
       where: { endpointId: id },
@@ -264,6 +286,15 @@ export async function rotateEndpointSecret(
         action: "endpoint_secret.rotated",
         target: { type: "Endpoint", id },
         metadata: { version: created.version, previousExpiresAt: graceEnds.toISOString() },
+      },
+      tx,
+    );
+    await recordConsoleEvent(
+      {
+        tenantId,
+        kind: "SECRET_REGENERATED",
+        endpointId: id,
+        data: { target: "endpoint", name: endpoint.name, version: created.version },
       },
       tx,
     );

@@ -1,0 +1,79 @@
+import { GraphQLError } from "graphql";
+import { builder } from "../../builder.js";
+import { requireViewer } from "../../graphql/context.js";
+import { ValidationError } from "../../lib/errors.js";
+import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
+import { consoleFeed } from "./console-feed.js";
+import { describeConsoleEvent } from "./describe.js";
+
+const MAX_LAST = 500;
+
+const ConsoleEventKindEnum = builder.enumType("ConsoleEventKind", {
+  values: {
+    ATTEMPT_SUCCEEDED: { description: "A delivery attempt got a 2xx." },
+    ATTEMPT_FAILED: { description: "A manual attempt failed; the delivery keeps its state." },
+    RETRY_SCHEDULED: { description: "An attempt failed and the next one is scheduled (data.nextAttemptAt)." },
+    DELIVERY_DEAD: { description: "An attempt failed and the delivery is dead-lettered (data.reason)." },
+    TEST_SENT: { description: "A test event was sent to an endpoint (data.statusCode, data.succeeded)." },
+    ENDPOINT_DISABLED: { description: "By a person, or automatically (data.reason)." },
+    ENDPOINT_ENABLED: {},
+    API_KEY_USED: { description: "An API key authenticated a request (at most once per key per 10 s)." },
+    API_KEY_CREATED: {},
+    API_KEY_REVOKED: {},
+    SECRET_REVEALED: { description: "An endpoint's or agent's secret was revealed (data.target)." },
+    SECRET_REGENERATED: { description: "An endpoint's secret was rotated or an agent's regenerated (data.target)." },
+    INBOUND_ACCEPTED: { description: "An agent accepted a webhook and queued an execution." },
+    INBOUND_REJECTED: { description: "An agent refused a webhook (data.status, data.code)." },
+    EXECUTION_UPDATED: { description: "An agent execution changed status (data.status)." },
+  } as const,
+});
+
+const ConsoleEventType = builder.objectRef<ConsoleEventRow>("ConsoleEvent").implement({
+  description: "One entry of the tenant's integration console.",
+  fields: (t) => ({
+    cursor: t.string({
+      description: "Grows with every event; subscribe with `after` set to the last one received to resume.",
+      resolve: (event) => encodeCursor(cursorOf(event)),
+    }),
+    kind: t.field({ type: ConsoleEventKindEnum, resolve: (event) => event.kind }),
+    at: t.field({ type: "DateTime", resolve: (event) => event.createdAt }),
+    message: t.string({ description: "One readable line about it.", resolve: describeConsoleEvent }),
+    endpointId: t.id({ nullable: true, resolve: (event) => event.endpointId }),
+    deliveryId: t.id({ nullable: true, resolve: (event) => event.deliveryId }),
+    agentId: t.id({ nullable: true, resolve: (event) => event.agentId }),
+    executionId: t.id({ nullable: true, resolve: (event) => event.executionId }),
+    apiKeyId: t.id({ nullable: true, resolve: (event) => event.apiKeyId }),
+    data: t.field({ type: "JSON", description: "The details, by kind.", resolve: (event) => event.data }),
+  }),
+});
+
+/** Subscriptions have no result unions: a bad argument ends the operation with a typed GraphQL error. */
+function invalidArgument(error: ValidationError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
+}
+
+builder.subscriptionField("consoleEvents", (t) =>
+  t.field({
+    type: ConsoleEventType,
+    authScopes: { scope: "console:read" },
+    description:
+      "The tenant's integration console, live. With `after` (a cursor you received), first everything since then " +
+      "(kept for the console retention period), then live, with no gap and no repeat. With `last` and no `after`, " +
+      `the last ${MAX_LAST} at most, then live.`,
+    args: { after: t.arg.string({ required: false }), last: t.arg.int({ required: false }) },
+    subscribe: (_root, args, context) => {
+      const { tenantId } = requireViewer(context);
+      let after: Cursor | undefined;
+      try {
+        after = args.after ? decodeCursor(args.after, "after") : undefined;
+        if (args.last != null && (args.last < 1 || args.last > MAX_LAST))
+          throw new ValidationError(`last must be between 1 and ${MAX_LAST}`, "last");
+      } catch (error) {
+        if (error instanceof ValidationError) throw invalidArgument(error);
+        throw error;
+      }
+      return consoleFeed().subscribe(tenantId, { after, last: args.last ?? undefined });
+    },
+    resolve: (event) => event,
+  }),
+);

@@ -1,0 +1,54 @@
+import type { ConsoleEventRow } from "./console-events.js";
+
+function text(value: unknown, fallback = "?"): string {
+  return value === undefined || value === null || value === "" ? fallback : String(value);
+}
+
+/** What the receiver answered: `200 in 34 ms`, or the error class when there was no answer. */
+function answer(data: Record<string, unknown>): string {
+  const status = data.statusCode ? `${data.statusCode}` : text(data.errorClass, "no response");
+  return `${status} in ${text(data.durationMs)} ms`;
+}
+
+/** Whose secret: `endpoint orders`. */
+function owner(data: Record<string, unknown>): string {
+  return data.name ? `${text(data.target)} ${text(data.name)}` : text(data.target);
+}
+
+/** One readable line per event, for consoles and logs. Never includes secrets: the data never holds any. */
+export function describeConsoleEvent(event: ConsoleEventRow): string {
+  const data = event.data;
+  const target = `${text(data.eventType, "event")} to ${text(data.url, "endpoint")}`;
+  switch (event.kind) {
+    case "ATTEMPT_SUCCEEDED":
+      return `Delivered ${target} (attempt ${text(data.attempt)}): ${answer(data)}`;
+    case "ATTEMPT_FAILED":
+      return `Manual attempt of ${target} failed: ${answer(data)}`;
+    case "RETRY_SCHEDULED":
+      return `Attempt ${text(data.attempt)} of ${target} failed: ${answer(data)}; next at ${text(data.nextAttemptAt)}`;
+    case "DELIVERY_DEAD":
+      return `Gave up on ${target} after attempt ${text(data.attempt)}: ${answer(data)} (${text(data.reason)})`;
+    case "TEST_SENT":
+      return `Test sent to ${text(data.url, "endpoint")}: ${answer(data)}`;
+    case "ENDPOINT_DISABLED":
+      return `Endpoint ${text(data.name, event.endpointId ?? "?")} disabled: ${text(data.reason, "by request")}`;
+    case "ENDPOINT_ENABLED":
+      return `Endpoint ${text(data.name, event.endpointId ?? "?")} enabled`;
+    case "API_KEY_USED":
+      return `API key ${text(data.name)} (…${text(data.lastChars)}) used`;
+    case "API_KEY_CREATED":
+      return `API key ${text(data.name)} created`;
+    case "API_KEY_REVOKED":
+      return `API key ${text(data.name)} revoked`;
+    case "SECRET_REVEALED":
+      return `Secret of ${owner(data)} revealed`;
+    case "SECRET_REGENERATED":
+      return `Secret of ${owner(data)} regenerated`;
+    case "INBOUND_ACCEPTED":
+      return `Webhook accepted by agent ${text(data.agentName, event.agentId ?? "?")}`;
+    case "INBOUND_REJECTED":
+      return `Webhook refused by agent ${text(data.agentName, event.agentId ?? "?")}: ${text(data.status)} ${text(data.code)}`;
+    case "EXECUTION_UPDATED":
+      return `Execution ${text(event.executionId)} ${text(data.status).toLowerCase()}${data.error ? `: ${text(data.error)}` : ""}`;
+  }
+}

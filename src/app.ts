@@ -8,14 +8,19 @@ import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/queue.js";
 import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
 import { resolveKeyring, useKeyring } from "./lib/master-key.js";
-import { configureUrls } from "./lib/public-url.js";
+import { registerQueueGauges } from "./lib/metrics.js";
+import { publicUrl as currentPublicUrl } from "./lib/public-url.js";
 import { startPubSub, stopPubSub } from "./lib/pubsub.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { startConsoleFeed, stopConsoleFeed } from "./modules/console/console-feed.js";
+import { readQueueGauges } from "./modules/deliveries/delivery-store.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
 import { addressPolicy, configureOutbound } from "./modules/deliveries/outbound-settings.js";
+import { DEFAULT_RETRY_DELAYS } from "./modules/deliveries/retry-policy.js";
+import { type LiveSettings, startLiveSettings } from "./modules/settings/live-settings.js";
+import { configureInstanceDefaults } from "./modules/settings/settings.service.js";
 import { bootstrapFirstTenant } from "./modules/tenants/bootstrap.js";
 
 /** `api` serves HTTP and WebSocket, `worker` runs jobs, `all` does both in one process. */
@@ -44,6 +49,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     http?: HttpServer;
     dispatcher?: DeliveryDispatcher;
     outbound?: OutboundClient;
+    settings?: LiveSettings;
   } = {};
   const stop = async (timeoutMs = config.shutdownTimeoutMs) => {
     const begun = Date.now();
@@ -52,6 +58,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     await started.dispatcher?.stop(begun + timeoutMs * 0.8);
     await started.jobs?.stop(Math.max(begun + timeoutMs * 0.9 - Date.now(), 100));
     await started.outbound?.close();
+    await started.settings?.stop();
     await stopConsoleFeed();
     await stopPubSub();
     await disconnectPrisma();
@@ -71,10 +78,28 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     const migration = await migrate(database.url, logger);
     if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
     connectPrisma(database.url);
+    let port: number | undefined;
     // Subscription events travel between processes through NOTIFY; every role publishes or subscribes.
     await startPubSub(database.url, logger);
     // The console's subscribers live on API processes; producers anywhere wake them through NOTIFY.
     if (role !== "worker") await startConsoleFeed(database.url, logger);
+    // Instance settings (stored ones over the environment's) apply now and follow every later change live.
+    configureInstanceDefaults({
+      metricsEnabled: config.metricsEnabled,
+      metricsPort: config.metricsPort,
+      publicUrl: config.publicUrl ?? null,
+      allowInsecureUrls: config.allowInsecureUrls,
+      allowedPrivateRanges: config.allowedPrivateRanges,
+      defaultRetryDelays: [...DEFAULT_RETRY_DELAYS],
+    });
+    started.settings = await startLiveSettings({
+      databaseUrl: database.url,
+      host: config.host,
+      // Without a public URL, links use the port actually bound (PORT=0 picks one): read when applied.
+      localUrl: () => `http://localhost:${port ?? config.port}`,
+      selfUrl: () => (port === undefined ? undefined : `http://127.0.0.1:${port}`),
+      logger,
+    });
     // Both roles send: workers deliver, the API sends test events and manual retries synchronously.
     started.outbound = createOutboundClient({ policy: addressPolicy });
     useOutboundClient(started.outbound);
@@ -91,7 +116,6 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
       await started.dispatcher.start();
     }
 
-    let port: number | undefined;
     if (role !== "worker") {
       const http = new HttpServer({
         port: config.port,
@@ -103,9 +127,10 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
       port = await http.listen();
       started.http = http;
     }
-    // Without SIGNALPOST_PUBLIC_URL, links use the port actually bound (PORT=0 picks one).
-    const publicUrl = config.publicUrl ?? `http://localhost:${port ?? config.port}`;
-    configureUrls({ publicUrl, selfUrl: port === undefined ? undefined : `http://127.0.0.1:${port}` });
+    // Apply what the listener's port decides (the default public URL) now that it is bound.
+    await started.settings.watcher.reload();
+    registerQueueGauges(readQueueGauges);
+    const publicUrl = currentPublicUrl();
     if (!config.databaseUrl) await announceFirstKey(publicUrl);
     if (port !== undefined) {
       logger.info({ port, graphiql: `${publicUrl}/graphql` }, `Signalpost is serving GraphQL at ${publicUrl}/graphql`);

@@ -73,6 +73,9 @@ const environmentSchema = z.object({
     .min(500, "must be at least 500")
     .max(600_000, "must be at most 600000")
     .default(30_000),
+  /** The Prometheus listener's starting point; the metricsPort setting overrides it once set (0: any free port). */
+  SIGNALPOST_METRICS_PORT: port.default(9100),
+  SIGNALPOST_METRICS_ENABLED: z.enum(["true", "false"], { error: "must be true or false" }).default("true"),
   SIGNALPOST_SHUTDOWN_TIMEOUT_MS: positiveMs.max(60_000, "must be at most 60000").default(8_000),
   LOG_LEVEL: z
     .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
@@ -106,6 +109,9 @@ export interface Config {
   deliveryLeaseGraceMs: number;
   /** An external identity provider whose JWTs are trusted, when configured. */
   externalJwt: ExternalJwtConfig | undefined;
+  /** Defaults for the metrics listener, until the instance settings say otherwise. */
+  metricsPort: number;
+  metricsEnabled: boolean;
 }
 
 export interface ExternalJwtConfig {
@@ -153,6 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     autoDisableAfterHours: values.SIGNALPOST_AUTO_DISABLE_AFTER_HOURS,
     deliveryConcurrency: values.SIGNALPOST_DELIVERY_CONCURRENCY,
     deliveryLeaseGraceMs: values.SIGNALPOST_DELIVERY_LEASE_GRACE_MS,
+    metricsPort: values.SIGNALPOST_METRICS_PORT,
+    metricsEnabled: values.SIGNALPOST_METRICS_ENABLED === "true",
     externalJwt: values.SIGNALPOST_JWKS_URL
       ? {
           jwksUrl: values.SIGNALPOST_JWKS_URL,

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
-import { GraphQLError } from "graphql";
-import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { GraphQLError, getOperationAST } from "graphql";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
 import {
   AuthenticationError,
@@ -51,6 +52,7 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
     graphiql: { subscriptionsProtocol: "WS", title: "Signalpost GraphiQL" },
     landingPage: false,
     maskedErrors: true,
+    plugins: [useGraphQLMetrics()],
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),
@@ -70,4 +72,20 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
       }
     },
   });
+}
+
+/** Times every query and mutation (HTTP and WebSocket alike) into the GraphQL duration histogram. */
+function useGraphQLMetrics(): Plugin {
+  return {
+    onExecute({ args }) {
+      const started = performance.now();
+      const operation = getOperationAST(args.document, args.operationName)?.operation ?? "unknown";
+      return {
+        onExecuteDone({ result }) {
+          const errors = "errors" in result && Array.isArray(result.errors) && result.errors.length > 0;
+          graphqlDuration.observe({ operation, errors: String(errors) }, (performance.now() - started) / 1000);
+        },
+      };
+    },
+  };
 }

@@ -6,6 +6,7 @@ import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { GraphQLContext } from "../graphql/context.js";
 import type { ServerContext } from "../graphql/yoga.js";
+import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
@@ -50,6 +51,12 @@ export class HttpServer {
   private readonly server: http.Server;
   private readonly webSockets: WebSocketServer;
   private inFlight = 0;
+  private readonly wsContexts = new Set<{ subscriptions: Record<string, unknown> }>();
+  private readonly uncount = countSubscriptions(() => {
+    let open = 0;
+    for (const ctx of this.wsContexts) open += Object.keys(ctx.subscriptions).length;
+    return open;
+  });
   private draining = false;
 
   constructor(private readonly options: HttpServerOptions) {
@@ -88,6 +95,7 @@ export class HttpServer {
    */
   async close(deadline: number): Promise<void> {
     this.draining = true;
+    this.uncount();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.webSockets.clients) socket.close(1001, "server shutting down");
     this.webSockets.close();
@@ -140,6 +148,9 @@ export class HttpServer {
         // A bad token closes the connection at once with 4401 (4429 when the address is rate limited), instead of
         // failing every later operation; anonymous connections may use public fields only.
         onConnect: async (ctx) => {
+          // Counted for the open-subscriptions gauge until the socket closes.
+          this.wsContexts.add(ctx);
+          ctx.extra.socket.once("close", () => this.wsContexts.delete(ctx));
           try {
             await authenticate(
               tokenFromConnectionParams(ctx.connectionParams),

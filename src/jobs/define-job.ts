@@ -20,6 +20,8 @@ export interface JobSpec<Schema extends z.ZodType> {
   queue?: Omit<PgBoss.Queue, "name">;
   /** How many jobs one fetch takes; each is still handled on its own. */
   batchSize?: number;
+  /** A cron expression (UTC): pg-boss sends the job on this schedule, once across all workers. */
+  schedule?: string;
   /** A NOTIFY channel that wakes this job's worker at once instead of at its next poll. */
   wakeChannel?: string;
   handle(context: JobContext<z.output<Schema>>): Promise<void>;

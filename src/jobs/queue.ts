@@ -65,6 +65,7 @@ export async function startJobQueue(
     await boss.start();
     for (const job of jobs) {
       if (!(await boss.getQueue(job.name))) await boss.createQueue(job.name, { name: job.name, ...job.queue });
+      if (job.schedule && options.work) await boss.schedule(job.name, job.schedule, {}, { tz: "UTC" });
     }
   });
   healthy = true;

@@ -29,6 +29,11 @@ export class ConflictError extends AppError {
   readonly code = "CONFLICT";
 }
 
+/** The caller lacks a scope this particular input needs (instance-wide settings need `admin`); `field` names it. */
+export class ForbiddenError extends AppError {
+  readonly code = "FORBIDDEN";
+}
+
 /** Too many requests; try again after `retryAfterSeconds`. */
 export class RateLimitedError extends AppError {
   readonly code = "RATE_LIMITED";

@@ -158,6 +158,11 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
   "Subscription.agentExecutionUpdated": { scope: "agents:read", operation: "" },
   "Subscription.deliveryUpdated": { scope: "deliveries:read", operation: "" },
   "Subscription.consoleEvents": { scope: "console:read", operation: "" },
+  "Query.settings": { scope: "settings:read", operation: "{ settings { tenant { consoleRetentionDays } } }" },
+  "Mutation.updateSettings": {
+    scope: "settings:write",
+    operation: "mutation { updateSettings(input: { consoleRetentionDays: 7 }) { __typename } }",
+  },
   "Subscription.endpointHealthChanged": { scope: "endpoints:read", operation: "" },
 };
 

@@ -33,6 +33,8 @@ export function runSignalpost(args: string[], env: Record<string, string | undef
       Object.entries({
         ...inherited,
         LOG_LEVEL: "info",
+        // Any free port, like PORT=0: processes of parallel test files must not fight over 9100.
+        SIGNALPOST_METRICS_PORT: "0",
         ...(env.DATABASE_URL ? { SIGNALPOST_MASTER_KEY: TEST_MASTER_KEY } : {}),
         ...env,
       }).filter(([, value]) => value !== undefined),

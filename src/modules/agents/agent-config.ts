@@ -58,7 +58,6 @@ export function checkActions(actions: unknown): AgentAction[] {
   if (!Array.isArray(actions)) throw new ValidationError("actions must be a list", "actions");
   if (actions.length > 20) throw new ValidationError("at most 20 actions", "actions");
   return actions.map((action, index) => {
-    const type = (action as { type?: unknown })?.type;
     const parsed = actionSchema.safeParse(action);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -8,6 +8,7 @@ import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
+import { readTenantSettings } from "../settings/settings.service.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
 
 export interface AgentFields {
@@ -89,6 +90,8 @@ const conflict = (error: unknown, name: unknown) => {
 export async function createAgent(tenantId: string, input: AgentFields & { name: string }, origin: RequestOrigin) {
   const data = checkFields(input);
   await checkDestinations(tenantId, data);
+  // Without a limit of its own, an agent gets the tenant's default (a setting).
+  data.rateLimitPerMinute ??= (await readTenantSettings(tenantId)).defaultInboundRateLimitPerMinute;
   const secret = generateAgentSecret();
   const encryptedSecret = await sealSecret(secret);
   try {

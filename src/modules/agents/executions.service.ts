@@ -2,6 +2,7 @@ import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
+import { executionsTotal } from "../../lib/metrics.js";
 import { pubsub } from "../../lib/pubsub.js";
 import type { Logger } from "../../logger.js";
 import { insertConsoleEvents, recordConsoleEvent } from "../console/console-events.js";
@@ -90,6 +91,7 @@ export async function runExecution(
   // Each change is announced with the status it made, so subscribers see every step even when they read late.
   const announce = async (status: "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED", error?: string) => {
     pubsub().publish("agent:execution", execution.agentId, { executionId, status });
+    executionsTotal.inc({ status: status.toLowerCase() });
     await recordConsoleEvent({
       tenantId: execution.tenantId,
       kind: "EXECUTION_UPDATED",

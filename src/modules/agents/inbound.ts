@@ -4,6 +4,7 @@ import type { Agent } from "../../generated/prisma/client.js";
 import { sendJson, sendJsonError } from "../../http/json.js";
 import { isUuid } from "../../lib/ids.js";
 import { cachedSchema } from "../../lib/json-schema.js";
+import { inboundRequestsTotal } from "../../lib/metrics.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
@@ -199,9 +200,11 @@ export async function handleAgentWebhook(
     const payload = parsePayload(agent, body);
     const headers = keptHeaders(agent, req);
     const executionId = await enqueueExecution({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp });
+    inboundRequestsTotal.inc({ result: "accepted" });
     sendJson(res, 202, { status: "queued", executionId });
   } catch (error) {
     if (!(error instanceof InboundRefusal)) throw error;
+    inboundRequestsTotal.inc({ result: error.code.toLowerCase() });
     if (error.status === 413) res.setHeader("connection", "close");
     logger.warn({ agentId, code: error.code, ip: sourceIp }, "inbound webhook refused");
     if (agent) await announceRefusal(agent, error, sourceIp, logger);

@@ -23,6 +23,7 @@ const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   "agents:write": "Create, change and delete agents.",
   "secrets:reveal": "Reveal endpoint and agent secrets.",
   "console:read": "Subscribe to the integration console.",
+  "settings:read": "Read the tenant's and the instance's settings.",
   "settings:write": "Change settings.",
 };
 

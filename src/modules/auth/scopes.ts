@@ -16,6 +16,7 @@ export const SCOPES = [
   "agents:write",
   "secrets:reveal",
   "console:read",
+  "settings:read",
   "settings:write",
 ] as const;
 

@@ -1,6 +1,7 @@
 import { pool } from "../../db/prisma.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
+import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../lib/pubsub.js";
 import { type ConsoleEventInput, insertConsoleEvents } from "../console/console-events.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
@@ -200,6 +201,7 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
     })),
   );
   const streaks = columns(endpointStreaks(records));
+  const consoleEvents = records.map(consoleEventOf);
   let healthChanges: HealthChange[] = [];
   const client = await pool.connect();
   try {
@@ -274,7 +276,7 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
        FROM updated WHERE enabled AND (failures_before > 0) <> (failures_after > 0)`,
       [streaks.id, streaks.successAt, streaks.lastFailureAt, streaks.failuresAfter, streaks.firstFailureAfter],
     ));
-    await insertConsoleEvents(client, records.map(consoleEventOf));
+    await insertConsoleEvents(client, consoleEvents);
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
@@ -282,6 +284,7 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   } finally {
     client.release();
   }
+  countAttempts(records, consoleEvents);
   announceChanges(records, deliveries.status);
   for (const change of healthChanges) announceHealthChange(change);
 }
@@ -320,6 +323,21 @@ function consoleEventOf({ work, trigger, result, outcome, finishedAt }: AttemptR
       ...(outcome.kind === "failed" ? { reason: outcome.reason } : {}),
     },
   };
+}
+
+const OUTCOME_LABELS: Record<string, string> = {
+  ATTEMPT_SUCCEEDED: "succeeded",
+  ATTEMPT_FAILED: "manual_failed",
+  RETRY_SCHEDULED: "retry_scheduled",
+  DELIVERY_DEAD: "dead",
+  TEST_SENT: "test",
+};
+
+function countAttempts(records: readonly AttemptRecord[], events: readonly ConsoleEventInput[]): void {
+  records.forEach((record, index) => {
+    deliveriesTotal.inc({ outcome: OUTCOME_LABELS[events[index]?.kind ?? ""] ?? "other" });
+    attemptDuration.observe(record.result.durationMs / 1000);
+  });
 }
 
 /** Tells deliveryUpdated subscribers (on every instance), one notification per tenant and few dozen deliveries. */
@@ -371,4 +389,13 @@ function endpointStreaks(records: readonly AttemptRecord[]): Streak[] {
     byEndpoint.set(id, streak);
   }
   return [...byEndpoint.values()];
+}
+
+/** Deliveries due and not yet sent, and how long the oldest has waited: the queue gauges read at each scrape. */
+export async function readQueueGauges(): Promise<{ depth: number; oldestAgeSeconds: number }> {
+  const { rows } = await pool.query<{ depth: number; age: number | null }>(
+    `SELECT count(*)::int AS depth, extract(epoch FROM now() - min("dueAt"))::float8 AS age
+     FROM "Delivery" WHERE status = 'PENDING' AND "dueAt" <= now()`,
+  );
+  return { depth: rows[0]?.depth ?? 0, oldestAgeSeconds: Math.max(rows[0]?.age ?? 0, 0) };
 }

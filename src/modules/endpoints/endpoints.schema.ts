@@ -17,14 +17,16 @@ import {
   updateEndpoint,
 } from "./endpoints.service.js";
 
-const RetryPolicy = builder.objectRef<{ delays: readonly number[]; isDefault: boolean }>("RetryPolicy").implement({
-  description: "When failed deliveries are tried again: the first attempt is immediate, then one retry per delay.",
-  fields: (t) => ({
-    delaysSeconds: t.field({ type: ["Int"], resolve: (policy) => [...policy.delays] }),
-    maxAttempts: t.int({ resolve: (policy) => policy.delays.length + 1 }),
-    isDefault: t.exposeBoolean("isDefault"),
-  }),
-});
+export const RetryPolicy = builder
+  .objectRef<{ delays: readonly number[]; isDefault: boolean }>("RetryPolicy")
+  .implement({
+    description: "When failed deliveries are tried again: the first attempt is immediate, then one retry per delay.",
+    fields: (t) => ({
+      delaysSeconds: t.field({ type: ["Int"], resolve: (policy) => [...policy.delays] }),
+      maxAttempts: t.int({ resolve: (policy) => policy.delays.length + 1 }),
+      isDefault: t.exposeBoolean("isDefault"),
+    }),
+  });
 
 const SecretSummary = builder
   .objectRef<{ masked: string; version: number; createdAt: Date }>("EndpointSecretSummary")
@@ -74,7 +76,7 @@ export const EndpointType = builder.prismaObject("Endpoint", {
   }),
 });
 
-const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
+export const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
   fields: (t) => ({
     delaysSeconds: t.intList({ description: "Seconds before each retry, e.g. [10, 60, 600]." }),
     maxAttempts: t.int({

@@ -1,5 +1,12 @@
 import { builder } from "../../builder.js";
-import { type AppError, ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import {
+  type AppError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationError,
+} from "../../lib/errors.js";
 
 /** The interface every typed error result implements, so clients can always read `code` and `message`. */
 export const ErrorInterface = builder.interfaceRef<AppError>("Error").implement({
@@ -29,6 +36,13 @@ builder.objectType(ConflictError, {
   name: "ConflictError",
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ConflictError,
+  fields: () => ({}),
+});
+
+builder.objectType(ForbiddenError, {
+  name: "ForbiddenError",
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ForbiddenError,
   fields: () => ({}),
 });
 

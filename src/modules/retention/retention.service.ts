@@ -1,0 +1,53 @@
+import { pool } from "../../db/prisma.js";
+import { TENANT_DEFAULTS } from "../settings/settings.service.js";
+
+/** Rows deleted per statement, so a large backlog never holds long locks or one huge transaction. */
+const DELETE_BATCH = 5_000;
+const DAY_MS = 86_400_000;
+
+export interface PruneReport {
+  attempts: number;
+  consoleEvents: number;
+}
+
+/** Deletes `table`'s rows of one tenant older than `before`, batch by batch; returns how many went. */
+async function pruneTable(table: "DeliveryAttempt" | "ConsoleEvent", tenantId: string, before: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rowCount } = await pool.query(
+      `DELETE FROM "${table}" WHERE id IN (
+         SELECT id FROM "${table}" WHERE "tenantId" = $1 AND "createdAt" < $2 LIMIT ${DELETE_BATCH})`,
+      [tenantId, before],
+    );
+    total += rowCount ?? 0;
+    if ((rowCount ?? 0) < DELETE_BATCH) return total;
+  }
+}
+
+/**
+ * The retention job's work: each tenant's delivery attempts and console events older than its retention settings
+ * (or the defaults) are deleted. Deliveries and events themselves stay: their status and last answer remain.
+ */
+export async function pruneOldRecords(now = new Date()): Promise<PruneReport> {
+  const { rows: policies } = await pool.query<{ tenantId: string; attemptDays: number; consoleDays: number }>(
+    `SELECT t.id AS "tenantId",
+       COALESCE((s.values->>'attemptRetentionDays')::int, $1) AS "attemptDays",
+       COALESCE((s.values->>'consoleRetentionDays')::int, $2) AS "consoleDays"
+     FROM "Tenant" t LEFT JOIN "TenantSettings" s ON s."tenantId" = t.id`,
+    [TENANT_DEFAULTS.attemptRetentionDays, TENANT_DEFAULTS.consoleRetentionDays],
+  );
+  const report: PruneReport = { attempts: 0, consoleEvents: 0 };
+  for (const policy of policies) {
+    report.attempts += await pruneTable(
+      "DeliveryAttempt",
+      policy.tenantId,
+      new Date(now.getTime() - policy.attemptDays * DAY_MS),
+    );
+    report.consoleEvents += await pruneTable(
+      "ConsoleEvent",
+      policy.tenantId,
+      new Date(now.getTime() - policy.consoleDays * DAY_MS),
+    );
+  }
+  return report;
+}

@@ -1,0 +1,56 @@
+import { MetricsServer } from "../../http/metrics-server.js";
+import { configureUrls } from "../../lib/public-url.js";
+import type { Logger } from "../../logger.js";
+import { configureOutbound } from "../deliveries/outbound-settings.js";
+import { setDefaultRetryDelays } from "../deliveries/retry-policy.js";
+import { type InstanceSettings, InstanceSettingsWatcher } from "./settings.service.js";
+
+/** The process's settings in force: the watcher that follows changes, and the metrics listener it moves. */
+export interface LiveSettings {
+  watcher: InstanceSettingsWatcher;
+  metrics: MetricsServer;
+  stop(): Promise<void>;
+}
+
+let active: LiveSettings | undefined;
+
+/**
+ * Applies the instance settings to this process now and on every later change (from any process): the URL rules
+ * for endpoints, the default retry schedule, the public URL, and the metrics listener's port.
+ */
+export async function startLiveSettings(options: {
+  databaseUrl: string;
+  host: string;
+  /** This process's own address, the public URL when none is set. */
+  localUrl: () => string;
+  selfUrl: () => string | undefined;
+  logger: Logger;
+}): Promise<LiveSettings> {
+  const metrics = new MetricsServer(options.host, options.logger);
+  const apply = async (settings: InstanceSettings) => {
+    configureOutbound({
+      allowInsecureUrls: settings.allowInsecureUrls,
+      allowedPrivateRanges: settings.allowedPrivateRanges,
+    });
+    setDefaultRetryDelays(settings.defaultRetryDelays);
+    configureUrls({ publicUrl: settings.publicUrl ?? options.localUrl(), selfUrl: options.selfUrl() });
+    await metrics.apply({ enabled: settings.metricsEnabled, port: settings.metricsPort });
+  };
+  const watcher = new InstanceSettingsWatcher(apply, options.logger);
+  await watcher.start(options.databaseUrl);
+  active = {
+    watcher,
+    metrics,
+    stop: async () => {
+      await watcher.stop();
+      await metrics.close();
+      active = undefined;
+    },
+  };
+  return active;
+}
+
+/** This process's metrics listener, for the settings query (undefined before start-up or in tests without one). */
+export function metricsListenerState() {
+  return active?.metrics.state ?? null;
+}

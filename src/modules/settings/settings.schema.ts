@@ -1,0 +1,125 @@
+import { builder } from "../../builder.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
+import { ForbiddenError, ValidationError } from "../../lib/errors.js";
+import { publicUrl } from "../../lib/public-url.js";
+import { grants } from "../auth/scopes.js";
+import { RetryPolicy, RetryPolicyInput } from "../endpoints/endpoints.schema.js";
+import { metricsListenerState } from "./live-settings.js";
+import {
+  type InstanceSettings,
+  readInstanceSettings,
+  readTenantSettings,
+  type TenantSettings,
+  updateSettings,
+} from "./settings.service.js";
+
+const MetricsListenerType = builder
+  .objectRef<NonNullable<ReturnType<typeof metricsListenerState>>>("MetricsListener")
+  .implement({
+    description: "The Prometheus listener of the process that answered (each process serves its own /metrics).",
+    fields: (t) => ({
+      enabled: t.exposeBoolean("enabled"),
+      port: t.exposeInt("port", { description: "The port asked for." }),
+      boundPort: t.exposeInt("boundPort", { nullable: true, description: "The port listening now, if any." }),
+      error: t.exposeString("error", { nullable: true, description: "Why the asked-for port is not listening." }),
+    }),
+  });
+
+const InstanceSettingsType = builder.objectRef<InstanceSettings>("InstanceSettings").implement({
+  description: "Settings of the whole installation. Changing them needs the admin scope; they apply live.",
+  fields: (t) => ({
+    metricsEnabled: t.exposeBoolean("metricsEnabled"),
+    metricsPort: t.exposeInt("metricsPort", { description: "Where /metrics listens (1024-65535)." }),
+    metricsListener: t.field({
+      type: MetricsListenerType,
+      nullable: true,
+      description: "This process's listener, as it is now (null on a process that serves no metrics).",
+      resolve: () => metricsListenerState(),
+    }),
+    publicUrl: t.string({
+      description: "The base of agents' webhook URLs (the configured one, else this server's address).",
+      resolve: (settings) => settings.publicUrl ?? publicUrl(),
+    }),
+    allowInsecureUrls: t.exposeBoolean("allowInsecureUrls", {
+      description: "Endpoints may use http:// and loopback addresses (a developer's setup, never production).",
+    }),
+    allowedPrivateRanges: t.exposeStringList("allowedPrivateRanges", {
+      description: "Private ranges (CIDRs) endpoints may point at anyway.",
+    }),
+    defaultRetryPolicy: t.field({
+      type: RetryPolicy,
+      description: "The schedule of endpoints without their own retry policy.",
+      resolve: (settings) => ({ delays: settings.defaultRetryDelays, isDefault: true }),
+    }),
+  }),
+});
+
+const TenantSettingsType = builder.objectRef<TenantSettings>("TenantSettings").implement({
+  description: "Settings of the caller's tenant (scope settings:write to change).",
+  fields: (t) => ({
+    attemptRetentionDays: t.exposeInt("attemptRetentionDays", {
+      description: "Delivery attempts older than this are deleted by the retention job.",
+    }),
+    consoleRetentionDays: t.exposeInt("consoleRetentionDays", {
+      description: "Console events older than this are deleted (and can no longer be replayed with `after`).",
+    }),
+    defaultInboundRateLimitPerMinute: t.exposeInt("defaultInboundRateLimitPerMinute", {
+      description: "The rate limit a new agent gets when none is given.",
+    }),
+  }),
+});
+
+interface SettingsView {
+  instance: InstanceSettings;
+  tenant: TenantSettings;
+}
+
+const SettingsType = builder.objectRef<SettingsView>("Settings").implement({
+  fields: (t) => ({
+    instance: t.field({ type: InstanceSettingsType, resolve: (settings) => settings.instance }),
+    tenant: t.field({ type: TenantSettingsType, resolve: (settings) => settings.tenant }),
+  }),
+});
+
+async function settingsOf(tenantId: string): Promise<SettingsView> {
+  const [instance, tenant] = await Promise.all([readInstanceSettings(), readTenantSettings(tenantId)]);
+  return { instance, tenant };
+}
+
+builder.queryField("settings", (t) =>
+  t.field({
+    type: SettingsType,
+    authScopes: { scope: "settings:read" },
+    resolve: (_root, _args, context) => settingsOf(requireViewer(context).tenantId),
+  }),
+);
+
+const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
+  description: "Only the fields given change; null puts a setting back to its default. Instance fields need admin.",
+  fields: (t) => ({
+    metricsEnabled: t.boolean({ required: false }),
+    metricsPort: t.int({ required: false, description: "1024-65535; the listener moves without a restart." }),
+    publicUrl: t.string({ required: false }),
+    allowInsecureUrls: t.boolean({ required: false }),
+    allowedPrivateRanges: t.stringList({ required: false }),
+    defaultRetryPolicy: t.field({ type: RetryPolicyInput, required: false }),
+    attemptRetentionDays: t.int({ required: false, description: "1-3650." }),
+    consoleRetentionDays: t.int({ required: false, description: "1-365." }),
+    defaultInboundRateLimitPerMinute: t.int({ required: false, description: "1-1000000." }),
+  }),
+});
+
+builder.mutationField("updateSettings", (t) =>
+  t.field({
+    type: SettingsType,
+    authScopes: { scope: "settings:write" },
+    errors: { types: [ValidationError, ForbiddenError] },
+    args: { input: t.arg({ type: UpdateSettingsInput }) },
+    resolve: async (_root, { input }, context) => {
+      const viewer = requireViewer(context);
+      // GraphQL passes absent fields as undefined and explicit nulls as null, which is the distinction we need.
+      await updateSettings(viewer.tenantId, input, grants(viewer.scopes, "admin"), originOf(context));
+      return settingsOf(viewer.tenantId);
+    },
+  }),
+);

@@ -1,0 +1,256 @@
+import { isIP } from "node:net";
+import { ChannelListener } from "../../db/listen.js";
+import { prisma } from "../../db/prisma.js";
+import type { Prisma } from "../../generated/prisma/client.js";
+import { ForbiddenError, ValidationError } from "../../lib/errors.js";
+import type { Logger } from "../../logger.js";
+import type { RequestOrigin } from "../api-keys/api-keys.service.js";
+import { recordAudit } from "../audit/audit.service.js";
+import { normaliseRetryPolicy } from "../deliveries/retry-policy.js";
+
+/** NOTIFY channel on which a change of the instance settings reaches every process, which applies it live. */
+export const SETTINGS_CHANNEL = "signalpost_settings";
+
+/** Settings of the whole installation: only `admin` may change them. */
+export interface InstanceSettings {
+  metricsEnabled: boolean;
+  /** 1024-65535 when set through the API (the environment may ask for 0: any free port, for tests). */
+  metricsPort: number;
+  /** Base of agents' webhook URLs; null means http://localhost:<port>. */
+  publicUrl: string | null;
+  allowInsecureUrls: boolean;
+  allowedPrivateRanges: string[];
+  /** Seconds before each retry for endpoints without their own policy. */
+  defaultRetryDelays: number[];
+}
+
+/** One tenant's settings (`settings:write`). */
+export interface TenantSettings {
+  attemptRetentionDays: number;
+  consoleRetentionDays: number;
+  /** The rate limit a new agent gets when none is given. */
+  defaultInboundRateLimitPerMinute: number;
+}
+
+export const TENANT_DEFAULTS: TenantSettings = {
+  attemptRetentionDays: 30,
+  consoleRetentionDays: 7,
+  defaultInboundRateLimitPerMinute: 100,
+};
+
+const INSTANCE_KEYS = [
+  "metricsEnabled",
+  "metricsPort",
+  "publicUrl",
+  "allowInsecureUrls",
+  "allowedPrivateRanges",
+  "defaultRetryDelays",
+] as const;
+const TENANT_KEYS = ["attemptRetentionDays", "consoleRetentionDays", "defaultInboundRateLimitPerMinute"] as const;
+
+/** What updateSettings accepts: any subset; null puts a setting back to its default. */
+export interface SettingsChange {
+  metricsEnabled?: boolean | null;
+  metricsPort?: number | null;
+  publicUrl?: string | null;
+  allowInsecureUrls?: boolean | null;
+  allowedPrivateRanges?: string[] | null;
+  defaultRetryPolicy?: { delaysSeconds: number[]; maxAttempts?: number | null } | null;
+  attemptRetentionDays?: number | null;
+  consoleRetentionDays?: number | null;
+  defaultInboundRateLimitPerMinute?: number | null;
+}
+
+function wholeNumberIn(value: number, min: number, max: number, field: string): number {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ValidationError(`${field} must be a whole number from ${min} to ${max}`, field);
+  return value;
+}
+
+function checkUrl(value: string): string {
+  const trimmed = value.trim().replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(trimmed) || !URL.canParse(trimmed))
+    throw new ValidationError("publicUrl must be an absolute http(s) URL", "publicUrl");
+  return trimmed;
+}
+
+function checkRanges(ranges: string[]): string[] {
+  return ranges.map((range, index) => {
+    const [address, bits] = range.trim().split("/");
+    const prefix = bits === undefined ? undefined : Number(bits);
+    const maxPrefix = isIP(address ?? "") === 6 ? 128 : 32;
+    if (
+      isIP(address ?? "") === 0 ||
+      (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= maxPrefix))
+    )
+      throw new ValidationError(`"${range}" is not an IP address or CIDR range`, `allowedPrivateRanges.${index}`);
+    return range.trim();
+  });
+}
+
+/**
+ * Checks a change and splits it into the instance and tenant parts, as stored values (null: back to the default).
+ * @throws ValidationError naming the first bad field.
+ */
+export function validateChange(change: SettingsChange): {
+  instance: Partial<Record<(typeof INSTANCE_KEYS)[number], unknown>>;
+  tenant: Partial<Record<(typeof TENANT_KEYS)[number], unknown>>;
+} {
+  const instance: Partial<Record<(typeof INSTANCE_KEYS)[number], unknown>> = {};
+  const tenant: Partial<Record<(typeof TENANT_KEYS)[number], unknown>> = {};
+  if (change.metricsEnabled !== undefined) instance.metricsEnabled = change.metricsEnabled;
+  if (change.metricsPort !== undefined)
+    instance.metricsPort =
+      change.metricsPort === null ? null : wholeNumberIn(change.metricsPort, 1024, 65535, "metricsPort");
+  if (change.publicUrl !== undefined)
+    instance.publicUrl = change.publicUrl === null ? null : checkUrl(change.publicUrl);
+  if (change.allowInsecureUrls !== undefined) instance.allowInsecureUrls = change.allowInsecureUrls;
+  if (change.allowedPrivateRanges !== undefined)
+    instance.allowedPrivateRanges =
+      change.allowedPrivateRanges === null ? null : checkRanges(change.allowedPrivateRanges);
+  if (change.defaultRetryPolicy !== undefined) {
+    try {
+      instance.defaultRetryDelays =
+        change.defaultRetryPolicy === null ? null : normaliseRetryPolicy(change.defaultRetryPolicy);
+    } catch (error) {
+      if (error instanceof ValidationError)
+        throw new ValidationError(error.message, (error.field ?? "").replace("retryPolicy", "defaultRetryPolicy"));
+      throw error;
+    }
+  }
+  if (change.attemptRetentionDays !== undefined)
+    tenant.attemptRetentionDays =
+      change.attemptRetentionDays === null
+        ? null
+        : wholeNumberIn(change.attemptRetentionDays, 1, 3650, "attemptRetentionDays");
+  if (change.consoleRetentionDays !== undefined)
+    tenant.consoleRetentionDays =
+      change.consoleRetentionDays === null
+        ? null
+        : wholeNumberIn(change.consoleRetentionDays, 1, 365, "consoleRetentionDays");
+  if (change.defaultInboundRateLimitPerMinute !== undefined)
+    tenant.defaultInboundRateLimitPerMinute =
+      change.defaultInboundRateLimitPerMinute === null
+        ? null
+        : wholeNumberIn(change.defaultInboundRateLimitPerMinute, 1, 1_000_000, "defaultInboundRateLimitPerMinute");
+  return { instance, tenant };
+}
+
+/** Stored values merged with a change: keys set to null are dropped (back to the default). */
+function merged(stored: unknown, change: Record<string, unknown>): Prisma.InputJsonObject {
+  const values: Record<string, unknown> = { ...((stored as Record<string, unknown> | null) ?? {}), ...change };
+  for (const key of Object.keys(values)) if (values[key] === null) delete values[key];
+  return values as Prisma.InputJsonObject;
+}
+
+let instanceDefaults: InstanceSettings = {
+  metricsEnabled: true,
+  metricsPort: 9100,
+  publicUrl: null,
+  allowInsecureUrls: false,
+  allowedPrivateRanges: [],
+  defaultRetryDelays: [],
+};
+
+/** The environment's values, used for every instance setting nobody has set (start-up). */
+export function configureInstanceDefaults(defaults: InstanceSettings): void {
+  instanceDefaults = defaults;
+}
+
+function pick<T extends object>(defaults: T, stored: unknown): T {
+  const values = (stored as Record<string, unknown> | null) ?? {};
+  const result = { ...defaults };
+  for (const key of Object.keys(defaults) as (keyof T)[]) {
+    if (values[key as string] !== undefined) result[key] = values[key as string] as T[keyof T];
+  }
+  return result;
+}
+
+export async function readInstanceSettings(): Promise<InstanceSettings> {
+  const row = await prisma.instanceSettings.findUnique({ where: { id: 1 } });
+  return pick(instanceDefaults, row?.values);
+}
+
+export async function readTenantSettings(tenantId: string): Promise<TenantSettings> {
+  const row = await prisma.tenantSettings.findUnique({ where: { tenantId } });
+  return pick(TENANT_DEFAULTS, row?.values);
+}
+
+/**
+ * Applies a change: tenant settings for the caller's tenant, instance settings only for `admin`. Written with its
+ * audit entry in one transaction; an instance change is announced to every process (NOTIFY on commit).
+ * @throws ValidationError, ForbiddenError (naming the first instance field asked for without admin).
+ */
+export async function updateSettings(
+  tenantId: string,
+  change: SettingsChange,
+  isAdmin: boolean,
+  origin: RequestOrigin,
+): Promise<void> {
+  const { instance, tenant } = validateChange(change);
+  const instanceFields = Object.keys(instance);
+  if (instanceFields.length && !isAdmin) {
+    const field = instanceFields[0] === "defaultRetryDelays" ? "defaultRetryPolicy" : (instanceFields[0] as string);
+    throw new ForbiddenError("instance-wide settings need the admin scope", field);
+  }
+  await prisma.$transaction(async (tx) => {
+    if (instanceFields.length) {
+      const current = await tx.instanceSettings.findUnique({ where: { id: 1 } });
+      const values = merged(current?.values, instance);
+      await tx.instanceSettings.upsert({ where: { id: 1 }, create: { id: 1, values }, update: { values } });
+      await tx.$executeRaw`SELECT pg_notify(${SETTINGS_CHANNEL}, '')`;
+    }
+    if (Object.keys(tenant).length) {
+      const current = await tx.tenantSettings.findUnique({ where: { tenantId } });
+      const values = merged(current?.values, tenant);
+      await tx.tenantSettings.upsert({ where: { tenantId }, create: { tenantId, values }, update: { values } });
+    }
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "settings.updated",
+        target: { type: "Settings", id: instanceFields.length ? "instance" : tenantId },
+        metadata: { instance, tenant } as Prisma.InputJsonObject,
+      },
+      tx,
+    );
+  });
+}
+
+/**
+ * Keeps this process in step with the instance settings: reads them at start, and again whenever any process
+ * changes them, handing the result to `apply` (which moves the metrics port, swaps the URL rules and so on).
+ */
+export class InstanceSettingsWatcher {
+  private listener: ChannelListener | undefined;
+  private current: InstanceSettings | undefined;
+
+  constructor(
+    private readonly apply: (settings: InstanceSettings) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  get settings(): InstanceSettings | undefined {
+    return this.current;
+  }
+
+  async start(databaseUrl: string): Promise<void> {
+    this.listener = new ChannelListener(databaseUrl, SETTINGS_CHANNEL, () => void this.reload(), this.logger);
+    await this.listener.start();
+    await this.reload();
+  }
+
+  async reload(): Promise<void> {
+    try {
+      this.current = await readInstanceSettings();
+      await this.apply(this.current);
+    } catch (error) {
+      this.logger.error({ err: error }, "could not apply the instance settings");
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.listener?.stop();
+  }
+}

@@ -14,6 +14,7 @@ import { sendJson, sendJsonError } from "./json.js";
 
 /** Operations (subscriptions) one WebSocket connection may run at once. */
 export const MAX_OPERATIONS_PER_CONNECTION = 50;
+const KEEP_ALIVE_MS = 12_000;
 
 /** Raised when the port is taken, so the CLI can say so in one line. */
 export class PortInUseError extends Error {
@@ -209,6 +210,9 @@ export class HttpServer {
         },
       },
       this.webSockets,
+      // Pings every 12 s and drops a connection whose pong does not come back, so dead clients free their
+      // subscriptions.
+      KEEP_ALIVE_MS,
     );
   }
 }

@@ -336,3 +336,37 @@ describe("endpointHealthChanged", () => {
     await failing.close();
   });
 });
+
+describe("over Server-Sent Events (Yoga's HTTP transport)", () => {
+  it("streams consoleEvents to a plain HTTP client with Accept: text/event-stream", async () => {
+    const { tenant, headers } = await seed.tenantWithKey();
+    const before = consoleFeed().subscriberCount;
+    const controller = new AbortController();
+    const response = await fetch(`${api.httpUrl}/graphql`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ query: "subscription { consoleEvents { kind data } }" }),
+      signal: controller.signal,
+    });
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    await until(
+      async () => consoleFeed().subscriberCount,
+      (n) => n > before,
+      "the SSE subscriber",
+    );
+    await recordConsoleEvent({ tenantId: tenant.id, kind: "TEST_SENT", data: { statusCode: 204 } });
+
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes('"TEST_SENT"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    const event = text.split("\n").find((line) => line.startsWith("data:") && line.includes("TEST_SENT"));
+    expect(JSON.parse((event as string).slice(5))).toEqual({
+      data: { consoleEvents: { kind: "TEST_SENT", data: { statusCode: 204 } } },
+    });
+  });
+});

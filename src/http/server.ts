@@ -10,6 +10,7 @@ import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
+import { serveConsole } from "./console-static.js";
 import { sendJson, sendJsonError } from "./json.js";
 
 /** Operations (subscriptions) one WebSocket connection may run at once. */
@@ -121,6 +122,7 @@ export class HttpServer {
       if (path === "/healthz" && req.method === "GET") return sendJson(res, 200, { status: "ok" });
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
       if (path === this.options.yoga.graphqlEndpoint) return this.options.yoga(req, res, { req });
+      if (path === "/console" || path?.startsWith("/console/")) return serveConsole(req, res, path.slice(8));
       const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
       if (agentWebhook?.[1]) return handleAgentWebhook(req, res, agentWebhook[1], this.options.logger);
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });

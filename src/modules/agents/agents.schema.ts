@@ -348,11 +348,16 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
   t.field({
     type: RelayedWebhookType,
     authScopes: { scope: "agents:read" },
-    description: "Requests accepted by an agent with a relay action, as they arrive (from any instance).",
-    args: { agentId: t.arg.id() },
-    subscribe: async (_root, { agentId }, context) => {
-      await subscribableAgent(requireViewer(context).tenantId, String(agentId));
-      return pubsub().subscribe("agent:webhook", String(agentId));
+    description:
+      "Requests accepted by an agent with a relay action, as they arrive (from any instance). With `after` (the " +
+      "executionId of the last one you handled), first the requests relayed since then, then live ones; each once.",
+    args: { agentId: t.arg.id(), after: t.arg.id({ required: false }) },
+    subscribe: async (_root, { agentId, after }, context) => {
+      const { tenantId } = requireViewer(context);
+      await subscribableAgent(tenantId, String(agentId));
+      const live = pubsub().subscribe("agent:webhook", String(agentId));
+      if (!after) return live;
+      return relayedSince(tenantId, String(agentId), String(after), live);
     },
     resolve: async ({ executionId }, _args, context) => {
       const execution = await prisma.agentExecution.findFirstOrThrow({
@@ -369,6 +374,58 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
     },
   }),
 );
+
+/**
+ * The agent's relayed requests received after `afterExecutionId` (those whose execution finished, so their relay
+ * action ran), then the live ones. The live subscription is opened before the database is read, and ids already
+ * sent are skipped, so nothing falls between the two and nothing comes twice.
+ */
+async function* relayedSince(
+  tenantId: string,
+  agentId: string,
+  afterExecutionId: string,
+  live: AsyncIterable<{ executionId: string }>,
+): AsyncGenerator<{ executionId: string }> {
+  const iterator = live[Symbol.asyncIterator]();
+  // Pub/sub iterators start listening on their first next(): ask now, before reading the database.
+  let pending = iterator.next();
+  const anchor = isUuid(afterExecutionId)
+    ? await prisma.agentExecution.findFirst({ where: { id: afterExecutionId, tenantId, agentId } })
+    : null;
+  if (!anchor) {
+    await iterator.return?.();
+    throw new GraphQLError("`after` is not an execution of this agent", {
+      extensions: { code: "VALIDATION_FAILED", field: "after" },
+    });
+  }
+  const missed = await prisma.agentExecution.findMany({
+    where: {
+      tenantId,
+      agentId,
+      status: "SUCCEEDED",
+      OR: [{ receivedAt: { gt: anchor.receivedAt } }, { receivedAt: anchor.receivedAt, id: { gt: anchor.id } }],
+    },
+    orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
+    take: 1_000,
+    select: { id: true },
+  });
+  const sent = new Set<string>();
+  try {
+    for (const { id } of missed) {
+      sent.add(id);
+      yield { executionId: id };
+    }
+    for (;;) {
+      const next = await pending;
+      if (next.done) return;
+      pending = iterator.next();
+      if (sent.has(next.value.executionId)) continue;
+      yield next.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
 
 builder.subscriptionField("agentExecutionUpdated", (t) =>
   t.prismaField({

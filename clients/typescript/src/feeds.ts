@@ -1,0 +1,48 @@
+import {
+  AgentWebhookReceivedDocument,
+  type AgentWebhookReceivedSubscription,
+  ConsoleEventsDocument,
+  type ConsoleEventsSubscription,
+} from "../generated/graphql.js";
+import type { LiveOptions, SignalpostClient } from "./client.js";
+
+export type ConsoleEvent = ConsoleEventsSubscription["consoleEvents"];
+export type RelayedWebhook = AgentWebhookReceivedSubscription["agentWebhookReceived"];
+
+/**
+ * The tenant's integration console, live, resuming after any reconnect from the last cursor seen. Pass `after`
+ * (a cursor you stored) to catch up from there, or `last` to start with the most recent events.
+ */
+export async function* consoleEvents(
+  client: SignalpostClient,
+  start: { after?: string; last?: number } = {},
+  options: Omit<LiveOptions<ConsoleEventsSubscription>, "resume"> = {},
+): AsyncGenerator<ConsoleEvent> {
+  const results = client.live(
+    ConsoleEventsDocument,
+    { after: start.after ?? null, last: start.last ?? null },
+    {
+      ...options,
+      resume: { variable: "after", cursorOf: (data) => data.consoleEvents.cursor },
+    },
+  );
+  for await (const data of results) yield data.consoleEvents;
+}
+
+/** An agent's relayed webhooks (its `relay` action), resuming after a reconnect from the last execution seen. */
+export async function* relayedWebhooks(
+  client: SignalpostClient,
+  agentId: string,
+  start: { after?: string } = {},
+  options: Omit<LiveOptions<AgentWebhookReceivedSubscription>, "resume"> = {},
+): AsyncGenerator<RelayedWebhook> {
+  const results = client.live(
+    AgentWebhookReceivedDocument,
+    { agentId, after: start.after ?? null },
+    {
+      ...options,
+      resume: { variable: "after", cursorOf: (data) => data.agentWebhookReceived.executionId },
+    },
+  );
+  for await (const data of results) yield data.agentWebhookReceived;
+}

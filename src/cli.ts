@@ -15,6 +15,14 @@ Commands:
   serve [--role all|api|worker]   Run Signalpost (default role: all)
   migrate                         Apply pending database migrations and exit
   keys create|master              Create an API key, or a master key (see: signalpost keys)
+
+Commands that talk to a running server (--url or SIGNALPOST_URL, --key or SIGNALPOST_API_KEY, --json):
+  listen --agent <id> --forward <url>          Re-POST an agent's relayed webhooks to a local URL
+  events publish <type> --data <json|@file>    Publish an event
+  deliveries list [--status S] [--endpoint id] List recent deliveries
+  deliveries retry <id>                        Send a delivery again now
+  endpoints recover --since <time> [--endpoint id] [--dry-run]
+                                               Send failed deliveries again
   help                            Show this text
 
 Configuration comes from environment variables; see README.md.`;
@@ -92,6 +100,11 @@ export async function main(argv: string[]): Promise<void> {
     if (command === "serve") return await serve(rest);
     if (command === "migrate") return await migrateCommand();
     if (command === "keys") return await keysCommand(rest);
+    // Client commands load the SDK only when used, so `serve` starts without it.
+    if (command === "listen") return await (await import("./commands/listen.js")).listenCommand(rest);
+    if (command === "events") return await (await import("./commands/events.js")).eventsCommand(rest);
+    if (command === "deliveries") return await (await import("./commands/deliveries.js")).deliveriesCommand(rest);
+    if (command === "endpoints") return await (await import("./commands/endpoints.js")).endpointsCommand(rest);
     if (command === "help" || command === "--help" || command === "-h") {
       process.stdout.write(`${USAGE}\n`);
       return;

@@ -82,11 +82,20 @@ export function createSignalpostClient(options: SignalpostClientOptions) {
     document: TypedDocumentNode<Data, Variables>,
     ...[variables]: Variables extends Record<string, never> ? [Variables?] : [Variables]
   ): Promise<Data> {
-    const response = await doFetch(httpUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/graphql-response+json", authorization },
-      body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
-    });
+    let response: Response;
+    try {
+      response = await doFetch(httpUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/graphql-response+json", authorization },
+        body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new SignalpostError(
+        `cannot reach ${httpUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+        "NETWORK",
+      );
+    }
     const text = await response.text();
     let body: { data?: Data | null; errors?: GraphQLErrorLike[] };
     try {

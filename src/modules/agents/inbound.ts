@@ -16,7 +16,7 @@ import { enqueueExecution } from "./executions.service.js";
 /** Request bodies larger than this are refused (413) before anything else is looked at. */
 export const MAX_INBOUND_BYTES = 1024 * 1024;
 const TIMESTAMP_TOLERANCE_SECONDS = 300;
-/** Headers worth keeping with an execution; credentials and signatures are not among them. */
+/** Headers worth keeping with an execution; credentials and (see below) signatures are not among them. */
 const KEPT_HEADERS = [
   "content-type",
   "user-agent",
@@ -27,13 +27,20 @@ const KEPT_HEADERS = [
   "x-request-id",
 ];
 
+/**
+ * Signature headers, kept only for agents that relay: `signalpost listen` re-POSTs the request to a developer's local
+ * handler, which should verify it exactly as in production. They prove nothing beyond this one body (and Standard
+ * Webhooks' id and timestamp stop replays), so keeping them gives away no credential.
+ */
+const RELAYED_SIGNATURE_HEADERS = ["webhook-signature", "x-hub-signature-256"];
+
 /** The headers kept with an execution: the fixed list, plus any a forward action names (never credentials). */
 function keptHeaders(agent: Agent, req: IncomingMessage): Record<string, string> {
-  const forwarded = (agent.actions as AgentAction[]).flatMap((action) =>
-    action.type === "forward" ? action.headers : [],
-  );
+  const actions = agent.actions as AgentAction[];
+  const forwarded = actions.flatMap((action) => (action.type === "forward" ? action.headers : []));
+  const relayed = actions.some((action) => action.type === "relay") ? RELAYED_SIGNATURE_HEADERS : [];
   const kept: Record<string, string> = {};
-  for (const name of new Set([...KEPT_HEADERS, ...forwarded])) {
+  for (const name of new Set([...KEPT_HEADERS, ...forwarded, ...relayed])) {
     const value = req.headers[name];
     if (value !== undefined) kept[name] = Array.isArray(value) ? value.join(", ") : value;
   }

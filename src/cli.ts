@@ -23,6 +23,9 @@ Commands that talk to a running server (--url or SIGNALPOST_URL, --key or SIGNAL
   deliveries retry <id>                        Send a delivery again now
   endpoints recover --since <time> [--endpoint id] [--dry-run]
                                                Send failed deliveries again
+
+  replay <file.ndjson> --to <url> [--secret whsec_...] [--dry-run]
+                                               POST exported or saved webhooks again (no server needed)
   help                            Show this text
 
 Configuration comes from environment variables; see README.md.`;
@@ -105,6 +108,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === "events") return await (await import("./commands/events.js")).eventsCommand(rest);
     if (command === "deliveries") return await (await import("./commands/deliveries.js")).deliveriesCommand(rest);
     if (command === "endpoints") return await (await import("./commands/endpoints.js")).endpointsCommand(rest);
+    if (command === "replay") return await (await import("./commands/replay.js")).replayCommand(rest);
     if (command === "help" || command === "--help" || command === "-h") {
       process.stdout.write(`${USAGE}\n`);
       return;

@@ -87,6 +87,19 @@ describe("signalpost events / deliveries / endpoints", () => {
     expect(retried.stdout).toMatch(/Attempt 2 of .*: 200 in \d+ ms \(now SUCCEEDED\)/);
     // The same message (webhook-id) went out again.
     expect(receiver.requests.at(-1)?.headers["webhook-id"]).toBe(receiver.requests[0]?.headers["webhook-id"]);
+
+    // The delivery log exported as NDJSON replays to another URL with the exact body that was sent.
+    const exported = await onServer<{ exportDeliveries: { data: string } }>(
+      headers,
+      "{ exportDeliveries(format: NDJSON) { ... on DeliveryExport { data } } }",
+    );
+    const exportFile = path.join(os.tmpdir(), `export-${randomBytes(4).toString("hex")}.ndjson`);
+    await writeFile(exportFile, exported.exportDeliveries.data);
+    const elsewhere = await TestReceiver.start();
+    const replayed = await cli(["replay", exportFile, "--to", elsewhere.url], token);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(elsewhere.requests[0]?.body.toString()).toBe(receiver.requests[0]?.body.toString());
+    await elsewhere.close();
   });
 
   it("says what is wrong, with exit 2 for usage and 1 for refusals", async () => {

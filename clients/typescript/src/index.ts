@@ -11,3 +11,10 @@ export {
   SignalpostError,
 } from "./client.js";
 export { type ConsoleEvent, consoleEvents, type RelayedWebhook, relayedWebhooks } from "./feeds.js";
+export {
+  type VerifiedWebhook,
+  type VerifyOptions,
+  verifyWebhook,
+  type WebhookVerificationCode,
+  WebhookVerificationError,
+} from "./verify-webhook.js";

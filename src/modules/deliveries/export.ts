@@ -1,7 +1,7 @@
 import { prisma } from "../../db/prisma.js";
 import { ValidationError } from "../../lib/errors.js";
 import { type DeliveryFilter, deliveryWhere } from "./delivery-filters.js";
-import { messageId } from "./delivery-sender.js";
+import { messageId, webhookBody } from "./delivery-sender.js";
 
 export type ExportFormat = "NDJSON" | "CSV";
 
@@ -39,11 +39,23 @@ export async function exportDeliveries(tenantId: string, filter: DeliveryFilter,
     where: deliveryWhere(tenantId, filter),
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: limit,
+    include: { event: { select: { payload: true, rawBody: true, createdAt: true } } },
   });
   const rows = deliveries.map((delivery) => ({ ...delivery, messageId: messageId(delivery.eventId) }));
+  // NDJSON lines also carry the exact body that was sent, so `signalpost replay` can post them again.
+  const sentBody = (row: (typeof rows)[number]) =>
+    row.event.rawBody ??
+    webhookBody({ eventType: row.eventType, eventCreatedAt: row.event.createdAt, payload: row.event.payload });
   const data =
     format === "NDJSON"
-      ? rows.map((row) => JSON.stringify(Object.fromEntries(COLUMNS.map((column) => [column, row[column]])))).join("\n")
+      ? rows
+          .map((row) =>
+            JSON.stringify({
+              ...Object.fromEntries(COLUMNS.map((column) => [column, row[column]])),
+              body: sentBody(row),
+            }),
+          )
+          .join("\n")
       : [COLUMNS.join(","), ...rows.map((row) => COLUMNS.map((column) => csvField(row[column])).join(","))].join(
           "\r\n",
         );

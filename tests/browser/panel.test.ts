@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSignalpost, servingPort } from "../support/process.js";
 import { type SeededKey, seed } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
 
-/** Debian's Chromium, installed by .ci/run (apt package chromium). Missing means the machine is not set up: fail. */
+/** Debian's Chromium (apt package chromium). Missing means the machine is not set up: fail, do not skip. */
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOTS = path.resolve("test-artifacts/screenshots");
 
@@ -23,10 +23,20 @@ let context: BrowserContext;
 let page: Page;
 let receiver: TestReceiver;
 let admin: SeededKey;
+/** Uncaught exceptions and console errors of the page, over the whole file: asserted empty at the end. */
 const pageErrors: string[] = [];
 
+/**
+ * The panel's WebSockets pass through Playwright's router, so a test can drop them (a network loss) and refuse new
+ * ones for a while, and can read what the panel sent (to check it resumes with `after`).
+ */
+const openSockets = new Set<WebSocketRoute>();
+let acceptSockets = true;
+const framesSent: string[] = [];
+
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (see .ci/run)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
   baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
   receiver = await TestReceiver.start();
   admin = await seed.tenantWithKey();
@@ -37,6 +47,18 @@ beforeAll(async () => {
   });
   context = await browser.newContext({ baseURL: baseUrl });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+  await context.routeWebSocket(/\/graphql$/, (socket) => {
+    if (!acceptSockets) {
+      void socket.close({ code: 1012, reason: "test: network down" });
+      return;
+    }
+    const upstream = socket.connectToServer();
+    openSockets.add(socket);
+    socket.onMessage((frame) => {
+      framesSent.push(String(frame));
+      upstream.send(frame);
+    });
+  });
   page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
   page.on("console", (message) => {
@@ -54,38 +76,126 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** A GraphQL call straight to the server, as another client of the same tenant would make it. */
+async function api(query: string, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...admin.headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+  expect(body.errors).toBeUndefined();
+  return body.data ?? {};
+}
+
+const status = () => page.locator("#status").textContent();
+const liveState = () => page.locator("#connection").getAttribute("data-state");
+const consoleLines = () => page.getByTestId("console").locator(".line");
+
 describe("the web developer panel at /console", () => {
-  it("signs in with an API key and shows the live connection", async () => {
+  it("refuses a wrong key, then signs in with the API key and goes live", async () => {
     await page.goto("/console");
     await shot("sign-in");
+    expect(await page.getByRole("button", { name: "Sign out" }).isHidden()).toBe(true);
+    const errorsBefore = pageErrors.length;
+    await page.getByLabel("API key").fill("sp_not_a_real_key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.locator('[data-error-for="apiKey"]').textContent()).toMatch(/Sign-in failed/);
+    // The browser logs the refused request (HTTP 401) itself; that one is expected, nothing else is.
+    expect(pageErrors.splice(errorsBefore).filter((error) => !error.includes("401"))).toEqual([]);
+
     await page.getByLabel("API key").fill(admin.token);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Endpoints" }).waitFor();
-    await expect.poll(() => page.locator("#connection").getAttribute("data-state")).toBe("live");
-    // The key itself is not kept in the browser, only the session token it was exchanged for.
+    await expect.poll(liveState).toBe("live");
+    // Only the session token it was exchanged for is kept, not the key.
     const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
     expect(stored).not.toContain(admin.token);
+    expect(stored).toMatch(/"signalpost.session":"ey/);
   });
 
-  it("adds an endpoint pointing at a receiver, sends a test, and sees it in the live console", async () => {
+  it("adds an endpoint at a receiver (field errors first), shows its secret once, and sends it a test", async () => {
     await page.getByRole("button", { name: "Add endpoint" }).click();
-    await page.getByLabel("Name").fill("receiver");
-    await page.getByLabel("URL").fill("ftp://example.com/hook");
-    await page.getByRole("button", { name: "Add endpoint" }).last().click();
-    // The API's field error appears next to the field.
-    await expect.poll(() => page.locator('[data-error-for="url"]').textContent()).not.toBe("");
-    await page.getByLabel("URL").fill(receiver.url);
-    await page.getByRole("button", { name: "Add endpoint" }).last().click();
-    const row = page.locator('tr[data-endpoint="receiver"]');
-    await row.waitFor();
-    await shot("endpoints");
+    const form = page.getByRole("form", { name: "Add an endpoint" });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute("name"))).toBe("name");
+    await form.getByLabel("Name").fill("receiver");
+    await form.getByLabel("URL").fill("ftp://example.com/hook");
+    await form.getByRole("button", { name: "Add endpoint" }).click();
+    // The API's ValidationError names the field: the message appears under it.
+    await expect.poll(() => form.locator('[data-error-for="url"]').textContent()).not.toBe("");
+    expect(await form.getByLabel("URL").getAttribute("aria-invalid")).toBe("true");
 
+    await form.getByLabel("URL").fill(receiver.url);
+    await form.getByRole("button", { name: "Add endpoint" }).click();
+    expect(await page.getByTestId("secret-value").textContent()).toMatch(/^whsec_/);
+    await page.getByRole("button", { name: "Done" }).click();
+    await expect.poll(() => page.getByTestId("shown-once").count()).toBe(0);
+
+    const row = page.locator('tr[data-endpoint="receiver"]');
+    expect(await row.textContent()).toContain("whsec_••••");
+    expect(await row.textContent()).toContain("HEALTHY");
     await row.getByRole("button", { name: "Send test" }).click();
-    await receiver.waitForRequests(1);
+    await expect.poll(() => row.getByTestId("test-result").textContent()).toMatch(/^200 in \d+ ms$/);
+    expect((await receiver.waitForRequests(1))[0]?.headers["webhook-signature"]).toMatch(/^v1,/);
+
     await page.getByRole("link", { name: "Live console" }).click();
-    await page.locator('[data-testid="console"] [data-kind="TEST_SENT"]').first().waitFor();
-    expect(await page.locator('[data-testid="console"]').textContent()).toContain("Test sent to");
-    await shot("console");
+    const line = page.locator('[data-testid="console"] [data-kind="TEST_SENT"]');
+    await line.first().waitFor();
+    expect(await line.count()).toBe(1);
+    expect(await page.getByTestId("console").getAttribute("aria-live")).toBe("polite");
+  });
+
+  it("confirms in a dialog that focuses Cancel and closes on Escape, then rotates the secret", async () => {
+    await page.getByRole("link", { name: "Endpoints" }).click();
+    const row = page.locator('tr[data-endpoint="receiver"]');
+    const maskedBefore = await row.locator(".mono").nth(1).textContent();
+    await row.getByRole("button", { name: "Rotate" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Cancel");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => dialog.count()).toBe(0);
+    expect(await row.locator(".mono").nth(1).textContent()).toBe(maskedBefore);
+
+    await row.getByRole("button", { name: "Rotate" }).click();
+    await dialog.getByRole("button", { name: "Rotate" }).click();
+    const secret = await page.getByTestId("secret-value").textContent();
+    expect(secret).toMatch(/^whsec_/);
+    await expect.poll(() => row.locator(".mono").nth(1).textContent()).not.toBe(maskedBefore);
+    await page.getByRole("button", { name: "Done" }).click();
+    expect(await page.locator("main").textContent()).not.toContain(secret as string);
+  });
+
+  it("keeps the live console going across a network loss, resuming after the last line without repeats", async () => {
+    await page.getByRole("link", { name: "Live console" }).click();
+    await expect.poll(liveState).toBe("live");
+    const lastCursor = await consoleLines().last().getAttribute("data-cursor");
+    expect(lastCursor).toBeTruthy();
+
+    acceptSockets = false;
+    for (const socket of openSockets) await socket.close({ code: 1012, reason: "test: network down" });
+    openSockets.clear();
+    await expect.poll(liveState).toBe("reconnecting");
+    // Something happens while the panel is cut off: it must show up after the reconnect.
+    await api(`mutation { createApiKey(input: { name: "made during the outage", scopes: [ENDPOINTS_READ] }) {
+      __typename } }`);
+    const framesBefore = framesSent.length;
+    acceptSockets = true;
+
+    await expect.poll(liveState, { timeout: 10_000 }).toBe("live");
+    const missed = page
+      .locator('[data-testid="console"] [data-kind="API_KEY_CREATED"]')
+      .filter({ hasText: "made during the outage" });
+    await missed.first().waitFor();
+    expect(await missed.count()).toBe(1);
+    const subscribe = framesSent
+      .slice(framesBefore)
+      .map((frame) => JSON.parse(frame) as { type: string; payload?: { variables?: Record<string, unknown> } })
+      .find((frame) => frame.type === "subscribe");
+    expect(subscribe?.payload?.variables).toMatchObject({ after: lastCursor, last: null });
+    const cursors = await consoleLines().evaluateAll((lines) => lines.map((line) => line.getAttribute("data-cursor")));
+    expect(new Set(cursors).size).toBe(cursors.length);
+    expect(await page.locator('[data-testid="console"] [data-kind="TEST_SENT"]').count()).toBe(1);
   });
 
   it("generates an API key, shows it once, and only masked after it is copied", async () => {
@@ -94,41 +204,134 @@ describe("the web developer panel at /console", () => {
     await form.getByLabel("Name").fill("ci key");
     await form.getByLabel("endpoints:read").check();
     await form.getByRole("button", { name: "Generate key" }).click();
-    const shown = await page.getByTestId("new-key").textContent();
+    const shown = (await page.getByTestId("secret-value").textContent()) as string;
     expect(shown).toMatch(/^sp_/);
-    await page.getByRole("button", { name: "Copy key" }).click();
+    await page.getByRole("button", { name: "Copy", exact: true }).click();
     await page.getByTestId("masked-key").waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(shown);
     // Gone from the page: only the masked form is left, in the notice and in the table.
-    expect(await page.locator("main").textContent()).not.toContain(shown as string);
-    await page.locator('tr[data-key="ci key"]').waitFor();
-    await shot("keys");
+    expect(await page.locator("main").textContent()).not.toContain(shown);
+    const masked = (await page.getByTestId("masked-key").textContent()) as string;
+    expect(shown.endsWith(masked.slice(-4))).toBe(true);
+    const row = page.locator('tr[data-key="ci key"]');
+    await expect.poll(() => row.textContent()).toContain(masked);
+    expect(await row.textContent()).toContain("endpoints:read");
   });
 
-  it("adds an agent, shows its webhook URL and masked secret, and sends it a test webhook", async () => {
+  it("adds an agent, validates its payload schema, and sends it a test webhook", async () => {
     await page.getByRole("link", { name: "Agents", exact: true }).click();
     const form = page.getByRole("form", { name: "Add agent" });
     await form.getByLabel("Name").fill("orders");
     await form.getByRole("button", { name: "Add agent" }).click();
+    expect(await page.getByTestId("secret-value").textContent()).toBeTruthy();
+    await page.getByRole("button", { name: "Done" }).click();
     const card = page.getByRole("region", { name: "orders" });
-    await card.waitFor();
     expect(await card.textContent()).toMatch(/Webhook URL: http:\/\/localhost:\d+\/agents\/[0-9a-f-]{36}\/webhook/);
-    expect(await card.textContent()).toContain("••••");
+    expect(await card.getByTestId("masked-secret").textContent()).toContain("••••");
+
+    const schema = card.getByRole("form", { name: "Payload schema of orders" });
+    const schemaError = schema.locator('[data-error-for="payloadSchema"]');
+    await schema.getByLabel(/Payload schema/).fill("{ not json");
+    await schema.getByRole("button", { name: "Save schema" }).click();
+    await expect.poll(() => schemaError.textContent()).toMatch(/^Not valid JSON/);
+    // Valid JSON but not a JSON Schema: the server refuses it and names the field.
+    await schema.getByLabel(/Payload schema/).fill('{ "type": "nonsense" }');
+    await schema.getByRole("button", { name: "Save schema" }).click();
+    await expect.poll(() => schemaError.textContent()).not.toMatch(/^Not valid JSON|^$/);
+    await schema.getByLabel(/Payload schema/).fill('{ "type": "object" }');
+    await schema.getByRole("button", { name: "Save schema" }).click();
+    await expect.poll(status).toBe("Schema of orders saved");
+    expect(await schemaError.textContent()).toBe("");
+
     await card.getByRole("button", { name: "Send test webhook" }).click();
-    await expect.poll(() => card.getByTestId("test-result").textContent()).toContain("answered 202");
-    await shot("agents");
+    await expect.poll(() => card.getByTestId("test-result").textContent()).toMatch(/^The agent answered 202: \{/);
   });
 
-  it("opens every other page without errors", async () => {
-    for (const [link, heading] of [
-      ["Deliveries", "Deliveries"],
-      ["Health", "Endpoint health"],
-      ["Settings", "Settings"],
+  it("retries a delivery from the log and shows settings' field errors", async () => {
+    await page.getByRole("link", { name: "Deliveries", exact: true }).click();
+    await page.getByRole("form", { name: "Filter deliveries" }).getByLabel("Endpoint").selectOption("receiver");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page
+      .getByRole("button", { name: /^Retry delivery/ })
+      .first()
+      .click();
+    await expect.poll(status).toMatch(/^Sent again: 200/);
+    await receiver.waitForRequests(2);
+
+    await page.getByRole("link", { name: "Settings", exact: true }).click();
+    const form = page.getByRole("form", { name: "Settings" });
+    const metricsPort = await form.getByLabel("Metrics port").inputValue();
+    await form.getByLabel("Metrics port").fill("80");
+    await form.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => form.locator('[data-error-for="metricsPort"]').textContent()).not.toBe("");
+    await form.getByLabel("Keep console events (days)").fill("14");
+    await form.getByLabel("Metrics port").fill(metricsPort);
+    await form.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(status).toBe("Settings saved");
+    expect(await form.getByLabel("Keep console events (days)").inputValue()).toBe("14");
+  });
+
+  it("opens every page without errors (screenshots in test-artifacts/screenshots)", async () => {
+    for (const [link, heading, file] of [
+      ["Endpoints", "Endpoints", "endpoints"],
+      ["Deliveries", "Deliveries", "deliveries"],
+      ["Health", "Endpoint health", "health"],
+      ["Agents", "Agents", "agents"],
+      ["API keys", "API keys", "keys"],
+      ["Settings", "Settings", "settings"],
+      ["Live console", "Live console", "console"],
     ] as const) {
       await page.getByRole("link", { name: link, exact: true }).click();
       await page.getByRole("heading", { name: heading, exact: true }).waitFor();
-      await shot(link.toLowerCase());
+      expect(await page.getByRole("link", { name: link, exact: true }).getAttribute("aria-current")).toBe("page");
+      await shot(file);
     }
     expect(pageErrors).toEqual([]);
+  });
+
+  it("keeps only the newest 500 console lines", async () => {
+    const { endpoints } = (await api("{ endpoints(first: 1) { edges { node { id } } } }")) as {
+      endpoints: { edges: { node: { id: string } }[] };
+    };
+    const id = endpoints.edges[0]?.node.id;
+    // 260 disable/enable pairs in one request: 520 console events, more than the panel keeps.
+    const toggles = Array.from(
+      { length: 260 },
+      (_, i) => `d${i}: disableEndpoint(id: "${id}") { __typename } e${i}: enableEndpoint(id: "${id}") { __typename }`,
+    );
+    await api(`mutation { ${toggles.join(" ")} }`);
+    // The newest 500 lines are the last 250 pairs: every older line (the test send, the keys...) has gone.
+    const kinds = () =>
+      consoleLines().evaluateAll((lines) => lines.map((line) => line.getAttribute("data-kind")).join(","));
+    const pairs = Array.from({ length: 250 }, () => "ENDPOINT_DISABLED,ENDPOINT_ENABLED").join(",");
+    await expect.poll(kinds, { timeout: 15_000 }).toBe(pairs);
+    await page.getByRole("link", { name: "Endpoints", exact: true }).click();
+    await page.getByRole("heading", { name: "Endpoints", exact: true }).waitFor();
+    // Rendered again from the kept lines: the same 500.
+    await page.getByRole("link", { name: "Live console", exact: true }).click();
+    await expect.poll(kinds).toBe(pairs);
+  });
+
+  it("signs out: the session token is gone and the sign-in form is back", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("form", { name: "Sign in" }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.locator("nav").isHidden()).toBe(true);
+    expect(await page.getByRole("button", { name: "Sign out" }).isHidden()).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("goes back to sign-in when the key behind the session is revoked", async () => {
+    const other = await seed.keyFor(admin.tenant, { name: "revoked while signed in" });
+    await page.getByLabel("API key").fill(other.token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Endpoints" }).waitFor();
+    await api(`mutation { revokeApiKey(id: "${other.apiKey.id}") { __typename } }`);
+    const errorsBefore = pageErrors.length;
+    await page.getByRole("link", { name: "Deliveries", exact: true }).click();
+    await page.getByRole("form", { name: "Sign in" }).waitFor();
+    await expect.poll(status).toMatch(/sign in again$/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(pageErrors.splice(errorsBefore).filter((error) => !error.includes("401"))).toEqual([]);
   });
 });

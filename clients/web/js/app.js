@@ -1,5 +1,5 @@
-import { gql, session } from "./api.js";
-import { h, say } from "./dom.js";
+import { gql, SESSION_ENDED, session } from "./api.js";
+import { field, h, say, showError } from "./dom.js";
 import { agentsPage } from "./pages/agents.js";
 import { consolePage, startConsole, stopConsole } from "./pages/console.js";
 import { deliveriesPage } from "./pages/deliveries.js";
@@ -8,7 +8,7 @@ import { healthPage } from "./pages/health.js";
 import { keysPage } from "./pages/keys.js";
 import { settingsPage } from "./pages/settings.js";
 
-/** Hash routes: each page renders into <main> and may return a cleanup function. */
+/** Hash routes (#/endpoints...): each page renders into <main>. */
 const PAGES = {
   endpoints: endpointsPage,
   deliveries: deliveriesPage,
@@ -22,41 +22,43 @@ const PAGES = {
 const main = document.getElementById("main");
 
 function signInPage() {
-  const keyInput = h("input", { name: "apiKey", type: "password", autocomplete: "off", required: true });
   const form = h(
     "form",
     { "aria-label": "Sign in" },
     h("h2", {}, "Sign in"),
-    h("label", {}, "API key", keyInput),
+    field("API key", "apiKey", { type: "password", autocomplete: "off", required: true }),
     h("p", { class: "muted" }, "The key is exchanged for a session token; the key itself is not stored."),
-    h("button", { type: "submit", class: "primary" }, "Sign in"),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Sign in")),
   );
+  const keyInput = form.elements.apiKey;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
       const { createSession } = await gql(
-        "mutation { createSession { __typename ... on SessionToken { token } ... on Error { code message } } }",
+        "mutation { createSession { __typename ... on SessionToken { token } ... on Error { code message field } } }",
         {},
-        keyInput.value.trim(),
+        { token: keyInput.value.trim() },
       );
-      if (createSession.__typename !== "SessionToken") throw new Error(createSession.message);
+      if (createSession.__typename !== "SessionToken") return showError(form, { ...createSession, field: "apiKey" });
       session.token = createSession.token;
+      keyInput.value = "";
       say("Signed in");
-      location.hash = "#/endpoints";
-      route();
+      navigate("endpoints");
     } catch (error) {
-      say(`Sign-in failed: ${error.message}`, { error: true });
+      showError(form, { code: "SIGN_IN_FAILED", message: `Sign-in failed: ${error.message}`, field: "apiKey" });
     }
   });
   main.replaceChildren(form);
   keyInput.focus();
 }
 
-let cleanup;
+/** Goes to a page: through hashchange when the hash changes, directly when it is already there. */
+function navigate(name) {
+  if (location.hash === `#/${name}`) route();
+  else location.hash = `#/${name}`;
+}
 
 async function route() {
-  cleanup?.();
-  cleanup = undefined;
   const signedIn = Boolean(session.token);
   document.getElementById("nav").hidden = !signedIn;
   document.getElementById("session").hidden = !signedIn;
@@ -65,33 +67,46 @@ async function route() {
     return signInPage();
   }
   startConsole();
-  const name = location.hash.replace(/^#\//, "") || "endpoints";
-  const page = PAGES[name] ?? PAGES.endpoints;
-  for (const link of document.querySelectorAll("nav a"))
-    link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${name}`);
-  if (link(name)) link(name).setAttribute("aria-current", "page");
+  const requested = location.hash.replace(/^#\//, "");
+  const name = requested in PAGES ? requested : "endpoints";
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.getAttribute("href") === `#/${name}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  // Each visit renders into its own element: a slow page that finishes after the user moved on (or re-renders
+  // itself later) writes into a detached element instead of over the page now shown.
+  const view = h("div", { class: "page" }, h("p", { class: "muted" }, "Loading…"));
+  main.replaceChildren(view);
   try {
-    main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
-    cleanup = await page(main);
-    main.focus();
+    await PAGES[name](view);
+    if (view.isConnected) main.focus();
   } catch (error) {
-    if (error.code === "UNAUTHENTICATED") {
-      session.token = null;
-      say("Your session ended; sign in again", { error: true });
-      return route();
-    }
-    say(error.message, { error: true });
+    // An ended session is handled by the SESSION_ENDED listener; anything else is worth saying.
+    if (error.code !== "UNAUTHENTICATED") say(error.message, { error: true });
   }
 }
 
-function link(name) {
-  return document.querySelector(`nav a[href="#/${name}"]`);
-}
+window.addEventListener(SESSION_ENDED, (event) => {
+  if (!session.token) return;
+  session.token = null;
+  say(`${event.detail.message}: sign in again`, { error: true });
+  route();
+});
+
+// A failed request in a button's handler would otherwise vanish into the devtools console.
+window.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  if (event.reason?.code !== "UNAUTHENTICATED") say(event.reason?.message ?? String(event.reason), { error: true });
+});
 
 document.getElementById("sign-out").addEventListener("click", () => {
   session.token = null;
   say("Signed out");
   route();
 });
-window.addEventListener("hashchange", route);
+// A message about the last page would mislead on the next one.
+window.addEventListener("hashchange", () => {
+  say("");
+  route();
+});
 route();

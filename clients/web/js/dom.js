@@ -23,18 +23,26 @@ export function say(message, { error = false } = {}) {
   status.classList.toggle("error", error);
 }
 
-/** A modal confirmation: resolves true on confirm, false on cancel or Escape. Focuses the safe choice first. */
+let dialogCount = 0;
+
+/**
+ * A modal confirmation: resolves true on confirm, false on Cancel or Escape. Focuses its first control (Cancel, the
+ * safe choice) and gives focus back to whatever had it, so keyboard users stay where they were.
+ */
 export function confirmDialog(message, confirmLabel = "Confirm") {
   return new Promise((resolve) => {
-    const dialog = h("dialog", { "aria-label": "Confirm" });
+    const messageId = `dialog-message-${++dialogCount}`;
+    const opener = document.activeElement;
+    const dialog = h("dialog", { "aria-labelledby": messageId, "data-testid": "confirm-dialog" });
     const finish = (answer) => {
       dialog.close();
       dialog.remove();
+      if (opener?.isConnected) opener.focus();
       resolve(answer);
     };
     const cancel = h("button", { type: "button", onclick: () => finish(false) }, "Cancel");
     dialog.append(
-      h("p", {}, message),
+      h("p", { id: messageId }, message),
       h(
         "div",
         { class: "actions" },
@@ -42,6 +50,7 @@ export function confirmDialog(message, confirmLabel = "Confirm") {
         h("button", { type: "button", class: "danger", onclick: () => finish(true) }, confirmLabel),
       ),
     );
+    // Escape fires `cancel`; handle it ourselves so the promise settles and the element goes away.
     dialog.addEventListener("cancel", (event) => {
       event.preventDefault();
       finish(false);
@@ -52,7 +61,7 @@ export function confirmDialog(message, confirmLabel = "Confirm") {
   });
 }
 
-/** Copies text, saying so; falls back to selecting it when the clipboard is not available. */
+/** Copies text, saying so; resolves false (and says to copy by hand) when the clipboard is not available. */
 export async function copy(text, what = "Copied") {
   try {
     await navigator.clipboard.writeText(text);
@@ -64,32 +73,77 @@ export async function copy(text, what = "Copied") {
   }
 }
 
-/** A labelled input; `errors` maps field names to the message shown under it. */
-export function field(label, name, attributes = {}) {
-  const input = attributes.multiline
-    ? h("textarea", { name, ...attributes, multiline: null })
-    : h("input", { name, ...attributes });
-  if (attributes.value !== undefined && attributes.multiline) input.value = attributes.value;
+/**
+ * A secret shown this once, with Copy and Done. Either button calls `hide` (which should leave only the masked
+ * form on the page): the secret must not linger after the user has taken it, nor when they chose not to.
+ */
+export function shownOnce(title, secret, hide) {
   return h(
-    "label",
-    {},
-    label,
-    input,
-    h("span", { class: "field-error", "data-error-for": name, "aria-live": "polite" }),
+    "div",
+    { class: "once", role: "alert", "data-testid": "shown-once" },
+    h("p", {}, `${title} — shown only now. Copy it somewhere safe:`),
+    h("p", { class: "secret", "data-testid": "secret-value" }, secret),
+    h(
+      "div",
+      { class: "actions" },
+      h(
+        "button",
+        { type: "button", class: "primary", onclick: () => copy(secret).then((copied) => copied && hide()) },
+        "Copy",
+      ),
+      h("button", { type: "button", onclick: hide }, "Done"),
+    ),
   );
 }
 
-/** Shows a typed error result next to its field (or in the status line when it names none). */
+/** A checkbox with its label beside it (text labels sit above their input; checkboxes read better inline). */
+export function checkbox(label, name, attributes = {}) {
+  return h("label", { class: "check" }, h("input", { type: "checkbox", name, ...attributes }), label);
+}
+
+let fieldCount = 0;
+
+/**
+ * A labelled input with a slot under it for the API's error about that field. The slot sits outside the label and
+ * is tied to the input by aria-describedby, so an error is read with the field but does not become its name.
+ */
+export function field(label, name, { multiline = false, value, ...attributes } = {}) {
+  const errorId = `field-error-${++fieldCount}`;
+  const input = h(multiline ? "textarea" : "input", { name, "aria-describedby": errorId, ...attributes });
+  if (value !== undefined && value !== null) input.value = String(value);
+  return h(
+    "div",
+    { class: "field" },
+    h("label", {}, label, input),
+    h("span", { class: "field-error", id: errorId, "data-error-for": name, "aria-live": "polite" }),
+  );
+}
+
+/** Shows a typed error result next to its field (or only in the status line when it names none we show). */
 export function showError(form, result) {
   for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  // The API names nested input paths (input.url, defaultRetryPolicy.delaysSeconds): the last part is our field.
   const name = result.field?.split(".").pop();
   const slot = name
     ? (form.querySelector(`[data-error-for="${name}"]`) ?? form.querySelector(`[data-error-for="${result.field}"]`))
     : null;
-  if (slot) slot.textContent = result.message;
+  if (slot) {
+    slot.textContent = result.message;
+    const input = form.querySelector(`[name="${slot.dataset.errorFor}"]`);
+    input?.setAttribute("aria-invalid", "true");
+    input?.focus();
+  }
   say(`${result.code}: ${result.message}`, { error: true });
 }
 
+/** Clears the error slots after a successful save. */
+export function clearErrors(form) {
+  for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+/** A date-time from the API in the reader's locale; a dash when there is none. */
 export function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }

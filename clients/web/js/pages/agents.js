@@ -1,148 +1,158 @@
 import { gql } from "../api.js";
-import { confirmDialog, copy, field, h, say, showError } from "../dom.js";
+import { clearErrors, confirmDialog, copy, field, h, say, showError, shownOnce } from "../dom.js";
 
 const FIELDS = "id name status webhookUrl maskedSecret payloadSchema rateLimitPerMinute";
 
-function agentCard(agent, refresh) {
-  const once = h("div");
-  const schemaForm = h(
+/** Parses a textarea's JSON, or shows why not under it (before anything is sent) and returns undefined. */
+function parseJsonField(form, name, { emptyIsNull = false } = {}) {
+  const text = String(new FormData(form).get(name)).trim();
+  if (!text && emptyIsNull) return null;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    showError(form, { code: "INVALID_JSON", message: `Not valid JSON: ${error.message}`, field: name });
+    return undefined;
+  }
+}
+
+/** The payload schema editor: checked as JSON here, then as JSON Schema by the server (errors name the field). */
+function schemaForm(agent) {
+  const form = h(
     "form",
     { "aria-label": `Payload schema of ${agent.name}` },
     field("Payload schema (JSON Schema 2020-12; empty for none)", "payloadSchema", {
       multiline: true,
+      spellcheck: "false",
       value: agent.payloadSchema ? JSON.stringify(agent.payloadSchema, null, 2) : "",
     }),
-    h("button", { type: "submit" }, "Save schema"),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save schema")),
   );
-  schemaForm.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const text = new FormData(schemaForm).get("payloadSchema").trim();
-    let payloadSchema = null;
-    try {
-      payloadSchema = text ? JSON.parse(text) : null;
-    } catch (error) {
-      return showError(schemaForm, {
-        code: "INVALID_JSON",
-        message: `Not JSON: ${error.message}`,
-        field: "payloadSchema",
-      });
-    }
+    const payloadSchema = parseJsonField(form, "payloadSchema", { emptyIsNull: true });
+    if (payloadSchema === undefined) return;
     const { updateAgent } = await gql(
-      `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) { __typename ... on Error { code message field } } }`,
+      `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) {
+        __typename ... on Error { code message field } } }`,
       { id: agent.id, input: { payloadSchema } },
     );
-    if (updateAgent.code) return showError(schemaForm, updateAgent);
+    if (updateAgent.code) return showError(form, updateAgent);
+    clearErrors(form);
     say(`Schema of ${agent.name} saved`);
   });
-  const testForm = h(
+  return form;
+}
+
+/** Sends a signed test request through the agent's own URL and shows what it answered. */
+function testForm(agent) {
+  const result = h("p", { class: "muted", "data-testid": "test-result", "aria-live": "polite" });
+  const form = h(
     "form",
     { "aria-label": `Test webhook for ${agent.name}` },
-    field("Test payload (JSON)", "payload", { multiline: true, value: "{}" }),
-    h("button", { type: "submit" }, "Send test webhook"),
-    h("p", { class: "muted", "data-testid": "test-result" }),
+    field("Test payload (JSON)", "payload", { multiline: true, spellcheck: "false", value: "{}" }),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Send test webhook")),
+    result,
   );
-  testForm.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    let payload;
-    try {
-      payload = JSON.parse(new FormData(testForm).get("payload"));
-    } catch (error) {
-      return showError(testForm, { code: "INVALID_JSON", message: `Not JSON: ${error.message}`, field: "payload" });
-    }
-    const { sendTestWebhook } = await gql(
+    const payload = parseJsonField(form, "payload");
+    if (payload === undefined) return;
+    const { sendTestWebhook: sent } = await gql(
       `mutation ($id: ID!, $payload: JSON!) { sendTestWebhook(agentId: $id, payload: $payload) {
         __typename ... on TestWebhookResult { statusCode body } ... on Error { code message field } } }`,
       { id: agent.id, payload },
     );
-    if (sendTestWebhook.code) return showError(testForm, sendTestWebhook);
-    testForm.querySelector("[data-testid=test-result]").textContent =
-      `The agent answered ${sendTestWebhook.statusCode}: ${sendTestWebhook.body}`;
-    say(`Test webhook answered ${sendTestWebhook.statusCode}`);
+    if (sent.code) return showError(form, sent);
+    clearErrors(form);
+    result.textContent = `The agent answered ${sent.statusCode}: ${JSON.stringify(sent.body)}`;
+    say(`Test webhook to ${agent.name} answered ${sent.statusCode}`);
   });
+  return form;
+}
+
+function agentCard(agent) {
+  const once = h("div");
+  const masked = h("span", { class: "mono", "data-testid": "masked-secret" }, agent.maskedSecret);
+  const regenerate = h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      onclick: async () => {
+        const confirmed = await confirmDialog(
+          `Regenerate the secret of ${agent.name}? The current one stops working at once.`,
+          "Regenerate",
+        );
+        if (!confirmed) return;
+        const { regenerateAgentSecret: result } = await gql(
+          `mutation ($id: ID!) { regenerateAgentSecret(id: $id) { __typename
+            ... on CreatedAgent { secret agent { maskedSecret } } ... on Error { code message } } }`,
+          { id: agent.id },
+        );
+        if (result.code) return say(result.message, { error: true });
+        masked.textContent = result.agent.maskedSecret;
+        once.replaceChildren(shownOnce(`New secret of ${agent.name}`, result.secret, () => once.replaceChildren()));
+        once.querySelector("button")?.focus();
+        say(`Secret of ${agent.name} regenerated`);
+      },
+    },
+    "Regenerate secret",
+  );
   return h(
     "section",
-    { class: "agent", "aria-label": agent.name },
-    h("h3", {}, `${agent.name} `, h("span", { class: "muted" }, `(${agent.status}, ${agent.rateLimitPerMinute}/min)`)),
+    { class: "card", "aria-label": agent.name },
+    h("h3", {}, agent.name, " ", h("span", { class: "muted" }, `(${agent.status}, ${agent.rateLimitPerMinute}/min)`)),
     h(
       "p",
       {},
       "Webhook URL: ",
-      h("span", { class: "secret" }, agent.webhookUrl),
-      " ",
-      h("button", { type: "button", onclick: () => copy(agent.webhookUrl, "Webhook URL copied") }, "Copy"),
-    ),
-    h(
-      "p",
-      {},
-      "Secret: ",
-      h("span", { class: "secret" }, agent.maskedSecret),
+      h("span", { class: "mono" }, agent.webhookUrl),
       " ",
       h(
         "button",
         {
           type: "button",
-          class: "danger",
-          onclick: async () => {
-            if (
-              !(await confirmDialog(
-                `Regenerate the secret of ${agent.name}? The current one stops working at once.`,
-                "Regenerate",
-              ))
-            )
-              return;
-            const { regenerateAgentSecret: result } = await gql(
-              `mutation ($id: ID!) { regenerateAgentSecret(id: $id) { __typename ... on CreatedAgent { secret } ... on Error { code message } } }`,
-              { id: agent.id },
-            );
-            if (result.code) return say(result.message, { error: true });
-            once.replaceChildren(
-              h(
-                "div",
-                { class: "once", role: "alert" },
-                h("p", {}, "New secret — shown only now:"),
-                h("p", { class: "secret" }, result.secret),
-                h(
-                  "button",
-                  { type: "button", onclick: () => copy(result.secret, "Secret copied").then(refresh) },
-                  "Copy and hide",
-                ),
-              ),
-            );
-          },
+          "aria-label": `Copy webhook URL of ${agent.name}`,
+          onclick: () => copy(agent.webhookUrl, "Webhook URL copied"),
         },
-        "Regenerate",
+        "Copy",
       ),
     ),
+    h("p", {}, "Secret: ", masked, " ", regenerate),
     once,
-    schemaForm,
-    testForm,
+    h("div", { class: "columns" }, schemaForm(agent), testForm(agent)),
   );
 }
 
-export async function agentsPage(main) {
+/** `created`, right after an add, is the new agent's name and secret: the only time the API returns it in full. */
+export async function agentsPage(view, created) {
   const { agents } = await gql(`{ agents(first: 50) { edges { node { ${FIELDS} } } } }`);
-  const refresh = () => agentsPage(main);
   const form = h(
     "form",
     { "aria-label": "Add agent" },
     h("h3", {}, "Add an agent"),
     field("Name", "name", { required: true }),
-    h("button", { type: "submit", class: "primary" }, "Add agent"),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Add agent")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const { createAgent } = await gql(
-      `mutation ($input: CreateAgentInput!) { createAgent(input: $input) { __typename ... on Error { code message field } } }`,
+    const { createAgent: result } = await gql(
+      `mutation ($input: CreateAgentInput!) { createAgent(input: $input) {
+        __typename ... on CreatedAgent { secret agent { name } } ... on Error { code message field } } }`,
       { input: { name: new FormData(form).get("name"), status: "ACTIVE" } },
     );
-    if (createAgent.code) return showError(form, createAgent);
-    say("Agent added");
-    refresh();
+    if (result.code) return showError(form, result);
+    say(`Agent ${result.agent.name} added`);
+    await agentsPage(view, { name: result.agent.name, secret: result.secret });
   });
-  const list = agents.edges.map((edge) => agentCard(edge.node, refresh));
-  main.replaceChildren(
+  const once = h("div");
+  if (created) once.append(shownOnce(`Secret of ${created.name}`, created.secret, () => once.replaceChildren()));
+  const cards = agents.edges.map((edge) => agentCard(edge.node));
+  view.replaceChildren(
     h("h2", {}, "Agents"),
     form,
-    ...(list.length ? list : [h("p", { class: "muted" }, "No agents yet.")]),
+    once,
+    ...(cards.length ? cards : [h("p", { class: "muted" }, "No agents yet.")]),
   );
+  once.querySelector("button")?.focus();
 }

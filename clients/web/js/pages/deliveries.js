@@ -1,90 +1,122 @@
 import { gql } from "../api.js";
 import { formatTime, h, say } from "../dom.js";
 
-const STATUSES = ["", "PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
+const STATUSES = ["PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
+const DELIVERY_FIELDS =
+  "id eventType status attemptCount lastStatusCode lastError failureReason createdAt endpoint { name }";
 
-export async function deliveriesPage(main, filter = {}) {
+/** A select whose first option, "any", means no filter. */
+function filterSelect(label, name, options, selected) {
+  return h(
+    "label",
+    {},
+    label,
+    h(
+      "select",
+      { name },
+      h("option", { value: "" }, "any"),
+      options.map(([value, text]) => h("option", { value, selected: value === selected }, text)),
+    ),
+  );
+}
+
+function deliveryRow(delivery, reload) {
+  const retry = h(
+    "button",
+    {
+      type: "button",
+      "aria-label": `Retry delivery ${delivery.id}`,
+      onclick: async () => {
+        retry.disabled = true;
+        const { retryDelivery: result } = await gql(
+          `mutation ($id: ID!) { retryDelivery(id: $id) { __typename
+            ... on SendResult { statusCode error { class } delivery { status } } ... on Error { code message } } }`,
+          { id: delivery.id },
+        );
+        if (result.code) say(`${result.code}: ${result.message}`, { error: true });
+        else
+          say(
+            `Sent again: ${result.statusCode ?? `no answer (${result.error?.class})`}; now ${result.delivery.status}`,
+          );
+        await reload();
+      },
+    },
+    "Retry",
+  );
+  return h(
+    "tr",
+    { "data-delivery": delivery.id },
+    h("td", {}, formatTime(delivery.createdAt)),
+    h("td", {}, delivery.eventType),
+    h("td", {}, delivery.endpoint.name),
+    h(
+      "td",
+      { class: `delivery-${delivery.status}` },
+      delivery.status,
+      delivery.failureReason ? ` (${delivery.failureReason})` : "",
+    ),
+    h("td", {}, delivery.attemptCount),
+    h("td", {}, delivery.lastStatusCode ?? delivery.lastError ?? "—"),
+    h("td", {}, retry),
+  );
+}
+
+export async function deliveriesPage(view, filter = {}) {
+  // Only the filters set: an empty select means "any", which the API spells as an absent field.
+  const apiFilter = {
+    ...(filter.status ? { statuses: [filter.status] } : {}),
+    ...(filter.endpointId ? { endpointId: filter.endpointId } : {}),
+  };
   const [{ endpoints }, { deliveries }] = await Promise.all([
     gql("{ endpoints(first: 100) { edges { node { id name } } } }"),
     gql(
       `query ($filter: DeliveryFilter) { deliveries(first: 50, filter: $filter) { __typename
-        ... on DeliveryConnection { edges { node { id eventType status attemptCount lastStatusCode lastError createdAt endpoint { name } } } }
+        ... on DeliveryConnection { edges { node { ${DELIVERY_FIELDS} } } }
         ... on Error { code message } } }`,
-      { filter: { statuses: filter.status ? [filter.status] : null, endpointId: filter.endpointId || null } },
+      { filter: apiFilter },
     ),
   ]);
-  const status = h(
-    "select",
-    { name: "status" },
-    STATUSES.map((value) => h("option", { value, selected: value === (filter.status ?? "") }, value || "any")),
-  );
-  const endpoint = h(
-    "select",
-    { name: "endpointId" },
-    h("option", { value: "" }, "any"),
-    endpoints.edges.map(({ node }) =>
-      h("option", { value: node.id, selected: node.id === filter.endpointId }, node.name),
-    ),
-  );
+  const reload = () => deliveriesPage(view, filter);
   const form = h(
     "form",
-    { "aria-label": "Filter deliveries" },
-    h("label", {}, "Status", status),
-    h("label", {}, "Endpoint", endpoint),
-    h("button", { type: "submit" }, "Filter"),
+    { "aria-label": "Filter deliveries", class: "inline" },
+    filterSelect(
+      "Status",
+      "status",
+      STATUSES.map((status) => [status, status.toLowerCase()]),
+      filter.status,
+    ),
+    filterSelect(
+      "Endpoint",
+      "endpointId",
+      endpoints.edges.map(({ node }) => [node.id, node.name]),
+      filter.endpointId,
+    ),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Filter")),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    deliveriesPage(main, { status: status.value || undefined, endpointId: endpoint.value || undefined });
+    const data = new FormData(form);
+    deliveriesPage(view, { status: data.get("status") || undefined, endpointId: data.get("endpointId") || undefined });
   });
-  const rows = (deliveries.edges ?? []).map(({ node }) =>
-    h(
-      "tr",
-      {},
-      h("td", {}, formatTime(node.createdAt)),
-      h("td", {}, node.eventType),
-      h("td", {}, node.endpoint.name),
-      h("td", {}, node.status),
-      h("td", {}, node.attemptCount),
-      h("td", {}, node.lastStatusCode ?? node.lastError ?? "—"),
-      h(
-        "td",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: async () => {
-              const { retryDelivery } = await gql(
-                `mutation ($id: ID!) { retryDelivery(id: $id) { __typename ... on SendResult { statusCode delivery { status } } ... on Error { code message } } }`,
-                { id: node.id },
-              );
-              if (retryDelivery.code) say(`${retryDelivery.code}: ${retryDelivery.message}`, { error: true });
-              else
-                say(`Sent again: ${retryDelivery.statusCode ?? "no response"} (now ${retryDelivery.delivery.status})`);
-              deliveriesPage(main, filter);
-            },
-          },
-          "Retry",
-        ),
-      ),
-    ),
-  );
-  main.replaceChildren(
+  if (deliveries.code) say(`${deliveries.code}: ${deliveries.message}`, { error: true });
+  const rows = (deliveries.edges ?? []).map(({ node }) => deliveryRow(node, reload));
+  view.replaceChildren(
     h("h2", {}, "Deliveries"),
     form,
     rows.length
       ? h(
           "table",
           {},
+          h("caption", { class: "visually-hidden" }, "Deliveries, newest first"),
           h(
             "thead",
             {},
             h(
               "tr",
               {},
-              ...["Created", "Event type", "Endpoint", "Status", "Attempts", "Last answer", ""].map((t) =>
-                h("th", { scope: "col" }, t),
+              ["Created", "Event type", "Endpoint", "Status", "Attempts", "Last answer", ""].map((title) =>
+                h("th", { scope: "col" }, title),
               ),
             ),
           ),

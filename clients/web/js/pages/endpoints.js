@@ -1,30 +1,49 @@
 import { gql } from "../api.js";
-import { confirmDialog, copy, field, h, say, showError } from "../dom.js";
+import { clearErrors, confirmDialog, copy, field, h, say, showError, shownOnce } from "../dom.js";
 
 const FIELDS = "id name url description eventTypes enabled disabledReason secret { masked } health { state }";
+const ERROR_FIELDS = "... on Error { code message field }";
 
-async function load() {
+async function loadEndpoints() {
   const { endpoints } = await gql(`{ endpoints(first: 100) { edges { node { ${FIELDS} } } } }`);
   return endpoints.edges.map((edge) => edge.node);
 }
 
-/** The add/edit form; `endpoint` set means edit. Field errors from the API appear under their input. */
-function endpointForm(endpoint, done) {
+/** Runs a mutation aliased `result`; says what happened and resolves with the result (an Error result included). */
+async function run(mutation, variables, success) {
+  const { result } = await gql(mutation, variables);
+  if (result.code) say(`${result.code}: ${result.message}`, { error: true });
+  else say(success(result));
+  return result;
+}
+
+/** "a, b" -> ["a", "b"]; empty means every event type. */
+function eventTypeList(text) {
+  return text
+    .split(",")
+    .map((type) => type.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The add/edit form; `endpoint` set means edit. `onSaved(secret?)` gets the new secret after an add, the only time
+ * the API returns it in full. Field errors from the API appear under their input.
+ */
+function endpointForm(endpoint, { onSaved, onCancel }) {
+  const title = endpoint ? `Edit ${endpoint.name}` : "Add an endpoint";
   const form = h(
     "form",
-    { "aria-label": endpoint ? `Edit ${endpoint.name}` : "Add endpoint" },
-    h("h3", {}, endpoint ? `Edit ${endpoint.name}` : "Add an endpoint"),
-    field("Name", "name", { required: true, value: endpoint?.name ?? "" }),
-    field("URL", "url", { required: true, type: "url", value: endpoint?.url ?? "" }),
-    field("Event types (comma-separated, empty for all)", "eventTypes", {
-      value: endpoint?.eventTypes.join(", ") ?? "",
-    }),
-    field("Description", "description", { value: endpoint?.description ?? "" }),
+    { "aria-label": title },
+    h("h3", {}, title),
+    field("Name", "name", { required: true, value: endpoint?.name }),
+    field("URL", "url", { required: true, value: endpoint?.url, placeholder: "https://example.com/webhooks" }),
+    field("Event types (comma-separated; empty for all)", "eventTypes", { value: endpoint?.eventTypes.join(", ") }),
+    field("Description", "description", { value: endpoint?.description }),
     h(
       "div",
       { class: "actions" },
       h("button", { type: "submit", class: "primary" }, endpoint ? "Save" : "Add endpoint"),
-      h("button", { type: "button", onclick: () => done(false) }, "Cancel"),
+      h("button", { type: "button", onclick: onCancel }, "Cancel"),
     ),
   );
   form.addEventListener("submit", async (event) => {
@@ -34,209 +53,203 @@ function endpointForm(endpoint, done) {
       name: values.name,
       url: values.url,
       description: values.description || null,
-      eventTypes: values.eventTypes
-        .split(",")
-        .map((type) => type.trim())
-        .filter(Boolean),
+      eventTypes: eventTypeList(values.eventTypes),
     };
     const mutation = endpoint
       ? `mutation ($id: ID!, $input: UpdateEndpointInput!) { result: updateEndpoint(id: $id, input: $input) {
-          __typename ... on Error { code message field } } }`
+          __typename ${ERROR_FIELDS} } }`
       : `mutation ($input: CreateEndpointInput!) { result: createEndpoint(input: $input) {
-          __typename ... on CreatedEndpoint { secret } ... on Error { code message field } } }`;
+          __typename ... on CreatedEndpoint { secret } ${ERROR_FIELDS} } }`;
     const { result } = await gql(mutation, { id: endpoint?.id, input });
     if (result.code) return showError(form, result);
-    say(endpoint ? "Endpoint saved" : "Endpoint added");
-    done(true, result.secret);
+    clearErrors(form);
+    say(endpoint ? `${input.name} saved` : `${input.name} added`);
+    onSaved(result.secret);
   });
   return form;
 }
 
-export async function endpointsPage(main) {
-  const endpoints = await load();
-  const area = h("div");
-  const refresh = () => endpointsPage(main);
-  const run = async (mutation, variables, message) => {
-    const { result } = await gql(mutation, variables);
-    if (result.code) say(`${result.code}: ${result.message}`, { error: true });
-    else say(message(result));
-    return result;
-  };
-  const showOnce = (title, secret) =>
-    area.replaceChildren(
-      h(
-        "div",
-        { class: "once", role: "alert" },
-        h("p", {}, `${title} — shown only now:`),
-        h("p", { class: "secret", "data-testid": "shown-once" }, secret),
-        h(
-          "button",
-          { type: "button", onclick: () => copy(secret, "Secret copied").then(() => area.replaceChildren()) },
-          "Copy and hide",
-        ),
-      ),
-    );
-
-  const rows = endpoints.map((endpoint) =>
-    h(
-      "tr",
-      { "data-endpoint": endpoint.name },
-      h("td", {}, endpoint.name),
-      h(
-        "td",
-        {},
-        h("span", { class: "secret" }, endpoint.url),
-        " ",
-        h(
-          "button",
-          {
-            type: "button",
-            "aria-label": `Copy URL of ${endpoint.name}`,
-            onclick: () => copy(endpoint.url, "URL copied"),
-          },
-          "Copy",
-        ),
-      ),
-      h(
-        "td",
-        { class: `state-${endpoint.health.state}` },
-        endpoint.health.state,
-        endpoint.disabledReason ? ` (${endpoint.disabledReason})` : "",
-      ),
-      h("td", { class: "secret" }, endpoint.secret.masked),
-      h(
-        "td",
-        { class: "actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: () =>
-              area.replaceChildren(endpointForm(endpoint, (changed) => (changed ? refresh() : area.replaceChildren()))),
-          },
-          "Edit",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: async () => {
-              await run(
-                `mutation ($id: ID!) { result: ${endpoint.enabled ? "disableEndpoint" : "enableEndpoint"}(id: $id) { __typename ... on Error { code message } } }`,
-                { id: endpoint.id },
-                () => `${endpoint.name} ${endpoint.enabled ? "disabled" : "enabled"}`,
-              );
-              refresh();
-            },
-          },
-          endpoint.enabled ? "Disable" : "Enable",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: () =>
-              run(
-                `mutation ($id: ID!) { result: sendTestEvent(endpointId: $id) { __typename ... on SendResult { statusCode durationMs error { class } } ... on Error { code message } } }`,
-                { id: endpoint.id },
-                (sent) =>
-                  `Test sent to ${endpoint.name}: ${sent.statusCode ?? sent.error?.class} in ${sent.durationMs} ms`,
-              ),
-          },
-          "Send test",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: async () => {
-              const revealed = await run(
-                `mutation ($id: ID!) { result: revealEndpointSecret(id: $id) { __typename ... on RevealedSecret { secret } ... on Error { code message } } }`,
-                { id: endpoint.id },
-                () => "Secret revealed (this is audited)",
-              );
-              if (revealed.secret) showOnce(`Secret of ${endpoint.name}`, revealed.secret);
-            },
-          },
-          "Reveal secret",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: async () => {
-              if (
-                !(await confirmDialog(
-                  `Rotate the secret of ${endpoint.name}? The old one keeps working for 24 hours.`,
-                  "Rotate",
-                ))
-              )
-                return;
-              const rotated = await run(
-                `mutation ($id: ID!) { result: rotateEndpointSecret(id: $id) { __typename ... on RotatedSecret { secret } ... on Error { code message } } }`,
-                { id: endpoint.id },
-                () => "Secret rotated",
-              );
-              if (rotated.secret) showOnce(`New secret of ${endpoint.name}`, rotated.secret);
-            },
-          },
-          "Rotate secret",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "danger",
-            onclick: async () => {
-              if (!(await confirmDialog(`Delete ${endpoint.name}? Its deliveries and attempts go too.`, "Delete")))
-                return;
-              await run(
-                `mutation ($id: ID!) { result: deleteEndpoint(id: $id) { __typename ... on Error { code message } } }`,
-                { id: endpoint.id },
-                () => `${endpoint.name} deleted`,
-              );
-              refresh();
-            },
-          },
-          "Delete",
-        ),
-      ),
-    ),
-  );
-  main.replaceChildren(
-    h("h2", {}, "Endpoints"),
+/** One row: the endpoint, its masked secret with Reveal/Rotate, and its actions. */
+function endpointRow(endpoint, { reload, showSecret, openForm }) {
+  const testResult = h("span", { "data-testid": "test-result" }, "—");
+  const secretActions = [
     h(
       "button",
       {
         type: "button",
-        class: "primary",
-        onclick: () =>
-          area.replaceChildren(
-            endpointForm(null, (changed, secret) =>
-              changed
-                ? refresh().then(() => secret && say("Endpoint added; reveal its secret from the table"))
-                : area.replaceChildren(),
-            ),
-          ),
+        onclick: async () => {
+          const revealed = await run(
+            `mutation ($id: ID!) { result: revealEndpointSecret(id: $id) { __typename
+              ... on RevealedSecret { secret } ... on Error { code message } } }`,
+            { id: endpoint.id },
+            () => "Secret revealed (this is audited)",
+          );
+          if (revealed.secret) showSecret(`Secret of ${endpoint.name}`, revealed.secret);
+        },
       },
-      "Add endpoint",
+      "Reveal",
     ),
-    area,
-    endpoints.length
-      ? h(
-          "table",
-          {},
-          h(
-            "thead",
+    h(
+      "button",
+      {
+        type: "button",
+        onclick: async () => {
+          const confirmed = await confirmDialog(
+            `Rotate the secret of ${endpoint.name}? The old one keeps signing too for 24 hours.`,
+            "Rotate",
+          );
+          if (!confirmed) return;
+          const rotated = await run(
+            `mutation ($id: ID!) { result: rotateEndpointSecret(id: $id) { __typename
+              ... on RotatedSecret { secret } ... on Error { code message } } }`,
+            { id: endpoint.id },
+            () => `Secret of ${endpoint.name} rotated`,
+          );
+          if (rotated.secret) {
+            await reload();
+            showSecret(`New secret of ${endpoint.name}`, rotated.secret);
+          }
+        },
+      },
+      "Rotate",
+    ),
+  ];
+  const toggle = h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        const mutation = endpoint.enabled ? "disableEndpoint" : "enableEndpoint";
+        await run(
+          `mutation ($id: ID!) { result: ${mutation}(id: $id) { __typename ... on Error { code message } } }`,
+          { id: endpoint.id },
+          () => `${endpoint.name} ${endpoint.enabled ? "disabled" : "enabled"}`,
+        );
+        await reload();
+      },
+    },
+    endpoint.enabled ? "Disable" : "Enable",
+  );
+  const sendTest = h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        testResult.textContent = "sending…";
+        const sent = await run(
+          `mutation ($id: ID!) { result: sendTestEvent(endpointId: $id) { __typename
+            ... on SendResult { statusCode durationMs error { class message } } ... on Error { code message } } }`,
+          { id: endpoint.id },
+          (result) => `Test sent to ${endpoint.name}: ${describeAnswer(result)}`,
+        );
+        testResult.textContent = sent.code ? sent.message : describeAnswer(sent);
+      },
+    },
+    "Send test",
+  );
+  const remove = h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      onclick: async () => {
+        if (!(await confirmDialog(`Delete ${endpoint.name}? Its deliveries and attempts go too.`, "Delete"))) return;
+        await run(
+          `mutation ($id: ID!) { result: deleteEndpoint(id: $id) { __typename ... on Error { code message } } }`,
+          { id: endpoint.id },
+          () => `${endpoint.name} deleted`,
+        );
+        await reload();
+      },
+    },
+    "Delete",
+  );
+  const edit = h("button", { type: "button", onclick: () => openForm(endpoint) }, "Edit");
+  return h(
+    "tr",
+    { "data-endpoint": endpoint.name },
+    h(
+      "th",
+      { scope: "row" },
+      endpoint.name,
+      endpoint.description ? h("div", { class: "muted" }, endpoint.description) : "",
+    ),
+    h(
+      "td",
+      {},
+      h("span", { class: "mono" }, endpoint.url),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          "aria-label": `Copy URL of ${endpoint.name}`,
+          onclick: () => copy(endpoint.url, "URL copied"),
+        },
+        "Copy",
+      ),
+    ),
+    h("td", {}, endpoint.enabled ? "Yes" : "No", endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ""),
+    h("td", { class: `state-${endpoint.health.state}` }, endpoint.health.state),
+    h("td", {}, h("span", { class: "mono" }, endpoint.secret.masked), h("div", { class: "actions" }, secretActions)),
+    h("td", {}, testResult),
+    h("td", {}, h("div", { class: "actions" }, edit, toggle, sendTest, remove)),
+  );
+}
+
+/** "200 in 12 ms", or the failure class when the receiver did not answer. */
+function describeAnswer(result) {
+  const answer = result.statusCode ?? `no answer (${result.error?.class ?? "error"})`;
+  return `${answer} in ${result.durationMs} ms`;
+}
+
+export async function endpointsPage(view) {
+  // Forms and shown-once secrets live here, outside the table, so reloading the table does not wipe them.
+  const area = h("div", { class: "area" });
+  const table = h("div");
+  const showSecret = (title, secret) => {
+    area.replaceChildren(shownOnce(title, secret, () => area.replaceChildren()));
+    area.querySelector("button")?.focus();
+  };
+  const openForm = (endpoint) => {
+    const onSaved = async (secret) => {
+      await reload();
+      if (secret) showSecret("Signing secret of the new endpoint", secret);
+      else area.replaceChildren();
+    };
+    area.replaceChildren(endpointForm(endpoint, { onSaved, onCancel: () => area.replaceChildren() }));
+    area.querySelector("input")?.focus();
+  };
+  const reload = async () => {
+    const endpoints = await loadEndpoints();
+    const rows = endpoints.map((endpoint) => endpointRow(endpoint, { reload, showSecret, openForm }));
+    table.replaceChildren(
+      rows.length
+        ? h(
+            "table",
             {},
+            h("caption", { class: "visually-hidden" }, "Endpoints"),
             h(
-              "tr",
+              "thead",
               {},
-              ...["Name", "URL", "Health", "Secret", "Actions"].map((title) => h("th", { scope: "col" }, title)),
+              h(
+                "tr",
+                {},
+                ["Name", "URL", "Enabled", "Health", "Secret", "Last test", "Actions"].map((title) =>
+                  h("th", { scope: "col" }, title),
+                ),
+              ),
             ),
-          ),
-          h("tbody", {}, rows),
-        )
-      : h("p", { class: "muted" }, "No endpoints yet."),
+            h("tbody", {}, rows),
+          )
+        : h("p", { class: "muted" }, "No endpoints yet."),
+    );
+  };
+  await reload();
+  view.replaceChildren(
+    h("h2", {}, "Endpoints"),
+    h("button", { type: "button", class: "primary", onclick: () => openForm(null) }, "Add endpoint"),
+    area,
+    table,
   );
 }

@@ -11,7 +11,7 @@ function ms(value) {
   return value === null || value === undefined ? "—" : `${value} ms`;
 }
 
-export async function healthPage(main) {
+export async function healthPage(view) {
   const { endpoints } = await gql(`{ endpoints(first: 100) { edges { node { id name
     health { state consecutiveFailures lastSuccessAt lastFailureAt lastHour { ${WINDOW} } lastDay { ${WINDOW} } } } } } }`);
   const rows = endpoints.edges.map(({ node }) => {
@@ -33,7 +33,7 @@ export async function healthPage(main) {
       h("td", {}, formatTime(health.lastSuccessAt)),
     );
   });
-  main.replaceChildren(
+  view.replaceChildren(
     h("h2", {}, "Endpoint health"),
     rows.length
       ? h(

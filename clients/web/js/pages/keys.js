@@ -1,99 +1,104 @@
 import { gql } from "../api.js";
-import { confirmDialog, copy, formatTime, h, say, showError } from "../dom.js";
+import { checkbox, clearErrors, confirmDialog, formatTime, h, say, showError, shownOnce } from "../dom.js";
 
-const KEY_FIELDS = "id name maskedKey scopes status createdAt lastUsedAt revokedAt";
+const KEY_FIELDS = "id name maskedKey lastChars scopes status createdAt lastUsedAt revokedAt";
 
-export async function keysPage(main) {
-  const [{ apiKeys }, { __type: scopeType }] = await Promise.all([
-    gql(`{ apiKeys(first: 100) { edges { node { ${KEY_FIELDS} } } } }`),
-    // The scopes come from the schema, so the form never offers one the server does not know.
-    gql(`{ __type(name: "Scope") { enumValues { name description } } }`),
-  ]);
-  const refresh = () => keysPage(main);
-  const created = h("div", { "data-testid": "created-key" });
-  const form = h(
+/** ENDPOINTS_READ -> endpoints:read, the spelling used everywhere else (docs, CLI, error messages). */
+function scopeLabel(scope) {
+  return scope.toLowerCase().replace("_", ":");
+}
+
+function keyRow(key, reload) {
+  const revoke = h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      "aria-label": `Revoke ${key.name}`,
+      onclick: async () => {
+        if (!(await confirmDialog(`Revoke ${key.name}? Requests and sessions using it fail at once.`, "Revoke")))
+          return;
+        const { revokeApiKey } = await gql(
+          "mutation ($id: ID!) { revokeApiKey(id: $id) { __typename ... on Error { code message } } }",
+          { id: key.id },
+        );
+        if (revokeApiKey.code) say(revokeApiKey.message, { error: true });
+        else say(`${key.name} revoked`);
+        await reload();
+      },
+    },
+    "Revoke",
+  );
+  return h(
+    "tr",
+    { "data-key": key.name },
+    h("th", { scope: "row" }, key.name),
+    h("td", { class: "mono" }, key.maskedKey),
+    h("td", {}, key.scopes.map(scopeLabel).join(", ")),
+    h("td", {}, formatTime(key.createdAt)),
+    h("td", {}, formatTime(key.lastUsedAt)),
+    h("td", {}, key.revokedAt ? `Revoked ${formatTime(key.revokedAt)}` : key.status.toLowerCase()),
+    h("td", {}, key.revokedAt ? "" : revoke),
+  );
+}
+
+/** Name and scopes; the caller can only grant scopes it holds, so the others are shown but disabled. */
+function generateForm(scopes, held) {
+  const canGrant = (scope) => held.includes("ADMIN") || held.includes(scope);
+  return h(
     "form",
     { "aria-label": "Generate an API key" },
     h("h3", {}, "Generate a key"),
     h(
-      "label",
-      {},
-      "Name",
-      h("input", { name: "name", required: true }),
-      h("span", { class: "field-error", "data-error-for": "name" }),
+      "div",
+      { class: "field" },
+      h(
+        "label",
+        {},
+        "Name",
+        h("input", { name: "name", required: true, maxlength: 100, "aria-describedby": "key-name-error" }),
+      ),
+      h("span", { class: "field-error", id: "key-name-error", "data-error-for": "name", "aria-live": "polite" }),
     ),
     h(
       "fieldset",
-      {},
+      { class: "scopes" },
       h("legend", {}, "Scopes"),
-      ...scopeType.enumValues.map((scope) =>
-        h(
-          "label",
-          {},
-          h("input", { type: "checkbox", name: "scopes", value: scope.name }),
-          ` ${scope.name.toLowerCase().replace("_", ":")}`,
-        ),
+      scopes.map((scope) =>
+        checkbox(scopeLabel(scope.name), "scopes", {
+          value: scope.name,
+          disabled: !canGrant(scope.name),
+          title: scope.description,
+        }),
       ),
-      h("span", { class: "field-error", "data-error-for": "scopes" }),
+      h("span", { class: "field-error", "data-error-for": "scopes", "aria-live": "polite" }),
     ),
-    h("button", { type: "submit", class: "primary" }, "Generate key"),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Generate key")),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const { createApiKey } = await gql(
-      `mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) {
-        __typename ... on CreatedApiKey { secret apiKey { maskedKey } } ... on Error { code message field } } }`,
-      { input: { name: data.get("name"), scopes: data.getAll("scopes") } },
-    );
-    if (createApiKey.code) return showError(form, createApiKey);
-    form.reset();
-    // Shown once: after copying (or dismissing) only the masked form remains anywhere in the panel.
-    const hide = () => {
-      created.replaceChildren(
-        h(
-          "p",
-          {},
-          "Key hidden. It shows as ",
-          h("span", { class: "secret", "data-testid": "masked-key" }, createApiKey.apiKey.maskedKey),
-          " from now on.",
-        ),
-      );
-      refreshList();
-    };
-    created.replaceChildren(
-      h(
-        "div",
-        { class: "once", role: "alert" },
-        h("p", {}, "Your new key — shown only now. Copy it somewhere safe:"),
-        h("p", { class: "secret", "data-testid": "new-key" }, createApiKey.secret),
-        h(
-          "div",
-          { class: "actions" },
-          h(
-            "button",
-            { type: "button", class: "primary", onclick: () => copy(createApiKey.secret, "Key copied").then(hide) },
-            "Copy key",
-          ),
-          h("button", { type: "button", onclick: hide }, "Done"),
-        ),
-      ),
-    );
-    say("Key generated");
-  });
+}
+
+export async function keysPage(view) {
+  const [{ apiKeys }, { __type: scopeType }, { viewer }] = await Promise.all([
+    gql(`{ apiKeys(first: 100) { edges { node { ${KEY_FIELDS} } } } }`),
+    // The scopes come from the schema, so the form never offers one the server does not know.
+    gql(`{ __type(name: "Scope") { enumValues { name description } } }`),
+    gql("{ viewer { scopes } }"),
+  ]);
+  const created = h("div", { "data-testid": "created-key" });
   const list = h("div");
   const renderList = (keys) =>
     list.replaceChildren(
       h(
         "table",
         {},
+        h("caption", { class: "visually-hidden" }, "API keys"),
         h(
           "thead",
           {},
           h(
             "tr",
             {},
-            ...["Name", "Key", "Scopes", "Created", "Last used", "Status", ""].map((title) =>
+            ["Name", "Key", "Scopes", "Created", "Last used", "Status", ""].map((title) =>
               h("th", { scope: "col" }, title),
             ),
           ),
@@ -101,50 +106,45 @@ export async function keysPage(main) {
         h(
           "tbody",
           {},
-          keys.map((key) =>
-            h(
-              "tr",
-              { "data-key": key.name },
-              h("td", {}, key.name),
-              h("td", { class: "secret" }, key.maskedKey),
-              h("td", {}, key.scopes.join(", ")),
-              h("td", {}, formatTime(key.createdAt)),
-              h("td", {}, formatTime(key.lastUsedAt)),
-              h("td", {}, key.status),
-              h(
-                "td",
-                {},
-                key.revokedAt
-                  ? ""
-                  : h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "danger",
-                        onclick: async () => {
-                          if (!(await confirmDialog(`Revoke ${key.name}? Requests with it fail at once.`, "Revoke")))
-                            return;
-                          const { revokeApiKey } = await gql(
-                            `mutation ($id: ID!) { revokeApiKey(id: $id) { __typename ... on Error { code message } } }`,
-                            { id: key.id },
-                          );
-                          if (revokeApiKey.code) say(revokeApiKey.message, { error: true });
-                          else say(`${key.name} revoked`);
-                          refresh();
-                        },
-                      },
-                      "Revoke",
-                    ),
-              ),
-            ),
-          ),
+          keys.map((key) => keyRow(key, reload)),
         ),
       ),
     );
-  const refreshList = async () => {
+  const reload = async () => {
     const { apiKeys: fresh } = await gql(`{ apiKeys(first: 100) { edges { node { ${KEY_FIELDS} } } } }`);
     renderList(fresh.edges.map((edge) => edge.node));
   };
+
+  const form = generateForm(scopeType.enumValues, viewer.scopes);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const { createApiKey: result } = await gql(
+      `mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) {
+        __typename ... on CreatedApiKey { secret apiKey { name maskedKey } } ... on Error { code message field } } }`,
+      { input: { name: data.get("name"), scopes: data.getAll("scopes") } },
+    );
+    if (result.code) return showError(form, result);
+    clearErrors(form);
+    form.reset();
+    // The full key exists only in this notice: Copy or Done replaces it with the masked form for good.
+    const hide = () => {
+      created.replaceChildren(
+        h(
+          "p",
+          { class: "notice" },
+          `${result.apiKey.name} is hidden now. It shows as `,
+          h("span", { class: "mono", "data-testid": "masked-key" }, result.apiKey.maskedKey),
+          " from here on.",
+        ),
+      );
+      form.querySelector("input")?.focus();
+    };
+    created.replaceChildren(shownOnce(`Key ${result.apiKey.name}`, result.secret, hide));
+    created.querySelector("button")?.focus();
+    say(`Key ${result.apiKey.name} generated`);
+    await reload();
+  });
   renderList(apiKeys.edges.map((edge) => edge.node));
-  main.replaceChildren(h("h2", {}, "API keys"), form, created, list);
+  view.replaceChildren(h("h2", {}, "API keys"), form, created, list);
 }

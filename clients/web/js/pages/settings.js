@@ -1,37 +1,38 @@
 import { gql } from "../api.js";
-import { field, h, say, showError } from "../dom.js";
+import { checkbox, field, h, say, showError } from "../dom.js";
 
-const FIELDS = `instance { metricsEnabled metricsPort metricsListener { boundPort error } publicUrl allowInsecureUrls allowedPrivateRanges defaultRetryPolicy { delaysSeconds } }
+const FIELDS = `instance { metricsEnabled metricsPort metricsListener { boundPort error } publicUrl allowInsecureUrls
+    allowedPrivateRanges defaultRetryPolicy { delaysSeconds } }
   tenant { attemptRetentionDays consoleRetentionDays defaultInboundRateLimitPerMinute }`;
 
-export async function settingsPage(main) {
-  const { settings } = await gql(`{ settings { ${FIELDS} } }`);
-  const { instance, tenant } = settings;
-  const form = h(
+/** "a, b" -> ["a", "b"] */
+function list(text) {
+  return String(text ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** Where the metrics listener is now: the asked-for port may be busy, and the API says why. */
+function listenerNote(listener) {
+  if (listener?.boundPort) return `Listening on port ${listener.boundPort}.`;
+  return listener?.error ?? "This process serves no metrics.";
+}
+
+/**
+ * The numbers are not range-checked in the browser on purpose: the server owns the limits and names the field it
+ * refuses, which then shows under that field.
+ */
+function settingsForm(instance, tenant) {
+  return h(
     "form",
     { "aria-label": "Settings" },
-    h("h3", {}, "Instance (admin)"),
-    field("Metrics port", "metricsPort", { type: "number", min: 1024, max: 65535, value: instance.metricsPort }),
-    h(
-      "p",
-      { class: "muted" },
-      instance.metricsListener?.boundPort
-        ? `Listening on ${instance.metricsListener.boundPort}`
-        : (instance.metricsListener?.error ?? "Not listening on this process"),
-    ),
-    h(
-      "label",
-      {},
-      h("input", { type: "checkbox", name: "metricsEnabled", checked: instance.metricsEnabled }),
-      " Serve /metrics",
-    ),
-    field("Public URL", "publicUrl", { type: "url", value: instance.publicUrl }),
-    h(
-      "label",
-      {},
-      h("input", { type: "checkbox", name: "allowInsecureUrls", checked: instance.allowInsecureUrls }),
-      " Allow http:// and loopback endpoints",
-    ),
+    h("h3", {}, "Instance (needs admin)"),
+    field("Metrics port", "metricsPort", { type: "number", value: instance.metricsPort }),
+    h("p", { class: "muted" }, listenerNote(instance.metricsListener)),
+    checkbox("Serve /metrics", "metricsEnabled", { checked: instance.metricsEnabled }),
+    field("Public URL (the base of agents' webhook URLs)", "publicUrl", { value: instance.publicUrl }),
+    checkbox("Allow http:// and loopback endpoints", "allowInsecureUrls", { checked: instance.allowInsecureUrls }),
     field("Allowed private ranges (comma-separated CIDRs)", "allowedPrivateRanges", {
       value: instance.allowedPrivateRanges.join(", "),
     }),
@@ -41,58 +42,61 @@ export async function settingsPage(main) {
     h("h3", {}, "This tenant"),
     field("Keep delivery attempts (days)", "attemptRetentionDays", {
       type: "number",
-      min: 1,
       value: tenant.attemptRetentionDays,
     }),
-    field("Keep console events (days)", "consoleRetentionDays", {
-      type: "number",
-      min: 1,
-      value: tenant.consoleRetentionDays,
-    }),
+    field("Keep console events (days)", "consoleRetentionDays", { type: "number", value: tenant.consoleRetentionDays }),
     field("Default inbound rate limit (per minute)", "defaultInboundRateLimitPerMinute", {
       type: "number",
-      min: 1,
       value: tenant.defaultInboundRateLimitPerMinute,
     }),
-    h("button", { type: "submit", class: "primary" }, "Save settings"),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save settings")),
   );
+}
+
+/** Only what changed: instance fields need admin, so an unchanged one must not make a tenant admin's save fail. */
+function changes(form, instance, tenant) {
+  const data = new FormData(form);
+  const wanted = {
+    attemptRetentionDays: Number(data.get("attemptRetentionDays")),
+    consoleRetentionDays: Number(data.get("consoleRetentionDays")),
+    defaultInboundRateLimitPerMinute: Number(data.get("defaultInboundRateLimitPerMinute")),
+    metricsPort: Number(data.get("metricsPort")),
+    metricsEnabled: data.get("metricsEnabled") === "on",
+    // Empty puts the public URL back to its default (this server's address).
+    publicUrl: String(data.get("publicUrl")).trim() || null,
+    allowInsecureUrls: data.get("allowInsecureUrls") === "on",
+    allowedPrivateRanges: list(data.get("allowedPrivateRanges")),
+  };
+  const current = { ...instance, ...tenant };
+  const input = Object.fromEntries(
+    Object.entries(wanted).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(current[name])),
+  );
+  const delays = list(data.get("delaysSeconds")).map(Number);
+  if (JSON.stringify(delays) !== JSON.stringify(instance.defaultRetryPolicy.delaysSeconds))
+    input.defaultRetryPolicy = { delaysSeconds: delays, maxAttempts: delays.length + 1 };
+  return input;
+}
+
+export async function settingsPage(view) {
+  const { settings } = await gql(`{ settings { ${FIELDS} } }`);
+  const { instance, tenant } = settings;
+  const form = settingsForm(instance, tenant);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const data = new FormData(form);
-    const list = (name) =>
-      String(data.get(name))
-        .split(",")
-        .map((item) => item.trim())
-        .filter(Boolean);
-    const input = {
-      attemptRetentionDays: Number(data.get("attemptRetentionDays")),
-      consoleRetentionDays: Number(data.get("consoleRetentionDays")),
-      defaultInboundRateLimitPerMinute: Number(data.get("defaultInboundRateLimitPerMinute")),
-    };
-    // Instance fields only when changed: changing them needs admin, and a tenant admin may not have it.
-    const instanceInput = {
-      metricsPort: Number(data.get("metricsPort")),
-      metricsEnabled: data.get("metricsEnabled") === "on",
-      publicUrl: String(data.get("publicUrl")) || null,
-      allowInsecureUrls: data.get("allowInsecureUrls") === "on",
-      allowedPrivateRanges: list("allowedPrivateRanges"),
-    };
-    const before = { ...instance, publicUrl: instance.publicUrl };
-    for (const [name, value] of Object.entries(instanceInput))
-      if (JSON.stringify(value) !== JSON.stringify(before[name])) input[name] = value;
-    const delays = list("delaysSeconds").map(Number);
-    if (JSON.stringify(delays) !== JSON.stringify(instance.defaultRetryPolicy.delaysSeconds))
-      input.defaultRetryPolicy = { delaysSeconds: delays, maxAttempts: delays.length + 1 };
-    const { updateSettings } = await gql(
-      `mutation ($input: UpdateSettingsInput!) { updateSettings(input: $input) { __typename ... on Error { code message field } } }`,
+    const input = changes(form, instance, tenant);
+    if (Object.keys(input).length === 0) return say("Nothing changed");
+    const { updateSettings: result } = await gql(
+      `mutation ($input: UpdateSettingsInput!) { updateSettings(input: $input) {
+        __typename ... on Error { code message field } } }`,
       { input },
     );
-    if (updateSettings.code) {
-      const fieldName = updateSettings.field?.startsWith("defaultRetryPolicy") ? "delaysSeconds" : updateSettings.field;
-      return showError(form, { ...updateSettings, field: fieldName });
+    if (result.code) {
+      // The retry policy is edited as one list of delays.
+      const fieldName = result.field?.startsWith("defaultRetryPolicy") ? "delaysSeconds" : result.field;
+      return showError(form, { ...result, field: fieldName });
     }
     say("Settings saved");
-    settingsPage(main);
+    await settingsPage(view);
   });
-  main.replaceChildren(h("h2", {}, "Settings"), form);
+  view.replaceChildren(h("h2", {}, "Settings"), form);
 }

@@ -24,7 +24,7 @@ Commands that talk to a running server (--url or SIGNALPOST_URL, --key or SIGNAL
   endpoints recover --since <time> [--endpoint id] [--dry-run]
                                                Send failed deliveries again
 
-  replay <file.ndjson> --to <url> [--secret whsec_...] [--dry-run]
+  replay <file.ndjson> --to <url> [--secret whsec_...] [--concurrency N] [--json] [--dry-run]
                                                POST exported or saved webhooks again (no server needed)
   help                            Show this text
 

@@ -5,8 +5,21 @@ import { request } from "undici";
 import { signWebhook } from "../lib/webhook-signature.js";
 import { UsageError } from "./keys.js";
 
-/** Headers of the original hop that must not be sent again as they were. */
-const NOT_REPLAYED = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
+/** Headers of the original hop (RFC 9110 hop-by-hop, plus framing) that must not be sent again as they were. */
+const NOT_REPLAYED = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+]);
 
 /** One webhook to post again: its body exactly, the headers it came with, and its message id if known. */
 interface SavedWebhook {

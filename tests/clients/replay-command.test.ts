@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyWebhook } from "../../clients/typescript/src/verify-webhook.js";
-import { generateWebhookSecret } from "../../src/lib/webhook-signature.js";
+import { generateWebhookSecret, signWebhook } from "../../src/lib/webhook-signature.js";
 import { runSignalpost } from "../support/process.js";
 import { TestReceiver } from "../support/test-receiver.js";
 
@@ -53,7 +53,42 @@ describe("signalpost replay", () => {
     expect(verifyWebhook(first?.body ?? "", first?.headers ?? {}, secret).id).toBe("msg_exported");
     expect(second?.body.toString()).toBe('{"n":2}');
     expect(second?.headers["x-custom"]).toBe("kept");
-    expect(verifyWebhook(second?.body ?? "", second?.headers ?? {}, secret).payload).toEqual({ n: 2 });
+    expect(second?.headers.host).toBe(new URL(receiver.url).host);
+    // A saved line without a webhook-id gets a fresh msg_ id, reported in the output and sent to the receiver.
+    const generated = verifyWebhook(second?.body ?? "", second?.headers ?? {}, secret);
+    expect(generated.payload).toEqual({ n: 2 });
+    expect(generated.id).toMatch(/^msg_[0-9a-f]+$/);
+    expect(lines[1].id).toBe(generated.id);
+  });
+
+  it("without --secret sends the saved headers as they were, minus the original hop's", async () => {
+    const secret = generateWebhookSecret();
+    const body = '{"type":"ping"}';
+    const signature = signWebhook({ msgId: "msg_saved", timestamp: new Date(), body, secrets: [secret] });
+    const hopByHop = { Host: "elsewhere", Connection: "close", "Content-Length": "999", Expect: "100-continue" };
+    const file = await saved([{ body, headers: { ...signature, ...hopByHop, "X-Custom": "kept" } }]);
+    const before = receiver.requests.length;
+    const result = await replay([file, "--to", receiver.url]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^1\s+200\s+\d+ ms\s+msg_saved$/m);
+    const [received] = receiver.requests.slice(before);
+    expect(received?.headers).toMatchObject({
+      ...signature,
+      host: new URL(receiver.url).host,
+      "content-length": String(body.length),
+      "content-type": "application/json",
+      "x-custom": "kept",
+    });
+    expect(received?.headers.expect).toBeUndefined();
+    expect(verifyWebhook(received?.body ?? "", received?.headers ?? {}, secret).id).toBe("msg_saved");
+  });
+
+  it("with --dry-run posts nothing", async () => {
+    const before = receiver.requests.length;
+    const result = await replay([await saved([{ body: "{}" }, { body: "{}" }]), "--to", receiver.url, "--dry-run"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split("\n")).toHaveLength(2);
+    expect(receiver.requests.length).toBe(before);
   });
 
   it("exits 1 when a receiver refuses, 2 for a bad line (naming it) or bad flags", async () => {

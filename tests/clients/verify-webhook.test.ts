@@ -31,8 +31,12 @@ describe("verifyWebhook", () => {
       timestamp: now,
       payload: { type: "order.created", data: { orderId: 42 } },
     });
-    const shouting = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toUpperCase(), value]));
-    expect(verifyWebhook(Buffer.from(body), shouting, [secret], { now }).id).toBe("msg_abc");
+    const mixedCase = {
+      "Webhook-Id": headers["webhook-id"],
+      "WEBHOOK-TIMESTAMP": headers["webhook-timestamp"],
+      "webhook-Signature": headers["webhook-signature"],
+    };
+    expect(verifyWebhook(Buffer.from(body), mixedCase, [secret], { now }).id).toBe("msg_abc");
     expect(verifyWebhook(body, new Headers(headers), secret, { now }).id).toBe("msg_abc");
   });
 
@@ -52,20 +56,35 @@ describe("verifyWebhook", () => {
     expect(refusal(() => verifyWebhook(body, { ...headers, "webhook-timestamp": "soon" }, secret, { now }))).toBe(
       "invalid_timestamp",
     );
+    // The tolerance is inclusive: exactly 300 s either way still verifies, one more second does not.
+    expect(verifyWebhook(body, headers, secret, { now: new Date(now.getTime() + 300_000) }).id).toBe("msg_abc");
+    expect(verifyWebhook(body, headers, secret, { now: new Date(now.getTime() - 300_000) }).id).toBe("msg_abc");
+    expect(
+      verifyWebhook(body, headers, secret, { now: new Date(now.getTime() + 400_000), toleranceSeconds: 600 }).id,
+    ).toBe("msg_abc");
     const late = new Date(now.getTime() + 301_000);
     expect(refusal(() => verifyWebhook(body, headers, secret, { now: late }))).toBe("timestamp_too_old");
     const early = new Date(now.getTime() - 301_000);
     expect(refusal(() => verifyWebhook(body, headers, secret, { now: early }))).toBe("timestamp_in_future");
     expect(refusal(() => verifyWebhook(body, headers, "whsec_not base64!", { now }))).toBe("invalid_secret");
+    expect(refusal(() => verifyWebhook(body, headers, "whsec_c2hvcnQ=", { now }))).toBe("invalid_secret");
+    expect(refusal(() => verifyWebhook(body, headers, [], { now }))).toBe("invalid_secret");
     const notJson = "plain text";
     const textHeaders = signWebhook({ msgId: "msg_t", timestamp: now, body: notJson, secrets: [secret] });
     expect(refusal(() => verifyWebhook(notJson, textHeaders, secret, { now }))).toBe("invalid_json");
 
-    try {
-      verifyWebhook(`${body} `, headers, secret, { now });
-    } catch (error) {
-      expect((error as Error).message).not.toContain(headers["webhook-signature"].slice(3, 20));
-    }
+    // What the receiver would have needed for the tampered body must not leak through the error.
+    const tampered = `${body} `;
+    const expected = signWebhook({ msgId: "msg_abc", timestamp: now, body: tampered, secrets: [secret] });
+    const message = (() => {
+      try {
+        verifyWebhook(tampered, headers, secret, { now });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error("verified a tampered body");
+    })();
+    expect(message).not.toContain(expected["webhook-signature"].slice(3));
   });
 
   it("verifies GitHub's X-Hub-Signature-256 with the raw secret", () => {

@@ -56,12 +56,15 @@ function same(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The HMAC key of a `whsec_<base64>` secret. */
+/** The HMAC key of a `whsec_<base64>` secret; a truncated paste fails here, not as a confusing signature mismatch. */
 function standardKey(secret: string): Buffer {
   const encoded = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded))
     throw new WebhookVerificationError("invalid_secret", "a Standard Webhooks secret is whsec_ followed by base64");
-  return Buffer.from(encoded, "base64");
+  const key = Buffer.from(encoded, "base64");
+  if (key.length < 24 || key.length > 64)
+    throw new WebhookVerificationError("invalid_secret", "a Standard Webhooks secret decodes to 24-64 bytes");
+  return key;
 }
 
 function parseJson<Payload>(body: Buffer): Payload {

@@ -43,24 +43,30 @@ export function defineJob<Schema extends z.ZodType>(spec: JobSpec<Schema>): JobD
   };
 }
 
-/** Runs a fetched batch one job at a time; a job that throws is failed (and retried by pg-boss) on its own. */
+/**
+ * Runs a fetched batch's jobs side by side; a job that throws is failed (and retried by pg-boss) on its own, the
+ * others are completed together.
+ */
 export async function runBatch<Schema extends z.ZodType>(
   job: JobDefinition<Schema>,
   batch: PgBoss.JobWithMetadata<unknown>[],
   boss: PgBoss,
   logger: Logger,
 ): Promise<void> {
+  const completed: string[] = [];
   await Promise.all(
     batch.map(async (item) => {
       const jobLogger = logger.child({ job: job.name, jobId: item.id, attempt: item.retryCount + 1 });
       try {
         const data = job.schema.parse(item.data);
         await job.handle({ data, jobId: item.id, retryCount: item.retryCount, logger: jobLogger });
-        await boss.complete(job.name, item.id);
+        completed.push(item.id);
       } catch (error) {
         jobLogger.warn({ err: error }, "job failed");
         await boss.fail(job.name, item.id, { message: (error as Error).message });
       }
     }),
   );
+  // One statement for the whole batch's successes.
+  if (completed.length) await boss.complete(job.name, completed);
 }

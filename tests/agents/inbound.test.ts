@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { prisma } from "../../src/db/prisma.js";
+import { pool, prisma } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
 import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
@@ -165,6 +165,29 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
       stranger.headers,
     );
     expect(result.data?.agentExecution.__typename).toBe("NotFoundError");
+  });
+});
+
+describe("storing accepted requests in batches", () => {
+  it("stores concurrent requests each with its own execution and job, and takes a repeated webhook-id once", async () => {
+    const { agentId, secret } = await activeAgent({ rateLimitPerMinute: 10_000 });
+    const repeated = signed(secret, '{"n":0}', { msgId: "msg_sent_five_times" });
+    const requests = [
+      ...Array.from({ length: 40 }, (_, n) => post(agentId, `{"n":${n + 1}}`, signed(secret, `{"n":${n + 1}}`))),
+      ...Array.from({ length: 5 }, () => post(agentId, '{"n":0}', repeated)),
+    ];
+    const results = await Promise.all(requests);
+    expect(results.filter((result) => result.status === 202)).toHaveLength(41);
+    expect(results.filter((result) => result.body.code === "REPLAYED")).toHaveLength(4);
+    const executionIds = results.flatMap((result) => (result.status === 202 ? [result.body.executionId] : []));
+    expect(new Set(executionIds).size).toBe(41);
+    const stored = await prisma.agentExecution.findMany({ where: { agentId }, select: { id: true, payload: true } });
+    expect(stored.map((execution) => execution.id).sort()).toEqual([...executionIds].sort());
+    const jobs = await pool.query<{ count: string }>(
+      `SELECT count(*) FROM pgboss.job WHERE name = 'agent.execute' AND data->>'executionId' = ANY($1)`,
+      [executionIds],
+    );
+    expect(Number(jobs.rows[0]?.count)).toBe(41);
   });
 });
 

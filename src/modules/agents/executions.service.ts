@@ -1,112 +1,123 @@
-import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
-import { pool, prisma } from "../../db/prisma.js";
-import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
-import { jobQueue } from "../../jobs/queue.js";
+import { pool } from "../../db/prisma.js";
+import { groupCommit } from "../../lib/group-commit.js";
 import { executionsTotal } from "../../lib/metrics.js";
 import { pubsub } from "../../lib/pubsub.js";
 import type { Logger } from "../../logger.js";
-import { insertConsoleEvents, recordConsoleEvent } from "../console/console-events.js";
+import { wakeConsole } from "../console/console-events.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
+import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
 
-/** The pg-boss queue that runs executions. */
-export const EXECUTION_QUEUE = "agent.execute";
-/** Tries per execution: the first run and two retries when an action fails. */
-export const EXECUTION_RETRY_LIMIT = 2;
+type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED";
 
-/**
- * Stores an accepted request as a QUEUED execution and enqueues its job in the same transaction (pg-boss writes through
- * our connection), so there is never an execution without its job or a job without its execution.
- */
-export async function enqueueExecution(input: {
-  agent: Agent;
+/** The execution with what running it needs of its agent, read in one query. */
+interface LoadedExecution {
+  id: string;
+  tenantId: string;
+  agentId: string;
+  status: string;
   payload: unknown;
   rawBody: string;
   headers: Record<string, string>;
-  sourceIp: string | null;
-}): Promise<string> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO "AgentExecution" ("tenantId", "agentId", payload, "rawBody", headers, "sourceIp")
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-      [
-        input.agent.tenantId,
-        input.agent.id,
-        JSON.stringify(input.payload),
-        input.rawBody,
-        JSON.stringify(input.headers),
-        input.sourceIp,
-      ],
-    );
-    const executionId = (rows[0] as { id: string }).id;
-    await jobQueue().send(
-      EXECUTION_QUEUE,
-      { executionId },
-      {
-        retryLimit: EXECUTION_RETRY_LIMIT,
-        retryDelay: 2,
-        retryBackoff: true,
-        db: { executeSql: (text, values) => client.query(text, values) },
-      },
-    );
-    await insertConsoleEvents(client, [
-      {
-        tenantId: input.agent.tenantId,
-        kind: "INBOUND_ACCEPTED",
-        agentId: input.agent.id,
-        executionId,
-        data: { agentName: input.agent.name, sourceIp: input.sourceIp },
-      },
-    ]);
-    // Sent on commit: wakes an execution worker at once.
-    await client.query("SELECT pg_notify($1, '')", [EXECUTIONS_CHANNEL]);
-    await client.query("COMMIT");
-    return executionId;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
+  agent: { name: string; transform: string | null; actions: AgentAction[] };
+}
+
+async function loadExecution(executionId: string): Promise<LoadedExecution | null> {
+  const { rows } = await pool.query<
+    Omit<LoadedExecution, "agent"> & { agentName: string; transform: string | null; actions: AgentAction[] }
+  >(
+    `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
+       a.name AS "agentName", a.transform, a.actions
+     FROM "AgentExecution" e JOIN "Agent" a ON a.id = e."agentId" WHERE e.id = $1`,
+    [executionId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const { agentName, transform, actions, ...execution } = row;
+  return { ...execution, agent: { name: agentName, transform, actions } };
+}
+
+interface Transition {
+  execution: LoadedExecution;
+  status: ExecutionStatus;
+  result?: unknown;
+  error: string | null;
+}
+
+/**
+ * Moves executions to their new status with their console events: one statement for all the transitions that
+ * concurrent executions ask for at the same moment (group commit), since executions are the inbound path's second
+ * half and each used to cost a transaction per change.
+ */
+async function writeTransitions(transitions: Transition[]): Promise<undefined[]> {
+  await pool.query(
+    `WITH u AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[])
+         AS u(id, status, result, error, console)
+     ), changed AS (
+       UPDATE "AgentExecution" e SET
+         status = u.status::"ExecutionStatus",
+         "startedAt" = CASE WHEN u.status = 'RUNNING' THEN now() ELSE e."startedAt" END,
+         attempts = e.attempts + CASE WHEN u.status = 'RUNNING' THEN 1 ELSE 0 END,
+         "finishedAt" = CASE WHEN u.status IN ('SUCCEEDED', 'FAILED') THEN now() ELSE NULL END,
+         result = COALESCE(u.result, e.result),
+         error = u.error
+       FROM u WHERE e.id = u.id
+       RETURNING e.id, e."tenantId", e."agentId"
+     ), announced AS (
+       INSERT INTO "ConsoleEvent" ("tenantId", kind, "agentId", "executionId", data)
+       SELECT c."tenantId", 'EXECUTION_UPDATED', c."agentId", c.id, u.console FROM changed c JOIN u ON u.id = c.id
+       RETURNING 1
+     )
+     SELECT count(*) FROM announced`,
+    [
+      transitions.map((t) => t.execution.id),
+      transitions.map((t) => t.status),
+      transitions.map((t) => (t.result === undefined ? null : JSON.stringify(t.result))),
+      transitions.map((t) => t.error),
+      transitions.map((t) =>
+        JSON.stringify({
+          status: t.status,
+          agentName: t.execution.agent.name,
+          ...(t.error ? { error: t.error.slice(0, 300) } : {}),
+        }),
+      ),
+    ],
+  );
+  // Announced once committed: agentExecutionUpdated subscribers, then the consoles (see db/notify.ts).
+  for (const t of transitions) {
+    pubsub().publish("agent:execution", t.execution.agentId, { executionId: t.execution.id, status: t.status });
+    executionsTotal.inc({ status: t.status.toLowerCase() });
   }
+  wakeConsole();
+  return transitions.map(() => undefined);
+}
+
+const submitTransition = groupCommit(writeTransitions);
+
+function transition(
+  execution: LoadedExecution,
+  status: ExecutionStatus,
+  changes: { result?: unknown; error?: string | null },
+): Promise<void> {
+  return submitTransition({ execution, status, result: changes.result, error: changes.error ?? null });
 }
 
 /**
  * Runs one execution: the transform (JSONata, time-limited), then each action in order. A failure is recorded on the
- * execution and rethrown so pg-boss retries; after the last retry the execution stays FAILED.
+ * execution and rethrown so pg-boss retries; after the last retry the execution stays FAILED. Each status it takes
+ * is announced, so subscribers see every step even when they read late.
  */
-export async function runExecution(
-  executionId: string,
-  retryCount: number,
-  logger: Logger,
-): Promise<AgentExecution | null> {
-  const execution = await prisma.agentExecution.findUnique({ where: { id: executionId }, include: { agent: true } });
-  if (!execution) return null;
-  if (execution.status === "SUCCEEDED") return execution;
-  await prisma.agentExecution.update({
-    where: { id: executionId },
-    data: { status: "RUNNING", startedAt: new Date(), attempts: { increment: 1 }, error: null },
-  });
-  // Each change is announced with the status it made, so subscribers see every step even when they read late.
-  const announce = async (status: "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED", error?: string) => {
-    pubsub().publish("agent:execution", execution.agentId, { executionId, status });
-    executionsTotal.inc({ status: status.toLowerCase() });
-    await recordConsoleEvent({
-      tenantId: execution.tenantId,
-      kind: "EXECUTION_UPDATED",
-      agentId: execution.agentId,
-      executionId,
-      data: { status, agentName: execution.agent.name, ...(error ? { error } : {}) },
-    }).catch((consoleError: unknown) => logger.warn({ err: consoleError }, "could not record the execution's change"));
-  };
-  await announce("RUNNING");
+export async function runExecution(executionId: string, retryCount: number, logger: Logger): Promise<void> {
+  const execution = await loadExecution(executionId);
+  if (!execution || execution.status === "SUCCEEDED") return;
+  await transition(execution, "RUNNING", { error: null });
   try {
     const payload = execution.agent.transform
       ? await runTransform(execution.agent.transform, execution.payload)
       : execution.payload;
     const results = [];
-    for (const action of execution.agent.actions as AgentAction[]) {
+    for (const action of execution.agent.actions) {
       // One key per execution and action: a retried execution does not publish or forward twice.
       const idempotencyKey = `execution:${execution.id}:${results.length}`;
       if (action.type === "emitEvent") {
@@ -136,23 +147,10 @@ export async function runExecution(
         results.push({ type: action.type, eventId: forwarded.eventId, deliveryCount: forwarded.deliveryCount });
       }
     }
-    const succeeded = await prisma.agentExecution.update({
-      where: { id: executionId },
-      data: { status: "SUCCEEDED", finishedAt: new Date(), result: { payload: payload as object, actions: results } },
-    });
-    await announce("SUCCEEDED");
-    return succeeded;
+    await transition(execution, "SUCCEEDED", { result: { payload, actions: results }, error: null });
   } catch (error) {
     const last = retryCount >= EXECUTION_RETRY_LIMIT;
-    await prisma.agentExecution.update({
-      where: { id: executionId },
-      data: {
-        status: last ? "FAILED" : "QUEUED",
-        finishedAt: last ? new Date() : null,
-        error: (error as Error).message.slice(0, 2_000),
-      },
-    });
-    await announce(last ? "FAILED" : "QUEUED", (error as Error).message.slice(0, 300));
+    await transition(execution, last ? "FAILED" : "QUEUED", { error: (error as Error).message.slice(0, 2_000) });
     logger.warn({ executionId, agentId: execution.agentId, attempt: retryCount + 1, last }, "agent execution failed");
     throw error;
   }

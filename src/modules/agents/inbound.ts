@@ -5,13 +5,13 @@ import { sendJson, sendJsonError } from "../../http/json.js";
 import { isUuid } from "../../lib/ids.js";
 import { cachedSchema } from "../../lib/json-schema.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
-import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret } from "../../lib/secret-box.js";
+import { SharedWindowBudget } from "../../lib/shared-window.js";
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
 import { recordConsoleEvent } from "../console/console-events.js";
+import { accept } from "./acceptance.js";
 import type { AgentAction } from "./agent-config.js";
-import { enqueueExecution } from "./executions.service.js";
 
 /** Request bodies larger than this are refused (413) before anything else is looked at. */
 export const MAX_INBOUND_BYTES = 1024 * 1024;
@@ -48,6 +48,9 @@ function keptHeaders(agent: Agent, req: IncomingMessage): Record<string, string>
 }
 
 class InboundRefusal extends Error {
+  /** The agent refused, when it was found (so the refusal can reach its tenant's console). */
+  agent: Agent | undefined;
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -74,11 +77,37 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function loadAgent(id: string): Promise<Agent> {
+/** Agents' per-minute budgets, counted in this process and shared with the others (see SharedWindowBudget). */
+const inboundBudget = new SharedWindowBudget("agent-inbound");
+
+/**
+ * Loads the agent and, when it is ACTIVE, spends one request of its per-minute budget.
+ * @throws InboundRefusal 404, 403 or 429 (with Retry-After), carrying the agent when it was found.
+ */
+async function admitRequest(id: string): Promise<Agent> {
   const agent = isUuid(id) ? (await pool.query<Agent>(`SELECT * FROM "Agent" WHERE id = $1`, [id])).rows[0] : undefined;
   if (!agent) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
-  if (agent.status !== "ACTIVE")
-    throw new InboundRefusal(403, "AGENT_NOT_ACTIVE", `the agent is ${agent.status.toLowerCase()}`);
+  let refusal: InboundRefusal | undefined;
+  if (agent.status !== "ACTIVE") {
+    refusal = new InboundRefusal(403, "AGENT_NOT_ACTIVE", `the agent is ${agent.status.toLowerCase()}`);
+  } else {
+    const budget = await inboundBudget.spend(agent.id, agent.rateLimitPerMinute);
+    if (!budget.allowed) {
+      refusal = new InboundRefusal(
+        429,
+        "RATE_LIMITED",
+        `at most ${agent.rateLimitPerMinute} requests a minute`,
+        undefined,
+        {
+          "retry-after": String(budget.retryAfterSeconds),
+        },
+      );
+    }
+  }
+  if (refusal) {
+    refusal.agent = agent;
+    throw refusal;
+  }
   return agent;
 }
 
@@ -98,7 +127,8 @@ async function agentSecret(agent: Agent): Promise<string> {
   return secret;
 }
 
-async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer): Promise<void> {
+/** Checks the signature; resolves with the webhook-id to check against replays (null for GitHub's scheme). */
+async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer): Promise<string | null> {
   const secret = await agentSecret(agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;
   if (headers["webhook-signature"] !== undefined) {
@@ -114,18 +144,7 @@ async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer)
       ];
       throw new InboundRefusal(401, code, `signature check failed: ${result.reason}`);
     }
-    const { rowCount } = await pool.query(
-      `INSERT INTO "InboundMessage" ("agentId", "messageId") VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-      [agent.id, result.msgId],
-    );
-    if (rowCount === 0) throw new InboundRefusal(401, "REPLAYED", "this webhook-id was already accepted");
-    // Ids older than the timestamp window can never be replayed successfully; forget them now and then.
-    if (Math.random() < 0.01) {
-      void pool
-        .query(`DELETE FROM "InboundMessage" WHERE "receivedAt" < now() - interval '10 minutes'`)
-        .catch(() => undefined);
-    }
-    return;
+    return result.msgId;
   }
   const github = headers["x-hub-signature-256"];
   if (github !== undefined) {
@@ -140,7 +159,7 @@ async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer)
         result.reason === "missing" ? "SIGNATURE_MISSING" : "SIGNATURE_INVALID",
         `signature check failed: ${result.reason}`,
       );
-    return;
+    return null;
   }
   throw new InboundRefusal(
     401,
@@ -174,8 +193,9 @@ function parsePayload(agent: Agent, body: Buffer): unknown {
 
 /**
  * POST /agents/:id/webhook. Checked in this order: size (413), agent (404) and status (403), the agent's rate (429
- * with Retry-After), signature (401), JSON and the payload schema (400); accepted requests are stored as executions
- * and queued in one transaction (202). Refusals are logged at warn with agent, code and source address, never the
+ * with Retry-After), signature (401), JSON and the payload schema (400), and a webhook-id already accepted (401
+ * REPLAYED, checked in the transaction that stores the request, see acceptance.ts); accepted requests are stored as
+ * executions and queued in one transaction (202). Refusals are logged at warn with agent, code and source address, never the
  * body or the secret.
  */
 export async function handleAgentWebhook(
@@ -190,31 +210,22 @@ export async function handleAgentWebhook(
     if (req.method !== "POST")
       throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
     const body = await readBody(req);
-    agent = await loadAgent(agentId);
-    const decision = await rateLimit("agent-inbound", agent.rateLimitPerMinute, 60).consume(agent.id);
-    if (!decision.allowed) {
-      throw new InboundRefusal(
-        429,
-        "RATE_LIMITED",
-        `at most ${agent.rateLimitPerMinute} requests a minute`,
-        undefined,
-        {
-          "retry-after": String(decision.retryAfterSeconds),
-        },
-      );
-    }
-    await verifySignature(agent, req, body);
+    agent = await admitRequest(agentId);
+    const messageId = await verifySignature(agent, req, body);
     const payload = parsePayload(agent, body);
     const headers = keptHeaders(agent, req);
-    const executionId = await enqueueExecution({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp });
+    const stored = await accept({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp, messageId });
+    if (!stored.accepted) throw new InboundRefusal(401, "REPLAYED", "this webhook-id was already accepted");
+    forgetOldMessageIds();
     inboundRequestsTotal.inc({ result: "accepted" });
-    sendJson(res, 202, { status: "queued", executionId });
+    sendJson(res, 202, { status: "queued", executionId: stored.executionId });
   } catch (error) {
     if (!(error instanceof InboundRefusal)) throw error;
     inboundRequestsTotal.inc({ result: error.code.toLowerCase() });
     if (error.status === 413) res.setHeader("connection", "close");
     logger.warn({ agentId, code: error.code, ip: sourceIp }, "inbound webhook refused");
-    if (agent) await announceRefusal(agent, error, sourceIp, logger);
+    const refused = agent ?? error.agent;
+    if (refused) await announceRefusal(refused, error, sourceIp, logger);
     sendJsonError(
       res,
       error.status,
@@ -246,4 +257,12 @@ async function announceRefusal(
     agentId: agent.id,
     data: { agentName: agent.name, status: refusal.status, code: refusal.code, sourceIp },
   }).catch((error: unknown) => logger.warn({ err: error }, "could not record the refusal in the console"));
+}
+
+/** Ids older than the timestamp window can never be replayed successfully; forget them now and then. */
+function forgetOldMessageIds(): void {
+  if (Math.random() >= 0.001) return;
+  void pool
+    .query(`DELETE FROM "InboundMessage" WHERE "receivedAt" < now() - interval '10 minutes'`)
+    .catch(() => undefined);
 }

@@ -3,7 +3,7 @@ import type { ApiKey } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { type AuditActor, recordAudit } from "../audit/audit.service.js";
 import { grants, isScope, type Scope } from "../auth/scopes.js";
-import { CONSOLE_CHANNEL, recordConsoleEvent } from "../console/console-events.js";
+import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
 
 /** Where a change came from, for its audit entry. */
@@ -145,8 +145,9 @@ export async function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<
   }
   if (!apiKey.usageAnnouncedAt || now.getTime() - apiKey.usageAnnouncedAt.getTime() >= USAGE_ANNOUNCE_MS) {
     writes.push(
-      pool.query(
-        `WITH claimed AS (
+      pool
+        .query(
+          `WITH claimed AS (
            UPDATE "ApiKey" SET "usageAnnouncedAt" = $2
            WHERE id = $1 AND ("usageAnnouncedAt" IS NULL OR "usageAnnouncedAt" <= $3)
            RETURNING id, "tenantId", name, "lastChars"
@@ -154,9 +155,12 @@ export async function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<
            INSERT INTO "ConsoleEvent" ("tenantId", kind, "apiKeyId", data)
            SELECT "tenantId", 'API_KEY_USED', id, jsonb_build_object('name', name, 'lastChars', "lastChars") FROM claimed
            RETURNING 1
-         ) SELECT pg_notify($4, '') FROM written LIMIT 1`,
-        [apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS), CONSOLE_CHANNEL],
-      ),
+         ) SELECT count(*)::int AS written FROM written`,
+          [apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS)],
+        )
+        .then(({ rows }) => {
+          if (rows[0]?.written) wakeConsole();
+        }),
     );
   }
   await Promise.all(writes);

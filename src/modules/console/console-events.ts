@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { wakeSoon } from "../../db/notify.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { ConsoleEventKind, Prisma } from "../../generated/prisma/client.js";
 import { ValidationError } from "../../lib/errors.js";
@@ -77,8 +78,8 @@ type Column = keyof Omit<ConsoleEventInput, "data">;
 const ID_COLUMNS: Column[] = ["endpointId", "deliveryId", "agentId", "executionId", "apiKeyId"];
 
 /**
- * The multi-row insert (one statement for any number of events) and the wake-up, for a transaction on a pg client:
- * the delivery hot path records its batch's events this way.
+ * The multi-row insert (one statement for any number of events), for a transaction on a pg client: the hot paths
+ * record their batches' events this way, and call wakeConsole() once committed.
  */
 export async function insertConsoleEvents(
   client: pg.PoolClient | pg.Pool,
@@ -86,18 +87,14 @@ export async function insertConsoleEvents(
 ): Promise<void> {
   if (events.length === 0) return;
   await client.query(
-    `WITH written AS (
-       INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
-       SELECT * FROM unnest($1::uuid[], $2::"ConsoleEventKind"[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
-         $7::uuid[], $8::jsonb[])
-       RETURNING 1
-     ) SELECT pg_notify($9, '') FROM (SELECT count(*) FROM written) AS done`,
+    `INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
+     SELECT * FROM unnest($1::uuid[], $2::"ConsoleEventKind"[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
+       $7::uuid[], $8::jsonb[])`,
     [
       events.map((event) => event.tenantId),
       events.map((event) => event.kind),
       ...ID_COLUMNS.map((column) => events.map((event) => event[column] ?? null)),
       events.map((event) => JSON.stringify(event.data ?? {})),
-      CONSOLE_CHANNEL,
     ],
   );
 }
@@ -111,7 +108,11 @@ export async function recordConsoleEvents(
   tx?: Prisma.TransactionClient,
 ): Promise<void> {
   if (events.length === 0) return;
-  if (!tx) return insertConsoleEvents(pool, events);
+  if (!tx) {
+    await insertConsoleEvents(pool, events);
+    wakeConsole();
+    return;
+  }
   await tx.consoleEvent.createMany({
     data: events.map((event) => ({
       tenantId: event.tenantId,
@@ -125,6 +126,11 @@ export async function recordConsoleEvents(
     })),
   });
   await tx.$executeRaw`SELECT pg_notify(${CONSOLE_CHANNEL}, '')`;
+}
+
+/** Wakes every process's console feed (coalesced; call it after the commit that wrote the events). */
+export function wakeConsole(): void {
+  wakeSoon(CONSOLE_CHANNEL);
 }
 
 export function recordConsoleEvent(event: ConsoleEventInput, tx?: Prisma.TransactionClient): Promise<void> {

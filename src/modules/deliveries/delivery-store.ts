@@ -3,7 +3,7 @@ import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../lib/pubsub.js";
-import { type ConsoleEventInput, insertConsoleEvents } from "../console/console-events.js";
+import { type ConsoleEventInput, insertConsoleEvents, wakeConsole } from "../console/console-events.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 import { effectiveDelays } from "./retry-policy.js";
 
@@ -284,6 +284,7 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   } finally {
     client.release();
   }
+  wakeConsole();
   countAttempts(records, consoleEvents);
   announceChanges(records, deliveries.status);
   for (const change of healthChanges) announceHealthChange(change);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
+import { wakeSoon } from "../../db/notify.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -141,6 +142,8 @@ export async function publishEvents(
         results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
     }
     if (keys.length) await client.query("COMMIT");
+    // Workers learn of the new deliveries once they are committed (and poll anyway).
+    if (results.some((result) => result && result.deliveryCount > 0)) wakeSoon(DELIVERIES_CHANNEL);
     return results as PublishedEvent[];
   } catch (error) {
     if (keys.length) await client.query("ROLLBACK").catch(() => undefined);
@@ -159,7 +162,7 @@ async function insertAndFanOut(
   tenantId: string,
   fresh: { data: CheckedInput; id: string }[],
 ): Promise<Map<string, Omit<PublishedEvent, "duplicate">>> {
-  const { rows } = await client.query<Event & { deliveryCount: string; notified: unknown }>(
+  const { rows } = await client.query<Event & { deliveryCount: string }>(
     `WITH ins AS (
        INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt")
        SELECT x.id, $1, x.type, x.payload, x.key, x.deliver_at
@@ -173,8 +176,7 @@ async function insertAndFanOut(
          AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
        RETURNING "eventId"
      )
-     SELECT ins.*, (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount",
-       CASE WHEN EXISTS (SELECT 1 FROM fanned) THEN pg_notify($7, '') END AS notified
+     SELECT ins.*, (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
      FROM ins`,
     [
       tenantId,
@@ -183,11 +185,10 @@ async function insertAndFanOut(
       fresh.map((item) => JSON.stringify(item.data.payload)),
       fresh.map((item) => item.data.idempotencyKey),
       fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
-      DELIVERIES_CHANNEL,
     ],
   );
   return new Map(
-    rows.map(({ deliveryCount, notified: _notified, ...event }) => [
+    rows.map(({ deliveryCount, ...event }) => [
       event.id,
       { event: event as Event, deliveryCount: Number(deliveryCount) },
     ]),
@@ -232,9 +233,7 @@ export async function forwardToEndpoint(input: {
          JOIN "Endpoint" ep ON ep.id = $7 AND ep."tenantId" = ins."tenantId" AND ep.enabled
          RETURNING id
        )
-       SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries,
-         CASE WHEN EXISTS (SELECT 1 FROM fanned) THEN pg_notify($8, '') END AS notified
-       FROM ins`,
+       SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries FROM ins`,
       [
         input.tenantId,
         FORWARD_EVENT_TYPE,
@@ -243,11 +242,11 @@ export async function forwardToEndpoint(input: {
         JSON.stringify(input.headers),
         input.idempotencyKey,
         input.endpointId,
-        DELIVERIES_CHANNEL,
       ],
     );
     await client.query("COMMIT");
     const row = rows[0] as { id: string; deliveries: string };
+    if (Number(row.deliveries) > 0) wakeSoon(DELIVERIES_CHANNEL);
     return { eventId: row.id, deliveryCount: Number(row.deliveries) };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);

@@ -1,0 +1,110 @@
+import { randomUUID } from "node:crypto";
+import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
+import { wakeSoon } from "../../db/notify.js";
+import { pool } from "../../db/prisma.js";
+import type { Agent } from "../../generated/prisma/client.js";
+import { jobQueue } from "../../jobs/queue.js";
+import { groupCommit } from "../../lib/group-commit.js";
+import { insertConsoleEvents, wakeConsole } from "../console/console-events.js";
+
+/** The pg-boss queue that runs executions. */
+export const EXECUTION_QUEUE = "agent.execute";
+/** Tries per execution: the first run and two retries when an action fails. */
+export const EXECUTION_RETRY_LIMIT = 2;
+
+/** A verified, valid inbound request, ready to be stored. */
+export interface Acceptance {
+  agent: Agent;
+  payload: unknown;
+  rawBody: string;
+  headers: Record<string, string>;
+  sourceIp: string | null;
+  /** The Standard Webhooks id, checked against replays in the same transaction; null for GitHub-style requests. */
+  messageId: string | null;
+}
+
+export type AcceptanceResult = { accepted: true; executionId: string } | { accepted: false; reason: "replayed" };
+
+/**
+ * Stores an accepted request: its webhook-id (refusing a replay), a QUEUED execution, its pg-boss job and the console
+ * event, all in one transaction, so there is never an execution without its job. Requests arriving while a write is
+ * in flight are written together (group commit).
+ */
+export const accept: (acceptance: Acceptance) => Promise<AcceptanceResult> = groupCommit(writeBatch);
+
+async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    // Replays: a webhook-id seen before for the agent (or earlier in this batch) is refused.
+    const withIds = batch.filter((item) => item.messageId !== null);
+    const fresh = new Set<string>();
+    if (withIds.length) {
+      const { rows } = await client.query<{ agentId: string; messageId: string }>(
+        `INSERT INTO "InboundMessage" ("agentId", "messageId") SELECT * FROM unnest($1::uuid[], $2::text[])
+         ON CONFLICT DO NOTHING RETURNING "agentId", "messageId"`,
+        [withIds.map((item) => item.agent.id), withIds.map((item) => item.messageId)],
+      );
+      for (const row of rows) fresh.add(`${row.agentId} ${row.messageId}`);
+    }
+    const results: AcceptanceResult[] = batch.map((item) => {
+      if (item.messageId === null) return { accepted: true, executionId: randomUUID() };
+      const key = `${item.agent.id} ${item.messageId}`;
+      // Taking the key from the set makes a second copy in the same batch a replay too.
+      if (!fresh.delete(key)) return { accepted: false, reason: "replayed" };
+      return { accepted: true, executionId: randomUUID() };
+    });
+    const accepted = batch.flatMap((item, index) => {
+      const result = results[index] as AcceptanceResult;
+      return result.accepted ? [{ item, executionId: result.executionId }] : [];
+    });
+    if (accepted.length) {
+      await client.query(
+        `INSERT INTO "AgentExecution" (id, "tenantId", "agentId", payload, "rawBody", headers, "sourceIp")
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[], $5::text[], $6::jsonb[], $7::text[])`,
+        [
+          accepted.map((entry) => entry.executionId),
+          accepted.map((entry) => entry.item.agent.tenantId),
+          accepted.map((entry) => entry.item.agent.id),
+          accepted.map((entry) => JSON.stringify(entry.item.payload)),
+          accepted.map((entry) => entry.item.rawBody),
+          accepted.map((entry) => JSON.stringify(entry.item.headers)),
+          accepted.map((entry) => entry.item.sourceIp),
+        ],
+      );
+      // pg-boss writes the jobs through this transaction's connection.
+      await jobQueue().insert(
+        accepted.map((entry) => ({
+          name: EXECUTION_QUEUE,
+          data: { executionId: entry.executionId },
+          retryLimit: EXECUTION_RETRY_LIMIT,
+          retryDelay: 2,
+          retryBackoff: true,
+        })),
+        { db: { executeSql: (text, values) => client.query(text, values) } },
+      );
+      await insertConsoleEvents(
+        client,
+        accepted.map(({ item, executionId }) => ({
+          tenantId: item.agent.tenantId,
+          kind: "INBOUND_ACCEPTED" as const,
+          agentId: item.agent.id,
+          executionId,
+          data: { agentName: item.agent.name, sourceIp: item.sourceIp },
+        })),
+      );
+    }
+    await client.query("COMMIT");
+    if (accepted.length) {
+      // Once committed: wakes an execution worker at once, and the consoles.
+      wakeSoon(EXECUTIONS_CHANNEL);
+      wakeConsole();
+    }
+    return results;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,10 +1,7 @@
-import { request } from "undici";
 import { relayedWebhooks } from "../../clients/typescript/src/index.js";
 import { UsageError } from "./keys.js";
 import { parseRemote } from "./remote.js";
-
-/** Headers that describe one hop's connection, not the webhook: never forwarded. */
-const HOP_BY_HOP = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
+import { endToEndHeaders, repost } from "./repost.js";
 
 /**
  * `signalpost listen --agent <id> --forward <url>`: receives the agent's relayed webhooks (its `relay` action) over
@@ -45,25 +42,11 @@ export async function listenCommand(args: string[]): Promise<void> {
   );
   try {
     for await (const webhook of feed) {
-      const headers = Object.fromEntries(
-        Object.entries((webhook.headers ?? {}) as Record<string, string>).filter(
-          ([name]) => !HOP_BY_HOP.has(name.toLowerCase()),
-        ),
-      );
-      const started = performance.now();
-      let status: number | null = null;
-      let failure: string | null = null;
-      try {
-        const response = await request(forward, { method: "POST", headers, body: webhook.body });
-        status = response.statusCode;
-        await response.body.dump();
-      } catch (error) {
-        failure = (error as Error).message;
-      }
-      const ms = Math.round(performance.now() - started);
+      const headers = endToEndHeaders((webhook.headers ?? {}) as Record<string, string>);
+      const { status, error, durationMs } = await repost(forward, headers, webhook.body);
       remote.print(
-        `${new Date().toISOString()}  ${webhook.executionId}  POST ${forward} -> ${status ?? `error: ${failure}`} (${ms} ms)`,
-        { executionId: webhook.executionId, receivedAt: webhook.receivedAt, status, error: failure, durationMs: ms },
+        `${new Date().toISOString()}  ${webhook.executionId}  POST ${forward} -> ${status ?? `error: ${error}`} (${durationMs} ms)`,
+        { executionId: webhook.executionId, receivedAt: webhook.receivedAt, status, error, durationMs },
       );
     }
   } finally {

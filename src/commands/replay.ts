@@ -1,25 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { request } from "undici";
 import { signWebhook } from "../lib/webhook-signature.js";
 import { UsageError } from "./keys.js";
-
-/** Headers of the original hop (RFC 9110 hop-by-hop, plus framing) that must not be sent again as they were. */
-const NOT_REPLAYED = new Set([
-  "host",
-  "connection",
-  "content-length",
-  "transfer-encoding",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "upgrade",
-  "expect",
-]);
+import { endToEndHeaders, repost } from "./repost.js";
 
 /** One webhook to post again: its body exactly, the headers it came with, and its message id if known. */
 interface SavedWebhook {
@@ -100,9 +84,7 @@ export async function replayCommand(args: string[]): Promise<void> {
   let done = 0;
   const queue = [...webhooks];
   const post = async (webhook: SavedWebhook) => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    for (const [name, value] of Object.entries(webhook.headers))
-      if (!NOT_REPLAYED.has(name.toLowerCase())) headers[name.toLowerCase()] = value;
+    const headers: Record<string, string> = { "content-type": "application/json", ...endToEndHeaders(webhook.headers) };
     if (values.secret) {
       const id = webhook.id ?? `msg_${randomBytes(12).toString("hex")}`;
       Object.assign(
@@ -110,19 +92,11 @@ export async function replayCommand(args: string[]): Promise<void> {
         signWebhook({ msgId: id, timestamp: new Date(), body: webhook.body, secrets: [values.secret] }),
       );
     }
-    const started = performance.now();
-    let status: number | null = null;
-    let error: string | null = null;
-    if (!values["dry-run"]) {
-      try {
-        const response = await request(to, { method: "POST", headers, body: webhook.body });
-        status = response.statusCode;
-        await response.body.dump();
-      } catch (cause) {
-        error = (cause as Error).message;
-      }
-    }
-    const ms = Math.round(performance.now() - started);
+    const {
+      status,
+      error,
+      durationMs: ms,
+    } = values["dry-run"] ? { status: null, error: null, durationMs: 0 } : await repost(to, headers, webhook.body);
     const ok = values["dry-run"] || (status !== null && status >= 200 && status < 300);
     if (!ok) failed += 1;
     done += 1;

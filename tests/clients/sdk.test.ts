@@ -8,11 +8,8 @@ import {
   SignalpostError,
   ViewerDocument,
 } from "../../clients/typescript/src/index.js";
-import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
-import { logger } from "../../src/logger.js";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
-import { startConsoleFeed, stopConsoleFeed } from "../../src/modules/console/console-feed.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { seed } from "../support/seed.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 import { until } from "../support/wait.js";
@@ -20,15 +17,11 @@ import { until } from "../support/wait.js";
 let api: RunningApiServer;
 let proxy: TcpProxy;
 beforeAll(async () => {
-  api = await startApiServer();
-  await startPubSub(process.env.DATABASE_URL as string, logger);
-  await startConsoleFeed(process.env.DATABASE_URL as string, logger);
+  api = await startLiveApiServer();
   proxy = await TcpProxy.start(api.port);
 });
 afterAll(async () => {
   await proxy.close();
-  await stopConsoleFeed();
-  await stopPubSub();
   await api.close();
 });
 

@@ -3,11 +3,9 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { pool } from "../../src/db/prisma.js";
-import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
-import { logger } from "../../src/logger.js";
-import { CONSOLE_CHANNEL, recordConsoleEvent } from "../../src/modules/console/console-events.js";
-import { consoleFeed, startConsoleFeed, stopConsoleFeed } from "../../src/modules/console/console-feed.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { CONSOLE_CHANNEL, recordConsoleEvent, recordConsoleEvents } from "../../src/modules/console/console-events.js";
+import { consoleFeed } from "../../src/modules/console/console-feed.js";
+import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -18,17 +16,13 @@ let api: RunningApiServer;
 let delivering: Delivering;
 let receiver: TestReceiver;
 beforeAll(async () => {
-  api = await startApiServer();
-  await startPubSub(process.env.DATABASE_URL as string, logger);
-  await startConsoleFeed(process.env.DATABASE_URL as string, logger);
+  api = await startLiveApiServer();
   delivering = await startDelivering();
   receiver = await TestReceiver.start();
 });
 afterAll(async () => {
   await receiver.close();
   await delivering.stop();
-  await stopConsoleFeed();
-  await stopPubSub();
   await api.close();
 });
 
@@ -232,6 +226,39 @@ describe("consoleEvents", () => {
     expect(sent(watcher).map((line) => line.cursor)).toEqual(all);
     expect(sent(joiner).map((line) => line.cursor)).toEqual(all.slice(21));
     await Promise.all([watcher.close(), joiner.close()]);
+  });
+
+  it("orders by number, not text, where ids cross a power of ten (9999 before 10000)", async () => {
+    const { tenant, headers } = await seed.tenantWithKey();
+    await pool.query(`SELECT setval('"ConsoleEvent_id_seq"', GREATEST(9995, (SELECT max(id) FROM "ConsoleEvent")))`);
+    const first = (await pool.query<{ id: string }>(`SELECT last_value::text AS id FROM "ConsoleEvent_id_seq"`))
+      .rows[0];
+    // One statement, so one transaction id: the order is the ids' alone.
+    await recordConsoleEvents(
+      Array.from({ length: 10 }, (_, n) => ({
+        tenantId: tenant.id,
+        kind: "TEST_SENT" as const,
+        data: { statusCode: n },
+      })),
+    );
+    const codes = (lines: ConsoleLine[]) => sent({ lines }).map((line) => line.data.statusCode);
+    // (Room for the tenant's API_KEY_CREATED and this subscriber's own API_KEY_USED among the last ones.)
+    const tail = watchConsole(headers.authorization as string, { last: 12 });
+    await until(
+      async () => sent(tail).length,
+      (count) => count >= 10,
+      "the last ten",
+    );
+    expect(codes(tail.lines)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const resumed = watchConsole(headers.authorization as string, { after: `${sent(tail)[0]?.cursor}` });
+    await until(
+      async () => sent(resumed).length,
+      (count) => count >= 9,
+      "the nine after the first",
+    );
+    expect(codes(resumed.lines)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(Number(first?.id)).toBeLessThan(10_000);
+    await Promise.all([tail.close(), resumed.close()]);
   });
 
   it("holds back a row committed while an older transaction is still open, then sends both in order", async () => {

@@ -1,9 +1,7 @@
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
-import { logger } from "../../src/logger.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -13,15 +11,13 @@ let api: RunningApiServer;
 let delivering: Delivering;
 let receiver: TestReceiver;
 beforeAll(async () => {
-  api = await startApiServer();
-  await startPubSub(process.env.DATABASE_URL as string, logger);
+  api = await startLiveApiServer();
   delivering = await startDelivering();
   receiver = await TestReceiver.start();
 });
 afterAll(async () => {
   await receiver.close();
   await delivering.stop();
-  await stopPubSub();
   await api.close();
 });
 

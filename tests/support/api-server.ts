@@ -1,7 +1,9 @@
 import { createGraphQLServer } from "../../src/graphql/yoga.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
 import { configureUrls } from "../../src/lib/public-url.js";
+import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
 import { logger } from "../../src/logger.js";
+import { startConsoleFeed, stopConsoleFeed } from "../../src/modules/console/console-feed.js";
 
 export interface RunningApiServer {
   server: HttpServer;
@@ -24,5 +26,24 @@ export async function startApiServer(
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     close: () => server.close(Date.now() + 1_000),
+  };
+}
+
+/**
+ * The API listener plus what live subscriptions need in a server process: the cross-process pub/sub and the
+ * console feed, all on this file's database. `close` stops the three.
+ */
+export async function startLiveApiServer(): Promise<RunningApiServer> {
+  const databaseUrl = process.env.DATABASE_URL as string;
+  const api = await startApiServer();
+  await startPubSub(databaseUrl, logger);
+  await startConsoleFeed(databaseUrl, logger);
+  return {
+    ...api,
+    close: async () => {
+      await stopConsoleFeed();
+      await stopPubSub();
+      await api.close();
+    },
   };
 }

@@ -70,7 +70,10 @@ export function cursorOf(row: Pick<ConsoleEventRow, "txid" | "id">): Cursor {
   return { txid: row.txid, id: row.id };
 }
 
-/** The columns every reader selects (ids as text: JavaScript numbers cannot hold a bigint). */
+/**
+ * The columns every reader selects (ids as text: JavaScript numbers cannot hold a bigint). The aliases shadow the
+ * bigint columns in ORDER BY, which would then sort as text ("1000" before "999"): order by the table's columns.
+ */
 export const CONSOLE_COLUMNS = `id::text AS id, txid::text AS txid, "tenantId", kind::text AS kind, "endpointId",
   "deliveryId", "agentId", "executionId", "apiKeyId", data, "createdAt"`;
 

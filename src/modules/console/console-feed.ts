@@ -129,7 +129,7 @@ export class ConsoleFeed {
     const { rows } = await pool.query<{ txid: string; id: string }>(
       `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
        SELECT txid::text AS txid, id::text AS id FROM "ConsoleEvent", h
-       WHERE txid < h.xmin ORDER BY txid DESC, id DESC LIMIT 1`,
+       WHERE txid < h.xmin ORDER BY "ConsoleEvent".txid DESC, "ConsoleEvent".id DESC LIMIT 1`,
     );
     // Another subscriber may have set it while this one waited; theirs is as good and may be further on.
     this.position ??= rows[0] ? cursorOf(rows[0]) : ZERO_CURSOR;
@@ -170,7 +170,7 @@ export class ConsoleFeed {
         const { rows } = await pool.query<TailRow>(
           `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
            SELECT ${CONSOLE_COLUMNS}, h.xmin::text AS horizon FROM "ConsoleEvent", h
-           WHERE (txid, id) > ($1::bigint, $2::bigint) ORDER BY txid, id LIMIT ${PAGE}`,
+           WHERE (txid, id) > ($1::bigint, $2::bigint) ORDER BY "ConsoleEvent".txid, "ConsoleEvent".id LIMIT ${PAGE}`,
           [from.txid, from.id],
         );
         if (generation !== this.generation) break;
@@ -219,7 +219,7 @@ async function* replay(
     const { rows } = await pool.query<ConsoleEventRow>(
       `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
        WHERE "tenantId" = $1::uuid AND (txid, id) <= ($2::bigint, $3::bigint)
-       ORDER BY txid DESC, id DESC LIMIT $4`,
+       ORDER BY "ConsoleEvent".txid DESC, "ConsoleEvent".id DESC LIMIT $4`,
       [tenantId, seam.txid, seam.id, options.last],
     );
     yield* rows.reverse();
@@ -230,7 +230,7 @@ async function* replay(
     const { rows } = await pool.query<ConsoleEventRow>(
       `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
        WHERE "tenantId" = $1::uuid AND (txid, id) > ($2::bigint, $3::bigint) AND (txid, id) <= ($4::bigint, $5::bigint)
-       ORDER BY txid, id LIMIT ${PAGE}`,
+       ORDER BY "ConsoleEvent".txid, "ConsoleEvent".id LIMIT ${PAGE}`,
       [tenantId, from.txid, from.id, seam.txid, seam.id],
     );
     yield* rows;

@@ -147,3 +147,22 @@ export function clearErrors(form) {
 export function formatTime(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
+
+/** A table with a caption for screen readers, column headings and body rows. */
+export function dataTable(caption, headings, rows) {
+  return h(
+    "table",
+    {},
+    h("caption", { class: "visually-hidden" }, caption),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        headings.map((title) => h("th", { scope: "col" }, title)),
+      ),
+    ),
+    h("tbody", {}, rows),
+  );
+}

@@ -1,5 +1,5 @@
 import { gql } from "../api.js";
-import { formatTime, h, say } from "../dom.js";
+import { dataTable, formatTime, h, say } from "../dom.js";
 
 const STATUSES = ["PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
 const DELIVERY_FIELDS =
@@ -105,22 +105,10 @@ export async function deliveriesPage(view, filter = {}) {
     h("h2", {}, "Deliveries"),
     form,
     rows.length
-      ? h(
-          "table",
-          {},
-          h("caption", { class: "visually-hidden" }, "Deliveries, newest first"),
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              ["Created", "Event type", "Endpoint", "Status", "Attempts", "Last answer", ""].map((title) =>
-                h("th", { scope: "col" }, title),
-              ),
-            ),
-          ),
-          h("tbody", {}, rows),
+      ? dataTable(
+          "Deliveries, newest first",
+          ["Created", "Event type", "Endpoint", "Status", "Attempts", "Last answer", ""],
+          rows,
         )
       : h("p", { class: "muted" }, "No deliveries match."),
   );

@@ -1,5 +1,5 @@
 import { gql } from "../api.js";
-import { clearErrors, confirmDialog, copy, field, h, say, showError, shownOnce } from "../dom.js";
+import { clearErrors, confirmDialog, copy, dataTable, field, h, say, showError, shownOnce } from "../dom.js";
 
 const FIELDS = "id name url description eventTypes enabled disabledReason secret { masked } health { state }";
 const ERROR_FIELDS = "... on Error { code message field }";
@@ -225,23 +225,7 @@ export async function endpointsPage(view) {
     const rows = endpoints.map((endpoint) => endpointRow(endpoint, { reload, showSecret, openForm }));
     table.replaceChildren(
       rows.length
-        ? h(
-            "table",
-            {},
-            h("caption", { class: "visually-hidden" }, "Endpoints"),
-            h(
-              "thead",
-              {},
-              h(
-                "tr",
-                {},
-                ["Name", "URL", "Enabled", "Health", "Secret", "Last test", "Actions"].map((title) =>
-                  h("th", { scope: "col" }, title),
-                ),
-              ),
-            ),
-            h("tbody", {}, rows),
-          )
+        ? dataTable("Endpoints", ["Name", "URL", "Enabled", "Health", "Secret", "Last test", "Actions"], rows)
         : h("p", { class: "muted" }, "No endpoints yet."),
     );
   };

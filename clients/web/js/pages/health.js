@@ -1,5 +1,5 @@
 import { gql } from "../api.js";
-import { formatTime, h } from "../dom.js";
+import { dataTable, formatTime, h } from "../dom.js";
 
 const WINDOW = "attempts successRate p50Ms p95Ms p99Ms";
 
@@ -36,27 +36,18 @@ export async function healthPage(view) {
   view.replaceChildren(
     h("h2", {}, "Endpoint health"),
     rows.length
-      ? h(
-          "table",
-          {},
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              ...[
-                "Endpoint",
-                "State",
-                "Last hour: attempts / success",
-                "Last hour p50 · p95 · p99",
-                "Last day: attempts / success",
-                "Last day p50 · p95 · p99",
-                "Last success",
-              ].map((t) => h("th", { scope: "col" }, t)),
-            ),
-          ),
-          h("tbody", {}, rows),
+      ? dataTable(
+          "Endpoint health",
+          [
+            "Endpoint",
+            "State",
+            "Last hour: attempts / success",
+            "Last hour p50 · p95 · p99",
+            "Last day: attempts / success",
+            "Last day p50 · p95 · p99",
+            "Last success",
+          ],
+          rows,
         )
       : h("p", { class: "muted" }, "No endpoints yet."),
   );

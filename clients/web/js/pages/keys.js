@@ -1,5 +1,5 @@
 import { gql } from "../api.js";
-import { checkbox, clearErrors, confirmDialog, formatTime, h, say, showError, shownOnce } from "../dom.js";
+import { checkbox, clearErrors, confirmDialog, dataTable, formatTime, h, say, showError, shownOnce } from "../dom.js";
 
 const KEY_FIELDS = "id name maskedKey lastChars scopes status createdAt lastUsedAt revokedAt";
 
@@ -88,26 +88,10 @@ export async function keysPage(view) {
   const list = h("div");
   const renderList = (keys) =>
     list.replaceChildren(
-      h(
-        "table",
-        {},
-        h("caption", { class: "visually-hidden" }, "API keys"),
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ["Name", "Key", "Scopes", "Created", "Last used", "Status", ""].map((title) =>
-              h("th", { scope: "col" }, title),
-            ),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          keys.map((key) => keyRow(key, reload)),
-        ),
+      dataTable(
+        "API keys",
+        ["Name", "Key", "Scopes", "Created", "Last used", "Status", ""],
+        keys.map((key) => keyRow(key, reload)),
       ),
     );
   const reload = async () => {

@@ -128,7 +128,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
       started.http = http;
     }
     // Apply what the listener's port decides (the default public URL) now that it is bound.
-    await started.settings.watcher.reload();
+    await started.settings.watcher.reapply();
     registerQueueGauges(readQueueGauges);
     const publicUrl = currentPublicUrl();
     if (!config.databaseUrl) await announceFirstKey(publicUrl);

@@ -1,3 +1,5 @@
+import { GraphQLError } from "graphql";
+import type { AppError } from "../lib/errors.js";
 import { type AuditActor, actorOf } from "../modules/audit/audit.service.js";
 import type { Viewer } from "../modules/auth/viewer.js";
 
@@ -24,4 +26,12 @@ export function requireViewer(context: GraphQLContext): Viewer {
 /** Where a change comes from, as audit entries record it: the viewer as actor, with address and user agent. */
 export function originOf(context: GraphQLContext): { actor: AuditActor; ip: string | null; userAgent: string | null } {
   return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
+}
+
+/**
+ * Subscriptions have no typed result unions: an expected failure (a bad argument, an unknown id) ends the operation
+ * with a GraphQL error carrying the same code and field the typed result would have.
+ */
+export function subscriptionError(error: AppError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
 }

@@ -100,7 +100,7 @@ export type CreateEndpointInput = {
   headers?: unknown;
   /** Unique within the tenant. */
   name: string;
-  /** Default: 5, 300, 1800, 7200, 18000, 36000, 36000 s. */
+  /** Without one, the instance's default schedule (settings; 5, 300, 1800, 7200, 18000, 36000, 36000 s unless changed). */
   retryPolicy?: RetryPolicyInput | null | undefined;
   /** A whsec_ secret to use instead of a generated one. */
   secret?: string | null | undefined;

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { GraphQLError } from "graphql";
 import { request } from "undici";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Agent } from "../../generated/prisma/client.js";
-import { originOf, requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer, subscriptionError } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
 import { publicUrl, selfUrl } from "../../lib/public-url.js";
@@ -316,9 +315,7 @@ async function subscribableAgent(tenantId: string, agentId: string): Promise<voi
   try {
     await findAgent(tenantId, agentId);
   } catch (error) {
-    if (error instanceof NotFoundError) {
-      throw new GraphQLError("No agent with that id", { extensions: { code: "NOT_FOUND", field: "agentId" } });
-    }
+    if (error instanceof NotFoundError) throw subscriptionError(new NotFoundError("No agent with that id", "agentId"));
     throw error;
   }
 }
@@ -394,9 +391,7 @@ async function* relayedSince(
     : null;
   if (!anchor) {
     await iterator.return?.();
-    throw new GraphQLError("`after` is not an execution of this agent", {
-      extensions: { code: "VALIDATION_FAILED", field: "after" },
-    });
+    throw subscriptionError(new ValidationError("`after` is not an execution of this agent", "after"));
   }
   const missed = await prisma.agentExecution.findMany({
     where: {

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { wakeSoon } from "../../db/notify.js";
-import { pool, prisma } from "../../db/prisma.js";
+import { pool } from "../../db/prisma.js";
 import type { ConsoleEventKind, Prisma } from "../../generated/prisma/client.js";
 import { ValidationError } from "../../lib/errors.js";
 
@@ -138,12 +138,4 @@ export function wakeConsole(): void {
 
 export function recordConsoleEvent(event: ConsoleEventInput, tx?: Prisma.TransactionClient): Promise<void> {
   return recordConsoleEvents([event], tx);
-}
-
-/** Deletes a tenant-independent slice of old events (the retention job); returns how many went. */
-export async function pruneConsoleEvents(olderThan: Date, tenantId?: string): Promise<number> {
-  const result = await prisma.consoleEvent.deleteMany({
-    where: { createdAt: { lt: olderThan }, ...(tenantId ? { tenantId } : {}) },
-  });
-  return result.count;
 }

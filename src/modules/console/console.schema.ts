@@ -1,6 +1,5 @@
-import { GraphQLError } from "graphql";
 import { builder } from "../../builder.js";
-import { requireViewer } from "../../graphql/context.js";
+import { requireViewer, subscriptionError } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
 import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
 import { consoleFeed } from "./console-feed.js";
@@ -47,11 +46,6 @@ const ConsoleEventType = builder.objectRef<ConsoleEventRow>("ConsoleEvent").impl
   }),
 });
 
-/** Subscriptions have no result unions: a bad argument ends the operation with a typed GraphQL error. */
-function invalidArgument(error: ValidationError): GraphQLError {
-  return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
-}
-
 builder.subscriptionField("consoleEvents", (t) =>
   t.field({
     type: ConsoleEventType,
@@ -69,7 +63,7 @@ builder.subscriptionField("consoleEvents", (t) =>
         if (args.last != null && (args.last < 1 || args.last > MAX_LAST))
           throw new ValidationError(`last must be between 1 and ${MAX_LAST}`, "last");
       } catch (error) {
-        if (error instanceof ValidationError) throw invalidArgument(error);
+        if (error instanceof ValidationError) throw subscriptionError(error);
         throw error;
       }
       return consoleFeed().subscribe(tenantId, { after, last: args.last ?? undefined });

@@ -102,7 +102,7 @@ const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
     retryPolicy: t.field({
       type: RetryPolicyInput,
       required: false,
-      description: `Default: ${DEFAULT_RETRY_DELAYS.join(", ")} s.`,
+      description: `Without one, the instance's default schedule (settings; ${DEFAULT_RETRY_DELAYS.join(", ")} s unless changed).`,
     }),
     verifyTls: t.boolean({ required: false, description: "Turning it off is audited and flagged in `warnings`." }),
     secret: t.string({ required: false, description: "A whsec_ secret to use instead of a generated one." }),

@@ -250,6 +250,11 @@ export class InstanceSettingsWatcher {
     }
   }
 
+  /** Applies the settings already read again (something they depend on, such as the bound port, changed). */
+  async reapply(): Promise<void> {
+    if (this.current) await this.apply(this.current);
+  }
+
   async stop(): Promise<void> {
     await this.listener?.stop();
   }

@@ -78,6 +78,38 @@ describe("publishing", () => {
     });
   });
 
+  it("honours a type changed behind this process's back (another instance) at the next publish", async () => {
+    // The publishing side remembers types; the insert re-checks each row's version, so this write straight to the
+    // database (what another instance's updateEventType looks like from here) must be seen at once.
+    const { api, tenant } = await tenantWithEndpoints();
+    const valid = { eventType: "order.created", payload: { orderId: 1, total: 50 } };
+    expect(await api.publish(valid)).toMatchObject({ __typename: "PublishedEvent" });
+    const stricter = {
+      ...ORDER_SCHEMA,
+      properties: { ...ORDER_SCHEMA.properties, total: { type: "number", maximum: 5 } },
+    };
+    await prisma.$executeRaw`UPDATE "EventType" SET schema = ${JSON.stringify(stricter)}::jsonb
+      WHERE "tenantId" = ${tenant.id}::uuid AND name = 'order.created'`;
+    expect(await api.publish(valid)).toMatchObject({
+      __typename: "ValidationError",
+      field: "payload",
+      message: expect.stringContaining("must be <= 5"),
+    });
+    await prisma.$executeRaw`UPDATE "EventType" SET "archivedAt" = now()
+      WHERE "tenantId" = ${tenant.id}::uuid AND name = 'order.created'`;
+    const batch = await api.run<{ publishEvents: { __typename: string; field?: string; message?: string } }>(
+      `mutation ($events: [PublishEventInput!]!) { publishEvents(events: $events) { __typename ... on Error { field message } } }`,
+      {
+        events: [
+          { eventType: "order.shipped", payload: {} },
+          { ...valid, payload: { orderId: 2, total: 1 } },
+        ],
+      },
+    );
+    expect(batch.publishEvents).toMatchObject({ __typename: "ValidationError", field: "events.1.eventType" });
+    expect(await prisma.event.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
   it("returns the first event for a repeated idempotency key within 24 h and creates no deliveries", async () => {
     const { api, tenant } = await tenantWithEndpoints();
     const first = await api.publish({ eventType: "order.shipped", payload: { n: 1 }, idempotencyKey: "ship-1" });

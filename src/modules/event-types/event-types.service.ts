@@ -97,6 +97,7 @@ export async function updateEventType(
       },
       tx,
     );
+    forgetPublishable(eventType);
     return eventType;
   });
 }
@@ -108,28 +109,54 @@ export async function archiveEventType(tenantId: string, id: string, origin: Req
     if (existing.archivedAt) return existing;
     const eventType = await tx.eventType.update({ where: { id }, data: { archivedAt: new Date() } });
     await recordAudit({ tenantId, ...origin, action: "event_type.archived", target: { type: "EventType", id } }, tx);
+    forgetPublishable(eventType);
     return eventType;
   });
 }
 
+/** A type as the publishing side knows it: `version` is the row's xmin, which every update of the row changes. */
+export interface PublishableType {
+  name: string;
+  version: string;
+  validate(payload: unknown): void;
+}
+
+const publishable = new Map<string, PublishableType>();
+const PUBLISHABLE_LIMIT = 1_000;
+
+/** This process changed the type: it need not wait for an insert to be refused to learn so. */
+function forgetPublishable(eventType: { tenantId: string; name: string }): void {
+  publishable.delete(`${eventType.tenantId}:${eventType.name}`);
+}
+
 /**
- * The publishing side: the tenant's type by name, with its compiled schema (cached per type and version).
+ * The publishing side: the tenant's type by name, with its compiled schema. Publishing is hot, so a type that was
+ * publishable is remembered in this process; the insert then checks each remembered `version` in the same statement
+ * (see publishEvents) and, when one changed, the publisher asks again with `fresh`. Nothing is published against a
+ * stale schema or an archived type, and a steady stream costs no lookup per event.
  * @throws ValidationError on `eventType` for an unknown or archived type.
  */
-export async function eventTypeForPublish(
-  tenantId: string,
-  name: string,
-): Promise<{ validate(payload: unknown): void }> {
-  // Runs for every published event: straight to the pg pool.
-  const { rows } = await pool.query<EventType>(`SELECT * FROM "EventType" WHERE "tenantId" = $1 AND name = $2`, [
-    tenantId,
-    name,
-  ]);
+export async function eventTypeForPublish(tenantId: string, name: string, fresh = false): Promise<PublishableType> {
+  const key = `${tenantId}:${name}`;
+  const known = fresh ? undefined : publishable.get(key);
+  if (known) return known;
+  publishable.delete(key);
+  const { rows } = await pool.query<EventType & { version: string }>(
+    `SELECT *, xmin::text AS version FROM "EventType" WHERE "tenantId" = $1 AND name = $2`,
+    [tenantId, name],
+  );
   const eventType = rows[0];
   if (!eventType)
     throw new ValidationError(`unknown event type "${name}": create it first (createEventType)`, "eventType");
   if (eventType.archivedAt) throw new ValidationError(`event type "${name}" is archived`, "eventType");
-  if (eventType.schema === null) return { validate: () => undefined };
-  const validate = cachedSchema(`event-type:${eventType.id}:${eventType.updatedAt.getTime()}`, eventType.schema);
-  return { validate: (payload) => validateAgainst(validate, payload, "payload") };
+  const schema = eventType.schema;
+  const validate =
+    schema === null
+      ? () => undefined
+      : (payload: unknown) =>
+          validateAgainst(cachedSchema(`event-type:${eventType.id}:${eventType.version}`, schema), payload, "payload");
+  const type = { name, version: eventType.version, validate };
+  publishable.set(key, type);
+  if (publishable.size > PUBLISHABLE_LIMIT) publishable.delete(publishable.keys().next().value as string);
+  return type;
 }

@@ -6,7 +6,7 @@ import { pool, prisma } from "../../db/prisma.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
-import { eventTypeForPublish } from "../event-types/event-types.service.js";
+import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 
 export interface PublishInput {
   eventType: string;
@@ -29,7 +29,7 @@ const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000;
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 interface CheckedInput {
-  eventType: string;
+  type: PublishableType;
   payload: Prisma.InputJsonValue;
   idempotencyKey: string | null;
   deliverAt: Date | null;
@@ -41,8 +41,9 @@ async function checkInput(
   input: PublishInput,
   field: (name: string) => string,
   now: number,
+  freshType: boolean,
 ): Promise<CheckedInput> {
-  const type = await eventTypeForPublish(tenantId, input.eventType).catch((error: unknown) => {
+  const type = await eventTypeForPublish(tenantId, input.eventType, freshType).catch((error: unknown) => {
     if (error instanceof ValidationError) throw new ValidationError(error.message, field("eventType"));
     throw error;
   });
@@ -64,13 +65,11 @@ async function checkInput(
   if (deliverAt && deliverAt.getTime() - now > MAX_SCHEDULE_AHEAD_MS) {
     throw new ValidationError("deliverAt must be within 30 days", field("deliverAt"));
   }
-  return {
-    eventType: input.eventType,
-    payload: input.payload as Prisma.InputJsonValue,
-    idempotencyKey: key,
-    deliverAt,
-  };
+  return { type, payload: input.payload as Prisma.InputJsonValue, idempotencyKey: key, deliverAt };
 }
+
+/** Inputs are checked against the event types this process remembers; the insert refuses if one has changed since. */
+const TYPE_CHECK_ATTEMPTS = 3;
 
 /**
  * Publishes up to 100 events in one transaction: the events, one delivery per matching enabled endpoint (a single
@@ -87,13 +86,36 @@ export async function publishEvents(
   if (inputs.length === 0) throw new ValidationError("publish at least one event", "events");
   if (inputs.length > MAX_BATCH) throw new ValidationError(`at most ${MAX_BATCH} events per call`, "events");
   const now = Date.now();
-  const checked: CheckedInput[] = [];
-  for (const [index, input] of inputs.entries()) {
-    checked.push(await checkInput(tenantId, input, (name) => (batch ? `events.${index}.${name}` : name), now));
+  for (let attempt = 1; ; attempt += 1) {
+    // After a refusal, the types are read again: the payloads are checked against the schemas that now hold.
+    const checked: CheckedInput[] = [];
+    for (const [index, input] of inputs.entries()) {
+      const field = (name: string) => (batch ? `events.${index}.${name}` : name);
+      checked.push(await checkInput(tenantId, input, field, now, attempt > 1));
+    }
+    const results = await insertChecked(tenantId, checked, batch, now);
+    if (results) {
+      // Workers learn of the new deliveries once they are committed (and poll anyway).
+      if (results.some((result) => result.deliveryCount > 0)) wakeSoon(DELIVERIES_CHANNEL);
+      return results;
+    }
+    if (attempt === TYPE_CHECK_ATTEMPTS) {
+      throw new ConflictError("the event type changed while this was being published; retry", "eventType");
+    }
   }
+}
 
-  // Without idempotency keys the insert is one statement, atomic on its own; with keys, earlier events are looked
-  // up and stale keys freed in the same transaction.
+/**
+ * Inserts checked inputs, or returns undefined (having written nothing) when an event type changed since it was
+ * read. Without idempotency keys the insert is one statement, atomic on its own; with keys, earlier events are
+ * looked up and stale keys freed in the same transaction.
+ */
+async function insertChecked(
+  tenantId: string,
+  checked: CheckedInput[],
+  batch: boolean,
+  now: number,
+): Promise<PublishedEvent[] | undefined> {
   const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
   const client = await pool.connect();
   try {
@@ -131,6 +153,10 @@ export async function publishEvents(
     }
     if (fresh.length) {
       const inserted = await insertAndFanOut(client, tenantId, fresh);
+      if (!inserted) {
+        if (keys.length) await client.query("ROLLBACK");
+        return undefined;
+      }
       if (inserted.size !== fresh.length) {
         // A concurrent publish with the same key committed first: let the caller retry and get that event.
         throw new ConflictError(
@@ -142,8 +168,6 @@ export async function publishEvents(
         results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
     }
     if (keys.length) await client.query("COMMIT");
-    // Workers learn of the new deliveries once they are committed (and poll anyway).
-    if (results.some((result) => result && result.deliveryCount > 0)) wakeSoon(DELIVERIES_CHANNEL);
     return results as PublishedEvent[];
   } catch (error) {
     if (keys.length) await client.query("ROLLBACK").catch(() => undefined);
@@ -154,19 +178,29 @@ export async function publishEvents(
 }
 
 /**
- * One statement inserts the events (ids chosen here, so results map back to inputs), every delivery of the batch
- * (INSERT ... SELECT over the subscribed, enabled endpoints) and a NOTIFY, which PostgreSQL sends on commit.
+ * One statement checks that every event type is still at the version the inputs were validated against (and not
+ * archived), then inserts the events (ids chosen here, so results map back to inputs) and every delivery of the
+ * batch (INSERT ... SELECT over the subscribed, enabled endpoints). Returns undefined, having inserted nothing, when
+ * a type changed.
  */
 async function insertAndFanOut(
   client: PoolClient,
   tenantId: string,
   fresh: { data: CheckedInput; id: string }[],
-): Promise<Map<string, Omit<PublishedEvent, "duplicate">>> {
-  const { rows } = await client.query<Event & { deliveryCount: string }>(
-    `WITH ins AS (
+): Promise<Map<string, Omit<PublishedEvent, "duplicate">> | undefined> {
+  const types = new Map(fresh.map((item) => [item.data.type.name, item.data.type.version]));
+  const { rows } = await client.query<Event & { deliveryCount: string; typesCurrent: boolean }>({
+    name: "publish-events",
+    text: `WITH current AS (
+       SELECT count(*) = cardinality($7::text[]) AS ok
+       FROM unnest($7::text[], $8::text[]) AS v(name, version)
+       JOIN "EventType" et ON et."tenantId" = $1 AND et.name = v.name AND et.xmin::text = v.version
+         AND et."archivedAt" IS NULL
+     ), ins AS (
        INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt")
        SELECT x.id, $1, x.type, x.payload, x.key, x.deliver_at
        FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) AS x(id, type, payload, key, deliver_at)
+       WHERE (SELECT ok FROM current)
        ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING
        RETURNING *
      ), fanned AS (
@@ -176,22 +210,28 @@ async function insertAndFanOut(
          AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
        RETURNING "eventId"
      )
-     SELECT ins.*, (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
-     FROM ins`,
-    [
+     SELECT current.ok AS "typesCurrent", ins.*,
+       (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
+     FROM current LEFT JOIN ins ON true`,
+    values: [
       tenantId,
       fresh.map((item) => item.id),
-      fresh.map((item) => item.data.eventType),
+      fresh.map((item) => item.data.type.name),
       fresh.map((item) => JSON.stringify(item.data.payload)),
       fresh.map((item) => item.data.idempotencyKey),
       fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
+      [...types.keys()],
+      [...types.values()],
     ],
-  );
+  });
+  if (!rows[0]?.typesCurrent) return undefined;
   return new Map(
-    rows.map(({ deliveryCount, ...event }) => [
-      event.id,
-      { event: event as Event, deliveryCount: Number(deliveryCount) },
-    ]),
+    rows
+      .filter((row) => row.id !== null)
+      .map(({ deliveryCount, typesCurrent: _, ...event }) => [
+        event.id,
+        { event: event as Event, deliveryCount: Number(deliveryCount) },
+      ]),
   );
 }
 

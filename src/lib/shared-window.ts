@@ -1,3 +1,4 @@
+import { prepared } from "../db/prepared.js";
 import { pool } from "../db/prisma.js";
 
 /**
@@ -40,8 +41,7 @@ export class SharedWindowBudget {
     if (pending) return pending;
     const loading = pool
       .query<{ points: number; expire: string | null }>(
-        `SELECT points, expire::text AS expire FROM "RateLimit" WHERE key = $1`,
-        [`${this.prefix}:${key}`],
+        prepared(`SELECT points, expire::text AS expire FROM "RateLimit" WHERE key = $1`, [`${this.prefix}:${key}`]),
       )
       .then(({ rows }) => {
         const row = rows[0];
@@ -87,7 +87,8 @@ export class SharedWindowBudget {
     }
     try {
       const { rows } = await pool.query<{ key: string; points: number; expire: string }>(
-        `INSERT INTO "RateLimit" (key, points, expire)
+        prepared(
+          `INSERT INTO "RateLimit" (key, points, expire)
          SELECT * FROM unnest($1::varchar[], $2::int[], $3::bigint[]) ORDER BY 1
          ON CONFLICT (key) DO UPDATE SET
            points = CASE WHEN "RateLimit".expire <= $4 OR "RateLimit".expire IS NULL THEN excluded.points
@@ -95,12 +96,13 @@ export class SharedWindowBudget {
            expire = CASE WHEN "RateLimit".expire <= $4 OR "RateLimit".expire IS NULL THEN excluded.expire
                          ELSE "RateLimit".expire END
          RETURNING key, points, expire::text AS expire`,
-        [
-          due.map((window) => `${this.prefix}:${window.key}`),
-          due.map((window) => window.syncing),
-          due.map(() => now + this.windowMs),
-          now,
-        ],
+          [
+            due.map((window) => `${this.prefix}:${window.key}`),
+            due.map((window) => window.syncing),
+            due.map(() => now + this.windowMs),
+            now,
+          ],
+        ),
       );
       const byKey = new Map(rows.map((row) => [row.key, row]));
       for (const window of due) {

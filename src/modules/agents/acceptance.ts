@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
+import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
@@ -41,9 +42,11 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
     const fresh = new Set<string>();
     if (withIds.length) {
       const { rows } = await client.query<{ agentId: string; messageId: string }>(
-        `INSERT INTO "InboundMessage" ("agentId", "messageId") SELECT * FROM unnest($1::uuid[], $2::text[])
+        prepared(
+          `INSERT INTO "InboundMessage" ("agentId", "messageId") SELECT * FROM unnest($1::uuid[], $2::text[])
          ON CONFLICT DO NOTHING RETURNING "agentId", "messageId"`,
-        [withIds.map((item) => item.agent.id), withIds.map((item) => item.messageId)],
+          [withIds.map((item) => item.agent.id), withIds.map((item) => item.messageId)],
+        ),
       );
       for (const row of rows) fresh.add(`${row.agentId} ${row.messageId}`);
     }
@@ -60,17 +63,19 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
     });
     if (accepted.length) {
       await client.query(
-        `INSERT INTO "AgentExecution" (id, "tenantId", "agentId", payload, "rawBody", headers, "sourceIp")
+        prepared(
+          `INSERT INTO "AgentExecution" (id, "tenantId", "agentId", payload, "rawBody", headers, "sourceIp")
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[], $5::text[], $6::jsonb[], $7::text[])`,
-        [
-          accepted.map((entry) => entry.executionId),
-          accepted.map((entry) => entry.item.agent.tenantId),
-          accepted.map((entry) => entry.item.agent.id),
-          accepted.map((entry) => JSON.stringify(entry.item.payload)),
-          accepted.map((entry) => entry.item.rawBody),
-          accepted.map((entry) => JSON.stringify(entry.item.headers)),
-          accepted.map((entry) => entry.item.sourceIp),
-        ],
+          [
+            accepted.map((entry) => entry.executionId),
+            accepted.map((entry) => entry.item.agent.tenantId),
+            accepted.map((entry) => entry.item.agent.id),
+            accepted.map((entry) => JSON.stringify(entry.item.payload)),
+            accepted.map((entry) => entry.item.rawBody),
+            accepted.map((entry) => JSON.stringify(entry.item.headers)),
+            accepted.map((entry) => entry.item.sourceIp),
+          ],
+        ),
       );
       // pg-boss writes the jobs through this transaction's connection.
       await jobQueue().insert(
@@ -81,7 +86,7 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
           retryDelay: 2,
           retryBackoff: true,
         })),
-        { db: { executeSql: (text, values) => client.query(text, values) } },
+        { db: { executeSql: (text, values) => client.query(prepared(text, values)) } },
       );
       await insertConsoleEvents(
         client,

@@ -1,3 +1,4 @@
+import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { executionsTotal } from "../../lib/metrics.js";
@@ -26,10 +27,12 @@ async function loadExecution(executionId: string): Promise<LoadedExecution | nul
   const { rows } = await pool.query<
     Omit<LoadedExecution, "agent"> & { agentName: string; transform: string | null; actions: AgentAction[] }
   >(
-    `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
+    prepared(
+      `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
        a.name AS "agentName", a.transform, a.actions
      FROM "AgentExecution" e JOIN "Agent" a ON a.id = e."agentId" WHERE e.id = $1`,
-    [executionId],
+      [executionId],
+    ),
   );
   const row = rows[0];
   if (!row) return null;
@@ -51,7 +54,8 @@ interface Transition {
  */
 async function writeTransitions(transitions: Transition[]): Promise<undefined[]> {
   await pool.query(
-    `WITH u AS (
+    prepared(
+      `WITH u AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[])
          AS u(id, status, result, error, console)
      ), changed AS (
@@ -70,19 +74,20 @@ async function writeTransitions(transitions: Transition[]): Promise<undefined[]>
        RETURNING 1
      )
      SELECT count(*) FROM announced`,
-    [
-      transitions.map((t) => t.execution.id),
-      transitions.map((t) => t.status),
-      transitions.map((t) => (t.result === undefined ? null : JSON.stringify(t.result))),
-      transitions.map((t) => t.error),
-      transitions.map((t) =>
-        JSON.stringify({
-          status: t.status,
-          agentName: t.execution.agent.name,
-          ...(t.error ? { error: t.error.slice(0, 300) } : {}),
-        }),
-      ),
-    ],
+      [
+        transitions.map((t) => t.execution.id),
+        transitions.map((t) => t.status),
+        transitions.map((t) => (t.result === undefined ? null : JSON.stringify(t.result))),
+        transitions.map((t) => t.error),
+        transitions.map((t) =>
+          JSON.stringify({
+            status: t.status,
+            agentName: t.execution.agent.name,
+            ...(t.error ? { error: t.error.slice(0, 300) } : {}),
+          }),
+        ),
+      ],
+    ),
   );
   // Announced once committed: agentExecutionUpdated subscribers, then the consoles (see db/notify.ts).
   for (const t of transitions) {

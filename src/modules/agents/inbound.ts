@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { sendJson, sendJsonError } from "../../http/json.js";
@@ -85,7 +86,9 @@ const inboundBudget = new SharedWindowBudget("agent-inbound");
  * @throws InboundRefusal 404, 403 or 429 (with Retry-After), carrying the agent when it was found.
  */
 async function admitRequest(id: string): Promise<Agent> {
-  const agent = isUuid(id) ? (await pool.query<Agent>(`SELECT * FROM "Agent" WHERE id = $1`, [id])).rows[0] : undefined;
+  const agent = isUuid(id)
+    ? (await pool.query<Agent>(prepared(`SELECT * FROM "Agent" WHERE id = $1`, [id]))).rows[0]
+    : undefined;
   if (!agent) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
   let refusal: InboundRefusal | undefined;
   if (agent.status !== "ACTIVE") {

@@ -1,3 +1,4 @@
+import { prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -116,7 +117,7 @@ export async function checkApiKey(token: string, now = new Date()): Promise<KeyC
   const parsed = parseApiKey(token);
   if (!parsed) return { ok: false, reason: "invalid" };
   // Every authenticated request runs this, so it goes to the pg pool directly (no Prisma runtime in between).
-  const { rows } = await pool.query<ApiKey>(`SELECT * FROM "ApiKey" WHERE id = $1`, [parsed.id]);
+  const { rows } = await pool.query<ApiKey>(prepared(`SELECT * FROM "ApiKey" WHERE id = $1`, [parsed.id]));
   const apiKey = rows[0];
   // Hash anyway when the id is unknown, so both paths cost the same.
   const matches = secretMatches(parsed.secret, apiKey?.secretHash ?? "0".repeat(64));

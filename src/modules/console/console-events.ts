@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { wakeSoon } from "../../db/notify.js";
+import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { ConsoleEventKind, Prisma } from "../../generated/prisma/client.js";
 import { ValidationError } from "../../lib/errors.js";
@@ -90,15 +91,17 @@ export async function insertConsoleEvents(
 ): Promise<void> {
   if (events.length === 0) return;
   await client.query(
-    `INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
+    prepared(
+      `INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
      SELECT * FROM unnest($1::uuid[], $2::"ConsoleEventKind"[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
        $7::uuid[], $8::jsonb[])`,
-    [
-      events.map((event) => event.tenantId),
-      events.map((event) => event.kind),
-      ...ID_COLUMNS.map((column) => events.map((event) => event[column] ?? null)),
-      events.map((event) => JSON.stringify(event.data ?? {})),
-    ],
+      [
+        events.map((event) => event.tenantId),
+        events.map((event) => event.kind),
+        ...ID_COLUMNS.map((column) => events.map((event) => event[column] ?? null)),
+        events.map((event) => JSON.stringify(event.data ?? {})),
+      ],
+    ),
   );
 }
 

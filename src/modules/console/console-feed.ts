@@ -1,6 +1,7 @@
 import { GraphQLError } from "graphql";
 import { Repeater } from "graphql-yoga";
 import { ChannelListener } from "../../db/listen.js";
+import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { Logger } from "../../logger.js";
 import {
@@ -127,9 +128,11 @@ export class ConsoleFeed {
   private async joinPosition(): Promise<void> {
     if (this.position) return;
     const { rows } = await pool.query<{ txid: string; id: string }>(
-      `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+      prepared(
+        `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
        SELECT txid::text AS txid, id::text AS id FROM "ConsoleEvent", h
        WHERE txid < h.xmin ORDER BY "ConsoleEvent".txid DESC, "ConsoleEvent".id DESC LIMIT 1`,
+      ),
     );
     // Another subscriber may have set it while this one waited; theirs is as good and may be further on.
     this.position ??= rows[0] ? cursorOf(rows[0]) : ZERO_CURSOR;
@@ -168,10 +171,12 @@ export class ConsoleFeed {
         const from = this.position;
         if (!from) break;
         const { rows } = await pool.query<TailRow>(
-          `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+          prepared(
+            `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
            SELECT ${CONSOLE_COLUMNS}, h.xmin::text AS horizon FROM "ConsoleEvent", h
            WHERE (txid, id) > ($1::bigint, $2::bigint) ORDER BY "ConsoleEvent".txid, "ConsoleEvent".id LIMIT ${PAGE}`,
-          [from.txid, from.id],
+            [from.txid, from.id],
+          ),
         );
         if (generation !== this.generation) break;
         const heldBack = this.dispatch(rows);
@@ -217,10 +222,12 @@ async function* replay(
   if (!options.after) {
     if (!options.last) return;
     const { rows } = await pool.query<ConsoleEventRow>(
-      `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
+      prepared(
+        `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
        WHERE "tenantId" = $1::uuid AND (txid, id) <= ($2::bigint, $3::bigint)
        ORDER BY "ConsoleEvent".txid DESC, "ConsoleEvent".id DESC LIMIT $4`,
-      [tenantId, seam.txid, seam.id, options.last],
+        [tenantId, seam.txid, seam.id, options.last],
+      ),
     );
     yield* rows.reverse();
     return;
@@ -228,10 +235,12 @@ async function* replay(
   let from = options.after;
   while (compareCursors(from, seam) < 0) {
     const { rows } = await pool.query<ConsoleEventRow>(
-      `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
+      prepared(
+        `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
        WHERE "tenantId" = $1::uuid AND (txid, id) > ($2::bigint, $3::bigint) AND (txid, id) <= ($4::bigint, $5::bigint)
        ORDER BY "ConsoleEvent".txid, "ConsoleEvent".id LIMIT ${PAGE}`,
-      [tenantId, from.txid, from.id, seam.txid, seam.id],
+        [tenantId, from.txid, from.id, seam.txid, seam.id],
+      ),
     );
     yield* rows;
     const lastRow = rows.at(-1);

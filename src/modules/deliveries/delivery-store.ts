@@ -1,3 +1,4 @@
+import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
@@ -82,14 +83,16 @@ export async function claimDueDeliveries(
   leaseGraceMs = DEFAULT_LEASE_GRACE_MS,
 ): Promise<DeliveryWork[]> {
   const { rows } = await pool.query<ClaimedRow>(
-    `WITH due AS (
+    prepared(
+      `WITH due AS (
       SELECT id, status, "dueAt" FROM "Delivery"
       WHERE status IN ('PENDING', 'SENDING') AND "dueAt" <= now()
       ORDER BY "dueAt"
       LIMIT $2
       FOR UPDATE SKIP LOCKED
     ) ${CLAIM_UPDATE}`,
-    [leaseGraceMs, limit],
+      [leaseGraceMs, limit],
+    ),
   );
   return rows.map(toWork);
 }
@@ -100,12 +103,14 @@ export async function claimDueDeliveries(
  */
 export async function claimDelivery(id: string): Promise<DeliveryWork | null> {
   const { rows } = await pool.query<ClaimedRow>(
-    `WITH due AS (
+    prepared(
+      `WITH due AS (
       SELECT id, status, "dueAt" FROM "Delivery"
       WHERE id = $2::uuid AND NOT (status = 'SENDING' AND "dueAt" > now())
       FOR UPDATE SKIP LOCKED
     ) ${CLAIM_UPDATE}`,
-    [DEFAULT_LEASE_GRACE_MS, id],
+      [DEFAULT_LEASE_GRACE_MS, id],
+    ),
   );
   const [row] = rows;
   return row ? toWork(row) : null;
@@ -207,27 +212,30 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   try {
     await client.query("BEGIN");
     await client.query(
-      `INSERT INTO "DeliveryAttempt" ("tenantId", "deliveryId", "endpointId", "number", "trigger", "statusCode", "durationMs",
+      prepared(
+        `INSERT INTO "DeliveryAttempt" ("tenantId", "deliveryId", "endpointId", "number", "trigger", "statusCode", "durationMs",
          "responseHeaders", "responseBody", "errorClass", "errorMessage", "createdAt")
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::"AttemptTrigger"[], $6::int[], $7::int[],
          $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])`,
-      [
-        attempts.tenantId,
-        attempts.deliveryId,
-        attempts.endpointId,
-        attempts.number,
-        attempts.trigger,
-        attempts.statusCode,
-        attempts.durationMs,
-        attempts.responseHeaders,
-        attempts.responseBody,
-        attempts.errorClass,
-        attempts.errorMessage,
-        attempts.createdAt,
-      ],
+        [
+          attempts.tenantId,
+          attempts.deliveryId,
+          attempts.endpointId,
+          attempts.number,
+          attempts.trigger,
+          attempts.statusCode,
+          attempts.durationMs,
+          attempts.responseHeaders,
+          attempts.responseBody,
+          attempts.errorClass,
+          attempts.errorMessage,
+          attempts.createdAt,
+        ],
+      ),
     );
     await client.query(
-      `UPDATE "Delivery" d SET
+      prepared(
+        `UPDATE "Delivery" d SET
          status = u.status::"DeliveryStatus",
          "dueAt" = u.due,
          "attemptCount" = d."attemptCount" + 1,
@@ -240,16 +248,17 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
        FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::text[])
          AS u(id, status, due, retry_index, code, error, finished, reason)
        WHERE d.id = u.id`,
-      [
-        deliveries.id,
-        deliveries.status,
-        deliveries.due,
-        deliveries.retryIndex,
-        deliveries.code,
-        deliveries.error,
-        deliveries.finished,
-        deliveries.reason,
-      ],
+        [
+          deliveries.id,
+          deliveries.status,
+          deliveries.due,
+          deliveries.retryIndex,
+          deliveries.code,
+          deliveries.error,
+          deliveries.finished,
+          deliveries.reason,
+        ],
+      ),
     );
     // A batch's results decide each endpoint's streak: a success ends it (the counter restarts from the failures
     // after it), failures without a success extend it. `updatedAt` (the owner's edits, which key the workers' secret
@@ -257,7 +266,8 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
     // Returns the endpoints whose health state this batch changed (a first failure, or a success ending a streak);
     // `before` is the same row as the statement's snapshot saw it, before the update.
     ({ rows: healthChanges } = await client.query<HealthChange>(
-      `WITH updated AS (
+      prepared(
+        `WITH updated AS (
          UPDATE "Endpoint" ep SET
            "lastSuccessAt" = COALESCE(s.success_at, ep."lastSuccessAt"),
            "lastFailureAt" = COALESCE(s.last_failure_at, ep."lastFailureAt"),
@@ -274,7 +284,8 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
        SELECT id AS "endpointId", "tenantId", CASE WHEN failures_after > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS state,
          CASE WHEN failures_before > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS "previousState"
        FROM updated WHERE enabled AND (failures_before > 0) <> (failures_after > 0)`,
-      [streaks.id, streaks.successAt, streaks.lastFailureAt, streaks.failuresAfter, streaks.firstFailureAfter],
+        [streaks.id, streaks.successAt, streaks.lastFailureAt, streaks.failuresAfter, streaks.firstFailureAfter],
+      ),
     ));
     await insertConsoleEvents(client, consoleEvents);
     await client.query("COMMIT");

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
+import { prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -125,8 +126,10 @@ async function insertChecked(
     const byKey = new Map<string, Event>();
     if (keys.length) {
       const { rows: previous } = await client.query<Event>(
-        `SELECT * FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`,
-        [tenantId, keys],
+        prepared(`SELECT * FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
+          tenantId,
+          keys,
+        ]),
       );
       const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
       // A key older than the window is free again: the old event keeps its history but gives up the key.
@@ -189,9 +192,9 @@ async function insertAndFanOut(
   fresh: { data: CheckedInput; id: string }[],
 ): Promise<Map<string, Omit<PublishedEvent, "duplicate">> | undefined> {
   const types = new Map(fresh.map((item) => [item.data.type.name, item.data.type.version]));
-  const { rows } = await client.query<Event & { deliveryCount: string; typesCurrent: boolean }>({
-    name: "publish-events",
-    text: `WITH current AS (
+  const { rows } = await client.query<Event & { deliveryCount: string; typesCurrent: boolean }>(
+    prepared(
+      `WITH current AS (
        SELECT count(*) = cardinality($7::text[]) AS ok
        FROM unnest($7::text[], $8::text[]) AS v(name, version)
        JOIN "EventType" et ON et."tenantId" = $1 AND et.name = v.name AND et.xmin::text = v.version
@@ -213,17 +216,18 @@ async function insertAndFanOut(
      SELECT current.ok AS "typesCurrent", ins.*,
        (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
      FROM current LEFT JOIN ins ON true`,
-    values: [
-      tenantId,
-      fresh.map((item) => item.id),
-      fresh.map((item) => item.data.type.name),
-      fresh.map((item) => JSON.stringify(item.data.payload)),
-      fresh.map((item) => item.data.idempotencyKey),
-      fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
-      [...types.keys()],
-      [...types.values()],
-    ],
-  });
+      [
+        tenantId,
+        fresh.map((item) => item.id),
+        fresh.map((item) => item.data.type.name),
+        fresh.map((item) => JSON.stringify(item.data.payload)),
+        fresh.map((item) => item.data.idempotencyKey),
+        fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
+        [...types.keys()],
+        [...types.values()],
+      ],
+    ),
+  );
   if (!rows[0]?.typesCurrent) return undefined;
   return new Map(
     rows
@@ -255,8 +259,10 @@ export async function forwardToEndpoint(input: {
   try {
     await client.query("BEGIN");
     const existing = await client.query<{ id: string }>(
-      `SELECT id FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = $2`,
-      [input.tenantId, input.idempotencyKey],
+      prepared(`SELECT id FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = $2`, [
+        input.tenantId,
+        input.idempotencyKey,
+      ]),
     );
     const found = existing.rows[0];
     if (found) {
@@ -264,7 +270,8 @@ export async function forwardToEndpoint(input: {
       return { eventId: found.id, deliveryCount: 0 };
     }
     const { rows } = await client.query<{ id: string; deliveries: string }>(
-      `WITH ins AS (
+      prepared(
+        `WITH ins AS (
          INSERT INTO "Event" ("tenantId", "eventType", payload, "rawBody", "extraHeaders", "idempotencyKey")
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, "tenantId", "createdAt"
        ), fanned AS (
@@ -274,15 +281,16 @@ export async function forwardToEndpoint(input: {
          RETURNING id
        )
        SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries FROM ins`,
-      [
-        input.tenantId,
-        FORWARD_EVENT_TYPE,
-        JSON.stringify(input.payload),
-        input.rawBody,
-        JSON.stringify(input.headers),
-        input.idempotencyKey,
-        input.endpointId,
-      ],
+        [
+          input.tenantId,
+          FORWARD_EVENT_TYPE,
+          JSON.stringify(input.payload),
+          input.rawBody,
+          JSON.stringify(input.headers),
+          input.idempotencyKey,
+          input.endpointId,
+        ],
+      ),
     );
     await client.query("COMMIT");
     const row = rows[0] as { id: string; deliveries: string };

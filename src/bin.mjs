@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// The `signalpost` executable. Signalpost runs its TypeScript sources through tsx's loader, so there is no build
-// step between `npm install` and `npm start`.
+// The `signalpost` executable. It runs the TypeScript sources through tsx's loader, so commands work straight after
+// `npm install`; `npm start` runs the compiled build instead (src/scripts/build.mjs), which uses less memory.
 import { register } from "tsx/esm/api";
 
 register();
-const { main } = await import("./cli.ts");
-await main(process.argv.slice(2));
+await import("./entry.ts");

@@ -9,11 +9,12 @@
  *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
  * Prints a table, then one JSON line.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
@@ -22,6 +23,8 @@ const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
 const split = process.argv.includes("--split");
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** What `npm start` runs: the compiled build, made at the start of the run. */
+const ENTRY = "dist/entry.js";
 const K = 5;
 const CONCURRENCY = 64;
 const plan = quick
@@ -94,6 +97,7 @@ async function rssMb(pid: number): Promise<number> {
 }
 
 async function main() {
+  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "signalpost-bench-"));
   const { chmod } = await import("node:fs/promises");
   await chmod(dataDir, 0o755);
@@ -120,7 +124,7 @@ async function main() {
     const external = process.env.DATABASE_URL;
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the Signalpost process.
     const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    const signalpost = start([...nodeArgs, "src/bin.mjs", "serve", "--role", split ? "api" : "all"], {
+    const signalpost = start([...nodeArgs, ENTRY, "serve", "--role", split ? "api" : "all"], {
       PORT: "0",
       HOST: "127.0.0.1",
       SIGNALPOST_DATA_DIR: dataDir,
@@ -143,7 +147,7 @@ async function main() {
       const masterKey = external
         ? process.env.SIGNALPOST_MASTER_KEY
         : (await readFile(path.join(dataDir, "master-key"), "utf8")).trim();
-      const worker = start([...nodeArgs, "src/bin.mjs", "serve", "--role", "worker"], {
+      const worker = start([...nodeArgs, ENTRY, "serve", "--role", "worker"], {
         DATABASE_URL: external ?? `postgresql://postgres:${password}@127.0.0.1:${pgPort}/signalpost`,
         SIGNALPOST_MASTER_KEY: masterKey,
         SIGNALPOST_ALLOW_INSECURE_URLS: "true",
@@ -165,18 +169,7 @@ async function main() {
     if (external) {
       databaseUrl = external;
       const keys = start(
-        [
-          "src/bin.mjs",
-          "keys",
-          "create",
-          "--tenant",
-          `bench-${Date.now()}`,
-          "--name",
-          "bench",
-          "--scopes",
-          "admin",
-          "--json",
-        ],
+        [ENTRY, "keys", "create", "--tenant", `bench-${Date.now()}`, "--name", "bench", "--scopes", "admin", "--json"],
         {},
       );
       apiKey = await waitFor(() => keys.lines.map(json).find((line) => line?.key)?.key as string | undefined, "key");

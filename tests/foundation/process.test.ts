@@ -1,15 +1,19 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { createDatabase, dropDatabase, type TestDatabase } from "../support/databases.js";
-import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+import { COMPILED_ENTRY, runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { seed } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
 
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const databases: TestDatabase[] = [];
 const running: SignalpostProcess[] = [];
 afterAll(async () => {
@@ -23,8 +27,8 @@ async function database(options: { migrated: boolean }): Promise<TestDatabase> {
   return created;
 }
 
-function start(args: string[], env: Record<string, string | undefined>): SignalpostProcess {
-  const process = runSignalpost(args, env);
+function start(args: string[], env: Record<string, string | undefined>, entry?: string): SignalpostProcess {
+  const process = runSignalpost(args, env, entry);
   running.push(process);
   return process;
 }
@@ -145,6 +149,25 @@ describe("serving against DATABASE_URL", () => {
     const { code, ms } = await stopWithSigterm(process);
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
+  });
+
+  it("serves from the compiled build `npm start` runs: migrations, GraphQL, the panel", async () => {
+    // The build mirrors src/ in dist/, so files found relative to a module (migrations, the panel) must still be.
+    await promisify(execFile)(global.process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
+    const target = await database({ migrated: false });
+    const process = start(["serve"], { DATABASE_URL: target.url, PORT: "0", HOST: "127.0.0.1" }, COMPILED_ENTRY);
+    const port = await servingPort(process);
+    expect(process.logs().filter((line) => line.msg === "migration applied").length).toBeGreaterThan(0);
+    const graphql = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ serverInfo { version } }" }),
+    });
+    expect(await graphql.json()).toEqual({ data: { serverInfo: { version: expect.any(String) } } });
+    const panel = await fetch(`http://127.0.0.1:${port}/console`);
+    expect(panel.status).toBe(200);
+    expect(await panel.text()).toContain("<html");
+    expect((await stopWithSigterm(process)).code).toBe(0);
   });
 
   it("lets a request in flight finish when SIGTERM arrives, then exits 0", async () => {

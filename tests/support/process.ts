@@ -3,6 +3,8 @@ import { fileURLToPath } from "node:url";
 import { TEST_MASTER_KEY } from "./master-key.js";
 
 const BIN = fileURLToPath(new URL("../../src/bin.mjs", import.meta.url));
+/** The compiled build's entry, what `npm start` runs (made by `npm run build`). */
+export const COMPILED_ENTRY = fileURLToPath(new URL("../../dist/entry.js", import.meta.url));
 
 /** A `signalpost` process started the way a user would start it, with its output captured. */
 export interface SignalpostProcess {
@@ -21,14 +23,14 @@ export interface SignalpostProcess {
 }
 
 /**
- * Runs `node src/bin.mjs <args>` with the given environment added to a clean one (no inherited DATABASE_URL). With
+ * Runs `node src/bin.mjs <args>` (or another entry) with the given environment added to a clean one (no inherited DATABASE_URL). With
  * DATABASE_URL, SIGNALPOST_MASTER_KEY defaults to the file's shared test key; pass `undefined` to leave it out.
  */
-export function runSignalpost(args: string[], env: Record<string, string | undefined>): SignalpostProcess {
+export function runSignalpost(args: string[], env: Record<string, string | undefined>, entry = BIN): SignalpostProcess {
   const inherited = { ...process.env };
   for (const name of ["DATABASE_URL", "PORT", "VITEST", "VITEST_WORKER_ID", "VITEST_POOL_ID", "NODE_OPTIONS"])
     delete inherited[name];
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [entry, ...args], {
     env: Object.fromEntries(
       Object.entries({
         ...inherited,

@@ -1,3 +1,4 @@
+import type pg from "pg";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
@@ -76,13 +77,16 @@ const CLAIM_UPDATE = `
 /**
  * Claims up to `limit` due deliveries (waiting ones whose time has come, and sending ones whose worker's lease ran out)
  * with FOR UPDATE SKIP LOCKED, so any number of workers share the queue without taking the same row, and leases them.
- * The same statement returns the event and endpoint each needs.
+ * The same statement returns the event and endpoint each needs. `db` may be a connection that commits without waiting
+ * for the WAL flush (the dispatcher's is): a claim lost in a crash only means the delivery is claimed again, and the
+ * attempt's own synchronous commit flushes every earlier claim with it.
  */
 export async function claimDueDeliveries(
   limit: number,
   leaseGraceMs = DEFAULT_LEASE_GRACE_MS,
+  db: Pick<pg.Pool, "query"> = pool,
 ): Promise<DeliveryWork[]> {
-  const { rows } = await pool.query<ClaimedRow>(
+  const { rows } = await db.query<ClaimedRow>(
     prepared(
       `WITH due AS (
       SELECT id, status, "dueAt" FROM "Delivery"

@@ -129,6 +129,25 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
     expect((await post(agentId, "{}", signed(newSecret, "{}"))).status).toBe(202);
   });
 
+  it("decides on the agent's current row when it was changed behind this process's back (another instance)", async () => {
+    // The server remembers agents between requests; these writes go straight to the database, as another instance's
+    // would, and must be seen at the very next request in both directions.
+    const { agentId, secret } = await activeAgent();
+    const setAgent = (assignments: string) => pool.query(`UPDATE "Agent" SET ${assignments} WHERE id = $1`, [agentId]);
+    const send = () => post(agentId, '{"n":1}', signed(secret, '{"n":1}'));
+    expect((await send()).status).toBe(202);
+    await setAgent(`status = 'SUSPENDED'`);
+    expect((await send()).body).toMatchObject({ code: "AGENT_NOT_ACTIVE" });
+    await setAgent(`status = 'ACTIVE'`);
+    expect((await send()).status).toBe(202);
+    await setAgent(`"payloadSchema" = '{"type": "object", "required": ["order"]}'`);
+    expect((await send()).body).toMatchObject({ code: "SCHEMA_MISMATCH" });
+    // This minute's requests have already spent more than the new limit of 1.
+    await setAgent(`"payloadSchema" = NULL, "rateLimitPerMinute" = 1`);
+    expect((await send()).body).toMatchObject({ code: "RATE_LIMITED" });
+    expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(2);
+  });
+
   it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one", async () => {
     const { agentId, secret } = await activeAgent();
     const body = '{"action":"opened"}';

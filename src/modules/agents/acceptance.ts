@@ -3,10 +3,10 @@ import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
-import type { Agent } from "../../generated/prisma/client.js";
 import { jobQueue } from "../../jobs/queue.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { insertConsoleEvents, wakeConsole } from "../console/console-events.js";
+import type { InboundAgent } from "./inbound.js";
 
 /** The pg-boss queue that runs executions. */
 export const EXECUTION_QUEUE = "agent.execute";
@@ -15,7 +15,8 @@ export const EXECUTION_RETRY_LIMIT = 2;
 
 /** A verified, valid inbound request, ready to be stored. */
 export interface Acceptance {
-  agent: Agent;
+  /** The agent the request was checked against; refused with "agent_changed" if its row has changed since. */
+  agent: InboundAgent;
   payload: unknown;
   rawBody: string;
   headers: Record<string, string>;
@@ -24,7 +25,9 @@ export interface Acceptance {
   messageId: string | null;
 }
 
-export type AcceptanceResult = { accepted: true; executionId: string } | { accepted: false; reason: "replayed" };
+export type AcceptanceResult =
+  | { accepted: true; executionId: string }
+  | { accepted: false; reason: "replayed" | "agent_changed" };
 
 /**
  * Stores an accepted request: its webhook-id (refusing a replay), a QUEUED execution, its pg-boss job and the console
@@ -37,8 +40,16 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
+    // Requests checked against an agent row that has changed since are handed back, having consumed nothing.
+    const { rows: versions } = await client.query<{ id: string; version: string }>(
+      prepared(`SELECT id, xmin::text AS version FROM "Agent" WHERE id = ANY($1::uuid[])`, [
+        [...new Set(batch.map((item) => item.agent.id))],
+      ]),
+    );
+    const current = new Map(versions.map((row) => [row.id, row.version]));
+    const unchanged = (item: Acceptance) => current.get(item.agent.id) === item.agent.version;
     // Replays: a webhook-id seen before for the agent (or earlier in this batch) is refused.
-    const withIds = batch.filter((item) => item.messageId !== null);
+    const withIds = batch.filter((item) => item.messageId !== null && unchanged(item));
     const fresh = new Set<string>();
     if (withIds.length) {
       const { rows } = await client.query<{ agentId: string; messageId: string }>(
@@ -51,6 +62,7 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
       for (const row of rows) fresh.add(`${row.agentId} ${row.messageId}`);
     }
     const results: AcceptanceResult[] = batch.map((item) => {
+      if (!unchanged(item)) return { accepted: false, reason: "agent_changed" };
       if (item.messageId === null) return { accepted: true, executionId: randomUUID() };
       const key = `${item.agent.id} ${item.messageId}`;
       // Taking the key from the set makes a second copy in the same batch a replay too.

@@ -81,57 +81,69 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 /** Agents' per-minute budgets, counted in this process and shared with the others (see SharedWindowBudget). */
 const inboundBudget = new SharedWindowBudget("agent-inbound");
 
+/** An agent as an inbound request sees it. `version` is the row's xmin, which every change of the agent changes. */
+export type InboundAgent = Agent & { version: string };
+
 /**
- * Loads the agent and, when it is ACTIVE, spends one request of its per-minute budget.
- * @throws InboundRefusal 404, 403 or 429 (with Retry-After), carrying the agent when it was found.
+ * Agents this process has read, so that a steady stream of requests costs no lookup each. Nothing is decided on a
+ * remembered agent alone: acceptance re-checks its version in the transaction that stores the request, and a refusal
+ * is only given once the current row confirms it (see receiveWithCurrentAgent).
  */
-async function admitRequest(id: string): Promise<Agent> {
-  const agent = isUuid(id)
-    ? (await pool.query<Agent>(prepared(`SELECT * FROM "Agent" WHERE id = $1`, [id]))).rows[0]
-    : undefined;
-  if (!agent) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
-  let refusal: InboundRefusal | undefined;
-  if (agent.status !== "ACTIVE") {
-    refusal = new InboundRefusal(403, "AGENT_NOT_ACTIVE", `the agent is ${agent.status.toLowerCase()}`);
-  } else {
-    const budget = await inboundBudget.spend(agent.id, agent.rateLimitPerMinute);
-    if (!budget.allowed) {
-      refusal = new InboundRefusal(
-        429,
-        "RATE_LIMITED",
-        `at most ${agent.rateLimitPerMinute} requests a minute`,
-        undefined,
-        {
-          "retry-after": String(budget.retryAfterSeconds),
-        },
-      );
-    }
+const rememberedAgents = new Map<string, InboundAgent>();
+const REMEMBERED_AGENTS_LIMIT = 10_000;
+
+/** Reads the agent's current row (and remembers it). @throws InboundRefusal 404 when there is none. */
+async function currentAgent(id: string): Promise<InboundAgent> {
+  const { rows } = await pool.query<InboundAgent>(
+    prepared(`SELECT *, xmin::text AS version FROM "Agent" WHERE id = $1`, [id]),
+  );
+  const agent = rows[0];
+  if (!agent) {
+    rememberedAgents.delete(id);
+    throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
   }
-  if (refusal) {
-    refusal.agent = agent;
-    throw refusal;
+  rememberedAgents.delete(id);
+  rememberedAgents.set(id, agent);
+  if (rememberedAgents.size > REMEMBERED_AGENTS_LIMIT) {
+    rememberedAgents.delete(rememberedAgents.keys().next().value as string);
   }
   return agent;
+}
+
+/** The agent changed between the checks and the transaction storing the request: decide again on the new row. */
+class AgentChanged extends Error {}
+
+/** Spends one request of an ACTIVE agent's per-minute budget. @throws InboundRefusal 403 or 429 (with Retry-After). */
+async function admitRequest(agent: InboundAgent): Promise<void> {
+  if (agent.status !== "ACTIVE") {
+    throw new InboundRefusal(403, "AGENT_NOT_ACTIVE", `the agent is ${agent.status.toLowerCase()}`);
+  }
+  const budget = await inboundBudget.spend(agent.id, agent.rateLimitPerMinute);
+  if (!budget.allowed) {
+    throw new InboundRefusal(429, "RATE_LIMITED", `at most ${agent.rateLimitPerMinute} requests a minute`, undefined, {
+      "retry-after": String(budget.retryAfterSeconds),
+    });
+  }
 }
 
 /**
  * Standard Webhooks headers (timestamp within 5 minutes, webhook-id not seen before in that window) or GitHub's
  * X-Hub-Signature-256. The code says which check failed; nothing says what was expected.
  */
-/** Decrypted secrets by agent, valid while the agent's updatedAt is unchanged (regenerating the secret changes it). */
-const secretCache = new Map<string, { updatedAt: number; secret: string }>();
+/** Decrypted secrets by agent, valid while the agent's version is unchanged (regenerating the secret changes it). */
+const secretCache = new Map<string, { version: string; secret: string }>();
 
-async function agentSecret(agent: Agent): Promise<string> {
+async function agentSecret(agent: InboundAgent): Promise<string> {
   const cached = secretCache.get(agent.id);
-  if (cached && cached.updatedAt === agent.updatedAt.getTime()) return cached.secret;
+  if (cached && cached.version === agent.version) return cached.secret;
   const secret = await openSecret(agent.encryptedSecret);
   if (secretCache.size > 10_000) secretCache.clear();
-  secretCache.set(agent.id, { updatedAt: agent.updatedAt.getTime(), secret });
+  secretCache.set(agent.id, { version: agent.version, secret });
   return secret;
 }
 
 /** Checks the signature; resolves with the webhook-id to check against replays (null for GitHub's scheme). */
-async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer): Promise<string | null> {
+async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: Buffer): Promise<string | null> {
   const secret = await agentSecret(agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;
   if (headers["webhook-signature"] !== undefined) {
@@ -171,7 +183,7 @@ async function verifySignature(agent: Agent, req: IncomingMessage, body: Buffer)
   );
 }
 
-function parsePayload(agent: Agent, body: Buffer): unknown {
+function parsePayload(agent: InboundAgent, body: Buffer): unknown {
   let payload: unknown;
   try {
     payload = JSON.parse(body.toString("utf8"));
@@ -179,7 +191,7 @@ function parsePayload(agent: Agent, body: Buffer): unknown {
     throw new InboundRefusal(400, "INVALID_JSON", "the body is not JSON");
   }
   if (agent.payloadSchema !== null) {
-    const validate = cachedSchema(`agent:${agent.id}:${agent.updatedAt.getTime()}`, agent.payloadSchema);
+    const validate = cachedSchema(`agent:${agent.id}:${agent.version}`, agent.payloadSchema);
     if (!validate(payload)) {
       const [first] = validate.errors ?? [];
       const pointer = first?.instancePath || "/";
@@ -208,27 +220,21 @@ export async function handleAgentWebhook(
   logger: Logger,
 ): Promise<void> {
   const sourceIp = req.socket.remoteAddress ?? null;
-  let agent: Agent | undefined;
   try {
     if (req.method !== "POST")
       throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
     const body = await readBody(req);
-    agent = await admitRequest(agentId);
-    const messageId = await verifySignature(agent, req, body);
-    const payload = parsePayload(agent, body);
-    const headers = keptHeaders(agent, req);
-    const stored = await accept({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp, messageId });
-    if (!stored.accepted) throw new InboundRefusal(401, "REPLAYED", "this webhook-id was already accepted");
+    if (!isUuid(agentId)) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
+    const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp);
     forgetOldMessageIds();
     inboundRequestsTotal.inc({ result: "accepted" });
-    sendJson(res, 202, { status: "queued", executionId: stored.executionId });
+    sendJson(res, 202, { status: "queued", executionId });
   } catch (error) {
     if (!(error instanceof InboundRefusal)) throw error;
     inboundRequestsTotal.inc({ result: error.code.toLowerCase() });
     if (error.status === 413) res.setHeader("connection", "close");
     logger.warn({ agentId, code: error.code, ip: sourceIp }, "inbound webhook refused");
-    const refused = agent ?? error.agent;
-    if (refused) await announceRefusal(refused, error, sourceIp, logger);
+    if (error.agent) await announceRefusal(error.agent, error, sourceIp, logger);
     sendJsonError(
       res,
       error.status,
@@ -236,6 +242,66 @@ export async function handleAgentWebhook(
       error.headers,
     );
   }
+}
+
+/** Decisions on one request: a changed agent is read again, a few times at most. */
+const RECEIVE_ATTEMPTS = 3;
+
+/**
+ * Decides on the request with the remembered agent when there is one, and makes sure the decision holds for the
+ * agent's current row: an acceptance is refused by the storing transaction if the agent changed (AgentChanged), and
+ * a refusal is checked against the current row, deciding again if it differs. A remembered agent can therefore make
+ * a request neither pass nor fail that the database's agent would not.
+ * @returns the execution id. @throws InboundRefusal carrying the agent it was decided on.
+ */
+async function receiveWithCurrentAgent(
+  agentId: string,
+  req: IncomingMessage,
+  body: Buffer,
+  sourceIp: string | null,
+): Promise<string> {
+  const remembered = rememberedAgents.get(agentId);
+  let agent = remembered ?? (await currentAgent(agentId));
+  // A refusal decided on the row just read stands; one decided on a remembered row is confirmed first.
+  let justRead = remembered === undefined;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await receive(agent, req, body, sourceIp);
+    } catch (error) {
+      const refusal = error instanceof InboundRefusal ? error : undefined;
+      if (!refusal && !(error instanceof AgentChanged)) throw error;
+      if (refusal) refusal.agent ??= agent;
+      if ((refusal && justRead) || attempt === RECEIVE_ATTEMPTS) {
+        if (refusal) throw refusal;
+        throw new InboundRefusal(
+          503,
+          "AGENT_CHANGING",
+          "the agent kept changing while this request was checked; retry",
+        );
+      }
+      const current = await currentAgent(agentId);
+      if (refusal && current.version === agent.version) throw refusal;
+      agent = current;
+      justRead = true;
+    }
+  }
+}
+
+/** The checks after the agent is known, and storing the request. @throws InboundRefusal, AgentChanged. */
+async function receive(
+  agent: InboundAgent,
+  req: IncomingMessage,
+  body: Buffer,
+  sourceIp: string | null,
+): Promise<string> {
+  await admitRequest(agent);
+  const messageId = await verifySignature(agent, req, body);
+  const payload = parsePayload(agent, body);
+  const headers = keptHeaders(agent, req);
+  const stored = await accept({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp, messageId });
+  if (stored.accepted) return stored.executionId;
+  if (stored.reason === "agent_changed") throw new AgentChanged();
+  throw new InboundRefusal(401, "REPLAYED", "this webhook-id was already accepted");
 }
 
 /** Rate-limit refusals reach the console at most this often per agent: a flood must not flood the feed too. */

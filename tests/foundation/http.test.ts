@@ -1,3 +1,4 @@
+import http from "node:http";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -76,6 +77,54 @@ describe("GraphQL over HTTP", () => {
     const result = await execute("{ nothingHere }");
     expect(result.status).toBe(400);
     expect(result.errors?.[0]?.message).toContain('Cannot query field "nothingHere"');
+  });
+});
+
+describe("GraphQL request body limit", () => {
+  /** Sends a POST to /graphql with the given headers, then `body` in chunks; resolves with status and JSON. */
+  function post(headers: Record<string, string>, body: Buffer) {
+    return new Promise<{ status: number; json: { errors?: { message: string; extensions?: { code?: string } }[] } }>(
+      (resolve, reject) => {
+        // A connection of its own: after a refusal the server does not read the rest of the body, so it is not reused.
+        const request = http.request(
+          `${api.httpUrl}/graphql`,
+          { method: "POST", headers, agent: false },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("end", () =>
+              resolve({ status: response.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }),
+            );
+          },
+        );
+        // The server may answer and close before the whole body is sent; that is the point.
+        request.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" ? undefined : reject(error)));
+        for (let offset = 0; offset < body.length; offset += 1024 * 1024) {
+          request.write(body.subarray(offset, offset + 1024 * 1024));
+        }
+        request.end();
+      },
+    );
+  }
+  const query = (padding: number) =>
+    Buffer.from(JSON.stringify({ query: `{ __typename }${" ".repeat(padding)}` }), "utf8");
+
+  it("refuses a declared Content-Length over 30 MB with 413 before reading the body", async () => {
+    const result = await post(
+      { "content-type": "application/json", "content-length": String(31 * 1024 * 1024) },
+      query(0),
+    );
+    expect(result.status).toBe(413);
+    expect(result.json.errors?.[0]?.extensions?.code).toBe("REQUEST_ENTITY_TOO_LARGE");
+  });
+
+  it("counts a chunked body (no Content-Length): 413 over 30 MB, answered normally under it", async () => {
+    const chunked = { "content-type": "application/json", "transfer-encoding": "chunked" };
+    const over = await post(chunked, query(31 * 1024 * 1024));
+    expect(over.status).toBe(413);
+    expect(over.json.errors?.[0]?.message).toContain("over 31457280 bytes");
+    const under = await post(chunked, query(1024 * 1024));
+    expect(under).toEqual({ status: 200, json: { data: { __typename: "Query" } } });
   });
 });
 

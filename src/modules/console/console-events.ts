@@ -82,6 +82,28 @@ type Column = keyof Omit<ConsoleEventInput, "data">;
 const ID_COLUMNS: Column[] = ["endpointId", "deliveryId", "agentId", "executionId", "apiKeyId"];
 
 /**
+ * The multi-row insert of console events as SQL whose parameters start at `$first`, with {@link consoleEventValues}
+ * for them: for a statement that records other rows too (a data-modifying WITH), so that the events share its
+ * transaction in a single round trip.
+ */
+export function consoleEventsInsertSql(first: number): string {
+  const p = (offset: number) => `$${first + offset}`;
+  return `INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
+     SELECT * FROM unnest(${p(0)}::uuid[], ${p(1)}::"ConsoleEventKind"[], ${p(2)}::uuid[], ${p(3)}::uuid[],
+       ${p(4)}::uuid[], ${p(5)}::uuid[], ${p(6)}::uuid[], ${p(7)}::jsonb[])`;
+}
+
+/** The eight column arrays {@link consoleEventsInsertSql} takes. */
+export function consoleEventValues(events: readonly ConsoleEventInput[]): unknown[] {
+  return [
+    events.map((event) => event.tenantId),
+    events.map((event) => event.kind),
+    ...ID_COLUMNS.map((column) => events.map((event) => event[column] ?? null)),
+    events.map((event) => JSON.stringify(event.data ?? {})),
+  ];
+}
+
+/**
  * The multi-row insert (one statement for any number of events), for a transaction on a pg client: the hot paths
  * record their batches' events this way, and call wakeConsole() once committed.
  */
@@ -90,19 +112,7 @@ export async function insertConsoleEvents(
   events: readonly ConsoleEventInput[],
 ): Promise<void> {
   if (events.length === 0) return;
-  await client.query(
-    prepared(
-      `INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
-     SELECT * FROM unnest($1::uuid[], $2::"ConsoleEventKind"[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
-       $7::uuid[], $8::jsonb[])`,
-      [
-        events.map((event) => event.tenantId),
-        events.map((event) => event.kind),
-        ...ID_COLUMNS.map((column) => events.map((event) => event[column] ?? null)),
-        events.map((event) => JSON.stringify(event.data ?? {})),
-      ],
-    ),
-  );
+  await client.query(prepared(consoleEventsInsertSql(1), consoleEventValues(events)));
 }
 
 /**

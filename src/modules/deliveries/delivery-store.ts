@@ -5,7 +5,12 @@ import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../lib/pubsub.js";
-import { type ConsoleEventInput, insertConsoleEvents, wakeConsole } from "../console/console-events.js";
+import {
+  type ConsoleEventInput,
+  consoleEventsInsertSql,
+  consoleEventValues,
+  wakeConsole,
+} from "../console/console-events.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 import { effectiveDelays } from "./retry-policy.js";
 
@@ -173,9 +178,9 @@ function columns<Row extends Record<string, unknown>>(rows: readonly Row[]): { [
 }
 
 /**
- * Records a batch of attempts in one transaction of three statements: a multi-row insert of attempts, one
- * UPDATE ... FROM unnest for the deliveries (succeeded, rescheduled with the next dueAt, or failed), and one for the
- * endpoints' failure streaks.
+ * Records a batch of attempts in one statement: a multi-row insert of attempts, an UPDATE ... FROM unnest for the
+ * deliveries (succeeded, rescheduled with the next dueAt, or failed), one for the endpoints' failure streaks, and the
+ * console events.
  */
 export async function recordAttempts(records: readonly AttemptRecord[]): Promise<void> {
   if (records.length === 0) return;
@@ -211,67 +216,36 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   );
   const streaks = columns(endpointStreaks(records));
   const consoleEvents = records.map(consoleEventOf);
-  let healthChanges: HealthChange[] = [];
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query(
-      prepared(
-        `INSERT INTO "DeliveryAttempt" ("tenantId", "deliveryId", "endpointId", "number", "trigger", "statusCode", "durationMs",
-         "responseHeaders", "responseBody", "errorClass", "errorMessage", "createdAt")
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::"AttemptTrigger"[], $6::int[], $7::int[],
-         $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])`,
-        [
-          attempts.tenantId,
-          attempts.deliveryId,
-          attempts.endpointId,
-          attempts.number,
-          attempts.trigger,
-          attempts.statusCode,
-          attempts.durationMs,
-          attempts.responseHeaders,
-          attempts.responseBody,
-          attempts.errorClass,
-          attempts.errorMessage,
-          attempts.createdAt,
-        ],
-      ),
-    );
-    await client.query(
-      prepared(
-        `UPDATE "Delivery" d SET
-         status = u.status::"DeliveryStatus",
-         "dueAt" = u.due,
-         "attemptCount" = d."attemptCount" + 1,
-         "retryIndex" = u.retry_index,
-         "lastStatusCode" = u.code,
-         "lastError" = u.error,
-         "lastAttemptAt" = u.finished,
-         "completedAt" = CASE WHEN u.status IN ('SUCCEEDED', 'FAILED') THEN u.finished ELSE NULL END,
-         "failureReason" = u.reason
-       FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::timestamptz[], $8::text[])
-         AS u(id, status, due, retry_index, code, error, finished, reason)
-       WHERE d.id = u.id`,
-        [
-          deliveries.id,
-          deliveries.status,
-          deliveries.due,
-          deliveries.retryIndex,
-          deliveries.code,
-          deliveries.error,
-          deliveries.finished,
-          deliveries.reason,
-        ],
-      ),
-    );
-    // A batch's results decide each endpoint's streak: a success ends it (the counter restarts from the failures
-    // after it), failures without a success extend it. `updatedAt` (the owner's edits, which key the workers' secret
-    // caches) is left alone.
-    // Returns the endpoints whose health state this batch changed (a first failure, or a success ending a streak);
-    // `before` is the same row as the statement's snapshot saw it, before the update.
-    ({ rows: healthChanges } = await client.query<HealthChange>(
-      prepared(
-        `WITH updated AS (
+  // One statement, so one round trip and its own transaction: the attempts, the deliveries' new state, the
+  // endpoints' streaks and the console events commit together. Data-modifying WITH clauses all run, on one
+  // snapshot: `before` below is the endpoint as it was before this statement.
+  const { rows: healthChanges } = await pool.query<HealthChange>(
+    prepared(
+      `WITH attempts AS (
+         INSERT INTO "DeliveryAttempt" ("tenantId", "deliveryId", "endpointId", "number", "trigger", "statusCode",
+           "durationMs", "responseHeaders", "responseBody", "errorClass", "errorMessage", "createdAt")
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::"AttemptTrigger"[], $6::int[],
+           $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+       ), deliveries AS (
+         UPDATE "Delivery" d SET
+           status = u.status::"DeliveryStatus",
+           "dueAt" = u.due,
+           "attemptCount" = d."attemptCount" + 1,
+           "retryIndex" = u.retry_index,
+           "lastStatusCode" = u.code,
+           "lastError" = u.error,
+           "lastAttemptAt" = u.finished,
+           "completedAt" = CASE WHEN u.status IN ('SUCCEEDED', 'FAILED') THEN u.finished ELSE NULL END,
+           "failureReason" = u.reason
+         FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::int[], $18::text[],
+           $19::timestamptz[], $20::text[]) AS u(id, status, due, retry_index, code, error, finished, reason)
+         WHERE d.id = u.id
+       ), console AS (
+         ${consoleEventsInsertSql(26)}
+       ), updated AS (
+         -- A batch's results decide each endpoint's streak: a success ends it (the counter restarts from the
+         -- failures after it), failures without a success extend it. "updatedAt" (the owner's edits, which key the
+         -- workers' secret caches) is left alone.
          UPDATE "Endpoint" ep SET
            "lastSuccessAt" = COALESCE(s.success_at, ep."lastSuccessAt"),
            "lastFailureAt" = COALESCE(s.last_failure_at, ep."lastFailureAt"),
@@ -279,26 +253,46 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
                                         ELSE ep."consecutiveFailures" + s.failures_after END,
            "failingSince" = CASE WHEN s.success_at IS NOT NULL THEN s.first_failure_after
                                  ELSE COALESCE(ep."failingSince", s.first_failure_after) END
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int[], $5::timestamptz[])
+         FROM unnest($21::uuid[], $22::timestamptz[], $23::timestamptz[], $24::int[], $25::timestamptz[])
            AS s(id, success_at, last_failure_at, failures_after, first_failure_after), "Endpoint" before
          WHERE ep.id = s.id AND before.id = ep.id
          RETURNING ep.id, ep."tenantId", ep.enabled, before."consecutiveFailures" AS failures_before,
            ep."consecutiveFailures" AS failures_after
        )
+       -- The endpoints whose health state this batch changed (a first failure, or a success ending a streak).
        SELECT id AS "endpointId", "tenantId", CASE WHEN failures_after > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS state,
          CASE WHEN failures_before > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS "previousState"
        FROM updated WHERE enabled AND (failures_before > 0) <> (failures_after > 0)`,
-        [streaks.id, streaks.successAt, streaks.lastFailureAt, streaks.failuresAfter, streaks.firstFailureAfter],
-      ),
-    ));
-    await insertConsoleEvents(client, consoleEvents);
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+      [
+        attempts.tenantId,
+        attempts.deliveryId,
+        attempts.endpointId,
+        attempts.number,
+        attempts.trigger,
+        attempts.statusCode,
+        attempts.durationMs,
+        attempts.responseHeaders,
+        attempts.responseBody,
+        attempts.errorClass,
+        attempts.errorMessage,
+        attempts.createdAt,
+        deliveries.id,
+        deliveries.status,
+        deliveries.due,
+        deliveries.retryIndex,
+        deliveries.code,
+        deliveries.error,
+        deliveries.finished,
+        deliveries.reason,
+        streaks.id,
+        streaks.successAt,
+        streaks.lastFailureAt,
+        streaks.failuresAfter,
+        streaks.firstFailureAfter,
+        ...consoleEventValues(consoleEvents),
+      ],
+    ),
+  );
   wakeConsole();
   countAttempts(records, consoleEvents);
   announceChanges(records, deliveries.status);

@@ -38,6 +38,8 @@ export class DeliveryDispatcher {
   private loopDone: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private signalled = false;
+  /** The loop is asleep because every slot was taken (not because nothing was due). */
+  private waitingForCapacity = false;
   private readonly secrets = new SigningSecretCache();
   private readonly listener: ChannelListener;
   /**
@@ -100,7 +102,9 @@ export class DeliveryDispatcher {
       }
       // A full batch means more may be waiting: look again at once.
       if (claimed.length > 0 && claimed.length === Math.min(capacity, this.batchSize)) continue;
+      this.waitingForCapacity = capacity <= 0;
       await this.sleep(claimed.length > 0 || capacity <= 0 ? this.pollIntervalMs : await this.idleWaitMs());
+      this.waitingForCapacity = false;
     }
   }
 
@@ -148,7 +152,9 @@ export class DeliveryDispatcher {
       })
       .finally(() => {
         this.inFlight -= 1;
-        if (this.inFlight <= this.options.concurrency * 0.75) this.signal();
+        // Only a loop that stopped claiming for want of a free slot needs waking; waking it after every delivery
+        // would cost an empty claim and a look at the next due time each, which at low rates was most of the work.
+        if (this.waitingForCapacity && this.inFlight <= this.options.concurrency * 0.75) this.signal();
       });
   }
 

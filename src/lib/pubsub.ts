@@ -1,6 +1,6 @@
 import { createPubSub } from "graphql-yoga";
 import { ChannelListener } from "../db/listen.js";
-import { pool } from "../db/prisma.js";
+import { notifySoon } from "../db/notify.js";
 import type { Logger } from "../logger.js";
 
 /** The NOTIFY channel that carries subscription events between processes. */
@@ -51,7 +51,8 @@ class PostgresEventTarget extends EventTarget {
     const message = JSON.stringify({ type: event.type, detail: (event as CustomEvent).detail });
     if (Buffer.byteLength(message) > MAX_NOTIFY_BYTES)
       throw new Error(`subscription event ${event.type} is too large for NOTIFY`);
-    void pool.query("SELECT pg_notify($1, $2)", [PUBSUB_CHANNEL, message]).catch(() => undefined);
+    // Sent with the process's other notifications of the next couple of milliseconds, in one query.
+    notifySoon(PUBSUB_CHANNEL, message);
     return true;
   }
 }

@@ -23,22 +23,31 @@ interface LoadedExecution {
   agent: { name: string; transform: string | null; actions: AgentAction[] };
 }
 
-async function loadExecution(executionId: string): Promise<LoadedExecution | null> {
-  const { rows } = await pool.query<
-    Omit<LoadedExecution, "agent"> & { agentName: string; transform: string | null; actions: AgentAction[] }
-  >(
-    prepared(
-      `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
-       a.name AS "agentName", a.transform, a.actions
-     FROM "AgentExecution" e JOIN "Agent" a ON a.id = e."agentId" WHERE e.id = $1`,
-      [executionId],
-    ),
-  );
-  const row = rows[0];
-  if (!row) return null;
-  const { agentName, transform, actions, ...execution } = row;
-  return { ...execution, agent: { name: agentName, transform, actions } };
-}
+/**
+ * Reads executions with their agents, many per query: a batch of jobs starts its executions together, and the loads
+ * they ask for at the same moment are read at once (the same batching as the transitions' writes).
+ */
+const loadExecution: (executionId: string) => Promise<LoadedExecution | null> = groupCommit(
+  async (executionIds: string[]) => {
+    const { rows } = await pool.query<
+      Omit<LoadedExecution, "agent"> & { agentName: string; transform: string | null; actions: AgentAction[] }
+    >(
+      prepared(
+        `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
+         a.name AS "agentName", a.transform, a.actions
+       FROM "AgentExecution" e JOIN "Agent" a ON a.id = e."agentId" WHERE e.id = ANY($1::uuid[])`,
+        [executionIds],
+      ),
+    );
+    const byId = new Map(
+      rows.map(({ agentName, transform, actions, ...execution }) => [
+        execution.id,
+        { ...execution, agent: { name: agentName, transform, actions } },
+      ]),
+    );
+    return executionIds.map((id) => byId.get(id) ?? null);
+  },
+);
 
 interface Transition {
   execution: LoadedExecution;

@@ -18,6 +18,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
+import { type CpuShares, readCpu, shares } from "./cpu.js";
 
 const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
@@ -33,6 +34,8 @@ const plan = quick
       events: 2_000,
       latencyRate: 200,
       latencySeconds: 5,
+      /** A second, lower rate, measured after the target one: latency below saturation. */
+      steadyRate: undefined as number | undefined,
       inbound: 2_000,
       backlogs: [10_000, 50_000],
     }
@@ -41,6 +44,7 @@ const plan = quick
       events: 10_000,
       latencyRate: 1_000,
       latencySeconds: 10,
+      steadyRate: 500 as number | undefined,
       inbound: 10_000,
       backlogs: [10_000, 200_000],
     };
@@ -161,8 +165,23 @@ async function main() {
     const rssTimer = setInterval(() => {
       void Promise.all(measured.map((child) => rssMb(child.pid as number))).then((sizes) => {
         maxRss = Math.max(maxRss, ...sizes);
+        phaseRss = Math.max(phaseRss, ...sizes);
       });
     }, 250);
+    // Each measured phase records where the machine's CPU went and the largest Signalpost process meanwhile.
+    const cpuParts = {
+      signalpost: measured.map((child) => child.pid as number),
+      receiver: receiverProcess.child.pid as number,
+    };
+    let phaseRss = 0;
+    const phases: Record<string, { cpu: CpuShares | undefined; rss_mb: number }> = {};
+    const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      phaseRss = 0;
+      const before = readCpu(cpuParts);
+      const result = await run();
+      phases[name] = { cpu: shares(before, readCpu(cpuParts)), rss_mb: phaseRss };
+      return result;
+    };
 
     let apiKey: string;
     let databaseUrl: string;
@@ -218,21 +237,23 @@ async function main() {
     const secret = generateWebhookSecret();
     let sent = 0;
     const ceilingStart = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (sent < plan.ceilingPosts) {
-          sent += 1;
-          const body = JSON.stringify({ type: "bench.raw", timestamp: new Date().toISOString(), data: { n: sent } });
-          const headers = signWebhook({ msgId: `msg_raw_${sent}`, timestamp: new Date(), body, secrets: [secret] });
-          const response = await request(`${receiverUrl}/raw`, {
-            method: "POST",
-            dispatcher: agent,
-            body,
-            headers: { ...headers, "content-type": "application/json", "user-agent": "bench" },
-          });
-          await response.body.dump();
-        }
-      }),
+    await phase("ceiling", () =>
+      Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (sent < plan.ceilingPosts) {
+            sent += 1;
+            const body = JSON.stringify({ type: "bench.raw", timestamp: new Date().toISOString(), data: { n: sent } });
+            const headers = signWebhook({ msgId: `msg_raw_${sent}`, timestamp: new Date(), body, secrets: [secret] });
+            const response = await request(`${receiverUrl}/raw`, {
+              method: "POST",
+              dispatcher: agent,
+              body,
+              headers: { ...headers, "content-type": "application/json", "user-agent": "bench" },
+            });
+            await response.body.dump();
+          }
+        }),
+      ),
     );
     const rawPerSecond = plan.ceilingPosts / ((performance.now() - ceilingStart) / 1000);
     await agent.close();
@@ -265,41 +286,57 @@ async function main() {
     };
     // A short unmeasured round first, so the JIT has compiled the hot paths before anything is timed.
     await throughput(Math.min(1_000, plan.events));
-    const deliveriesPerSecond = await throughput(plan.events);
+    const deliveriesPerSecond = await phase("throughput", () => throughput(plan.events));
     const { samples } = await stats();
     const verified = samples.filter(
       (sample) => verifyStandardWebhook({ headers: sample.headers, body: sample.body, secrets }).ok,
     ).length;
 
     // 3. Latency: a fixed publish rate, one delivery per event.
-    await reset();
-    const total = plan.latencyRate * plan.latencySeconds;
-    const interval = 1000 / plan.latencyRate;
-    const latencyStart = performance.now();
-    const inFlight: Promise<unknown>[] = [];
-    const publishTimes: number[] = [];
-    for (let i = 0; i < total; i += 1) {
-      const due = latencyStart + i * interval;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      const publishedAt = performance.now();
-      inFlight.push(
-        graphql(`mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename } }`, {
-          input: { eventType: "bench.latency", payload: { sentAt: Date.now(), i } },
-        }).then(() => publishTimes.push(performance.now() - publishedAt)),
-      );
-    }
-    await Promise.all(inFlight);
-    const achievedRate = total / ((performance.now() - latencyStart) / 1000);
-    const latencies = await waitFor(async () => undefined, "noop", 1)
-      .catch(() => undefined)
-      .then(async () => {
-        for (;;) {
-          const current = await stats();
-          if (current.latencies.length >= total) return current.latencies.sort((a, b) => a - b);
-          await new Promise((resolve) => setTimeout(resolve, 50));
+    const latency = async (rate: number, seconds: number) => {
+      await reset();
+      const total = rate * seconds;
+      const interval = 1000 / rate;
+      const started = performance.now();
+      const inFlight: Promise<unknown>[] = [];
+      const publishTimes: number[] = [];
+      for (let i = 0; i < total; i += 1) {
+        const due = started + i * interval;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+        const publishedAt = performance.now();
+        inFlight.push(
+          graphql(`mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename } }`, {
+            input: { eventType: "bench.latency", payload: { sentAt: Date.now(), i } },
+          }).then(() => publishTimes.push(performance.now() - publishedAt)),
+        );
+      }
+      await Promise.all(inFlight);
+      const achieved = total / ((performance.now() - started) / 1000);
+      let received: number[];
+      for (;;) {
+        const current = await stats();
+        if (current.latencies.length >= total) {
+          received = current.latencies.sort((a, b) => a - b);
+          break;
         }
-      });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      publishTimes.sort((a, b) => a - b);
+      return {
+        rate,
+        achieved: Math.round(achieved),
+        p50: percentile(received, 50),
+        p95: percentile(received, 95),
+        p99: percentile(received, 99),
+        publishP50: Math.round(percentile(publishTimes, 50)),
+        publishP95: Math.round(percentile(publishTimes, 95)),
+      };
+    };
+    const atTarget = await phase("latency", () => latency(plan.latencyRate, plan.latencySeconds));
+    const steady = plan.steadyRate
+      ? await phase("latency_steady", () => latency(plan.steadyRate as number, plan.latencySeconds))
+      : undefined;
 
     // 4. Inbound: signed POSTs to an agent's URL at full speed; accepted per second, then executions completed per second.
     const benchAgent = await graphql<{ createAgent: { secret: string; agent: { id: string } } }>(
@@ -311,27 +348,29 @@ async function main() {
     let inboundSent = 0;
     let accepted = 0;
     const inboundStart = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (inboundSent < plan.inbound) {
-          inboundSent += 1;
-          const body = JSON.stringify({ n: inboundSent });
-          const headers = signWebhook({
-            msgId: `msg_in_${inboundSent}_${Date.now()}`,
-            timestamp: new Date(),
-            body,
-            secrets: [benchAgent.createAgent.secret],
-          });
-          const response = await request(agentUrl, {
-            method: "POST",
-            dispatcher: inboundAgent,
-            body,
-            headers: { ...headers, "content-type": "application/json" },
-          });
-          await response.body.dump();
-          if (response.statusCode === 202) accepted += 1;
-        }
-      }),
+    await phase("inbound", () =>
+      Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (inboundSent < plan.inbound) {
+            inboundSent += 1;
+            const body = JSON.stringify({ n: inboundSent });
+            const headers = signWebhook({
+              msgId: `msg_in_${inboundSent}_${Date.now()}`,
+              timestamp: new Date(),
+              body,
+              secrets: [benchAgent.createAgent.secret],
+            });
+            const response = await request(agentUrl, {
+              method: "POST",
+              dispatcher: inboundAgent,
+              body,
+              headers: { ...headers, "content-type": "application/json" },
+            });
+            await response.body.dump();
+            if (response.statusCode === 202) accepted += 1;
+          }
+        }),
+      ),
     );
     const inboundAcceptedPerSecond = accepted / ((performance.now() - inboundStart) / 1000);
     await inboundAgent.close();
@@ -366,9 +405,9 @@ async function main() {
     };
     const [smallBacklog, largeBacklog] = plan.backlogs as [number, number];
     await park(smallBacklog);
-    const withSmall = await throughput(plan.events);
+    const withSmall = await phase("backlog_small", () => throughput(plan.events));
     await park(largeBacklog - smallBacklog);
-    const withLarge = await throughput(plan.events);
+    const withLarge = await phase("backlog_large", () => throughput(plan.events));
     await db.end();
     clearInterval(rssTimer);
 
@@ -382,17 +421,21 @@ async function main() {
       ratio: Number((deliveriesPerSecond / rawPerSecond).toFixed(3)),
       signatures_verified: `${verified}/${samples.length}`,
       latency_rate_target: plan.latencyRate,
-      latency_rate_achieved: Math.round(achievedRate),
-      p50_ms: percentile(latencies, 50),
-      p95_ms: percentile(latencies, 95),
-      p99_ms: percentile(latencies, 99),
-      publish_request_p50_ms: Math.round(
-        percentile(
-          publishTimes.sort((a, b) => a - b),
-          50,
-        ),
-      ),
-      publish_request_p95_ms: Math.round(percentile(publishTimes, 95)),
+      latency_rate_achieved: atTarget.achieved,
+      p50_ms: atTarget.p50,
+      p95_ms: atTarget.p95,
+      p99_ms: atTarget.p99,
+      publish_request_p50_ms: atTarget.publishP50,
+      publish_request_p95_ms: atTarget.publishP95,
+      ...(steady
+        ? {
+            steady_rate: steady.rate,
+            steady_rate_achieved: steady.achieved,
+            steady_p50_ms: steady.p50,
+            steady_p95_ms: steady.p95,
+            steady_p99_ms: steady.p99,
+          }
+        : {}),
       inbound_accepted_per_s: Math.round(inboundAcceptedPerSecond),
       inbound_refused: plan.inbound - accepted,
       executions_completed_per_s: Math.round(executionsPerSecond),
@@ -402,31 +445,54 @@ async function main() {
       deliveries_per_s_large_backlog: Math.round(withLarge),
       backlog_ratio_200k_vs_10k: Number((withLarge / withSmall).toFixed(3)),
       rss_mb: maxRss,
+      phases,
       cpus: os.cpus().length,
       node: process.version,
     };
+    const machine = (name: string): [string, string] => {
+      const measuredPhase = phases[name];
+      const cpu = measuredPhase?.cpu;
+      const parts = cpu
+        ? `cpu: signalpost ${cpu.signalpost}%, postgres ${cpu.postgres}%, bench ${cpu.bench}%, receiver ${cpu.receiver}%; `
+        : "";
+      return ["", `  ${parts}max RSS ${measuredPhase?.rss_mb ?? "?"} MB`];
+    };
+    const latencyRow = (figures: Awaited<ReturnType<typeof latency>>): [string, string] => [
+      `latency at ${figures.rate}/s (achieved ${figures.achieved}/s)`,
+      `p50 ${figures.p50} ms, p95 ${figures.p95} ms, p99 ${figures.p99} ms`,
+    ];
     const rows: [string, string][] = [
       ["raw signed POSTs/s (ceiling)", String(result.raw_posts_per_s)],
+      machine("ceiling"),
       [`deliveries/s (${plan.events} events x ${K} endpoints)`, `${result.deliveries_per_s}  (ratio ${result.ratio})`],
+      machine("throughput"),
       ["signatures verified at receiver", result.signatures_verified],
-      [
-        `latency at ${plan.latencyRate}/s (achieved ${result.latency_rate_achieved}/s)`,
-        `p50 ${result.p50_ms} ms, p95 ${result.p95_ms} ms, p99 ${result.p99_ms} ms`,
-      ],
-      [
-        "  of which the publish request",
-        `p50 ${result.publish_request_p50_ms} ms, p95 ${result.publish_request_p95_ms} ms`,
-      ],
+      latencyRow(atTarget),
+      ["  of which the publish request", `p50 ${atTarget.publishP50} ms, p95 ${atTarget.publishP95} ms`],
+      machine("latency"),
+      ...(steady
+        ? [
+            latencyRow(steady),
+            ["  of which the publish request", `p50 ${steady.publishP50} ms, p95 ${steady.publishP95} ms`] as [
+              string,
+              string,
+            ],
+            machine("latency_steady"),
+          ]
+        : []),
       [
         `inbound accepted/s (${plan.inbound} signed POSTs)`,
         `${result.inbound_accepted_per_s}  (${result.inbound_refused} refused)`,
       ],
+      machine("inbound"),
       ["executions completed/s (accept to done)", String(result.executions_completed_per_s)],
       [`deliveries/s with ${smallBacklog} waiting`, String(result.deliveries_per_s_small_backlog)],
+      machine("backlog_small"),
       [
         `deliveries/s with ${largeBacklog} waiting`,
         `${result.deliveries_per_s_large_backlog}  (ratio ${result.backlog_ratio_200k_vs_10k})`,
       ],
+      machine("backlog_large"),
       ["max RSS of a Signalpost process", `${result.rss_mb} MB`],
     ];
     const width = Math.max(...rows.map(([label]) => label.length));

@@ -1,0 +1,87 @@
+/**
+ * Where the machine's CPU went during a benchmark phase, read from /proc (Linux; elsewhere the figures are absent):
+ * the Signalpost processes, the PostgreSQL processes under them (the embedded server is their child), the bench
+ * itself and the receiver. Shares are of the whole machine, so four parts summing to ~100% mean it was saturated.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime and parent of a process, or undefined when it is gone (or there is no /proc). */
+function stat(pid: number): { ticks: number; parent: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name may hold spaces and parentheses; the fields after its closing parenthesis do not.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function descendantsOf(roots: number[]): number[] {
+  let pids: number[];
+  try {
+    pids = readdirSync("/proc")
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number);
+  } catch {
+    return [];
+  }
+  const parents = new Map(pids.map((pid) => [pid, stat(pid)?.parent]));
+  const found: number[] = [];
+  const frontier = [...roots];
+  while (frontier.length) {
+    const parent = frontier.pop() as number;
+    for (const [pid, of] of parents) {
+      if (of === parent) {
+        found.push(pid);
+        frontier.push(pid);
+      }
+    }
+  }
+  return found;
+}
+
+export interface CpuShares {
+  signalpost: number;
+  postgres: number;
+  bench: number;
+  receiver: number;
+}
+
+/** CPU seconds so far of each part; diff two readings with {@link shares}. */
+export function readCpu(parts: { signalpost: number[]; receiver: number }): { at: number; seconds: CpuShares } {
+  const sum = (pids: number[]) => pids.reduce((total, pid) => total + (stat(pid)?.ticks ?? 0), 0) / TICKS_PER_SECOND;
+  const own = process.cpuUsage();
+  return {
+    at: performance.now(),
+    seconds: {
+      signalpost: sum(parts.signalpost),
+      postgres: sum(descendantsOf(parts.signalpost)),
+      bench: (own.user + own.system) / 1e6,
+      receiver: sum([parts.receiver]),
+    },
+  };
+}
+
+/** Each part's share of the machine (all cores) between two readings, in percent. */
+export function shares(before: ReturnType<typeof readCpu>, after: ReturnType<typeof readCpu>): CpuShares | undefined {
+  const capacity = ((after.at - before.at) / 1000) * os.cpus().length;
+  if (capacity <= 0 || after.seconds.signalpost === 0) return undefined;
+  const share = (part: keyof CpuShares) => Math.round(((after.seconds[part] - before.seconds[part]) / capacity) * 100);
+  return {
+    signalpost: share("signalpost"),
+    postgres: share("postgres"),
+    bench: share("bench"),
+    receiver: share("receiver"),
+  };
+}

@@ -10,6 +10,7 @@
  * Prints a table, then one JSON line.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -24,8 +25,13 @@ const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
 const split = process.argv.includes("--split");
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** What `npm start` runs: the compiled build, made at the start of the run. */
+/** What `npm start` runs: the compiled build (made at the start of the run), with the same Node options. */
 const ENTRY = "dist/entry.js";
+const START_NODE_ARGS = (() => {
+  const start: string = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts.start;
+  const words = start.split(/\s+/);
+  return words.slice(words.indexOf("node") + 1, words.indexOf(ENTRY));
+})();
 const K = 5;
 const CONCURRENCY = 64;
 const plan = quick
@@ -127,7 +133,7 @@ async function main() {
     // Signalpost (role all), on the embedded PostgreSQL unless DATABASE_URL is set.
     const external = process.env.DATABASE_URL;
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the Signalpost process.
-    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const nodeArgs = [...START_NODE_ARGS, ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [])];
     const signalpost = start([...nodeArgs, ENTRY, "serve", "--role", split ? "api" : "all"], {
       PORT: "0",
       HOST: "127.0.0.1",

@@ -17,3 +17,16 @@ export function prepared(text: string, values: unknown[] = []): QueryConfig {
   }
   return { name, text, values };
 }
+
+/**
+ * A model's columns as a select list (`"id", "tenantId", ...`, optionally qualified by `table`), from the generated
+ * client's field enum. Prepared statements must not select `*`: once a later migration adds a column, PostgreSQL
+ * refuses the statement on every connection that prepared it ("cached plan must not change result type"), so an older
+ * instance still running during a rolling upgrade would fail until restarted. A list names only the columns this
+ * version knows.
+ */
+export function columnList(fields: Readonly<Record<string, string>>, table?: string): string {
+  return Object.values(fields)
+    .map((column) => (table ? `${table}."${column}"` : `"${column}"`))
+    .join(", ");
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { prepared } from "../../db/prepared.js";
+import { columnList, prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
-import type { Agent } from "../../generated/prisma/client.js";
+import { type Agent, Prisma } from "../../generated/prisma/client.js";
 import { sendJson, sendJsonError } from "../../http/json.js";
 import { isUuid } from "../../lib/ids.js";
 import { cachedSchema } from "../../lib/json-schema.js";
@@ -90,12 +90,13 @@ export type InboundAgent = Agent & { version: string };
  * is only given once the current row confirms it (see receiveWithCurrentAgent).
  */
 const rememberedAgents = new Map<string, InboundAgent>();
+const AGENT_COLUMNS = columnList(Prisma.AgentScalarFieldEnum);
 const REMEMBERED_AGENTS_LIMIT = 10_000;
 
 /** Reads the agent's current row (and remembers it). @throws InboundRefusal 404 when there is none. */
 async function currentAgent(id: string): Promise<InboundAgent> {
   const { rows } = await pool.query<InboundAgent>(
-    prepared(`SELECT *, xmin::text AS version FROM "Agent" WHERE id = $1`, [id]),
+    prepared(`SELECT ${AGENT_COLUMNS}, xmin::text AS version FROM "Agent" WHERE id = $1`, [id]),
   );
   const agent = rows[0];
   if (!agent) {

@@ -1,6 +1,6 @@
-import { prepared } from "../../db/prepared.js";
+import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
-import type { ApiKey } from "../../generated/prisma/client.js";
+import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { type AuditActor, recordAudit } from "../audit/audit.service.js";
 import { grants, isScope, type Scope } from "../auth/scopes.js";
@@ -107,6 +107,8 @@ export async function revokeApiKey(tenantId: string, id: string, origin: Request
   });
 }
 
+const API_KEY_COLUMNS = columnList(Prisma.ApiKeyScalarFieldEnum);
+
 export type KeyCheck = { ok: true; apiKey: ApiKey } | { ok: false; reason: "invalid" | "expired" | "revoked" };
 
 /**
@@ -117,7 +119,9 @@ export async function checkApiKey(token: string, now = new Date()): Promise<KeyC
   const parsed = parseApiKey(token);
   if (!parsed) return { ok: false, reason: "invalid" };
   // Every authenticated request runs this, so it goes to the pg pool directly (no Prisma runtime in between).
-  const { rows } = await pool.query<ApiKey>(prepared(`SELECT * FROM "ApiKey" WHERE id = $1`, [parsed.id]));
+  const { rows } = await pool.query<ApiKey>(
+    prepared(`SELECT ${API_KEY_COLUMNS} FROM "ApiKey" WHERE id = $1`, [parsed.id]),
+  );
   const apiKey = rows[0];
   // Hash anyway when the id is unknown, so both paths cost the same.
   const matches = secretMatches(parsed.secret, apiKey?.secretHash ?? "0".repeat(64));

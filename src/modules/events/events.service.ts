@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
-import { prepared } from "../../db/prepared.js";
+import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
-import type { Event, Prisma } from "../../generated/prisma/client.js";
+import { type Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
@@ -28,6 +28,7 @@ export const MAX_BATCH = 100;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000;
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+const EVENT_COLUMNS = columnList(Prisma.EventScalarFieldEnum);
 
 interface CheckedInput {
   type: PublishableType;
@@ -126,7 +127,7 @@ async function insertChecked(
     const byKey = new Map<string, Event>();
     if (keys.length) {
       const { rows: previous } = await client.query<Event>(
-        prepared(`SELECT * FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
+        prepared(`SELECT ${EVENT_COLUMNS} FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
           tenantId,
           keys,
         ]),
@@ -213,7 +214,7 @@ async function insertAndFanOut(
          AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
        RETURNING "eventId"
      )
-     SELECT current.ok AS "typesCurrent", ins.*,
+     SELECT current.ok AS "typesCurrent", ${columnList(Prisma.EventScalarFieldEnum, "ins")},
        (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
      FROM current LEFT JOIN ins ON true`,
       [

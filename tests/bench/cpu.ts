@@ -15,13 +15,20 @@ const TICKS_PER_SECOND = (() => {
   }
 })();
 
-/** utime + stime and parent of a process, or undefined when it is gone (or there is no /proc). */
-function stat(pid: number): { ticks: number; parent: number } | undefined {
+/**
+ * utime + stime of a process, the same for its children that have ended (the kernel adds them to the parent when it
+ * reaps them), and its parent; undefined when it is gone (or there is no /proc).
+ */
+function stat(pid: number): { ticks: number; endedChildrenTicks: number; parent: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name may hold spaces and parentheses; the fields after its closing parenthesis do not.
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    return {
+      parent: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      endedChildrenTicks: Number(fields[13]) + Number(fields[14]),
+    };
   } catch {
     return undefined;
   }
@@ -60,15 +67,21 @@ export interface CpuShares {
 
 /** CPU seconds so far of each part; diff two readings with {@link shares}. */
 export function readCpu(parts: { signalpost: number[]; receiver: number }): { at: number; seconds: CpuShares } {
-  const sum = (pids: number[]) => pids.reduce((total, pid) => total + (stat(pid)?.ticks ?? 0), 0) / TICKS_PER_SECOND;
+  const seconds = (pid: number) => (stat(pid)?.ticks ?? 0) / TICKS_PER_SECOND;
+  // Backends and autovacuum workers come and go: a live one counts itself, an ended one is in the postmaster's
+  // count of its ended children, so the total only grows.
+  const postgres = descendantsOf(parts.signalpost).reduce((total, pid) => {
+    const counted = stat(pid);
+    return total + (counted ? (counted.ticks + counted.endedChildrenTicks) / TICKS_PER_SECOND : 0);
+  }, 0);
   const own = process.cpuUsage();
   return {
     at: performance.now(),
     seconds: {
-      signalpost: sum(parts.signalpost),
-      postgres: sum(descendantsOf(parts.signalpost)),
+      signalpost: parts.signalpost.reduce((total, pid) => total + seconds(pid), 0),
+      postgres,
       bench: (own.user + own.system) / 1e6,
-      receiver: sum([parts.receiver]),
+      receiver: seconds(parts.receiver),
     },
   };
 }

@@ -65,8 +65,32 @@ export interface CpuShares {
   receiver: number;
 }
 
+/**
+ * The Signalpost main thread (the event loop; the first process's, in --split the API's): the share of the phase it
+ * ran, and the share it was ready to run but waited for a core. Together near 100% mean it was the bottleneck, even
+ * when the machine's CPU shares add up to less.
+ */
+export interface MainThread {
+  running: number;
+  waitingForCpu: number;
+}
+
+/** Nanoseconds run and waited on a run queue by a thread (the main thread's id is the process id). */
+function schedstat(pid: number): [number, number] {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ").map(Number);
+    return [run ?? 0, wait ?? 0];
+  } catch {
+    return [0, 0];
+  }
+}
+
 /** CPU seconds so far of each part; diff two readings with {@link shares}. */
-export function readCpu(parts: { signalpost: number[]; receiver: number }): { at: number; seconds: CpuShares } {
+export function readCpu(parts: { signalpost: number[]; receiver: number }): {
+  at: number;
+  seconds: CpuShares;
+  mainThreadNs: [number, number];
+} {
   const seconds = (pid: number) => (stat(pid)?.ticks ?? 0) / TICKS_PER_SECOND;
   // Backends and autovacuum workers come and go: a live one counts itself, an ended one is in the postmaster's
   // count of its ended children, so the total only grows.
@@ -76,6 +100,7 @@ export function readCpu(parts: { signalpost: number[]; receiver: number }): { at
   }, 0);
   const own = process.cpuUsage();
   return {
+    mainThreadNs: schedstat(parts.signalpost[0] as number),
     at: performance.now(),
     seconds: {
       signalpost: parts.signalpost.reduce((total, pid) => total + seconds(pid), 0),
@@ -86,15 +111,22 @@ export function readCpu(parts: { signalpost: number[]; receiver: number }): { at
   };
 }
 
-/** Each part's share of the machine (all cores) between two readings, in percent. */
-export function shares(before: ReturnType<typeof readCpu>, after: ReturnType<typeof readCpu>): CpuShares | undefined {
-  const capacity = ((after.at - before.at) / 1000) * os.cpus().length;
+/** Each part's share of the machine (all cores) between two readings, in percent; and the main thread's. */
+export function shares(
+  before: ReturnType<typeof readCpu>,
+  after: ReturnType<typeof readCpu>,
+): (CpuShares & { mainThread: MainThread }) | undefined {
+  const elapsedNs = (after.at - before.at) * 1e6;
+  const capacity = (elapsedNs / 1e9) * os.cpus().length;
   if (capacity <= 0 || after.seconds.signalpost === 0) return undefined;
   const share = (part: keyof CpuShares) => Math.round(((after.seconds[part] - before.seconds[part]) / capacity) * 100);
+  const ofPhase = (index: 0 | 1) =>
+    Math.round(((after.mainThreadNs[index] - before.mainThreadNs[index]) / elapsedNs) * 100);
   return {
     signalpost: share("signalpost"),
     postgres: share("postgres"),
     bench: share("bench"),
     receiver: share("receiver"),
+    mainThread: { running: ofPhase(0), waitingForCpu: ofPhase(1) },
   };
 }

@@ -19,7 +19,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
-import { type CpuShares, readCpu, shares } from "./cpu.js";
+import { readCpu, shares } from "./cpu.js";
 
 const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
@@ -180,7 +180,7 @@ async function main() {
       receiver: receiverProcess.child.pid as number,
     };
     let phaseRss = 0;
-    const phases: Record<string, { cpu: CpuShares | undefined; rss_mb: number }> = {};
+    const phases: Record<string, { cpu: ReturnType<typeof shares>; rss_mb: number }> = {};
     const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
       phaseRss = 0;
       const before = readCpu(cpuParts);
@@ -459,7 +459,7 @@ async function main() {
       const measuredPhase = phases[name];
       const cpu = measuredPhase?.cpu;
       const parts = cpu
-        ? `cpu: signalpost ${cpu.signalpost}%, postgres ${cpu.postgres}%, bench ${cpu.bench}%, receiver ${cpu.receiver}%; `
+        ? `cpu: signalpost ${cpu.signalpost}%, postgres ${cpu.postgres}%, bench ${cpu.bench}%, receiver ${cpu.receiver}%; main thread ran ${cpu.mainThread.running}%, waited for a core ${cpu.mainThread.waitingForCpu}%; `
         : "";
       return ["", `  ${parts}max RSS ${measuredPhase?.rss_mb ?? "?"} MB`];
     };

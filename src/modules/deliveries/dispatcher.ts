@@ -1,4 +1,3 @@
-import pg from "pg";
 import { ChannelListener, DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { OutboundClient } from "../../lib/http-client.js";
@@ -42,11 +41,6 @@ export class DeliveryDispatcher {
   private waitingForCapacity = false;
   private readonly secrets = new SigningSecretCache();
   private readonly listener: ChannelListener;
-  /**
-   * Claims go through their own connection with synchronous_commit off: waiting for each claim's WAL flush was what
-   * the claim loop spent most of its time on in the benchmark (see claimDueDeliveries for why this is safe).
-   */
-  private readonly claims: pg.Pool;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
 
@@ -54,9 +48,6 @@ export class DeliveryDispatcher {
     this.batchSize = options.batchSize ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.listener = new ChannelListener(options.databaseUrl, DELIVERIES_CHANNEL, () => this.signal(), options.logger);
-    this.claims = new pg.Pool({ connectionString: options.databaseUrl, max: 1, options: "-c synchronous_commit=off" });
-    // A dropped idle connection is replaced at the next claim; it must not crash the process.
-    this.claims.on("error", () => undefined);
   }
 
   async start(): Promise<void> {
@@ -73,7 +64,6 @@ export class DeliveryDispatcher {
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.flush();
     await this.listener.stop();
-    await this.claims.end().catch(() => undefined);
   }
 
   /** Wakes the loop (a publish was notified, or capacity freed up). */
@@ -88,11 +78,7 @@ export class DeliveryDispatcher {
       let claimed: DeliveryWork[] = [];
       if (capacity > 0) {
         try {
-          claimed = await claimDueDeliveries(
-            Math.min(capacity, this.batchSize),
-            this.options.leaseGraceMs,
-            this.claims,
-          );
+          claimed = await claimDueDeliveries(Math.min(capacity, this.batchSize), this.options.leaseGraceMs);
         } catch (error) {
           this.options.logger.error({ err: error }, "claiming deliveries failed");
           await this.sleep(this.pollIntervalMs);

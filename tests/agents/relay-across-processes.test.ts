@@ -5,10 +5,11 @@ import WebSocket from "ws";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
 import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
-import { signWebhook } from "../../src/lib/webhook-signature.js";
+
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { postSignedWebhook } from "../support/inbound.js";
 import { runSignalpost, type SignalpostProcess } from "../support/process.js";
 import { seed } from "../support/seed.js";
 
@@ -63,19 +64,7 @@ describe("relay across processes", () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const body = `{"from":"production","n":${randomBytes(2).readUInt16BE()}}`;
-    const response = await fetch(`${api.httpUrl}/agents/${agent.id}/webhook`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        ...signWebhook({
-          msgId: `msg_${randomBytes(6).toString("hex")}`,
-          timestamp: new Date(),
-          body,
-          secrets: [secret],
-        }),
-      },
-      body,
-    });
+    const response = await postSignedWebhook(api.httpUrl, agent.id, secret, body);
     expect(response.status).toBe(202);
     expect((await first).body).toBe(body);
     await client.dispose();

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
-import { signWebhook } from "../../src/lib/webhook-signature.js";
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { postSignedWebhook } from "../support/inbound.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 let api: RunningApiServer;
@@ -48,19 +48,7 @@ describe("prepared statements across a migration that adds columns", () => {
         headers,
       );
       const body = '{"n":1}';
-      const inbound = await fetch(`${api.httpUrl}/agents/${created.id}/webhook`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...signWebhook({
-            msgId: `msg_${randomBytes(6).toString("hex")}`,
-            timestamp: new Date(),
-            body,
-            secrets: [secret],
-          }),
-        },
-        body,
-      });
+      const inbound = await postSignedWebhook(api.httpUrl, created.id, secret, body);
       return [
         published.errors ?? published.data?.publishEvent.__typename,
         idempotent.errors ?? idempotent.data?.publishEvent.__typename,

@@ -127,10 +127,6 @@ async function admitRequest(agent: InboundAgent): Promise<void> {
   }
 }
 
-/**
- * Standard Webhooks headers (timestamp within 5 minutes, webhook-id not seen before in that window) or GitHub's
- * X-Hub-Signature-256. The code says which check failed; nothing says what was expected.
- */
 /** Decrypted secrets by agent, valid while the agent's version is unchanged (regenerating the secret changes it). */
 const secretCache = new Map<string, { version: string; secret: string }>();
 
@@ -143,7 +139,11 @@ async function agentSecret(agent: InboundAgent): Promise<string> {
   return secret;
 }
 
-/** Checks the signature; resolves with the webhook-id to check against replays (null for GitHub's scheme). */
+/**
+ * Checks Standard Webhooks headers (timestamp within 5 minutes; the webhook-id is checked against replays when the
+ * request is stored) or GitHub's X-Hub-Signature-256. The code says which check failed; nothing says what was
+ * expected. Resolves with the webhook-id to check against replays (null for GitHub's scheme).
+ */
 async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: Buffer): Promise<string | null> {
   const secret = await agentSecret(agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;

@@ -89,11 +89,14 @@ export async function publishEvents(
   if (inputs.length > MAX_BATCH) throw new ValidationError(`at most ${MAX_BATCH} events per call`, "events");
   const now = Date.now();
   for (let attempt = 1; ; attempt += 1) {
-    // After a refusal, the types are read again: the payloads are checked against the schemas that now hold.
+    // After a refusal, each type is read again (once): the payloads are checked against the schemas that now hold.
     const checked: CheckedInput[] = [];
+    const reread = new Set<string>();
     for (const [index, input] of inputs.entries()) {
       const field = (name: string) => (batch ? `events.${index}.${name}` : name);
-      checked.push(await checkInput(tenantId, input, field, now, attempt > 1));
+      const freshType = attempt > 1 && !reread.has(input.eventType);
+      reread.add(input.eventType);
+      checked.push(await checkInput(tenantId, input, field, now, freshType));
     }
     const results = await insertChecked(tenantId, checked, batch, now);
     if (results) {

@@ -5,11 +5,12 @@ import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { GraphQLContext } from "../graphql/context.js";
-import type { ServerContext } from "../graphql/yoga.js";
+import { MAX_GRAPHQL_BODY_BYTES, type ServerContext } from "../graphql/yoga.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
+import { BodyBudget } from "./body-budget.js";
 import { serveConsole } from "./console-static.js";
 import { sendJson, sendJsonError } from "./json.js";
 
@@ -60,6 +61,12 @@ export class HttpServer {
     return open;
   });
   private draining = false;
+  /** Large GraphQL bodies in flight (see BodyBudget): two full 25 MB batches fit, with room for smaller ones. */
+  private readonly largeBodies = new BodyBudget({
+    budgetBytes: 64 * 1024 * 1024,
+    smallBytes: 1024 * 1024,
+    unknownBytes: MAX_GRAPHQL_BODY_BYTES,
+  });
 
   constructor(private readonly options: HttpServerOptions) {
     this.server = http.createServer((req, res) => this.route(req, res));
@@ -121,7 +128,10 @@ export class HttpServer {
     const handle = async () => {
       if (path === "/healthz" && req.method === "GET") return sendJson(res, 200, { status: "ok" });
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
-      if (path === this.options.yoga.graphqlEndpoint) return this.options.yoga(req, res, { req });
+      if (path === this.options.yoga.graphqlEndpoint) {
+        if (!this.largeBodies.admit(req, res)) return;
+        return this.options.yoga(req, res, { req });
+      }
       if (path === "/console" || path?.startsWith("/console/")) return serveConsole(req, res, path.slice(8));
       const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
       if (agentWebhook?.[1]) return handleAgentWebhook(req, res, agentWebhook[1], this.options.logger);

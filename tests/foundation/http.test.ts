@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { until } from "../support/wait.js";
 
 let api: RunningApiServer;
 beforeAll(async () => {
@@ -125,6 +126,73 @@ describe("GraphQL request body limit", () => {
     expect(over.json.errors?.[0]?.message).toContain("over 31457280 bytes");
     const under = await post(chunked, query(1024 * 1024));
     expect(under).toEqual({ status: 200, json: { data: { __typename: "Query" } } });
+  });
+
+  it("answers 503 SERVER_BUSY (Retry-After) to a large body that does not fit beside those in flight, and admits again after", async () => {
+    const large = String(25 * 1024 * 1024);
+    // Two 25 MB bodies that never finish arriving take the whole large-body budget.
+    const held = [0, 1].map(() => {
+      const request = http.request(`${api.httpUrl}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": large },
+        agent: false,
+      });
+      request.on("error", () => undefined);
+      request.write("{");
+      return request;
+    });
+    // A third is refused at once, body unread; until the server has taken the first two, it may be admitted
+    // instead (it then waits for its body), so ask again until the refusal comes.
+    const refusal = await until(
+      async () => {
+        const probe = await new Promise<{ status: number; retryAfter?: string; body: string } | undefined>(
+          (resolve) => {
+            const request = http.request(
+              `${api.httpUrl}/graphql`,
+              {
+                method: "POST",
+                headers: { "content-type": "application/json", "content-length": large },
+                agent: false,
+              },
+              (response) => {
+                let body = "";
+                response.on("data", (chunk: Buffer) => {
+                  body += chunk.toString("utf8");
+                });
+                response.on("end", () =>
+                  resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"], body }),
+                );
+              },
+            );
+            request.on("error", () => resolve(undefined));
+            request.write("{");
+            setTimeout(() => {
+              request.destroy();
+              resolve(undefined);
+            }, 200);
+          },
+        );
+        return probe;
+      },
+      (probe) => probe?.status === 503,
+      "a refusal of the third large body",
+    );
+    expect(refusal?.retryAfter).toBe("1");
+    expect(JSON.parse(refusal?.body ?? "{}")).toMatchObject({ errors: [{ extensions: { code: "SERVER_BUSY" } }] });
+    // Bodies up to 1 MB are not counted: a normal request still goes through meanwhile.
+    const small = query(0);
+    const smallHeaders = { "content-type": "application/json", "content-length": String(small.length) };
+    expect((await post(smallHeaders, small)).status).toBe(200);
+
+    for (const request of held) request.destroy();
+    const twoMegabytes = query(2 * 1024 * 1024);
+    // Once they end, a large body fits again (a 2 MB request counts against the budget).
+    const admitted = await until(
+      () => post({ "content-type": "application/json", "content-length": String(twoMegabytes.length) }, twoMegabytes),
+      (result) => result.status === 200,
+      "a large body admitted again",
+    );
+    expect(admitted.json).toEqual({ data: { __typename: "Query" } });
   });
 });
 

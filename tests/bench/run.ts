@@ -282,7 +282,6 @@ async function main() {
         }),
       );
       const expected = batches * 100 * K;
-      await waitFor(async () => undefined, "noop", 1).catch(() => undefined);
       for (;;) {
         const { received } = await stats();
         if (received >= expected) break;

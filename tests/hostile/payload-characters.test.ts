@@ -71,17 +71,6 @@ describe("over GraphQL: a ValidationError naming the input and the JSON pointer"
     expect(await prisma.event.count({ where: { tenantId: owner.id } })).toBe(0);
   });
 
-  it("accepts paired surrogates (emoji) and a literal backslash-u text", async () => {
-    const { headers } = await tenant();
-    const payload = { emoji: "\ud83d\ude00", text: "\\u0000 is how JSON writes NUL", "🔑": "\\ud800" };
-    const result = await execute<{ publishEvent: Result & { event: { payload: unknown } } }>(
-      `mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename ... on PublishedEvent { event { payload } } } }`,
-      { input: { eventType: "order.created", payload } },
-      headers,
-    );
-    expect(result.data?.publishEvent).toEqual({ __typename: "PublishedEvent", event: { payload } });
-  });
-
   it("publishEvents names the event's index and writes none of the batch", async () => {
     const { tenant: owner, headers } = await tenant();
     const events = [0, 1, 2, 3].map((index) => ({
@@ -96,6 +85,23 @@ describe("over GraphQL: a ValidationError naming the input and the JSON pointer"
     expect(result.data?.publishEvents).toMatchObject({ __typename: "ValidationError", field: "events.2.payload" });
     expect(result.data?.publishEvents.message).toContain("/deep/deeper/0");
     expect(await prisma.event.count({ where: { tenantId: owner.id } })).toBe(0);
+  });
+
+  it("refuses a lone surrogate but stores its pair (emoji) and a literal backslash-u text", async () => {
+    const { headers } = await tenant();
+    const refused = await execute<{ publishEvent: Result }>(
+      PUBLISH,
+      { input: { eventType: "order.created", payload: { emoji: "\ud83d" } } },
+      headers,
+    );
+    expect(refused.data?.publishEvent).toMatchObject({ __typename: "ValidationError", field: "payload" });
+    const payload = { emoji: "\ud83d\ude00", text: "\\u0000 is how JSON writes NUL", "🔑": "\\ud800" };
+    const result = await execute<{ publishEvent: Result & { event: { payload: unknown } } }>(
+      `mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename ... on PublishedEvent { event { payload } } } }`,
+      { input: { eventType: "order.created", payload } },
+      headers,
+    );
+    expect(result.data?.publishEvent).toEqual({ __typename: "PublishedEvent", event: { payload } });
   });
 
   it("refuses the idempotency key and event type name too (plain text columns refuse NUL)", async () => {
@@ -227,8 +233,10 @@ describe("on the inbound route: 400 INVALID_JSON with the JSON pointer", () => {
     expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(0);
   });
 
-  it("accepts paired surrogates and an escaped backslash before u0000", async () => {
+  it("refuses an unpaired surrogate but accepts a pair and an escaped backslash before u0000", async () => {
     const { agentId, secret } = await agent();
+    const refused = await postSigned(agentId, secret, '{"emoji":"\\ude00\\ud83d"}');
+    expect(refused).toMatchObject({ status: 400, body: { code: "INVALID_JSON", field: "/emoji" } });
     const result = await postSigned(agentId, secret, '{"emoji":"\\ud83d\\ude00","text":"\\\\u0000"}');
     expect(result.status).toBe(202);
     const execution = await prisma.agentExecution.findFirstOrThrow({ where: { agentId } });

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { prisma } from "../../src/db/prisma.js";
+import { pool, prisma } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
 import { signGitHub, signWebhook } from "../../src/lib/webhook-signature.js";
 import { logger } from "../../src/logger.js";
+import { forgetExpiredMessageIds } from "../../src/modules/agents/acceptance.js";
 import { MAX_FAILED_VERIFICATIONS_PER_MINUTE, sourceKey } from "../../src/modules/agents/failed-verifications.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
@@ -145,6 +146,19 @@ describe("GitHub-style requests cannot be replayed", () => {
     // A new delivery of the same body is a new request.
     expect((await post(agentId, body, { ...headers, "x-github-delivery": randomUUID() })).status).toBe(202);
     expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(2);
+    // The id outlives the Standard Webhooks window (GitHub signs no timestamp): still a replay an hour on...
+    const age = (interval: string) =>
+      pool.query(`UPDATE "InboundMessage" SET "receivedAt" = now() - $2::interval WHERE "agentId" = $1`, [
+        agentId,
+        interval,
+      ]);
+    await age("1 hour");
+    await forgetExpiredMessageIds();
+    expect((await post(agentId, body, headers)).body.code).toBe("REPLAYED");
+    // ...and forgotten after the 72 hours GitHub allows redeliveries for.
+    await age("73 hours");
+    await forgetExpiredMessageIds();
+    expect(await prisma.inboundMessage.count({ where: { agentId } })).toBe(0);
     // A delivery id is the agent's own: another agent may receive the same one.
     const other = await activeAgent();
     const otherHeaders = {

@@ -1,9 +1,10 @@
 import type { Config } from "./config.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrate } from "./db/migrator.js";
-import { connectPrisma, disconnectPrisma, prisma } from "./db/prisma.js";
+import { connectPrisma, disconnectPrisma } from "./db/prisma.js";
 import { createGraphQLServer } from "./graphql/yoga.js";
-import { HttpServer, type ReadinessCheck } from "./http/server.js";
+import { readinessChecks } from "./http/readiness.js";
+import { HttpServer } from "./http/server.js";
 import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/queue.js";
 import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
@@ -144,7 +145,6 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
   }
 }
 
-/** Database reachable, every known migration applied (another instance may roll back), job queue running. */
 /** On the first start of an empty embedded database: create the default tenant and print its admin key, once. */
 async function announceFirstKey(publicUrl: string): Promise<void> {
   const first = await bootstrapFirstTenant();
@@ -162,24 +162,4 @@ async function announceFirstKey(publicUrl: string): Promise<void> {
       "",
     ].join("\n"),
   );
-}
-
-async function readinessChecks(knownMigrations: string[], jobs: JobQueue | undefined): Promise<ReadinessCheck[]> {
-  const checks: ReadinessCheck[] = [];
-  try {
-    const rows = await prisma.$queryRaw<{ migration_name: string }[]>`
-      SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`;
-    checks.push({ name: "database", ok: true });
-    const applied = new Set(rows.map((row) => row.migration_name));
-    const pending = knownMigrations.filter((name) => !applied.has(name));
-    checks.push({
-      name: "migrations",
-      ok: pending.length === 0,
-      detail: pending.length ? `pending: ${pending.join(", ")}` : undefined,
-    });
-  } catch (error) {
-    checks.push({ name: "database", ok: false, detail: (error as Error).message });
-  }
-  if (jobs) checks.push({ name: "jobQueue", ok: jobs.isHealthy(), detail: jobs.isHealthy() ? undefined : "stopped" });
-  return checks;
 }

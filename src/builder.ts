@@ -9,6 +9,7 @@ import { prisma } from "./db/prisma.js";
 import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { GraphQLContext } from "./graphql/context.js";
+import StorableInputPlugin from "./graphql/storable-input-plugin.js";
 import { grants, type Scope } from "./modules/auth/scopes.js";
 
 /**
@@ -34,8 +35,9 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: true;
 }>({
-  // scope-auth first, so that no other plugin's wrapper runs before authorization.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, PrismaPlugin],
+  // scope-auth first, so that no other plugin's wrapper runs before authorization; storable-input after errors, so
+  // that its refusals become the typed ValidationError of fields that declare one.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, StorableInputPlugin, RelayPlugin, PrismaPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {

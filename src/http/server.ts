@@ -13,6 +13,7 @@ import { AuthenticationError, authenticate, tokenFromConnectionParams } from "..
 import { BodyBudget } from "./body-budget.js";
 import { serveConsole } from "./console-static.js";
 import { sendJson, sendJsonError } from "./json.js";
+import { answerReadiness, type ReadinessCheck } from "./readiness.js";
 
 /** Operations (subscriptions) one WebSocket connection may run at once. */
 export const MAX_OPERATIONS_PER_CONNECTION = 50;
@@ -26,12 +27,7 @@ export class PortInUseError extends Error {
   }
 }
 
-/** One readiness check: its name and whether it passed (with a reason when it did not). */
-export interface ReadinessCheck {
-  name: string;
-  ok: boolean;
-  detail?: string;
-}
+export type { ReadinessCheck } from "./readiness.js";
 
 export interface HttpServerOptions {
   port: number;
@@ -145,11 +141,15 @@ export class HttpServer {
   }
 
   private async ready(res: http.ServerResponse): Promise<void> {
-    const checks = this.draining
-      ? [{ name: "accepting", ok: false, detail: "shutting down" }]
+    const checks: ReadinessCheck[] = this.draining
+      ? [{ name: "accepting", ok: false, code: "SHUTTING_DOWN" }]
       : await this.options.readiness();
     const ok = checks.every((check) => check.ok);
-    sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not_ready", checks });
+    // Names and codes only: anyone may ask, and a driver's error text names hosts, users and databases.
+    sendJson(res, ok ? 200 : 503, {
+      status: ok ? "ready" : "not_ready",
+      checks: answerReadiness(checks, this.options.logger),
+    });
   }
 
   private attachGraphQLWebSocket(): void {

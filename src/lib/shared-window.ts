@@ -35,6 +35,31 @@ export class SharedWindowBudget {
     return { allowed: true, retryAfterSeconds: 0 };
   }
 
+  /**
+   * Whether `key` has used up `limit` as far as this process knows, without spending or reading anything: a key this
+   * process has not spent from in the current window counts as free. For limits where only a few keys ever spend
+   * (failed verifications), so that the many that never do cost nothing to check.
+   */
+  peek(key: string, limit: number): { allowed: boolean; retryAfterSeconds: number } {
+    const now = Date.now();
+    const window = this.windows.get(key);
+    if (!window || now >= window.endsAt || window.shared + window.unsynced + window.syncing < limit) {
+      return { allowed: true, retryAfterSeconds: 0 };
+    }
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((window.endsAt - now) / 1000)) };
+  }
+
+  /**
+   * Gives back one request spent in this window (one that turned out not to count, such as a replay refused after
+   * the budget was spent). Already synced, it is taken off the shared row at the next sync.
+   */
+  refund(key: string): void {
+    const window = this.windows.get(key);
+    if (!window || Date.now() >= window.endsAt) return;
+    window.unsynced -= 1;
+    this.scheduleSync();
+  }
+
   /** Reads the current window of `key` (shared by concurrent first requests for the same key). */
   private load(key: string, now: number): Promise<Window> {
     const pending = this.loading.get(key);
@@ -48,7 +73,7 @@ export class SharedWindowBudget {
         const live = row?.expire != null && Number(row.expire) > now;
         const window: Window = {
           key,
-          shared: live ? (row?.points ?? 0) : 0,
+          shared: live ? Math.max(0, row?.points ?? 0) : 0,
           endsAt: live ? Number(row?.expire) : now + this.windowMs,
           unsynced: 0,
           syncing: 0,
@@ -77,7 +102,8 @@ export class SharedWindowBudget {
   /** Adds every window's unsynced requests to its row in one statement, and takes back the totals. */
   private async sync(): Promise<void> {
     const now = Date.now();
-    const due = [...this.windows.values()].filter((window) => window.unsynced > 0);
+    // Refunds make `unsynced` negative: those are written too, and taken off the shared count.
+    const due = [...this.windows.values()].filter((window) => window.unsynced !== 0);
     for (const [key, window] of this.windows)
       if (window.endsAt <= now && window.unsynced === 0) this.windows.delete(key);
     if (due.length === 0) return;
@@ -91,8 +117,8 @@ export class SharedWindowBudget {
           `INSERT INTO "RateLimit" (key, points, expire)
          SELECT * FROM unnest($1::varchar[], $2::int[], $3::bigint[]) ORDER BY 1
          ON CONFLICT (key) DO UPDATE SET
-           points = CASE WHEN "RateLimit".expire <= $4 OR "RateLimit".expire IS NULL THEN excluded.points
-                         ELSE "RateLimit".points + excluded.points END,
+           points = GREATEST(0, CASE WHEN "RateLimit".expire <= $4 OR "RateLimit".expire IS NULL THEN excluded.points
+                         ELSE "RateLimit".points + excluded.points END),
            expire = CASE WHEN "RateLimit".expire <= $4 OR "RateLimit".expire IS NULL THEN excluded.expire
                          ELSE "RateLimit".expire END
          RETURNING key, points, expire::text AS expire`,
@@ -109,7 +135,7 @@ export class SharedWindowBudget {
         const row = byKey.get(`${this.prefix}:${window.key}`);
         window.syncing = 0;
         if (row) {
-          window.shared = row.points;
+          window.shared = Math.max(0, row.points);
           window.endsAt = Number(row.expire);
         }
       }
@@ -120,7 +146,7 @@ export class SharedWindowBudget {
         window.syncing = 0;
       }
     }
-    if (due.some((window) => window.unsynced > 0)) this.scheduleSync();
+    if (due.some((window) => window.unsynced !== 0)) this.scheduleSync();
   }
 }
 
@@ -129,7 +155,7 @@ interface Window {
   /** Every instance's requests in this window, as of the last sync (this one's synced ones included). */
   shared: number;
   endsAt: number;
-  /** Accepted here since the last sync. */
+  /** Accepted here since the last sync, less refunds (so it may be negative). */
   unsynced: number;
   /** Being written by the sync in flight. */
   syncing: number;

@@ -151,7 +151,10 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
   it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one", async () => {
     const { agentId, secret } = await activeAgent();
     const body = '{"action":"opened"}';
-    expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, secret) })).status).toBe(202);
+    const delivery = { "x-github-delivery": randomBytes(16).toString("hex") };
+    expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, secret), ...delivery })).status).toBe(
+      202,
+    );
     expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, "nope") })).body).toMatchObject({
       code: "SIGNATURE_INVALID",
     });

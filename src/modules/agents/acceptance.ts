@@ -13,6 +13,27 @@ export const EXECUTION_QUEUE = "agent.execute";
 /** Tries per execution: the first run and two retries when an action fails. */
 export const EXECUTION_RETRY_LIMIT = 2;
 
+/**
+ * Replay ids of GitHub-style requests (X-GitHub-Delivery) are stored with this prefix, apart from Standard Webhooks'
+ * webhook-ids, and kept longer: GitHub signs no timestamp, so the only replay window is how long the id is kept.
+ */
+export const GITHUB_DELIVERY_PREFIX = "github:";
+/**
+ * How long accepted ids are remembered. A webhook-id older than the 5-minute timestamp tolerance cannot pass the
+ * signature check again, so 10 minutes is plenty; a GitHub delivery id has no timestamp to age out, so it is kept
+ * as long as GitHub lets anyone redeliver a delivery (3 days).
+ */
+export const WEBHOOK_ID_RETENTION = "10 minutes";
+export const GITHUB_DELIVERY_RETENTION = "72 hours";
+
+/** Deletes the ids whose replay window has passed. */
+export async function forgetExpiredMessageIds(): Promise<void> {
+  await pool.query(
+    `DELETE FROM "InboundMessage" WHERE "receivedAt" < now() - interval '${WEBHOOK_ID_RETENTION}'
+       AND ("messageId" NOT LIKE '${GITHUB_DELIVERY_PREFIX}%' OR "receivedAt" < now() - interval '${GITHUB_DELIVERY_RETENTION}')`,
+  );
+}
+
 /** A verified, valid inbound request, ready to be stored. */
 export interface Acceptance {
   /** The agent the request was checked against; refused with "agent_changed" if its row has changed since. */
@@ -21,7 +42,7 @@ export interface Acceptance {
   rawBody: string;
   headers: Record<string, string>;
   sourceIp: string | null;
-  /** The Standard Webhooks id, checked against replays in the same transaction; null for GitHub-style requests. */
+  /** The webhook-id (or prefixed X-GitHub-Delivery), checked against replays in the same transaction; null for none. */
   messageId: string | null;
 }
 
@@ -48,7 +69,7 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
     );
     const current = new Map(versions.map((row) => [row.id, row.version]));
     const unchanged = (item: Acceptance) => current.get(item.agent.id) === item.agent.version;
-    // Replays: a webhook-id seen before for the agent (or earlier in this batch) is refused.
+    // Replays: an id seen before for the agent (or earlier in this batch) is refused.
     const withIds = batch.filter((item) => item.messageId !== null && unchanged(item));
     const fresh = new Set<string>();
     if (withIds.length) {

@@ -8,15 +8,23 @@ import { cachedSchema } from "../../lib/json-schema.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { SharedWindowBudget } from "../../lib/shared-window.js";
+import { describeUnstorable, findUnstorableTextInParsed } from "../../lib/storable-text.js";
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
 import { recordConsoleEvent } from "../console/console-events.js";
-import { accept } from "./acceptance.js";
+import { accept, forgetExpiredMessageIds, GITHUB_DELIVERY_PREFIX } from "./acceptance.js";
 import type { AgentAction } from "./agent-config.js";
+import {
+  failedVerificationsExceeded,
+  MAX_FAILED_VERIFICATIONS_PER_MINUTE,
+  recordFailedVerification,
+} from "./failed-verifications.js";
 
 /** Request bodies larger than this are refused (413) before anything else is looked at. */
 export const MAX_INBOUND_BYTES = 1024 * 1024;
 const TIMESTAMP_TOLERANCE_SECONDS = 300;
+/** Longest webhook-id or X-GitHub-Delivery kept for replay checks (GitHub's are 36-character GUIDs). */
+const MAX_MESSAGE_ID_LENGTH = 256;
 /** Headers worth keeping with an execution; credentials and (see below) signatures are not among them. */
 const KEPT_HEADERS = [
   "content-type",
@@ -114,11 +122,18 @@ async function currentAgent(id: string): Promise<InboundAgent> {
 /** The agent changed between the checks and the transaction storing the request: decide again on the new row. */
 class AgentChanged extends Error {}
 
-/** Spends one request of an ACTIVE agent's per-minute budget. @throws InboundRefusal 403 or 429 (with Retry-After). */
-async function admitRequest(agent: InboundAgent): Promise<void> {
+/** @throws InboundRefusal 403 unless the agent is ACTIVE. */
+function requireActive(agent: InboundAgent): void {
   if (agent.status !== "ACTIVE") {
     throw new InboundRefusal(403, "AGENT_NOT_ACTIVE", `the agent is ${agent.status.toLowerCase()}`);
   }
+}
+
+/**
+ * Spends one request of the agent's per-minute budget: only verified requests get here, so forged ones never use it
+ * up (a replay, refused later, gives its request back). @throws InboundRefusal 429 (with Retry-After).
+ */
+async function spendBudget(agent: InboundAgent): Promise<void> {
   const budget = await inboundBudget.spend(agent.id, agent.rateLimitPerMinute);
   if (!budget.allowed) {
     throw new InboundRefusal(429, "RATE_LIMITED", `at most ${agent.rateLimitPerMinute} requests a minute`, undefined, {
@@ -140,11 +155,13 @@ async function agentSecret(agent: InboundAgent): Promise<string> {
 }
 
 /**
- * Checks Standard Webhooks headers (timestamp within 5 minutes; the webhook-id is checked against replays when the
- * request is stored) or GitHub's X-Hub-Signature-256. The code says which check failed; nothing says what was
- * expected. Resolves with the webhook-id to check against replays (null for GitHub's scheme).
+ * Checks Standard Webhooks headers (timestamp within 5 minutes) or GitHub's X-Hub-Signature-256 (with the
+ * X-GitHub-Delivery id, required: GitHub signs only the body, so without the id a replay could not be told apart).
+ * The code says which check failed; nothing says what was expected. Resolves with the id to check against replays
+ * when the request is stored: the webhook-id, or `github:` and the delivery id (GitHub's ids live apart, and longer,
+ * see acceptance.ts).
  */
-async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: Buffer): Promise<string | null> {
+async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: Buffer): Promise<string> {
   const secret = await agentSecret(agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;
   if (headers["webhook-signature"] !== undefined) {
@@ -160,7 +177,7 @@ async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: 
       ];
       throw new InboundRefusal(401, code, `signature check failed: ${result.reason}`);
     }
-    return result.msgId;
+    return checkedMessageId(result.msgId, "webhook-id");
   }
   const github = headers["x-hub-signature-256"];
   if (github !== undefined) {
@@ -175,7 +192,9 @@ async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: 
         result.reason === "missing" ? "SIGNATURE_MISSING" : "SIGNATURE_INVALID",
         `signature check failed: ${result.reason}`,
       );
-    return null;
+    const delivery = headers["x-github-delivery"];
+    const deliveryId = Array.isArray(delivery) ? delivery[0] : delivery;
+    return `${GITHUB_DELIVERY_PREFIX}${checkedMessageId(deliveryId, "X-GitHub-Delivery")}`;
   }
   throw new InboundRefusal(
     401,
@@ -184,12 +203,28 @@ async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: 
   );
 }
 
-function parsePayload(agent: InboundAgent, body: Buffer): unknown {
+/** The id to check against replays. @throws InboundRefusal 401 SIGNATURE_MISSING when absent or too long. */
+function checkedMessageId(id: string | null | undefined, header: string): string {
+  if (!id || id.length > MAX_MESSAGE_ID_LENGTH) {
+    throw new InboundRefusal(401, "SIGNATURE_MISSING", `send ${header}, 1 to ${MAX_MESSAGE_ID_LENGTH} characters`);
+  }
+  return id;
+}
+
+/**
+ * The body as JSON, refused (400) when it is not JSON, holds text PostgreSQL cannot store (NUL, unpaired
+ * surrogates: `field` is the JSON pointer), or breaks the agent's payload schema.
+ */
+function parsePayload(agent: InboundAgent, text: string): unknown {
   let payload: unknown;
   try {
-    payload = JSON.parse(body.toString("utf8"));
+    payload = JSON.parse(text);
   } catch {
     throw new InboundRefusal(400, "INVALID_JSON", "the body is not JSON");
+  }
+  const unstorable = findUnstorableTextInParsed(text, payload);
+  if (unstorable) {
+    throw new InboundRefusal(400, "INVALID_JSON", describeUnstorable("payload", unstorable), unstorable.pointer || "/");
   }
   if (agent.payloadSchema !== null) {
     const validate = cachedSchema(`agent:${agent.id}:${agent.version}`, agent.payloadSchema);
@@ -208,11 +243,12 @@ function parsePayload(agent: InboundAgent, body: Buffer): unknown {
 }
 
 /**
- * POST /agents/:id/webhook. Checked in this order: size (413), agent (404) and status (403), the agent's rate (429
- * with Retry-After), signature (401), JSON and the payload schema (400), and a webhook-id already accepted (401
- * REPLAYED, checked in the transaction that stores the request, see acceptance.ts); accepted requests are stored as
- * executions and queued in one transaction (202). Refusals are logged at warn with agent, code and source address, never the
- * body or the secret.
+ * POST /agents/:id/webhook. Checked in this order: size (413), the source address's failed verifications (429 with
+ * Retry-After, see failed-verifications.ts), agent (404) and status (403), signature and timestamp (401), the
+ * agent's rate (429 with Retry-After, spent by verified requests only), JSON and the payload schema (400), and an id
+ * already accepted (401 REPLAYED, checked in the transaction that stores the request, see acceptance.ts); accepted
+ * requests are stored as executions and queued in one transaction (202). Every 401 counts against the source
+ * address. Refusals are logged at warn with agent, code and source address, never the body or the secret.
  */
 export async function handleAgentWebhook(
   req: IncomingMessage,
@@ -226,6 +262,16 @@ export async function handleAgentWebhook(
       throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
     const body = await readBody(req);
     if (!isUuid(agentId)) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
+    const failures = failedVerificationsExceeded(sourceIp);
+    if (failures.exceeded) {
+      throw new InboundRefusal(
+        429,
+        "TOO_MANY_FAILED_VERIFICATIONS",
+        `more than ${MAX_FAILED_VERIFICATIONS_PER_MINUTE} failed verifications a minute from this address`,
+        undefined,
+        { "retry-after": String(failures.retryAfterSeconds) },
+      );
+    }
     const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp);
     forgetOldMessageIds();
     inboundRequestsTotal.inc({ result: "accepted" });
@@ -234,6 +280,11 @@ export async function handleAgentWebhook(
     if (!(error instanceof InboundRefusal)) throw error;
     inboundRequestsTotal.inc({ result: error.code.toLowerCase() });
     if (error.status === 413) res.setHeader("connection", "close");
+    if (error.status === 401) {
+      await recordFailedVerification(sourceIp).catch((countError: unknown) =>
+        logger.warn({ err: countError }, "could not count the failed verification"),
+      );
+    }
     logger.warn({ agentId, code: error.code, ip: sourceIp }, "inbound webhook refused");
     if (error.agent) await announceRefusal(error.agent, error, sourceIp, logger);
     sendJsonError(
@@ -295,14 +346,19 @@ async function receive(
   body: Buffer,
   sourceIp: string | null,
 ): Promise<string> {
-  await admitRequest(agent);
+  requireActive(agent);
   const messageId = await verifySignature(agent, req, body);
-  const payload = parsePayload(agent, body);
+  await spendBudget(agent);
+  const text = body.toString("utf8");
+  const payload = parsePayload(agent, text);
   const headers = keptHeaders(agent, req);
-  const stored = await accept({ agent, payload, rawBody: body.toString("utf8"), headers, sourceIp, messageId });
+  const stored = await accept({ agent, payload, rawBody: text, headers, sourceIp, messageId });
   if (stored.accepted) return stored.executionId;
+  // Neither a replay nor a request decided again on the changed agent spends the budget (the latter spends anew).
+  inboundBudget.refund(agent.id);
   if (stored.reason === "agent_changed") throw new AgentChanged();
-  throw new InboundRefusal(401, "REPLAYED", "this webhook-id was already accepted");
+  const header = messageId.startsWith(GITHUB_DELIVERY_PREFIX) ? "X-GitHub-Delivery" : "webhook-id";
+  throw new InboundRefusal(401, "REPLAYED", `this ${header} was already accepted`);
 }
 
 /** Rate-limit refusals reach the console at most this often per agent: a flood must not flood the feed too. */
@@ -329,10 +385,8 @@ async function announceRefusal(
   }).catch((error: unknown) => logger.warn({ err: error }, "could not record the refusal in the console"));
 }
 
-/** Ids older than the timestamp window can never be replayed successfully; forget them now and then. */
+/** Forgets, now and then, the ids whose replay window has passed (see acceptance.ts for the windows). */
 function forgetOldMessageIds(): void {
   if (Math.random() >= 0.001) return;
-  void pool
-    .query(`DELETE FROM "InboundMessage" WHERE "receivedAt" < now() - interval '10 minutes'`)
-    .catch(() => undefined);
+  void forgetExpiredMessageIds().catch(() => undefined);
 }

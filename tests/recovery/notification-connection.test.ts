@@ -95,8 +95,6 @@ describe("the notification connection terminated by the server", () => {
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
        WHERE application_name = 'signalpost-listen' AND datname = current_database()`,
     );
-    // One shared connection per process for every channel.
-    expect(terminated).toHaveLength(2);
     // Changed at once, before either process could have listened again: the notification itself is lost.
     const metricsPort = await freePort();
     await pool.query(
@@ -130,5 +128,7 @@ describe("the notification connection terminated by the server", () => {
       "a delivery update after the reconnect",
     );
     await client.dispose();
+    // One shared connection per process for every channel (there were up to five each).
+    expect(terminated).toHaveLength(2);
   });
 });

@@ -127,10 +127,14 @@ async function main(): Promise<number> {
   const children = () => [api, worker];
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status === 200, "the api");
-    const keys = spawn(process.execPath, [BIN, "keys", "create", "--tenant", "soak", "--name", "soak", "--scopes", "admin", "--json"], {
-      env: { ...process.env, DATABASE_URL: databaseUrl, SIGNALPOST_MASTER_KEY: MASTER_KEY, LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const keys = spawn(
+      process.execPath,
+      [BIN, "keys", "create", "--tenant", "soak", "--name", "soak", "--scopes", "admin", "--json"],
+      {
+        env: { ...process.env, DATABASE_URL: databaseUrl, SIGNALPOST_MASTER_KEY: MASTER_KEY, LOG_LEVEL: "warn" },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let keyOutput = "";
     keys.stdout?.on("data", (chunk: Buffer) => {
       keyOutput += chunk.toString("utf8");

@@ -36,6 +36,8 @@ export interface App {
   port: number | undefined;
   /** Stops everything in order within `timeoutMs`: HTTP first, then jobs, then the database. */
   stop(timeoutMs?: number): Promise<void>;
+  /** Resolves with the reason once the process cannot recover (the embedded PostgreSQL could not be restarted). */
+  fatal: Promise<Error>;
 }
 
 /**
@@ -122,7 +124,12 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         port: config.port,
         host: config.host,
         yoga: createGraphQLServer(),
-        readiness: () => readinessChecks(migration.known, role === "api" ? undefined : started.jobs),
+        // While the embedded server is restarting (or could not be), say so without waiting on a connection.
+        readiness: async () =>
+          database.state() === "up"
+            ? readinessChecks(migration.known, role === "api" ? undefined : started.jobs)
+            : [{ name: "database", ok: false, detail: database.state() }],
+        liveness: () => database.state() !== "failed",
         logger,
       });
       port = await http.listen();
@@ -136,7 +143,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     if (port !== undefined) {
       logger.info({ port, graphiql: `${publicUrl}/graphql` }, `Signalpost is serving GraphQL at ${publicUrl}/graphql`);
     }
-    return { role, databaseUrl: database.url, port, stop };
+    return { role, databaseUrl: database.url, port, stop, fatal: database.fatal };
   } catch (error) {
     await stop(2_000).catch((stopError: unknown) =>
       logger.error({ err: stopError }, "cleanup after a failed start failed"),

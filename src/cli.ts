@@ -55,9 +55,22 @@ async function serve(args: string[]): Promise<void> {
   handleSignals(app, config.shutdownTimeoutMs);
 }
 
-/** First SIGINT/SIGTERM: graceful stop, exit 0. A second one while stopping: exit at once. */
+/**
+ * First SIGINT/SIGTERM: graceful stop, exit 0. A second one while stopping: exit at once. A fault the process cannot
+ * recover from (the embedded PostgreSQL could not be restarted): stop what can be stopped, print one line, exit 1,
+ * so that an outer supervisor restarts it.
+ */
 function handleSignals(app: App, timeoutMs: number): void {
   let stopping = false;
+  void app.fatal.then((error) => {
+    if (stopping) return;
+    stopping = true;
+    const exit = () => {
+      process.stderr.write(`signalpost: ${error.message}\n`);
+      process.exit(EXIT_FAILURE);
+    };
+    app.stop(Math.min(timeoutMs, 5_000)).then(exit, exit);
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, "second signal: exiting without finishing the shutdown");

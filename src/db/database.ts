@@ -3,11 +3,18 @@ import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { type EmbeddedMode, EmbeddedPostgres } from "./embedded-postgres.js";
 
+/** `up`, `restarting` (the embedded server died and is being brought back), or `failed` (it could not be). */
+export type DatabaseState = "up" | "restarting" | "failed";
+
 /** The database the process talks to, and how to let go of it. */
 export interface Database {
   url: string;
   /** The embedded server, when this process started one. */
   embedded: EmbeddedPostgres | undefined;
+  /** Always `up` with DATABASE_URL: an external server's outages are survived by retrying, not managed by us. */
+  state(): DatabaseState;
+  /** Resolves (never rejects) with the reason once the database cannot be brought back: the process should exit. */
+  fatal: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -20,9 +27,35 @@ const APP_DATABASE = "signalpost";
 export async function openDatabase(config: Config, logger: Logger, mode: EmbeddedMode = "own"): Promise<Database> {
   if (config.databaseUrl) {
     await assertReachable(config.databaseUrl);
-    return { url: config.databaseUrl, embedded: undefined, close: async () => undefined };
+    return {
+      url: config.databaseUrl,
+      embedded: undefined,
+      state: () => "up",
+      fatal: new Promise(() => undefined),
+      close: async () => undefined,
+    };
   }
   const embedded = new EmbeddedPostgres({ dataDir: config.dataDir, logger });
+  let state: DatabaseState = "up";
+  let giveUp: (error: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => {
+    giveUp = resolve;
+  });
+  // Only the server that owns the cluster supervises it; a command-line tool sharing it leaves that to the server.
+  if (mode === "own") {
+    embedded.supervise({
+      down: () => {
+        state = "restarting";
+      },
+      up: () => {
+        state = "up";
+      },
+      gaveUp: (error) => {
+        state = "failed";
+        giveUp(error);
+      },
+    });
+  }
   try {
     await embedded.start(mode);
     await ensureDatabase(embedded.url("postgres"), APP_DATABASE);
@@ -30,7 +63,7 @@ export async function openDatabase(config: Config, logger: Logger, mode: Embedde
     await embedded.stop();
     throw error;
   }
-  return { url: embedded.url(APP_DATABASE), embedded, close: () => embedded.stop() };
+  return { url: embedded.url(APP_DATABASE), embedded, state: () => state, fatal, close: () => embedded.stop() };
 }
 
 /** Creates a database unless it exists (CREATE DATABASE has no IF NOT EXISTS). */

@@ -94,6 +94,21 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
+/** What the supervisor reports while it brings a server that died back (see EmbeddedPostgres.supervise). */
+export interface SupervisionHandlers {
+  /** The server exited without being asked to; restarts follow. */
+  down(reason: string): void;
+  /** Running again after `downMs`, on the same port. */
+  up(downMs: number): void;
+  /** Every restart failed: the process cannot recover and should exit. */
+  gaveUp(error: Error): void;
+}
+
+/** Restarts tried after an unexpected exit before giving up, and the backoff between them (doubling, capped). */
+export const MAX_RESTARTS = 6;
+const RESTART_BASE_MS = 250;
+const RESTART_CAP_MS = 8_000;
+
 export interface EmbeddedPostgresOptions {
   /** Directory that holds the cluster (`pg/`) and its generated password. */
   dataDir: string;
@@ -128,6 +143,11 @@ export class EmbeddedPostgres {
   private port = 0;
   private password = "";
   private ownsServerLock = false;
+  private stopping = false;
+  private restarting: Promise<void> | undefined;
+  private supervision: SupervisionHandlers | undefined;
+  private binaries: PostgresBinaries | undefined;
+  private owner: { uid: number; gid: number } | undefined;
   private readonly clusterDir: string;
   private readonly serverLock: string;
 
@@ -140,6 +160,9 @@ export class EmbeddedPostgres {
   async start(mode: EmbeddedMode = "own"): Promise<string> {
     const binaries = await loadBinaries();
     const owner = await postgresUser();
+    this.binaries = binaries;
+    this.owner = owner;
+    this.stopping = false;
     await mkdir(this.options.dataDir, { recursive: true });
     this.password = await this.readOrCreatePassword();
     if (!existsSync(path.join(this.clusterDir, "PG_VERSION"))) await this.initialise(binaries, owner);
@@ -174,6 +197,9 @@ export class EmbeddedPostgres {
    * the server process is gone. A cluster used in `share` mode is left running.
    */
   async stop(): Promise<void> {
+    this.stopping = true;
+    // A restart under way finishes (or fails) first, so the server it starts is stopped too, not left behind.
+    await this.restarting;
     const child = this.process;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -187,6 +213,60 @@ export class EmbeddedPostgres {
       await rm(this.serverLock, { force: true });
       this.ownsServerLock = false;
     }
+  }
+
+  /**
+   * Restarts the server whenever it exits without being asked to (a `kill -9` of the postmaster, an OOM kill, a
+   * crash): on the same port, so every connection URL stays valid, and through PostgreSQL's own crash recovery. The
+   * backoff between tries doubles (250 ms to 8 s); after MAX_RESTARTS failed tries it gives up.
+   */
+  supervise(handlers: SupervisionHandlers): void {
+    this.supervision = handlers;
+  }
+
+  /** True while the supervisor is bringing the server back. */
+  get isRestarting(): boolean {
+    return this.restarting !== undefined;
+  }
+
+  private onUnexpectedExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const handlers = this.supervision;
+    if (!handlers || this.stopping || this.restarting) return;
+    const reason = signal ? `killed by ${signal}` : `exit code ${code}`;
+    const downSince = Date.now();
+    this.options.logger.warn({ reason, port: this.port }, "the embedded PostgreSQL exited unexpectedly; restarting it");
+    handlers.down(reason);
+    this.restarting = (async () => {
+      let lastError: Error | undefined;
+      for (let attempt = 0; attempt < MAX_RESTARTS && !this.stopping; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RESTART_CAP_MS, RESTART_BASE_MS * 2 ** attempt)));
+        if (this.stopping) return;
+        try {
+          if (!this.binaries) throw new Error("the embedded PostgreSQL was never started");
+          await this.launch(this.binaries, this.owner);
+          this.options.logger.info(
+            { downMs: Date.now() - downSince, attempts: attempt + 1 },
+            "embedded PostgreSQL restarted",
+          );
+          handlers.up(Date.now() - downSince);
+          return;
+        } catch (error) {
+          lastError = error as Error;
+          this.options.logger.warn(
+            { attempt: attempt + 1, reason: lastError.message },
+            "restarting the embedded PostgreSQL failed",
+          );
+        }
+      }
+      if (this.stopping) return;
+      handlers.gaveUp(
+        new Error(
+          `the embedded PostgreSQL exited (${reason}) and could not be restarted after ${MAX_RESTARTS} tries: ${lastError?.message ?? "unknown error"}`,
+        ),
+      );
+    })().finally(() => {
+      this.restarting = undefined;
+    });
   }
 
   /** One server per data directory: refuse while another live server holds the lock, otherwise take it. */
@@ -280,7 +360,15 @@ export class EmbeddedPostgres {
         "-c",
         "max_connections=200",
       ],
-      { ...owner, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } },
+      {
+        ...owner,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, LC_ALL: "C" },
+        // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and PostgreSQL must not
+        // shut down under our in-flight work; we stop it ourselves after draining. Not unref'd: it is ours to stop.
+        // A SIGKILLed Signalpost leaves it running, and the next start stops it (stopOrphan).
+        detached: true,
+      },
     );
     this.process = child;
     const remember = (chunk: Buffer) => {
@@ -299,10 +387,18 @@ export class EmbeddedPostgres {
       ),
     );
     exitedEarly.catch(() => undefined);
-    await Promise.race([
-      waitUntil(() => this.accepts(), 30_000, "the embedded PostgreSQL to accept connections"),
-      exitedEarly,
-    ]);
+    try {
+      await Promise.race([
+        waitUntil(() => this.accepts(), 30_000, "the embedded PostgreSQL to accept connections"),
+        exitedEarly,
+      ]);
+    } catch (error) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      throw error;
+    }
+    child.once("exit", (code, signal) => {
+      if (this.process === child) this.onUnexpectedExit(code, signal);
+    });
     this.options.logger.info({ port: this.port, dir: this.clusterDir }, "embedded PostgreSQL started");
   }
 

@@ -18,6 +18,10 @@ export function connectPrisma(databaseUrl: string, poolSize = 10): PrismaClient 
   pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on("error", () => undefined);
+  // The pool listens for errors only on idle clients. A client checked out for a transaction (publishing, accepting
+  // a webhook) when the server dies or terminates it emits 'error' with no listener, which would crash the process;
+  // the query in flight rejects anyway, and the pool discards the client when it is released with that error.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return prisma;
 }

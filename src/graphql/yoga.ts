@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { GraphQLError, getOperationAST } from "graphql";
-import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
 import {
@@ -53,7 +54,7 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
     landingPage: false,
     // Replaced by useBodyLimit, which does not pipe bodies of a known length through a stream.
     maxRequestBodySize: false,
-    maskedErrors: true,
+    maskedErrors: { maskError: maskUnavailable },
     plugins: [useBodyLimit(MAX_GRAPHQL_BODY_BYTES), useGraphQLMetrics()],
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
@@ -74,6 +75,27 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
       }
     },
   });
+}
+
+/**
+ * The database being down (restarting, unreachable, a connection cut mid-query) is not a bug in the request or in
+ * us: it answers SERVICE_UNAVAILABLE, HTTP 503 with Retry-After, so clients retry instead of reporting INTERNAL.
+ * Everything else unexpected stays masked as before.
+ */
+function maskUnavailable(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original && !(original instanceof GraphQLError && !original.originalError) && isDatabaseUnavailable(original)) {
+    return new GraphQLError("the database is unavailable right now; retry shortly", {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: {
+        code: "SERVICE_UNAVAILABLE",
+        retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        http: { status: 503, headers: { "retry-after": String(UNAVAILABLE_RETRY_AFTER_SECONDS) } },
+      },
+    });
+  }
+  return maskError(error, message, isDev);
 }
 
 /** GraphQL request bodies above this are refused with 413: a full publishEvents batch is 100 events of 256 KB. */

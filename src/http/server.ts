@@ -4,6 +4,7 @@ import { type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
+import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
 import { MAX_GRAPHQL_BODY_BYTES, type ServerContext } from "../graphql/yoga.js";
 import { countSubscriptions } from "../lib/metrics.js";
@@ -34,6 +35,8 @@ export interface HttpServerOptions {
   host: string;
   yoga: YogaServerInstance<ServerContext, GraphQLContext>;
   readiness: () => Promise<ReadinessCheck[]>;
+  /** False once the process cannot recover (it is about to exit); /healthz then answers 503. Default: alive. */
+  liveness?: () => boolean;
   logger: Logger;
 }
 
@@ -122,7 +125,7 @@ export class HttpServer {
     if (this.draining) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?")[0];
     const handle = async () => {
-      if (path === "/healthz" && req.method === "GET") return sendJson(res, 200, { status: "ok" });
+      if (path === "/healthz" && req.method === "GET") return this.health(res);
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
       if (path === this.options.yoga.graphqlEndpoint) {
         if (!this.largeBodies.admit(req, res)) return;
@@ -134,10 +137,27 @@ export class HttpServer {
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };
     handle().catch((error: unknown) => {
+      // A database outage (inbound webhooks while it restarts, say) is the caller's cue to retry, not our bug.
+      if (isDatabaseUnavailable(error) && !res.headersSent) {
+        this.options.logger.warn({ path }, "database unavailable; answered 503");
+        return sendJsonError(
+          res,
+          503,
+          { code: "SERVICE_UNAVAILABLE", message: "the database is unavailable right now; retry shortly" },
+          { "retry-after": String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+        );
+      }
       this.options.logger.error({ err: error, path }, "unhandled error in HTTP route");
       if (!res.headersSent) sendJsonError(res, 500, { code: "INTERNAL", message: "Internal server error" });
       else res.destroy();
     });
+  }
+
+  /** Alive unless shutting down or past recovery: a supervisor watching /healthz must see a process that is ending. */
+  private health(res: http.ServerResponse): void {
+    if (this.draining) sendJson(res, 503, { status: "stopping" });
+    else if (this.options.liveness && !this.options.liveness()) sendJson(res, 503, { status: "failed" });
+    else sendJson(res, 200, { status: "ok" });
   }
 
   private async ready(res: http.ServerResponse): Promise<void> {

@@ -1,6 +1,7 @@
 import pg from "pg";
 import PgBoss from "pg-boss";
 import { ChannelListener } from "../db/listen.js";
+import { isDatabaseUnavailable } from "../db/unavailable.js";
 import type { Logger } from "../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
 
@@ -60,7 +61,19 @@ export async function startJobQueue(
     ...(options.work ? {} : { supervise: false, schedule: false }),
   });
   let healthy = false;
-  boss.on("error", (error) => logger.error({ err: error }, "job queue error"));
+  // pg-boss keeps polling through a database outage (each worker's loop catches the failed fetch, emits 'error' and
+  // tries again after its interval), so an outage needs no action from us: say so once a minute, not twice a second
+  // per worker with the whole client in the log line.
+  let lastOutageLog = 0;
+  boss.on("error", (error) => {
+    if (isDatabaseUnavailable(error)) {
+      if (Date.now() - lastOutageLog < 60_000) return;
+      lastOutageLog = Date.now();
+      logger.warn({ reason: error.message }, "job queue: the database is unavailable; workers keep retrying");
+      return;
+    }
+    logger.error({ err: error }, "job queue error");
+  });
   await withSetupLock(databaseUrl, async () => {
     await boss.start();
     for (const job of jobs) {
@@ -83,7 +96,9 @@ export async function startJobQueue(
       },
     );
     if (job.wakeChannel) {
-      const listener = new ChannelListener(databaseUrl, job.wakeChannel, () => boss.notifyWorker(workerId), logger);
+      const wake = () => boss.notifyWorker(workerId);
+      // A reconnect wakes the worker too: jobs announced while the connection was down are waiting.
+      const listener = new ChannelListener(databaseUrl, job.wakeChannel, wake, logger, wake);
       await listener.start();
       listeners.push(listener);
     }

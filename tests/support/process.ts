@@ -26,7 +26,12 @@ export interface SignalpostProcess {
  * Runs `node src/bin.mjs <args>` (or another entry) with the given environment added to a clean one (no inherited DATABASE_URL). With
  * DATABASE_URL, SIGNALPOST_MASTER_KEY defaults to the file's shared test key; pass `undefined` to leave it out.
  */
-export function runSignalpost(args: string[], env: Record<string, string | undefined>, entry = BIN): SignalpostProcess {
+export function runSignalpost(
+  args: string[],
+  env: Record<string, string | undefined>,
+  entry = BIN,
+  options: { detached?: boolean } = {},
+): SignalpostProcess {
   const inherited = { ...process.env };
   for (const name of ["DATABASE_URL", "PORT", "VITEST", "VITEST_WORKER_ID", "VITEST_POOL_ID", "NODE_OPTIONS"])
     delete inherited[name];
@@ -42,6 +47,8 @@ export function runSignalpost(args: string[], env: Record<string, string | undef
       }).filter(([, value]) => value !== undefined),
     ),
     stdio: ["ignore", "pipe", "pipe"],
+    // In its own process group, like a server started from a terminal: `process.kill(-pid, "SIGINT")` is Ctrl-C.
+    detached: options.detached ?? false,
   });
   let stdout = "";
   let stderr = "";

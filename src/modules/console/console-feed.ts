@@ -54,7 +54,14 @@ export class ConsoleFeed {
   constructor(private readonly logger: Logger) {}
 
   async start(databaseUrl: string): Promise<void> {
-    this.listener = new ChannelListener(databaseUrl, CONSOLE_CHANNEL, () => this.wake(), this.logger);
+    // The feed tails the table from its position, so a reconnect only has to make it look now.
+    this.listener = new ChannelListener(
+      databaseUrl,
+      CONSOLE_CHANNEL,
+      () => this.wake(),
+      this.logger,
+      () => this.wake(),
+    );
     await this.listener.start();
   }
 

@@ -1,5 +1,6 @@
 import { ChannelListener, DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
+import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
 import { disableEndpoint } from "../endpoints/endpoints.service.js";
@@ -24,6 +25,9 @@ export interface DispatcherOptions {
 
 const SYSTEM = { actor: { type: "system" as const, id: null, name: "delivery worker" } };
 const RECORD_BATCH = 500;
+/** While the database is unavailable the loop backs off from this, doubling, up to the cap. */
+const OUTAGE_BACKOFF_MS = 250;
+const OUTAGE_BACKOFF_CAP_MS = 5_000;
 
 /**
  * The worker's delivery loop: claims due deliveries in batches, sends them concurrently within a bound, records the
@@ -40,6 +44,10 @@ export class DeliveryDispatcher {
   /** The loop is asleep because every slot was taken (not because nothing was due). */
   private waitingForCapacity = false;
   private readonly secrets = new SigningSecretCache();
+  /** Consecutive failures for want of a database (0 when it answers); logged once per outage. */
+  private outageFailures = 0;
+  /** Set by stop(): recording attempts keeps retrying through an outage until then. */
+  private stopDeadline = Number.POSITIVE_INFINITY;
   private readonly listener: ChannelListener;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
@@ -47,7 +55,14 @@ export class DeliveryDispatcher {
   constructor(private readonly options: DispatcherOptions) {
     this.batchSize = options.batchSize ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    this.listener = new ChannelListener(options.databaseUrl, DELIVERIES_CHANNEL, () => this.signal(), options.logger);
+    // After a reconnect, publishes notified in the gap were missed: look at the queue at once.
+    this.listener = new ChannelListener(
+      options.databaseUrl,
+      DELIVERIES_CHANNEL,
+      () => this.signal(),
+      options.logger,
+      () => this.signal(),
+    );
   }
 
   async start(): Promise<void> {
@@ -59,6 +74,7 @@ export class DeliveryDispatcher {
   /** Stops claiming, lets in-flight deliveries finish until the deadline and records them. Unfinished ones come back when their lease runs out. */
   async stop(deadline: number): Promise<void> {
     this.running = false;
+    this.stopDeadline = deadline;
     this.signal();
     await this.loopDone;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -79,7 +95,12 @@ export class DeliveryDispatcher {
       if (capacity > 0) {
         try {
           claimed = await claimDueDeliveries(Math.min(capacity, this.batchSize), this.options.leaseGraceMs);
+          this.databaseAnswered();
         } catch (error) {
+          if (isDatabaseUnavailable(error)) {
+            await this.sleep(this.outageBackoffMs());
+            continue;
+          }
           this.options.logger.error({ err: error }, "claiming deliveries failed");
           await this.sleep(this.pollIntervalMs);
           continue;
@@ -92,6 +113,20 @@ export class DeliveryDispatcher {
       await this.sleep(claimed.length > 0 || capacity <= 0 ? this.pollIntervalMs : await this.idleWaitMs());
       this.waitingForCapacity = false;
     }
+  }
+
+  /** Notes a failure for want of a database and says how long to wait before the next look (backing off). */
+  private outageBackoffMs(): number {
+    if (this.outageFailures === 0)
+      this.options.logger.warn("the database is unavailable; deliveries wait and resume when it is back");
+    this.outageFailures += 1;
+    return Math.min(OUTAGE_BACKOFF_CAP_MS, OUTAGE_BACKOFF_MS * 2 ** (this.outageFailures - 1));
+  }
+
+  private databaseAnswered(): void {
+    if (this.outageFailures === 0) return;
+    this.options.logger.info({ failedLooks: this.outageFailures }, "the database is back; deliveries resume");
+    this.outageFailures = 0;
   }
 
   /** How long to sleep when nothing is due: until the next retry falls due, at most the poll interval. */
@@ -178,9 +213,22 @@ export class DeliveryDispatcher {
         const batch = this.finished.splice(0, RECORD_BATCH);
         try {
           await recordAttempts(batch);
+        } catch (error) {
+          // Sent but not yet recorded: keep the results and record them when the database is back, so that an
+          // outage does not turn every in-flight delivery into a duplicate. Past the stop deadline they are let go;
+          // their leases run out and they are sent again, with the same webhook-id.
+          if (isDatabaseUnavailable(error) && Date.now() < this.stopDeadline) {
+            this.finished.unshift(...batch);
+            await new Promise((resolve) => setTimeout(resolve, this.outageBackoffMs()));
+            continue;
+          }
+          this.options.logger.error({ err: error, count: batch.length }, "recording delivery attempts failed");
+          continue;
+        }
+        try {
           await applyEndpointConsequences(batch, this.options.logger);
         } catch (error) {
-          this.options.logger.error({ err: error, count: batch.length }, "recording delivery attempts failed");
+          this.options.logger.error({ err: error, count: batch.length }, "applying endpoint consequences failed");
         }
       }
     })().finally(() => {

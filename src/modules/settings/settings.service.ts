@@ -236,7 +236,14 @@ export class InstanceSettingsWatcher {
   }
 
   async start(databaseUrl: string): Promise<void> {
-    this.listener = new ChannelListener(databaseUrl, SETTINGS_CHANNEL, () => void this.reload(), this.logger);
+    // A change made while the connection was down was never announced to us: read the settings again on reconnect.
+    this.listener = new ChannelListener(
+      databaseUrl,
+      SETTINGS_CHANNEL,
+      () => void this.reload(),
+      this.logger,
+      () => void this.reload(),
+    );
     await this.listener.start();
     await this.reload();
   }

@@ -128,7 +128,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         readiness: async () =>
           database.state() === "up"
             ? readinessChecks(migration.known, role === "api" ? undefined : started.jobs)
-            : [{ name: "database", ok: false, detail: database.state() }],
+            : [{ name: "database", ok: false, code: database.state() === "restarting" ? "RESTARTING" : "FAILED" }],
         liveness: () => database.state() !== "failed",
         logger,
       });

@@ -9,7 +9,8 @@ import type { Logger } from "../logger.js";
 export interface ReadinessCheck {
   name: string;
   ok: boolean;
-  /** Why it failed, in a word: UNREACHABLE, TIMEOUT, QUERY_FAILED, PENDING, STOPPED, SHUTTING_DOWN. */
+  /** Why it failed, in a word: UNREACHABLE, TIMEOUT, QUERY_FAILED, PENDING, STOPPED, SHUTTING_DOWN; for the embedded
+   * PostgreSQL, RESTARTING while its supervisor brings it back and FAILED once it gave up. */
   code?: string;
   /** For the log only. */
   detail?: string;

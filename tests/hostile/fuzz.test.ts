@@ -4,7 +4,6 @@ import {
   type GraphQLInputType,
   type GraphQLOutputType,
   getNamedType,
-  getNullableType,
   isEnumType,
   isInputObjectType,
   isInterfaceType,

@@ -1,4 +1,5 @@
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import ErrorsPlugin from "@pothos/plugin-errors";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
@@ -9,6 +10,7 @@ import { prisma } from "./db/prisma.js";
 import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { GraphQLContext } from "./graphql/context.js";
+import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
 import { grants, type Scope } from "./modules/auth/scopes.js";
 
@@ -37,7 +39,7 @@ export const builder = new SchemaBuilder<{
 }>({
   // scope-auth first, so that no other plugin's wrapper runs before authorization; storable-input after errors, so
   // that its refusals become the typed ValidationError of fields that declare one.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, StorableInputPlugin, RelayPlugin, PrismaPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, StorableInputPlugin, RelayPlugin, PrismaPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
@@ -62,6 +64,9 @@ export const builder = new SchemaBuilder<{
     directResult: true,
     defaultUnionOptions: { name: ({ fieldName }) => `${fieldName.charAt(0).toUpperCase()}${fieldName.slice(1)}Result` },
   },
+  // Only the cost model (see src/graphql/cost.ts). The limit is checked once per operation, before execution, by
+  // useOperationLimits (src/graphql/limits.ts), so the plugin's own per-resolver check stays off.
+  complexity: { disabled: true, fieldComplexity: fieldCost, defaultListMultiplier: LIST_COST_MULTIPLIER },
   relay: { clientMutationId: "omit", cursorType: "String" },
   prisma: {
     client: () => prisma,

@@ -12,6 +12,7 @@ import {
 } from "../modules/auth/authenticate.js";
 import { schema } from "../schema.js";
 import type { GraphQLContext } from "./context.js";
+import { boundedParseCaches, useOperationLimits } from "./limits.js";
 
 /**
  * What the transports hand Yoga: the Node request for HTTP, and for graphql-ws operations the upgrade request plus
@@ -55,7 +56,12 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
     // Replaced by useBodyLimit, which does not pipe bodies of a known length through a stream.
     maxRequestBodySize: false,
     maskedErrors: { maskError: maskUnavailable },
-    plugins: [useBodyLimit(MAX_GRAPHQL_BODY_BYTES), useGraphQLMetrics()],
+    parserAndValidationCache: boundedParseCaches(),
+    plugins: [
+      useBodyLimit({ withCredential: MAX_GRAPHQL_BODY_BYTES, withoutCredential: MAX_ANONYMOUS_GRAPHQL_BODY_BYTES }),
+      useOperationLimits(),
+      useGraphQLMetrics(),
+    ],
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),
@@ -101,25 +107,40 @@ function maskUnavailable(error: unknown, message: string, isDev?: boolean): Erro
 /** GraphQL request bodies above this are refused with 413: a full publishEvents batch is 100 events of 256 KB. */
 export const MAX_GRAPHQL_BODY_BYTES = 30 * 1024 * 1024;
 
-function bodyError(message: string, status: 400 | 413, code: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status } } });
+/**
+ * GraphQL request bodies without a credential (no Authorization or X-Api-Key header) above this are refused with
+ * 413: the fields open to anonymous callers take a few short arguments.
+ */
+export const MAX_ANONYMOUS_GRAPHQL_BODY_BYTES = 64 * 1024;
+
+function bodyError(message: string, status: 400 | 413, code: string, extensions: Record<string, unknown> = {}) {
+  return new GraphQLError(message, { extensions: { code, ...extensions, http: { status } } });
+}
+
+function tooLarge(limit: number, measured: number, withCredential: boolean): GraphQLError {
+  const message = withCredential
+    ? `the request body is over ${limit} bytes`
+    : `without a credential the request body may be at most ${limit} bytes; send an API key for larger ones`;
+  return bodyError(message, 413, "REQUEST_ENTITY_TOO_LARGE", { limit, measured, withCredential });
 }
 
 /**
- * Refuses oversized bodies with 413. Yoga's own limit pipes every body through a TransformStream to count it, which
+ * Refuses oversized bodies with 413, with a much smaller limit for requests that carry no credential (whether the
+ * credential is valid is checked later, once; a forged one gets the larger limit, and large bodies also queue for
+ * the server's BodyBudget). Yoga's own limit pipes every body through a TransformStream to count it, which
  * was a sixth of a single publish's CPU in the bench (1,100 -> 1,280 publishes/s without it). Node's parser already
  * ends a body at its Content-Length, so checking that header is enough; only a chunked body (no Content-Length) is
  * counted as it streams in.
  */
-function useBodyLimit(limit: number): Plugin {
+function useBodyLimit(limits: { withCredential: number; withoutCredential: number }): Plugin {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      const withCredential = tokenFromHeaders(request.headers) !== null;
+      const limit = withCredential ? limits.withCredential : limits.withoutCredential;
       const declared = request.headers.get("content-length");
       if (declared !== null) {
         if (!/^\d+$/.test(declared)) throw bodyError("Content-Length is not a number", 400, "BAD_REQUEST");
-        if (Number(declared) > limit) {
-          throw bodyError(`the request body is over ${limit} bytes`, 413, "REQUEST_ENTITY_TOO_LARGE");
-        }
+        if (Number(declared) > limit) throw tooLarge(limit, Number(declared), withCredential);
         return;
       }
       if (!requestParser || !request.body) return;
@@ -128,9 +149,8 @@ function useBodyLimit(limit: number): Plugin {
         new fetchAPI.TransformStream<Uint8Array, Uint8Array>({
           transform(chunk, controller) {
             size += chunk.byteLength;
-            if (size > limit) {
-              controller.error(bodyError(`the request body is over ${limit} bytes`, 413, "REQUEST_ENTITY_TOO_LARGE"));
-            } else controller.enqueue(chunk);
+            if (size > limit) controller.error(tooLarge(limit, size, withCredential));
+            else controller.enqueue(chunk);
           },
         }),
       );

@@ -3,10 +3,10 @@ import type { AddressInfo } from "node:net";
 import { type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
-import { MAX_GRAPHQL_BODY_BYTES, type ServerContext } from "../graphql/yoga.js";
+import { MAX_ANONYMOUS_GRAPHQL_BODY_BYTES, MAX_GRAPHQL_BODY_BYTES, type ServerContext } from "../graphql/yoga.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
@@ -19,6 +19,30 @@ import { answerReadiness, type ReadinessCheck } from "./readiness.js";
 /** Operations (subscriptions) one WebSocket connection may run at once. */
 export const MAX_OPERATIONS_PER_CONNECTION = 50;
 const KEEP_ALIVE_MS = 12_000;
+
+/**
+ * The largest WebSocket message of an authenticated connection. HTTP admits bodies up to 1 MB without the shared
+ * large-body budget (BodyBudget); a WebSocket has no such budget, and our clients send only subscriptions over it,
+ * so it stops there. A larger frame closes the socket with 1009 (Message Too Big) before it is buffered.
+ */
+export const MAX_WEBSOCKET_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Until `connection_init` is acknowledged, and for the whole life of a connection without a credential: the same
+ * as an HTTP body without a credential. Three 80 MB `connection_init` frames used to exhaust the heap.
+ */
+export const MAX_ANONYMOUS_WEBSOCKET_MESSAGE_BYTES = MAX_ANONYMOUS_GRAPHQL_BODY_BYTES;
+/** A connection that has not sent `connection_init` by then is closed (4408). */
+export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
+
+/**
+ * Sets one socket's message limit. `ws` takes one `maxPayload` for the whole server; each socket's receiver keeps
+ * its own copy and reads it at every frame header (ws 8), so a socket can start low and be raised once it is
+ * authenticated. tests/hostile/websocket-limits.test.ts checks both directions.
+ */
+function setMessageLimit(socket: WebSocket, bytes: number): void {
+  const receiver = (socket as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver && typeof receiver._maxPayload === "number") receiver._maxPayload = bytes;
+}
 
 /** Raised when the port is taken, so the CLI can say so in one line. */
 export class PortInUseError extends Error {
@@ -71,14 +95,17 @@ export class HttpServer {
     this.server = http.createServer((req, res) => this.route(req, res));
     // noServer: we route upgrades ourselves, so the WebSocket server never re-emits listen errors (such as a port
     // in use) as its own, and upgrades to other paths are refused cleanly.
-    this.webSockets = new WebSocketServer({ noServer: true });
+    this.webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
     this.server.on("upgrade", (req, socket, head) => {
       const path = (req.url ?? "/").split("?")[0];
       if (path !== options.yoga.graphqlEndpoint || this.draining) {
         socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
         return;
       }
-      this.webSockets.handleUpgrade(req, socket, head, (ws) => this.webSockets.emit("connection", ws, req));
+      this.webSockets.handleUpgrade(req, socket, head, (ws) => {
+        setMessageLimit(ws, MAX_ANONYMOUS_WEBSOCKET_MESSAGE_BYTES);
+        this.webSockets.emit("connection", ws, req);
+      });
     });
     this.attachGraphQLWebSocket();
   }
@@ -176,6 +203,7 @@ export class HttpServer {
     const { yoga } = this.options;
     useServer(
       {
+        connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
         execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
         subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
         // A bad token closes the connection at once with 4401 (4429 when the address is rate limited), instead of
@@ -185,10 +213,11 @@ export class HttpServer {
           this.wsContexts.add(ctx);
           ctx.extra.socket.once("close", () => this.wsContexts.delete(ctx));
           try {
-            await authenticate(
+            const viewer = await authenticate(
               tokenFromConnectionParams(ctx.connectionParams),
               ctx.extra.request.socket.remoteAddress ?? null,
             );
+            if (viewer) setMessageLimit(ctx.extra.socket, MAX_WEBSOCKET_MESSAGE_BYTES);
             return true;
           } catch (error) {
             if (!(error instanceof AuthenticationError)) throw error;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { seed } from "../support/seed.js";
 import { until } from "../support/wait.js";
 
 let api: RunningApiServer;
@@ -82,6 +83,11 @@ describe("GraphQL over HTTP", () => {
 });
 
 describe("GraphQL request body limit", () => {
+  // Large bodies need a credential (without one the limit is 64 KB: tests/hostile/graphql-limits.test.ts).
+  let authorization: Record<string, string>;
+  beforeAll(async () => {
+    authorization = (await seed.tenantWithKey()).headers;
+  });
   /** Sends a POST to /graphql with the given headers, then `body` in chunks; resolves with status and JSON. */
   function post(headers: Record<string, string>, body: Buffer) {
     return new Promise<{ status: number; json: { errors?: { message: string; extensions?: { code?: string } }[] } }>(
@@ -112,7 +118,7 @@ describe("GraphQL request body limit", () => {
 
   it("refuses a declared Content-Length over 30 MB with 413 before reading the body", async () => {
     const result = await post(
-      { "content-type": "application/json", "content-length": String(31 * 1024 * 1024) },
+      { "content-type": "application/json", "content-length": String(31 * 1024 * 1024), ...authorization },
       query(0),
     );
     expect(result.status).toBe(413);
@@ -120,7 +126,7 @@ describe("GraphQL request body limit", () => {
   });
 
   it("counts a chunked body (no Content-Length): 413 over 30 MB, answered normally under it", async () => {
-    const chunked = { "content-type": "application/json", "transfer-encoding": "chunked" };
+    const chunked = { "content-type": "application/json", "transfer-encoding": "chunked", ...authorization };
     const over = await post(chunked, query(31 * 1024 * 1024));
     expect(over.status).toBe(413);
     expect(over.json.errors?.[0]?.message).toContain("over 31457280 bytes");
@@ -134,7 +140,7 @@ describe("GraphQL request body limit", () => {
     const held = [0, 1].map(() => {
       const request = http.request(`${api.httpUrl}/graphql`, {
         method: "POST",
-        headers: { "content-type": "application/json", "content-length": large },
+        headers: { "content-type": "application/json", "content-length": large, ...authorization },
         agent: false,
       });
       request.on("error", () => undefined);
@@ -151,7 +157,7 @@ describe("GraphQL request body limit", () => {
               `${api.httpUrl}/graphql`,
               {
                 method: "POST",
-                headers: { "content-type": "application/json", "content-length": large },
+                headers: { "content-type": "application/json", "content-length": large, ...authorization },
                 agent: false,
               },
               (response) => {
@@ -188,7 +194,11 @@ describe("GraphQL request body limit", () => {
     const twoMegabytes = query(2 * 1024 * 1024);
     // Once they end, a large body fits again (a 2 MB request counts against the budget).
     const admitted = await until(
-      () => post({ "content-type": "application/json", "content-length": String(twoMegabytes.length) }, twoMegabytes),
+      () =>
+        post(
+          { "content-type": "application/json", "content-length": String(twoMegabytes.length), ...authorization },
+          twoMegabytes,
+        ),
       (result) => result.status === 200,
       "a large body admitted again",
     );

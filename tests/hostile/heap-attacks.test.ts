@@ -1,0 +1,106 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { COMPILED_ENTRY, runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+import { type SeededKey, seed } from "../support/seed.js";
+
+// The issue's attacks against the build `npm start` runs, with its heap cap: before the limits, each of them ran the
+// 512 MB heap out and killed the process. A few of each, then the process must still answer.
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+let server: SignalpostProcess;
+let baseUrl: string;
+let admin: SeededKey;
+
+beforeAll(async () => {
+  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
+  admin = await seed.tenantWithKey();
+  server = runSignalpost(
+    ["serve"],
+    {
+      DATABASE_URL: process.env.DATABASE_URL,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      NODE_OPTIONS: "--max-old-space-size=512",
+    },
+    COMPILED_ENTRY,
+  );
+  baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
+}, 120_000);
+afterAll(() => {
+  server?.child.kill("SIGKILL");
+});
+
+async function post(body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** Sends one `connection_init` of `bytes` and resolves with the close code (or -1 if the socket broke). */
+function hugeConnectionInit(bytes: number): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(`${baseUrl.replace("http", "ws")}/graphql`, "graphql-transport-ws");
+    socket.on("error", () => resolve(-1));
+    socket.on("close", (code) => resolve(code));
+    socket.on("open", () =>
+      socket.send(JSON.stringify({ type: "connection_init", payload: { padding: "x".repeat(bytes) } })),
+    );
+  });
+}
+
+async function stillServing() {
+  const health = await fetch(`${baseUrl}/healthz`);
+  expect(health.status).toBe(200);
+  const answer = await post(JSON.stringify({ query: "{ serverInfo { version } }" }));
+  expect(answer.status).toBe(200);
+  expect(JSON.parse(answer.text).data.serverInfo.version).toEqual(expect.any(String));
+}
+
+describe("one request or connection cannot exhaust the heap of npm start's process", () => {
+  it("two parallel 26 MB documents of __typename, without and with a key", async () => {
+    const huge = JSON.stringify({ query: `{ ${"__typename ".repeat(2_400_000)}}` });
+    const answers = await Promise.all([post(huge), post(huge), post(huge, admin.headers), post(huge, admin.headers)]);
+    expect(answers.map((answer) => answer.status)).toEqual([413, 413, 400, 400]);
+    expect(answers[2]?.text).toContain("MAX_TOKENS_EXCEEDED");
+    await stillServing();
+  });
+
+  it("1,000 aliases of a page of deliveries with nested lists, and 200-level nesting, with a key", async () => {
+    const alias = (index: number) =>
+      `a${index}: deliveries(first: 100) { ... on DeliveryConnection { edges { node { event { payload } endpoint { health { state } } } } } }`;
+    const aliases = JSON.stringify({ query: `{ ${Array.from({ length: 1_000 }, (_, i) => alias(i)).join(" ")} }` });
+    let nested = "id";
+    for (let level = 0; level < 200; level++) nested = `attempts { delivery { ${nested} } }`;
+    const deep = JSON.stringify({ query: `{ delivery(id: "x") { ... on Delivery { ${nested} } } }` });
+    const answers = await Promise.all([
+      post(aliases, admin.headers),
+      post(aliases, admin.headers),
+      post(deep, admin.headers),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 400]);
+    expect(answers[2]?.text).toContain("MAX_DEPTH_EXCEEDED");
+    await stillServing();
+  });
+
+  it("three WebSocket connection_init frames of 80 MB without a key: each closed with 1009", async () => {
+    const codes = await Promise.all([0, 1, 2].map(() => hugeConnectionInit(80 * 1024 * 1024)));
+    // The server closes at the frame header; a client still writing may see its socket break instead, and one slow
+    // to start its 80 MB frame (masking it takes a while here) meets the connection_init deadline (4408) first.
+    for (const code of codes) expect([1009, 4408, -1]).toContain(code);
+    expect(codes).toContain(1009);
+    await stillServing();
+  });
+
+  it("the process never died", () => {
+    // A heap exhaustion ends the process with SIGABRT (signalCode), not an exit code.
+    expect({ exitCode: server.child.exitCode, signalCode: server.child.signalCode }).toEqual({
+      exitCode: null,
+      signalCode: null,
+    });
+  });
+});

@@ -88,7 +88,7 @@ export type CreateApiKeyInput = {
   expiresAt?: string | null | undefined;
   /** 1-100 characters, to tell keys apart. */
   name: string;
-  /** Only scopes the caller holds can be granted. */
+  /** Only scopes the caller holds can be granted; INSTANCE_ADMIN never (the CLI grants it). */
   scopes: Array<Scope>;
 };
 
@@ -186,9 +186,9 @@ export type RetryPolicyInput = {
   maxAttempts?: number | null | undefined;
 };
 
-/** A permission an API key, session or external token carries. ADMIN implies all of them. */
+/** A permission an API key, session or external token carries. ADMIN implies all of them but INSTANCE_ADMIN. */
 export type Scope =
-  /** `admin`: Everything, including instance-wide settings. */
+  /** `admin`: Everything in the tenant. Not instance-wide settings: those need INSTANCE_ADMIN. */
   | 'ADMIN'
   /** `agents:read`: Read agents and their executions. */
   | 'AGENTS_READ'
@@ -208,6 +208,8 @@ export type Scope =
   | 'ENDPOINTS_WRITE'
   /** `events:publish`: Publish events. */
   | 'EVENTS_PUBLISH'
+  /** `instance:admin`: The installation's operator: change instance-wide settings (URL rules, private ranges, metrics, public URL, default retry policy). Granted only by the CLI and to the first key of a fresh install; implies settings:read and settings:write. */
+  | 'INSTANCE_ADMIN'
   /** `keys:read`: List API keys. */
   | 'KEYS_READ'
   /** `keys:write`: Create and revoke API keys (only with scopes the creator holds). */
@@ -260,7 +262,7 @@ export type UpdateEventTypeInput = {
   schema?: unknown;
 };
 
-/** Only the fields given change; null puts a setting back to its default. Instance fields need admin. */
+/** Only the fields given change; null puts a setting back to its default. Instance fields need instance:admin (FORBIDDEN naming the field otherwise). */
 export type UpdateSettingsInput = {
   allowInsecureUrls?: boolean | null | undefined;
   allowedPrivateRanges?: Array<string> | null | undefined;
@@ -438,6 +440,7 @@ export type CreateApiKeyMutationVariables = Exact<{
 
 export type CreateApiKeyMutation = { createApiKey:
     | { __typename: 'CreatedApiKey', secret: string, apiKey: { id: string, name: string, prefix: string, lastChars: string, maskedKey: string, scopes: Array<Scope>, status: ApiKeyStatus, createdAt: string, lastUsedAt: string | null, expiresAt: string | null, revokedAt: string | null } }
+    | { __typename: 'ForbiddenError', code: string, message: string, field: string | null }
     | { __typename: 'ValidationError', code: string, message: string, field: string | null }
    };
 

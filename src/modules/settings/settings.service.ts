@@ -1,7 +1,7 @@
-import { isIP } from "node:net";
 import { ChannelListener } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { parseCidrList } from "../../lib/cidr.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import type { Logger } from "../../logger.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
@@ -74,18 +74,12 @@ function checkUrl(value: string): string {
   return trimmed;
 }
 
+/** Ranges are checked by the one CIDR parser the configuration and the address guard use. */
 function checkRanges(ranges: string[]): string[] {
-  return ranges.map((range, index) => {
-    const [address, bits] = range.trim().split("/");
-    const prefix = bits === undefined ? undefined : Number(bits);
-    const maxPrefix = isIP(address ?? "") === 6 ? 128 : 32;
-    if (
-      isIP(address ?? "") === 0 ||
-      (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= maxPrefix))
-    )
-      throw new ValidationError(`"${range}" is not an IP address or CIDR range`, `allowedPrivateRanges.${index}`);
-    return range.trim();
+  parseCidrList(ranges, ({ index, message }) => {
+    throw new ValidationError(message, `allowedPrivateRanges.${index}`);
   });
+  return ranges.map((range) => range.trim());
 }
 
 /**

@@ -69,6 +69,10 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
     scope: "endpoints:write",
     operation: `mutation { enableEndpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
   },
+  "Mutation.revealEndpointHeaders": {
+    scope: "secrets:reveal",
+    operation: `mutation { revealEndpointHeaders(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
   "Mutation.revealEndpointSecret": {
     scope: "secrets:reveal",
     operation: `mutation { revealEndpointSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,

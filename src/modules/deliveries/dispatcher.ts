@@ -4,7 +4,7 @@ import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
 import { disableEndpoint } from "../endpoints/endpoints.service.js";
 import { decideOutcome } from "./delivery-outcome.js";
-import { SigningSecretCache, sendWebhook } from "./delivery-sender.js";
+import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { type AttemptRecord, claimDueDeliveries, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { outboundSettings } from "./outbound-settings.js";
 
@@ -39,7 +39,7 @@ export class DeliveryDispatcher {
   private signalled = false;
   /** The loop is asleep because every slot was taken (not because nothing was due). */
   private waitingForCapacity = false;
-  private readonly secrets = new SigningSecretCache();
+  private readonly credentials = new EndpointCredentialCache();
   private readonly listener: ChannelListener;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
@@ -153,8 +153,8 @@ export class DeliveryDispatcher {
       });
       return null;
     }
-    const secrets = await this.secrets.secretsFor(work.endpoint.id, work.endpoint.updatedAt);
-    const result = await sendWebhook(this.options.client, work, secrets);
+    const credentials = await this.credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt);
+    const result = await sendWebhook(this.options.client, work, credentials);
     const outcome = decideOutcome(result, work.endpoint.retryDelays, work.retryIndex);
     this.options.logger.debug(
       {

@@ -96,7 +96,7 @@ export type CreateEndpointInput = {
   description?: string | null | undefined;
   /** Event type names to receive; empty or omitted means all. */
   eventTypes?: Array<string> | null | undefined;
-  /** An object of header names to string values. */
+  /** An object of header names to string values (visible ASCII or Latin-1). Values are encrypted at rest and read back masked. */
   headers?: unknown;
   /** Unique within the tenant. */
   name: string;

@@ -107,7 +107,12 @@ const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
     url: t.string({ description: endpointFields.url }),
     description: t.string({ required: false }),
     eventTypes: t.stringList({ required: false, description: endpointFields.eventTypes }),
-    headers: t.field({ type: "JSON", required: false, description: "An object of header names to string values." }),
+    headers: t.field({
+      type: "JSON",
+      required: false,
+      description:
+        "An object of header names to string values (visible ASCII or Latin-1). Values are encrypted at rest and read back masked.",
+    }),
     timeoutMs: t.int({ required: false, description: "1000 to 30000; 15000 when omitted." }),
     retryPolicy: t.field({
       type: RetryPolicyInput,

@@ -20,6 +20,7 @@ import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
 import { addressPolicy, configureOutbound } from "./modules/deliveries/outbound-settings.js";
 import { DEFAULT_RETRY_DELAYS } from "./modules/deliveries/retry-policy.js";
+import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
 import { type LiveSettings, startLiveSettings } from "./modules/settings/live-settings.js";
 import { configureInstanceDefaults } from "./modules/settings/settings.service.js";
 import { bootstrapFirstTenant } from "./modules/tenants/bootstrap.js";
@@ -81,6 +82,8 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     const migration = await migrate(database.url, logger);
     if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
     connectPrisma(database.url);
+    // Header values stored in plaintext before encryption at rest (SQL could not seal them): seal them now.
+    await sealLegacyEndpointHeaders(logger);
     let port: number | undefined;
     // Subscription events travel between processes through NOTIFY; every role publishes or subscribes.
     await startPubSub(database.url, logger);

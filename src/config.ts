@@ -1,6 +1,6 @@
-import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import { parseCidrList } from "./lib/cidr.js";
 
 /** Raised when an environment variable has a value the server cannot use; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -173,19 +173,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** The variable's comma-separated ranges, checked by the same parser the settings and the address guard use. */
 function parseRanges(value: string | undefined): string[] {
   if (!value) return [];
   const ranges = value
     .split(",")
     .map((range) => range.trim())
     .filter(Boolean);
-  for (const range of ranges) {
-    const [address, bits] = range.split("/");
-    const prefix = bits === undefined ? undefined : Number(bits);
-    const valid =
-      isIP(address ?? "") !== 0 && (prefix === undefined || (Number.isInteger(prefix) && prefix >= 0 && prefix <= 128));
-    if (!valid)
-      throw new ConfigError("SIGNALPOST_ALLOWED_PRIVATE_RANGES", `"${range}" is not an address or CIDR range`);
-  }
+  parseCidrList(ranges, ({ message }) => {
+    throw new ConfigError("SIGNALPOST_ALLOWED_PRIVATE_RANGES", message);
+  });
   return ranges;
 }

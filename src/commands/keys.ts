@@ -10,7 +10,8 @@ import { ensureTenant } from "../modules/tenants/tenants.service.js";
 
 export const KEYS_USAGE = `Usage:
   signalpost keys create --tenant <slug> --name <name> --scopes <scope,scope...> [--expires-in-days <n>] [--json]
-      Creates an API key (and the tenant, if it does not exist) and prints it once.
+      Creates an API key (and the tenant, if it does not exist) and prints it once. Scope instance:admin makes an
+      operator key (instance-wide settings); only this command grants it.
   signalpost keys master
       Prints a new value for SIGNALPOST_MASTER_KEY.`;
 

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import { blockListOf, isCidrProblem, parseCidr } from "./cidr.js";
 import { ValidationError } from "./errors.js";
 
 /** What kind of address an IP is, as far as outbound requests care. */
@@ -73,13 +74,13 @@ const CLASSES: [AddressClass, Range[]][] = [
   ],
 ];
 
-function blockListOf(ranges: readonly Range[]): BlockList {
+function classList(ranges: readonly Range[]): BlockList {
   const list = new BlockList();
   for (const [address, prefix] of ranges) list.addSubnet(address, prefix, isIP(address) === 6 ? "ipv6" : "ipv4");
   return list;
 }
 
-const CLASS_LISTS = CLASSES.map(([name, ranges]) => [name, blockListOf(ranges)] as const);
+const CLASS_LISTS = CLASSES.map(([name, ranges]) => [name, classList(ranges)] as const);
 
 /** Expands an IPv6 address to its eight 16-bit groups. */
 function ipv6Groups(address: string): number[] {
@@ -134,33 +135,28 @@ export function classifyAddress(ip: string): AddressClass {
   return kind;
 }
 
-/**
- * Validates CIDR entries (`10.0.0.0/8`, `fd00::/8`, or a single address).
- * @throws ValidationError naming the bad entry.
- */
-export function parseCidrList(list: readonly string[], field = "allowedPrivateRanges"): Range[] {
-  return list.map((entry) => {
-    const [address = "", bits] = entry.trim().split("/");
-    const family = isIP(address);
-    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-    if (!family || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-      throw new ValidationError(`"${entry}" is not an address or CIDR range`, field);
-    }
-    return [address, prefix];
-  });
-}
-
 const allowlistCache = new Map<string, BlockList>();
 
-function allowlisted(address: string, allowlist: readonly string[]): boolean {
-  if (allowlist.length === 0) return false;
+/**
+ * The allowlist as a BlockList, built once per distinct list. Entries are parsed by the one CIDR parser that the
+ * configuration and the settings validate with, so a list that reached the policy parses here too; an entry that does
+ * not (a row stored by an older version) is left out rather than thrown while a delivery is being checked: an entry
+ * left out allows less, never more.
+ */
+function allowlistOf(allowlist: readonly string[]): BlockList {
   const key = allowlist.join(",");
   let list = allowlistCache.get(key);
   if (!list) {
-    list = blockListOf(parseCidrList(allowlist));
+    list = blockListOf(allowlist.map(parseCidr).flatMap((range) => (isCidrProblem(range) ? [] : [range])));
+    if (allowlistCache.size > 100) allowlistCache.clear();
     allowlistCache.set(key, list);
   }
-  return list.check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
+  return list;
+}
+
+function allowlisted(address: string, allowlist: readonly string[]): boolean {
+  if (allowlist.length === 0) return false;
+  return allowlistOf(allowlist).check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
 }
 
 const DESCRIPTIONS: Record<Exclude<AddressClass, "public">, string> = {

@@ -39,7 +39,8 @@ beforeAll(async () => {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
   baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
   receiver = await TestReceiver.start();
-  admin = await seed.tenantWithKey();
+  // The operator's key too: the settings page checks an instance field's value (metrics port).
+  admin = await seed.tenantWithKey({ scopes: ["admin", "instance:admin"] });
   await mkdir(SCREENSHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -258,7 +258,8 @@ describe("serving on the embedded PostgreSQL", () => {
     try {
       const first = start(["serve"], env);
       const port = await servingPort(first);
-      // The first start of an empty database prints a one-time admin key, which works at once.
+      // The first start of an empty database prints a one-time admin key, which works at once. Whoever starts a
+      // fresh install is its operator, so the key holds instance:admin too.
       const printedKey = /^ {4}(sp_[0-9a-f]{32}_[A-Za-z0-9_-]{43})$/m.exec(first.stdout())?.[1];
       expect(printedKey).toBeDefined();
       expect(first.stdout()).toContain(
@@ -269,7 +270,9 @@ describe("serving on the embedded PostgreSQL", () => {
         headers: { "content-type": "application/json", authorization: `Bearer ${printedKey}` },
         body: JSON.stringify({ query: "{ viewer { scopes tenant { slug } } }" }),
       });
-      expect(await viewer.json()).toEqual({ data: { viewer: { scopes: ["ADMIN"], tenant: { slug: "default" } } } });
+      expect(await viewer.json()).toEqual({
+        data: { viewer: { scopes: ["ADMIN", "INSTANCE_ADMIN"], tenant: { slug: "default" } } },
+      });
 
       // A second server on the same data directory is refused; CLI tools share the running cluster.
       const rival = start(["serve"], env);

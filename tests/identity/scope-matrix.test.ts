@@ -1,6 +1,6 @@
 import { isObjectType } from "graphql";
 import { describe, expect, it } from "vitest";
-import type { Scope } from "../../src/modules/auth/scopes.js";
+import { grants, INSTANCE_ADMIN, SCOPES, type Scope } from "../../src/modules/auth/scopes.js";
 import { schema } from "../../src/schema.js";
 import { execute } from "../support/graphql.js";
 import { seed } from "../support/seed.js";
@@ -68,6 +68,10 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
   "Mutation.enableEndpoint": {
     scope: "endpoints:write",
     operation: `mutation { enableEndpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
+  "Mutation.revealEndpointHeaders": {
+    scope: "secrets:reveal",
+    operation: `mutation { revealEndpointHeaders(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
   },
   "Mutation.revealEndpointSecret": {
     scope: "secrets:reveal",
@@ -202,6 +206,15 @@ describe("scope matrix", () => {
         expect(options.skipTypeScopes, coordinate).toBeFalsy();
         expect(options.authScopes, coordinate).toEqual({ scope: entry.scope });
       }
+    }
+  });
+
+  it("admin implies every scope but the operator's instance:admin, which implies only the settings scopes", () => {
+    for (const scope of SCOPES) {
+      expect(grants(["admin"], scope), scope).toBe(scope !== INSTANCE_ADMIN);
+      expect(grants([INSTANCE_ADMIN], scope), scope).toBe(
+        scope === INSTANCE_ADMIN || scope === "settings:read" || scope === "settings:write",
+      );
     }
   });
 

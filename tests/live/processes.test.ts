@@ -122,7 +122,7 @@ describe("an api process and a worker process on one database", () => {
   });
 
   it("serves /metrics as Prometheus text and moves the listener when the setting changes", async () => {
-    const { headers } = await seed.tenantWithKey();
+    const { headers } = await seed.tenantWithKey({ scopes: ["admin", "instance:admin"] });
     const scrape = async (port: number) => {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(response.headers.get("content-type")).toContain("text/plain");

@@ -64,7 +64,8 @@ describe("settings", () => {
   });
 
   it("names the field of each bad value and changes nothing", async () => {
-    const { headers, tenant } = await seed.tenantWithKey();
+    // Instance fields are the operator's: an instance:admin key gets to have its values checked.
+    const { headers, tenant } = await seed.tenantWithKey({ scopes: ["admin", "instance:admin"] });
     const cases: [Record<string, unknown>, string][] = [
       [{ metricsPort: 80 }, "metricsPort"],
       [{ metricsPort: 70_000 }, "metricsPort"],
@@ -83,13 +84,19 @@ describe("settings", () => {
     expect(await prisma.instanceSettings.findUnique({ where: { id: 1 } })).toBeNull();
   });
 
-  it("lets only admin change instance-wide settings, refusing the whole change otherwise", async () => {
-    const { tenant, headers: admin } = await seed.tenantWithKey();
+  it("lets only instance:admin change instance-wide settings, refusing the whole change otherwise", async () => {
+    const { tenant, headers: tenantAdmin } = await seed.tenantWithKey({ scopes: ["admin"] });
     const writer = await seed.keyFor(tenant, { scopes: ["settings:read", "settings:write"] });
     const refused = await update(writer.headers, { consoleRetentionDays: 2, metricsPort: 9200 });
     expect(refused).toMatchObject({ __typename: "ForbiddenError", code: "FORBIDDEN", field: "metricsPort" });
+    // A tenant's admin is not the instance's operator either.
+    const refusedAdmin = await update(tenantAdmin, { consoleRetentionDays: 2, allowedPrivateRanges: ["10.1.0.0/16"] });
+    expect(refusedAdmin).toMatchObject({ __typename: "ForbiddenError", field: "allowedPrivateRanges" });
     expect(await prisma.tenantSettings.findUnique({ where: { tenantId: tenant.id } })).toBeNull();
+    expect(await prisma.instanceSettings.findUnique({ where: { id: 1 } })).toBeNull();
 
+    // An operator key made with only instance:admin (as `signalpost keys create --scopes instance:admin` does).
+    const { headers: admin } = await seed.keyFor(tenant, { scopes: ["instance:admin"], name: "operator" });
     const applied = await update(admin, {
       allowedPrivateRanges: ["10.1.0.0/16"],
       defaultRetryPolicy: { delaysSeconds: [1, 2], maxAttempts: 4 },

@@ -89,12 +89,19 @@ describe("test sends", () => {
     const receiver = await TestReceiver.start();
     const { api, headers } = await story({}, receiver);
     await api.createEndpoint({ url: receiver.url });
-    const result = await execute<{ sendTestEventToAll: { result: { statusCode: number } }[] }>(
-      "mutation { sendTestEventToAll { endpoint { id } result { statusCode } rateLimited { message } } }",
+    const result = await execute<{
+      sendTestEventToAll: { result: { statusCode: number }; outcome: { __typename: string; statusCode: number } }[];
+    }>(
+      `mutation { sendTestEventToAll { endpoint { id } result { statusCode }
+        outcome { __typename ... on SendResult { statusCode } } } }`,
       {},
       headers,
     );
     expect(result.data?.sendTestEventToAll.map((item) => item.result.statusCode)).toEqual([200, 200]);
+    expect(result.data?.sendTestEventToAll.map((item) => item.outcome)).toEqual([
+      { __typename: "SendResult", statusCode: 200 },
+      { __typename: "SendResult", statusCode: 200 },
+    ]);
     await receiver.close();
   });
 });

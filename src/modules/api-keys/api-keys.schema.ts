@@ -2,7 +2,7 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
-import { NotFoundError, ValidationError } from "../../lib/errors.js";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
 import { ScopeEnum } from "../auth/auth.schema.js";
 import { isScope } from "../auth/scopes.js";
@@ -81,7 +81,10 @@ builder.queryField("apiKey", (t) =>
 const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
   fields: (t) => ({
     name: t.string({ description: "1-100 characters, to tell keys apart." }),
-    scopes: t.field({ type: [ScopeEnum], description: "Only scopes the caller holds can be granted." }),
+    scopes: t.field({
+      type: [ScopeEnum],
+      description: "Only scopes the caller holds can be granted; INSTANCE_ADMIN never (the CLI grants it).",
+    }),
     expiresAt: t.field({
       type: "DateTime",
       required: false,
@@ -102,7 +105,7 @@ builder.mutationField("createApiKey", (t) =>
   t.field({
     type: CreatedApiKey,
     authScopes: { scope: "keys:write" },
-    errors: { types: [ValidationError] },
+    errors: { types: [ValidationError, ForbiddenError] },
     args: { input: t.arg({ type: CreateApiKeyInput }) },
     resolve: (_root, { input }, context) => {
       const viewer = requireViewer(context);

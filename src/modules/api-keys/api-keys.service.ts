@@ -1,9 +1,9 @@
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
-import { NotFoundError, ValidationError } from "../../lib/errors.js";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { type AuditActor, recordAudit } from "../audit/audit.service.js";
-import { grants, isScope, type Scope } from "../auth/scopes.js";
+import { grantableThroughApi, grants, isScope, type Scope } from "../auth/scopes.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
 
@@ -35,6 +35,12 @@ function validateNewKey(input: CreateApiKeyInput, grantorScopes: readonly string
   if (unknown) throw new ValidationError(`unknown scope "${unknown}"`, "scopes");
   const scopes = [...new Set(input.scopes)] as Scope[];
   if (grantorScopes) {
+    const operatorOnly = scopes.find((scope) => !grantableThroughApi(scope));
+    if (operatorOnly)
+      throw new ForbiddenError(
+        `"${operatorOnly}" is granted only by the CLI (signalpost keys create --scopes ${operatorOnly})`,
+        "scopes",
+      );
     const beyond = scopes.find((scope) => !grants(grantorScopes, scope));
     if (beyond) throw new ValidationError(`you cannot grant "${beyond}": your credential does not hold it`, "scopes");
   }
@@ -50,7 +56,8 @@ function validateNewKey(input: CreateApiKeyInput, grantorScopes: readonly string
 /**
  * Creates a key and returns it with its secret, which is never stored and cannot be shown again.
  * @param grantorScopes the creator's scopes (a key may only grant what it holds); null for the CLI and bootstrap.
- * @throws ValidationError naming the offending field.
+ * @throws ValidationError naming the offending field; ForbiddenError (`scopes`) when an API caller asks for the
+ * operator's `instance:admin`, which only the CLI and bootstrap (grantorScopes null) may grant.
  */
 export async function createApiKey(
   tenantId: string,

@@ -10,7 +10,9 @@ import { issueSessionToken } from "./sessions.js";
 import type { AuthMethod, Viewer } from "./viewer.js";
 
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
-  admin: "Everything, including instance-wide settings.",
+  admin: "Everything in the tenant. Not instance-wide settings: those need INSTANCE_ADMIN.",
+  "instance:admin":
+    "The installation's operator: change instance-wide settings (URL rules, private ranges, metrics, public URL, default retry policy). Granted only by the CLI and to the first key of a fresh install; implies settings:read and settings:write.",
   "keys:read": "List API keys.",
   "keys:write": "Create and revoke API keys (only with scopes the creator holds).",
   "audit:read": "Read the audit log.",
@@ -28,7 +30,8 @@ const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
 };
 
 export const ScopeEnum = builder.enumType("Scope", {
-  description: "A permission an API key, session or external token carries. ADMIN implies all of them.",
+  description:
+    "A permission an API key, session or external token carries. ADMIN implies all of them but INSTANCE_ADMIN.",
   values: Object.fromEntries(
     SCOPES.map((scope) => [
       scopeEnumName(scope),

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from "jose";
 import type { ExternalJwtConfig } from "../../config.js";
-import { isScope, type Scope } from "./scopes.js";
+import { grantableThroughApi, isScope, type Scope } from "./scopes.js";
 
 export interface ExternalClaims {
   tenantSlug: string;
@@ -15,7 +15,7 @@ export type ExternalCheck = { ok: true; claims: ExternalClaims } | { ok: false; 
 /**
  * Verifies tokens from a trusted identity provider against its JWKS (fetched and cached by jose, refetched when an
  * unknown `kid` appears), then maps its claims: the tenant claim names a tenant slug, the scopes claim lists scopes
- * (space-separated or an array; unknown ones are ignored).
+ * (space-separated or an array; unknown ones, and the operator's `instance:admin`, are ignored).
  */
 export function externalJwtVerifier(config: ExternalJwtConfig): (token: string) => Promise<ExternalCheck> {
   const jwks = createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
@@ -35,7 +35,10 @@ export function externalJwtVerifier(config: ExternalJwtConfig): (token: string) 
         ok: true,
         claims: {
           tenantSlug,
-          scopes: scopeList.filter((scope): scope is Scope => typeof scope === "string" && isScope(scope)),
+          // An identity provider speaks for tenants, never for the operator: instance:admin in a token is ignored.
+          scopes: scopeList.filter(
+            (scope): scope is Scope => typeof scope === "string" && isScope(scope) && grantableThroughApi(scope),
+          ),
           subject: payload.sub,
           name: typeof payload.name === "string" ? payload.name : null,
           expiresAt: typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null,

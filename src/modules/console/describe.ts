@@ -41,7 +41,9 @@ export function describeConsoleEvent(event: ConsoleEventRow): string {
     case "API_KEY_REVOKED":
       return `API key ${text(data.name)} revoked`;
     case "SECRET_REVEALED":
-      return `Secret of ${owner(data)} revealed`;
+      return Array.isArray(data.headerNames)
+        ? `Header values of ${owner(data)} revealed`
+        : `Secret of ${owner(data)} revealed`;
     case "SECRET_REGENERATED":
       return `Secret of ${owner(data)} regenerated`;
     case "INBOUND_ACCEPTED":

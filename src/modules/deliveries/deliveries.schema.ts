@@ -288,10 +288,25 @@ builder.mutationField("sendTestEvent", (t) =>
 const TestSendToEndpoint = builder
   .objectRef<{ endpoint: Endpoint; report: SendReport | null; error: RateLimitedError | null }>("TestSendToEndpoint")
   .implement({
+    description: "One endpoint's part of sendTestEventToAll: its own answer, or why it was not sent.",
     fields: (t) => ({
       endpoint: t.field({ type: EndpointType, resolve: (item) => item.endpoint }),
-      result: t.field({ type: SendResult, nullable: true, resolve: (item) => item.report }),
-      rateLimited: t.field({ type: RateLimitedError, nullable: true, resolve: (item) => item.error }),
+      outcome: t.field({
+        type: SendResult,
+        description: "The receiver's answer, or RateLimitedError (with retryAfterSeconds) when over its test limit.",
+        errors: { types: [RateLimitedError], union: { name: "TestSendOutcome" } },
+        resolve: (item) => {
+          // Thrown here, the errors plugin turns it into the union's RateLimitedError member for this item alone.
+          if (item.error) throw item.error;
+          return item.report as SendReport;
+        },
+      }),
+      result: t.field({
+        type: SendResult,
+        nullable: true,
+        description: "The receiver's answer; null when this endpoint was not sent to (see outcome).",
+        resolve: (item) => item.report,
+      }),
     }),
   });
 
@@ -299,7 +314,8 @@ builder.mutationField("sendTestEventToAll", (t) =>
   t.field({
     type: [TestSendToEndpoint],
     authScopes: { scope: "endpoints:write" },
-    description: "A test send to every enabled endpoint, concurrently.",
+    description:
+      "A test send to every enabled endpoint, concurrently. Each item carries that endpoint's own outcome: one over its limit (5 a minute) does not fail the others.",
     resolve: (_root, _args, context) => sendTestEventToAll(requireViewer(context).tenantId, originOf(context)),
   }),
 );

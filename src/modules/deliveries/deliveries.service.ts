@@ -10,7 +10,7 @@ import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
-import { SigningSecretCache, sendWebhook } from "./delivery-sender.js";
+import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { applyEndpointConsequences } from "./dispatcher.js";
 import { outboundClient } from "./outbound-client.js";
@@ -24,7 +24,7 @@ export interface SendReport {
 
 const TEST_EVENT_TYPE = "signalpost.test";
 const TESTS_PER_MINUTE = 5;
-const secrets = new SigningSecretCache();
+const credentials = new EndpointCredentialCache();
 
 /** Finds one of the tenant's deliveries. @throws NotFoundError for a missing, malformed or foreign id alike. */
 export async function findDelivery(tenantId: string, id: string): Promise<Delivery> {
@@ -42,7 +42,7 @@ async function sendNow(
   const result = await sendWebhook(
     outboundClient(),
     work,
-    await secrets.secretsFor(work.endpoint.id, work.endpoint.updatedAt),
+    await credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt),
   );
   const record = { work, trigger, result, outcome: decide(result), finishedAt: new Date() } as const;
   await recordAttempts([record]);

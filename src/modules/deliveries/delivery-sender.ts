@@ -3,6 +3,7 @@ import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
 import { VERSION } from "../../version.js";
+import { openHeaders } from "../endpoints/endpoint-headers.js";
 import type { DeliveryWork } from "./delivery-store.js";
 
 const USER_AGENT = `Signalpost/${VERSION}`;
@@ -20,35 +21,56 @@ export function webhookBody(work: Pick<DeliveryWork, "eventType" | "eventCreated
   return JSON.stringify({ type: work.eventType, timestamp: work.eventCreatedAt.toISOString(), data: work.payload });
 }
 
-interface CachedSecrets {
+/** What an endpoint's deliveries are sent with: its live signing secrets and its custom headers, decrypted. */
+export interface EndpointCredentials {
+  secrets: string[];
+  headers: Record<string, string>;
+}
+
+interface CachedCredentials {
   updatedAt: number;
   secrets: { value: string; expiresAt: number | null }[];
+  headers: Record<string, string>;
 }
 
 /**
- * Decrypted signing secrets per endpoint, kept while the endpoint's `updatedAt` is unchanged (a rotation touches it),
- * so a busy worker decrypts each secret once instead of once per delivery. Expired ones are dropped at use.
+ * Decrypted signing secrets and custom header values per endpoint, kept while the endpoint's `updatedAt` is unchanged
+ * (an update or a rotation touches it), so a busy worker decrypts each once instead of once per delivery: a hit is a
+ * Map lookup. Both are read on a miss only, which also keeps the header values out of every claim's rows. Expired
+ * secrets are dropped at use.
  */
-export class SigningSecretCache {
-  private readonly entries = new Map<string, CachedSecrets>();
+export class EndpointCredentialCache {
+  private readonly entries = new Map<string, CachedCredentials>();
 
-  async secretsFor(endpointId: string, endpointUpdatedAt: Date, now = Date.now()): Promise<string[]> {
+  async credentialsFor(endpointId: string, endpointUpdatedAt: Date, now = Date.now()): Promise<EndpointCredentials> {
     let entry = this.entries.get(endpointId);
     if (!entry || entry.updatedAt !== endpointUpdatedAt.getTime()) {
-      const rows = await prisma.endpointSecret.findMany({ where: { endpointId }, orderBy: { version: "desc" } });
-      const secrets = await Promise.all(
-        rows.map(async (row) => ({
-          value: await openSecret(row.encrypted),
-          expiresAt: row.expiresAt?.getTime() ?? null,
-        })),
-      );
-      entry = { updatedAt: endpointUpdatedAt.getTime(), secrets };
+      const [rows, stored] = await Promise.all([
+        prisma.endpointSecret.findMany({ where: { endpointId }, orderBy: { version: "desc" } }),
+        prisma.endpoint.findUnique({
+          where: { id: endpointId },
+          select: { sealedHeaders: true, legacyPlaintextHeaders: true },
+        }),
+      ]);
+      const [secrets, headers] = await Promise.all([
+        Promise.all(
+          rows.map(async (row) => ({
+            value: await openSecret(row.encrypted),
+            expiresAt: row.expiresAt?.getTime() ?? null,
+          })),
+        ),
+        stored ? openHeaders(stored) : {},
+      ]);
+      entry = { updatedAt: endpointUpdatedAt.getTime(), secrets, headers };
       if (this.entries.size > 10_000) this.entries.clear();
       this.entries.set(endpointId, entry);
     }
-    return entry.secrets
-      .filter((secret) => secret.expiresAt === null || secret.expiresAt > now)
-      .map((secret) => secret.value);
+    return {
+      secrets: entry.secrets
+        .filter((secret) => secret.expiresAt === null || secret.expiresAt > now)
+        .map((secret) => secret.value),
+      headers: entry.headers,
+    };
   }
 }
 
@@ -59,7 +81,7 @@ export class SigningSecretCache {
 export async function sendWebhook(
   client: OutboundClient,
   work: DeliveryWork,
-  secrets: string[],
+  { secrets, headers }: EndpointCredentials,
 ): Promise<OutboundResult> {
   // A forwarded request goes out with its original body and chosen headers; everything else in the envelope.
   const body = work.rawBody ?? webhookBody(work);
@@ -71,7 +93,7 @@ export async function sendWebhook(
     verifyTls: work.endpoint.verifyTls,
     headers: {
       ...work.extraHeaders,
-      ...work.endpoint.headers,
+      ...headers,
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       ...signature,

@@ -4,6 +4,7 @@ import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../lib/pubsub.js";
+import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import {
   type ConsoleEventInput,
   consoleEventsInsertSql,
@@ -30,7 +31,6 @@ export interface DeliveryWork {
   endpoint: {
     id: string;
     url: string;
-    headers: Record<string, string>;
     timeoutMs: number;
     verifyTls: boolean;
     /** The retry delays in force (the default schedule unless the endpoint has its own). */
@@ -46,7 +46,6 @@ export interface DeliveryWork {
 type ClaimedRow = Omit<DeliveryWork, "endpoint" | "previous"> & {
   endpointId: string;
   url: string;
-  headers: Record<string, string>;
   timeoutMs: number;
   verifyTls: boolean;
   retrySchedule: number[] | null;
@@ -79,7 +78,7 @@ const CLAIM_UPDATE = `
     WHERE d.id = due.id AND e.id = d."eventId" AND ep.id = d."endpointId"
     RETURNING d.id AS "deliveryId", d."tenantId", d."eventId", d."eventType", e.payload, e."createdAt" AS "eventCreatedAt",
       e."rawBody", e."extraHeaders",
-      d."attemptCount", d."retryIndex", ep.id AS "endpointId", ep.url, ep.headers, ep."timeoutMs", ep."verifyTls",
+      d."attemptCount", d."retryIndex", ep.id AS "endpointId", ep.url, ep."timeoutMs", ep."verifyTls",
       ep."retrySchedule", ep."retryPolicyCustom", ep.enabled, ep."updatedAt" AS "endpointUpdatedAt",
       due.status::text AS "previousStatus", due."dueAt" AS "previousDueAt"`;
 
@@ -144,7 +143,6 @@ function toWork(row: ClaimedRow): DeliveryWork {
     endpoint: {
       id: row.endpointId,
       url: row.url,
-      headers: row.headers,
       timeoutMs: row.timeoutMs,
       verifyTls: row.verifyTls,
       retryDelays: effectiveDelays({
@@ -324,7 +322,7 @@ function consoleEventOf({ work, trigger, result, outcome, finishedAt }: AttemptR
     data: {
       eventId: work.eventId,
       eventType: work.eventType,
-      url: work.endpoint.url,
+      url: maskUrlCredentials(work.endpoint.url),
       attempt: work.attemptCount + 1,
       trigger,
       succeeded: result.ok,

@@ -5,7 +5,7 @@ import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
 import { disableEndpoint } from "../endpoints/endpoints.service.js";
 import { decideOutcome } from "./delivery-outcome.js";
-import { SigningSecretCache, sendWebhook } from "./delivery-sender.js";
+import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { type AttemptRecord, claimDueDeliveries, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { outboundSettings } from "./outbound-settings.js";
 
@@ -43,7 +43,7 @@ export class DeliveryDispatcher {
   private signalled = false;
   /** The loop is asleep because every slot was taken (not because nothing was due). */
   private waitingForCapacity = false;
-  private readonly secrets = new SigningSecretCache();
+  private readonly credentials = new EndpointCredentialCache();
   /** Consecutive failures for want of a database (0 when it answers); logged once per outage. */
   private outageFailures = 0;
   /** Set by stop(): recording attempts keeps retrying through an outage until then. */
@@ -188,8 +188,8 @@ export class DeliveryDispatcher {
       });
       return null;
     }
-    const secrets = await this.secrets.secretsFor(work.endpoint.id, work.endpoint.updatedAt);
-    const result = await sendWebhook(this.options.client, work, secrets);
+    const credentials = await this.credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt);
+    const result = await sendWebhook(this.options.client, work, credentials);
     const outcome = decideOutcome(result, work.endpoint.retryDelays, work.retryIndex);
     this.options.logger.debug(
       {

@@ -2,6 +2,7 @@ import { checkUrlAtSave } from "../../lib/address-guard.js";
 import { ValidationError } from "../../lib/errors.js";
 import { urlPolicy } from "../deliveries/outbound-settings.js";
 import { normaliseRetryPolicy } from "../deliveries/retry-policy.js";
+import { HEADER_VALUE_MASK } from "./endpoint-headers.js";
 
 /** The fields a caller may set on an endpoint (all optional on update). */
 export interface EndpointFields {
@@ -40,6 +41,8 @@ const RESERVED_HEADERS = new Set([
   "connection",
 ]);
 const MAX_HEADERS = 20;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the tab is exactly what is allowed here.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const MAX_HEADER_VALUE = 1_024;
 
 /**
@@ -97,9 +100,18 @@ function checkHeaders(headers: Record<string, unknown>): Record<string, string> 
       throw new ValidationError(`${name} is set by Signalpost and cannot be overridden`, field);
     }
     if (typeof value !== "string") throw new ValidationError("header values must be strings", field);
+    // The mask sent back (a form that read the endpoint) means "keep the stored value"; the service resolves it.
+    if (value === HEADER_VALUE_MASK) {
+      checked[name] = value;
+      continue;
+    }
     if (value.length > MAX_HEADER_VALUE || /[\r\n\0]/.test(value)) {
       throw new ValidationError(`the value must be at most ${MAX_HEADER_VALUE} characters without line breaks`, field);
     }
+    // What HTTP allows in a field value (visible ASCII, space, tab, Latin-1): anything else would make every delivery
+    // fail in the HTTP client, and it keeps the mask (not Latin-1) from ever being a stored value.
+    if (!FIELD_VALUE.test(value))
+      throw new ValidationError("the value may hold only visible ASCII, spaces, tabs and Latin-1 characters", field);
     checked[name] = value;
   }
   return checked;

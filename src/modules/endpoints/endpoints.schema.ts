@@ -4,7 +4,9 @@ import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { maskSecret } from "../../lib/secret-box.js";
+import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "../deliveries/retry-policy.js";
+import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
 import {
   createEndpoint,
   currentSecret,
@@ -12,6 +14,7 @@ import {
   disableEndpoint,
   enableEndpoint,
   findEndpoint,
+  revealEndpointHeaders,
   revealEndpointSecret,
   rotateEndpointSecret,
   updateEndpoint,
@@ -44,10 +47,17 @@ export const EndpointType = builder.prismaObject("Endpoint", {
   fields: (t) => ({
     id: t.exposeID("id"),
     name: t.exposeString("name"),
-    url: t.exposeString("url"),
+    url: t.string({
+      description: "The delivery URL; credentials in it (from before they were refused) are masked: user:****@.",
+      resolve: (endpoint) => maskUrlCredentials(endpoint.url),
+    }),
     description: t.exposeString("description", { nullable: true }),
     eventTypes: t.exposeStringList("eventTypes", { description: "Event type names received; empty means all." }),
-    headers: t.expose("headers", { type: "JSON", description: "Extra request headers sent with every delivery." }),
+    headers: t.field({
+      type: "JSON",
+      description: `Extra request headers sent with every delivery: names in full, values masked ("${HEADER_VALUE_MASK}"; encrypted at rest). revealEndpointHeaders shows the values. Sending a masked value back in updateEndpoint keeps the stored one.`,
+      resolve: (endpoint) => maskedHeaders(endpoint),
+    }),
     timeoutMs: t.exposeInt("timeoutMs"),
     retryPolicy: t.field({
       type: RetryPolicy,
@@ -97,7 +107,12 @@ const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
     url: t.string({ description: endpointFields.url }),
     description: t.string({ required: false }),
     eventTypes: t.stringList({ required: false, description: endpointFields.eventTypes }),
-    headers: t.field({ type: "JSON", required: false, description: "An object of header names to string values." }),
+    headers: t.field({
+      type: "JSON",
+      required: false,
+      description:
+        "An object of header names to string values (visible ASCII or Latin-1). Values are encrypted at rest and read back masked.",
+    }),
     timeoutMs: t.int({ required: false, description: "1000 to 30000; 15000 when omitted." }),
     retryPolicy: t.field({
       type: RetryPolicyInput,
@@ -295,6 +310,24 @@ builder.mutationField("revealEndpointSecret", (t) =>
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
       revealEndpointSecret(requireViewer(context).tenantId, String(id), originOf(context)),
+  }),
+);
+
+const RevealedHeaders = builder.objectRef<{ headers: Record<string, string> }>("RevealedEndpointHeaders").implement({
+  fields: (t) => ({
+    headers: t.field({ type: "JSON", description: "Header names to their values.", resolve: (r) => r.headers }),
+  }),
+});
+
+builder.mutationField("revealEndpointHeaders", (t) =>
+  t.field({
+    type: RevealedHeaders,
+    authScopes: { scope: "secrets:reveal" },
+    errors: { types: [NotFoundError, RateLimitedError] },
+    description: "Shows the custom header values in full. Audited; shares revealEndpointSecret's limit of 10 a minute.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) =>
+      revealEndpointHeaders(requireViewer(context).tenantId, String(id), originOf(context)),
   }),
 );
 

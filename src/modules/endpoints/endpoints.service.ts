@@ -5,10 +5,12 @@ import { isUuid } from "../../lib/ids.js";
 import { announceHealthChange, type HealthChange } from "../../lib/pubsub.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
+import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
+import { HEADER_VALUE_MASK, openHeaders, sealHeaders } from "./endpoint-headers.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
 
 export type { RequestOrigin };
@@ -52,9 +54,11 @@ export async function createEndpoint(
   input: EndpointFields & { name: string; url: string; secret?: string | null },
   origin: RequestOrigin,
 ): Promise<{ endpoint: Endpoint; secret: string }> {
-  const fields = checkEndpointFields(input);
+  const { headers, ...fields } = checkEndpointFields(input);
+  const masked = Object.keys(headers ?? {}).find((name) => headers?.[name] === HEADER_VALUE_MASK);
+  if (masked) throw new ValidationError("send the header's value, not the mask", `headers.${masked}`);
   const secret = checkSuppliedSecret(input.secret, "secret");
-  const encrypted = await sealSecret(secret);
+  const [encrypted, storedHeaders] = await Promise.all([sealSecret(secret), sealHeaders(headers ?? {})]);
   try {
     return await prisma.$transaction(async (tx) => {
       const endpoint = await tx.endpoint.create({
@@ -64,7 +68,7 @@ export async function createEndpoint(
           url: fields.url as string,
           description: fields.description ?? null,
           eventTypes: fields.eventTypes ?? [],
-          headers: fields.headers ?? {},
+          ...storedHeaders,
           timeoutMs: fields.timeoutMs ?? 15_000,
           retrySchedule: fields.retrySchedule ?? [],
           retryPolicyCustom: fields.retryPolicyCustom ?? false,
@@ -78,7 +82,7 @@ export async function createEndpoint(
           ...origin,
           action: "endpoint.created",
           target: { type: "Endpoint", id: endpoint.id },
-          metadata: changeMetadata(fields),
+          metadata: changeMetadata({ ...fields, ...(headers ? { headers } : {}) }),
         },
         tx,
       );
@@ -90,6 +94,23 @@ export async function createEndpoint(
   }
 }
 
+/**
+ * A header sent back as the mask keeps its stored value, so a client that read the endpoint (values masked) can send
+ * the headers back with one changed. @throws ValidationError when a masked name has no stored value.
+ */
+async function keepMaskedValues(headers: Record<string, string>, existing: Endpoint): Promise<Record<string, string>> {
+  if (!Object.values(headers).includes(HEADER_VALUE_MASK)) return headers;
+  const stored = await openHeaders(existing);
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      if (value !== HEADER_VALUE_MASK) return [name, value];
+      const kept = stored[name];
+      if (kept === undefined) throw new ValidationError("send the header's value, not the mask", `headers.${name}`);
+      return [name, kept];
+    }),
+  );
+}
+
 /** Changes only the fields given. @throws ValidationError, ConflictError (name), NotFoundError. */
 export async function updateEndpoint(
   tenantId: string,
@@ -97,18 +118,19 @@ export async function updateEndpoint(
   input: EndpointFields,
   origin: RequestOrigin,
 ): Promise<Endpoint> {
-  const fields = checkEndpointFields(input);
+  const { headers, ...fields } = checkEndpointFields(input);
   try {
     return await prisma.$transaction(async (tx) => {
-      await findEndpoint(tenantId, id, tx);
-      const endpoint = await tx.endpoint.update({ where: { id }, data: fields });
+      const existing = await findEndpoint(tenantId, id, tx);
+      const storedHeaders = headers === undefined ? {} : await sealHeaders(await keepMaskedValues(headers, existing));
+      const endpoint = await tx.endpoint.update({ where: { id }, data: { ...fields, ...storedHeaders } });
       await recordAudit(
         {
           tenantId,
           ...origin,
           action: "endpoint.updated",
           target: { type: "Endpoint", id },
-          metadata: changeMetadata(fields),
+          metadata: changeMetadata({ ...fields, ...(headers ? { headers } : {}) }),
         },
         tx,
       );
@@ -131,7 +153,7 @@ export async function deleteEndpoint(tenantId: string, id: string, origin: Reque
         ...origin,
         action: "endpoint.deleted",
         target: { type: "Endpoint", id },
-        metadata: { name: endpoint.name, url: endpoint.url },
+        metadata: { name: endpoint.name, url: maskUrlCredentials(endpoint.url) },
       },
       tx,
     );
@@ -219,12 +241,7 @@ export async function currentSecret(endpointId: string): Promise<{ secret: strin
  */
 export async function revealEndpointSecret(tenantId: string, id: string, origin: RequestOrigin) {
   const endpoint = await findEndpoint(tenantId, id);
-  const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
-    `${tenantId}:${origin.actor.id ?? "system"}`,
-  );
-  if (!decision.allowed) {
-    throw new RateLimitedError(`at most ${REVEALS_PER_MINUTE} secret reveals a minute`, decision.retryAfterSeconds);
-  }
+  await consumeReveal(tenantId, origin);
   const current = await currentSecret(id);
   await recordAudit({
     tenantId,
@@ -240,6 +257,45 @@ export async function revealEndpointSecret(tenantId: string, id: string, origin:
     data: { target: "endpoint", name: endpoint.name, version: current.version },
   });
   return current;
+}
+
+/** The actor's reveals (secrets and header values together) allowed this minute. @throws RateLimitedError. */
+async function consumeReveal(tenantId: string, origin: RequestOrigin): Promise<void> {
+  const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
+    `${tenantId}:${origin.actor.id ?? "system"}`,
+  );
+  if (!decision.allowed) {
+    throw new RateLimitedError(`at most ${REVEALS_PER_MINUTE} secret reveals a minute`, decision.retryAfterSeconds);
+  }
+}
+
+/**
+ * Reveals the endpoint's custom header values: like the secret, it needs `secrets:reveal` (checked by the schema),
+ * shares its limit of 10 a minute per actor, and leaves an audit entry and a console event naming the headers (never
+ * their values). @throws RateLimitedError, NotFoundError.
+ */
+export async function revealEndpointHeaders(
+  tenantId: string,
+  id: string,
+  origin: RequestOrigin,
+): Promise<{ headers: Record<string, string> }> {
+  const endpoint = await findEndpoint(tenantId, id);
+  await consumeReveal(tenantId, origin);
+  const headers = await openHeaders(endpoint);
+  await recordAudit({
+    tenantId,
+    ...origin,
+    action: "endpoint_headers.revealed",
+    target: { type: "Endpoint", id },
+    metadata: { names: Object.keys(headers) },
+  });
+  await recordConsoleEvent({
+    tenantId,
+    kind: "SECRET_REVEALED",
+    endpointId: id,
+    data: { target: "endpoint", name: endpoint.name, headerNames: Object.keys(headers) },
+  });
+  return { headers };
 }
 
 /**

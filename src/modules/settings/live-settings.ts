@@ -1,4 +1,5 @@
 import { MetricsServer } from "../../http/metrics-server.js";
+import { isCidrProblem, parseCidr } from "../../lib/cidr.js";
 import { configureUrls } from "../../lib/public-url.js";
 import type { Logger } from "../../logger.js";
 import { configureOutbound } from "../deliveries/outbound-settings.js";
@@ -28,6 +29,10 @@ export async function startLiveSettings(options: {
 }): Promise<LiveSettings> {
   const metrics = new MetricsServer(options.host, options.logger);
   const apply = async (settings: InstanceSettings) => {
+    // Stored by an older version with a laxer check: the address guard leaves such a range out (allowing less).
+    const unusable = settings.allowedPrivateRanges.filter((range) => isCidrProblem(parseCidr(range)));
+    if (unusable.length)
+      options.logger.warn({ ranges: unusable }, "allowedPrivateRanges holds entries that are not ranges; ignored");
     configureOutbound({
       allowInsecureUrls: settings.allowInsecureUrls,
       allowedPrivateRanges: settings.allowedPrivateRanges,

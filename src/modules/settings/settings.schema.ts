@@ -2,7 +2,7 @@ import { builder } from "../../builder.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import { publicUrl } from "../../lib/public-url.js";
-import { grants } from "../auth/scopes.js";
+import { grants, INSTANCE_ADMIN } from "../auth/scopes.js";
 import { RetryPolicy, RetryPolicyInput } from "../endpoints/endpoints.schema.js";
 import { metricsListenerState } from "./live-settings.js";
 import {
@@ -26,7 +26,8 @@ const MetricsListenerType = builder
   });
 
 const InstanceSettingsType = builder.objectRef<InstanceSettings>("InstanceSettings").implement({
-  description: "Settings of the whole installation. Changing them needs the admin scope; they apply live.",
+  description:
+    "Settings of the whole installation, readable by every tenant they apply to. Changing them needs the operator's instance:admin scope (no tenant key has it); they apply live.",
   fields: (t) => ({
     metricsEnabled: t.exposeBoolean("metricsEnabled"),
     metricsPort: t.exposeInt("metricsPort", { description: "Where /metrics listens (1024-65535)." }),
@@ -95,7 +96,8 @@ builder.queryField("settings", (t) =>
 );
 
 const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
-  description: "Only the fields given change; null puts a setting back to its default. Instance fields need admin.",
+  description:
+    "Only the fields given change; null puts a setting back to its default. Instance fields need instance:admin (FORBIDDEN naming the field otherwise).",
   fields: (t) => ({
     metricsEnabled: t.boolean({ required: false }),
     metricsPort: t.int({ required: false, description: "1024-65535; the listener moves without a restart." }),
@@ -118,7 +120,7 @@ builder.mutationField("updateSettings", (t) =>
     resolve: async (_root, { input }, context) => {
       const viewer = requireViewer(context);
       // GraphQL passes absent fields as undefined and explicit nulls as null, which is the distinction we need.
-      await updateSettings(viewer.tenantId, input, grants(viewer.scopes, "admin"), originOf(context));
+      await updateSettings(viewer.tenantId, input, grants(viewer.scopes, INSTANCE_ADMIN), originOf(context));
       return settingsOf(viewer.tenantId);
     },
   }),

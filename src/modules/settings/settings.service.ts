@@ -1,7 +1,7 @@
-import { isIP } from "node:net";
 import { ChannelListener } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { parseCidrList } from "../../lib/cidr.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import type { Logger } from "../../logger.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
@@ -11,7 +11,7 @@ import { normaliseRetryPolicy } from "../deliveries/retry-policy.js";
 /** NOTIFY channel on which a change of the instance settings reaches every process, which applies it live. */
 export const SETTINGS_CHANNEL = "signalpost_settings";
 
-/** Settings of the whole installation: only `admin` may change them. */
+/** Settings of the whole installation: only the operator (`instance:admin`) may change them. */
 export interface InstanceSettings {
   metricsEnabled: boolean;
   /** 1024-65535 when set through the API (the environment may ask for 0: any free port, for tests). */
@@ -74,18 +74,12 @@ function checkUrl(value: string): string {
   return trimmed;
 }
 
+/** Ranges are checked by the one CIDR parser the configuration and the address guard use. */
 function checkRanges(ranges: string[]): string[] {
-  return ranges.map((range, index) => {
-    const [address, bits] = range.trim().split("/");
-    const prefix = bits === undefined ? undefined : Number(bits);
-    const maxPrefix = isIP(address ?? "") === 6 ? 128 : 32;
-    if (
-      isIP(address ?? "") === 0 ||
-      (prefix !== undefined && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= maxPrefix))
-    )
-      throw new ValidationError(`"${range}" is not an IP address or CIDR range`, `allowedPrivateRanges.${index}`);
-    return range.trim();
+  parseCidrList(ranges, ({ index, message }) => {
+    throw new ValidationError(message, `allowedPrivateRanges.${index}`);
   });
+  return ranges.map((range) => range.trim());
 }
 
 /**
@@ -176,23 +170,37 @@ export async function readTenantSettings(tenantId: string): Promise<TenantSettin
   return pick(TENANT_DEFAULTS, row?.values);
 }
 
+/** The input fields that change instance-wide settings, as the caller names them. */
+const INSTANCE_INPUT_FIELDS = [
+  "metricsEnabled",
+  "metricsPort",
+  "publicUrl",
+  "allowInsecureUrls",
+  "allowedPrivateRanges",
+  "defaultRetryPolicy",
+] as const satisfies readonly (keyof SettingsChange)[];
+
 /**
- * Applies a change: tenant settings for the caller's tenant, instance settings only for `admin`. Written with its
- * audit entry in one transaction; an instance change is announced to every process (NOTIFY on commit).
- * @throws ValidationError, ForbiddenError (naming the first instance field asked for without admin).
+ * Applies a change: tenant settings for the caller's tenant, instance settings only for the operator
+ * (`instance:admin`): a tenant's admin must not loosen the URL rules every other tenant relies on. Checked before the
+ * values, so a tenant learns nothing from validating values it may not set. Written with its audit entry in one
+ * transaction; an instance change is announced to every process (NOTIFY on commit).
+ * @throws ForbiddenError naming the first instance field asked for without instance:admin, then ValidationError.
  */
 export async function updateSettings(
   tenantId: string,
   change: SettingsChange,
-  isAdmin: boolean,
+  isOperator: boolean,
   origin: RequestOrigin,
 ): Promise<void> {
+  const refused = isOperator ? undefined : INSTANCE_INPUT_FIELDS.find((field) => change[field] !== undefined);
+  if (refused)
+    throw new ForbiddenError(
+      `${refused} is an instance-wide setting: changing it needs the operator's instance:admin scope`,
+      refused,
+    );
   const { instance, tenant } = validateChange(change);
   const instanceFields = Object.keys(instance);
-  if (instanceFields.length && !isAdmin) {
-    const field = instanceFields[0] === "defaultRetryDelays" ? "defaultRetryPolicy" : (instanceFields[0] as string);
-    throw new ForbiddenError("instance-wide settings need the admin scope", field);
-  }
   await prisma.$transaction(async (tx) => {
     if (instanceFields.length) {
       const current = await tx.instanceSettings.findUnique({ where: { id: 1 } });

@@ -42,9 +42,12 @@ function keyRow(key, reload) {
   );
 }
 
-/** Name and scopes; the caller can only grant scopes it holds, so the others are shown but disabled. */
+/**
+ * Name and scopes; the caller can only grant scopes it holds, so the others are shown but disabled. The operator's
+ * INSTANCE_ADMIN is never granted through the API (only `signalpost keys create` grants it).
+ */
 function generateForm(scopes, held) {
-  const canGrant = (scope) => held.includes("ADMIN") || held.includes(scope);
+  const canGrant = (scope) => scope !== "INSTANCE_ADMIN" && (held.includes("ADMIN") || held.includes(scope));
   return h(
     "form",
     { "aria-label": "Generate an API key" },

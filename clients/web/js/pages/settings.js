@@ -27,7 +27,7 @@ function settingsForm(instance, tenant) {
   return h(
     "form",
     { "aria-label": "Settings" },
-    h("h3", {}, "Instance (needs admin)"),
+    h("h3", {}, "Instance (needs the operator's instance:admin)"),
     field("Metrics port", "metricsPort", { type: "number", value: instance.metricsPort }),
     h("p", { class: "muted" }, listenerNote(instance.metricsListener)),
     checkbox("Serve /metrics", "metricsEnabled", { checked: instance.metricsEnabled }),
@@ -53,7 +53,7 @@ function settingsForm(instance, tenant) {
   );
 }
 
-/** Only what changed: instance fields need admin, so an unchanged one must not make a tenant admin's save fail. */
+/** Only what changed: instance fields need instance:admin, so an unchanged one must not make a tenant admin's save fail. */
 function changes(form, instance, tenant) {
   const data = new FormData(form);
   const wanted = {

@@ -305,7 +305,8 @@ describe("the web developer panel at /console", () => {
       await api(`mutation { ${toggles.slice(start, start + 15).join(" ")} }`);
     }
     // The newest 500 lines are the last pairs: every older line (the test send, the keys...) has gone. The requests
-    // take some seconds, so the key's use, announced every 10 s at most, may take a line or two among them.
+    // take some seconds, so the key's use, announced every 10 s at most, may take lines among them (how many depends
+    // on how busy the machine is; they are as new as the pairs around them).
     const kinds = async () => {
       const all = await consoleLines().evaluateAll((lines) => lines.map((line) => line.getAttribute("data-kind")));
       const toggled = all.filter((kind) => kind !== "API_KEY_USED");
@@ -313,13 +314,12 @@ describe("the web developer panel at /console", () => {
       if (toggled[0] === "ENDPOINT_ENABLED") toggled.shift();
       return {
         lines: all.length,
-        announcements: all.length - toggled.length <= 3,
         pairsOnly: toggled.every(
           (kind, index) => kind === (index % 2 === 0 ? "ENDPOINT_DISABLED" : "ENDPOINT_ENABLED"),
         ),
       };
     };
-    const kept = { lines: 500, announcements: true, pairsOnly: true };
+    const kept = { lines: 500, pairsOnly: true };
     await expect.poll(kinds, { timeout: 15_000 }).toEqual(kept);
     await page.getByRole("link", { name: "Endpoints", exact: true }).click();
     await page.getByRole("heading", { name: "Endpoints", exact: true }).waitFor();

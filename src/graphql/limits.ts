@@ -136,13 +136,15 @@ const INTROSPECTION_LISTS = new Set([
 /**
  * Hand-made: no package bounds introspection (graphql-armor's depth rule can skip it, Pothos' complexity does not
  * see it), and `__schema { types { fields { type { fields { ... } } } } }` grows by the schema's size per level.
- * Counts introspection lists nested on one path, following fragment spreads.
+ * Counts introspection lists nested on one path, following fragment spreads. Each fragment is measured once per
+ * context (inside introspection or not) and remembered: without that, a few KB of fragments spreading the next one
+ * three times (F1 -> 3 x F2 -> 9 x F3 ...) took exponential time, before any credential was checked.
  */
 function introspectionListNesting(
   selectionSet: SelectionSetNode,
   inIntrospection: boolean,
   fragments: Map<string, FragmentDefinitionNode>,
-  visiting: Set<string>,
+  measured: Map<string, number>,
 ): number {
   let deepest = 0;
   for (const selection of selectionSet.selections) {
@@ -150,22 +152,24 @@ function introspectionListNesting(
       if (!selection.selectionSet) continue;
       const inside = inIntrospection || INTROSPECTION_ROOTS.has(selection.name.value);
       const own = inside && INTROSPECTION_LISTS.has(selection.name.value) ? 1 : 0;
-      deepest = Math.max(deepest, own + introspectionListNesting(selection.selectionSet, inside, fragments, visiting));
+      deepest = Math.max(deepest, own + introspectionListNesting(selection.selectionSet, inside, fragments, measured));
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       deepest = Math.max(
         deepest,
-        introspectionListNesting(selection.selectionSet, inIntrospection, fragments, visiting),
+        introspectionListNesting(selection.selectionSet, inIntrospection, fragments, measured),
       );
     } else {
       const fragment = fragments.get(selection.name.value);
-      // A cycle is refused by the standard NoFragmentCycles rule; here it only must not loop.
-      if (!fragment || visiting.has(fragment.name.value)) continue;
-      visiting.add(fragment.name.value);
-      deepest = Math.max(
-        deepest,
-        introspectionListNesting(fragment.selectionSet, inIntrospection, fragments, visiting),
-      );
-      visiting.delete(fragment.name.value);
+      if (!fragment) continue;
+      const key = `${inIntrospection ? "in" : "out"}:${fragment.name.value}`;
+      let depth = measured.get(key);
+      if (depth === undefined) {
+        // Marked 0 while it is measured: a cycle (refused by the standard NoFragmentCycles rule) ends here.
+        measured.set(key, 0);
+        depth = introspectionListNesting(fragment.selectionSet, inIntrospection, fragments, measured);
+        measured.set(key, depth);
+      }
+      deepest = Math.max(deepest, depth);
     }
   }
   return deepest;
@@ -183,7 +187,7 @@ const introspectionRule: ValidationRule = (context) => {
       for (const definition of context.getDocument().definitions) {
         if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
       }
-      const error = refuse(introspectionListNesting(operation.selectionSet, false, fragments, new Set()));
+      const error = refuse(introspectionListNesting(operation.selectionSet, false, fragments, new Map()));
       if (error) context.reportError(error);
     },
   };

@@ -114,6 +114,17 @@ describe("the issue's attacks are refused before execution, typed, with HTTP 400
     expect(answer.body.errors?.map((error) => error.extensions?.code)).toContain("MAX_DEPTH_EXCEEDED");
   });
 
+  it("fragments that each spread the next three times (3^60 paths in a few KB, no key): refused, not walked", async () => {
+    const fragments = Array.from(
+      { length: 59 },
+      (_, i) => `fragment F${i + 1} on Query { ${`...F${i + 2} `.repeat(3)}}`,
+    );
+    const query = `query { ...F1 } ${fragments.join(" ")} fragment F60 on Query { __typename }`;
+    // Walking every path instead of every fragment never returned (a 16-fragment chain already took 6 s).
+    expectRefused(await post(query), "MAX_DEPTH_EXCEEDED", GRAPHQL_LIMITS.depth);
+    expect((await post("{ __typename }")).status).toBe(200);
+  });
+
   it("directives beyond the limit: MAX_DIRECTIVES_EXCEEDED", async () => {
     const query = `{ ${Array.from({ length: 60 }, () => "__typename @include(if: true)").join(" ")} }`;
     expectRefused(await post(query, { key: admin }), "MAX_DIRECTIVES_EXCEEDED", GRAPHQL_LIMITS.directives);

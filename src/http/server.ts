@@ -6,11 +6,22 @@ import type { YogaServerInstance } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
-import { MAX_ANONYMOUS_GRAPHQL_BODY_BYTES, MAX_GRAPHQL_BODY_BYTES, type ServerContext } from "../graphql/yoga.js";
+import {
+  authenticationFailure,
+  clientIp,
+  MAX_ANONYMOUS_GRAPHQL_BODY_BYTES,
+  MAX_GRAPHQL_BODY_BYTES,
+  type ServerContext,
+} from "../graphql/yoga.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
-import { AuthenticationError, authenticate, tokenFromConnectionParams } from "../modules/auth/authenticate.js";
+import {
+  AuthenticationError,
+  authenticate,
+  tokenFromConnectionParams,
+  tokenFromHeaders,
+} from "../modules/auth/authenticate.js";
 import { BodyBudget } from "./body-budget.js";
 import { serveConsole } from "./console-static.js";
 import { sendJson, sendJsonError } from "./json.js";
@@ -155,6 +166,7 @@ export class HttpServer {
       if (path === "/healthz" && req.method === "GET") return this.health(res);
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
       if (path === this.options.yoga.graphqlEndpoint) {
+        if (!(await this.credentialForLargeBody(req, res))) return;
         if (!this.largeBodies.admit(req, res)) return;
         return this.options.yoga(req, res, { req });
       }
@@ -178,6 +190,44 @@ export class HttpServer {
       if (!res.headersSent) sendJsonError(res, 500, { code: "INTERNAL", message: "Internal server error" });
       else res.destroy();
     });
+  }
+
+  /**
+   * A body larger than an anonymous one may carry needs a credential that authenticates, checked before the body is
+   * read: Yoga parses the JSON before its context authenticates, and JSON such as `[[],[],...]` takes over ten times
+   * its size in heap, so a made-up `Authorization` header must not buy the 30 MB limit. Small bodies pass here (the
+   * body limit and the context deal with them). A refusal is the typed 401/429 the context would answer.
+   */
+  private async credentialForLargeBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) <= MAX_ANONYMOUS_GRAPHQL_BODY_BYTES) return true;
+    const token = tokenFromHeaders(
+      new Headers({
+        authorization: String(req.headers.authorization ?? ""),
+        "x-api-key": String(req.headers["x-api-key"] ?? ""),
+      }),
+    );
+    if (token === null) return true;
+    try {
+      await authenticate(token, clientIp(req));
+      return true;
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      const refusal = authenticationFailure(error);
+      const { http: httpExtension, ...extensions } = refusal.extensions as {
+        http: { status: number; headers: Record<string, string> };
+      };
+      const body = JSON.stringify({ errors: [{ message: refusal.message, extensions }] });
+      res.writeHead(httpExtension.status, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(body),
+        ...httpExtension.headers,
+      });
+      res.end(body);
+      // Read and drop the body as it arrives: nothing of it is kept.
+      req.resume();
+      return false;
+    }
   }
 
   /** Alive unless shutting down or past recovery: a supervisor watching /healthz must see a process that is ending. */

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
 import {
   type DocumentNode,
   type ExecutionArgs,
@@ -285,6 +286,34 @@ describe("bodies without a credential are small", () => {
     });
     expect(keyed.status).toBe(200);
     expect(await keyed.json()).toEqual({ data: { __typename: "Query" } });
+  });
+
+  it("a made-up key does not buy the large-body limit: 401 before the body is read", async () => {
+    // 10 MB announced, 1 KB sent, the rest never: only an answer given before the body is read can arrive.
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(`${api.httpUrl}/graphql`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "content-length": String(10 * 1024 * 1024),
+          authorization: "Bearer sp_00000000000000000000000000000000_madeupmadeupmadeupmadeupmadeupmadeupmadeup",
+        },
+      });
+      request.on("response", (response) => {
+        let body = "";
+        response.on("data", (chunk) => {
+          body += chunk;
+        });
+        response.on("end", () => {
+          resolve({ status: response.statusCode ?? 0, body });
+          request.destroy();
+        });
+      });
+      request.on("error", reject);
+      request.write(`{"query":"{ __typename }","variables":{"x":[${"[],".repeat(300)}`);
+    });
+    expect(answer.status).toBe(401);
+    expect(JSON.parse(answer.body).errors[0].extensions.code).toBe("UNAUTHENTICATED");
   });
 
   it("a streamed (chunked) body without a key is counted against the same limit", async () => {

@@ -83,7 +83,8 @@ function classList(ranges: readonly Range[]): BlockList {
 const CLASS_LISTS = CLASSES.map(([name, ranges]) => [name, classList(ranges)] as const);
 
 /** Expands an IPv6 address to its eight 16-bit groups. */
-function ipv6Groups(address: string): number[] {
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, an embedded IPv4 tail folded into two groups). */
+export function ipv6Groups(address: string): number[] {
   const [head = "", tail] = address.split("::");
   const parse = (part: string) => {
     if (!part) return [];

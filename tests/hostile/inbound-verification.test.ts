@@ -121,16 +121,21 @@ describe("failed verifications are limited per source address", () => {
     expect(limited.body.message).toContain(String(MAX_FAILED_VERIFICATIONS_PER_MINUTE));
     expect(Number(limited.retryAfter)).toBeGreaterThan(0);
     expect(Number(limited.retryAfter)).toBeLessThanOrEqual(60);
-    // The address is refused before anything is checked, signed or not, for any agent...
+    // The address is refused before anything is checked, signed or not, for this agent...
     expect((await post(agentId, body, standard(secret, body), attacker)).status).toBe(429);
-    // ...while the real sender, elsewhere, is served as before.
+    // ...while the real sender, elsewhere, is served as before...
     const real = await post(agentId, body, standard(secret, body));
     expect(real.status).toBe(202);
     expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(1);
+    // ...and so is the same address at another agent: senders behind one address (a provider's egress, a NAT) are
+    // not blocked everywhere by failures against one agent.
+    const other = await activeAgent();
+    expect((await post(other.agentId, body, standard(other.secret, body), attacker)).status).toBe(202);
     // Addresses are counted as hosts: an IPv6 host by its /64 (it can rotate through the rest), IPv4-mapped as IPv4.
     expect(sourceKey("2001:db8:1:2:aaaa::1")).toBe(sourceKey("2001:db8:1:2:bbbb:cccc:dddd:eeee"));
     expect(sourceKey("2001:db8:1:2::1")).not.toBe(sourceKey("2001:db8:1:3::1"));
     expect(sourceKey("::ffff:127.0.0.4")).toBe(sourceKey(attacker));
+    expect(sourceKey("::ffff:7f00:4")).toBe(sourceKey(attacker));
   });
 });
 

@@ -262,7 +262,7 @@ export async function handleAgentWebhook(
       throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
     const body = await readBody(req);
     if (!isUuid(agentId)) throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
-    const failures = failedVerificationsExceeded(sourceIp);
+    const failures = failedVerificationsExceeded(agentId, sourceIp);
     if (failures.exceeded) {
       throw new InboundRefusal(
         429,
@@ -281,7 +281,7 @@ export async function handleAgentWebhook(
     inboundRequestsTotal.inc({ result: error.code.toLowerCase() });
     if (error.status === 413) res.setHeader("connection", "close");
     if (error.status === 401) {
-      await recordFailedVerification(sourceIp).catch((countError: unknown) =>
+      await recordFailedVerification(agentId, sourceIp).catch((countError: unknown) =>
         logger.warn({ err: countError }, "could not count the failed verification"),
       );
     }

@@ -170,6 +170,37 @@ describe("endpoint custom headers", () => {
     }
   });
 
+  it("sends stored values to a new origin only when they are given again", async () => {
+    const { owner, endpoint } = await endpointWithCredentials();
+    const elsewhere = receiver.url.replace("127.0.0.1", "localhost");
+    // A variable left out leaves its input field out: only the fields given change.
+    const update = (variables: { url: string; headers?: Record<string, string> }) =>
+      execute<{ updateEndpoint: { __typename: string; field?: string; url?: string } }>(
+        `mutation ($id: ID!, $url: String, $headers: JSON) { updateEndpoint(id: $id, input: { url: $url, headers: $headers }) {
+          __typename ... on Error { field } ... on Endpoint { url } } }`,
+        { id: endpoint.id, ...variables },
+        owner.headers,
+      );
+    // An endpoints:write key could otherwise point the endpoint at its own host and read the values off a test send.
+    expect((await update({ url: elsewhere })).data?.updateEndpoint).toEqual({
+      __typename: "ValidationError",
+      field: "headers",
+    });
+    const masked = { Authorization: "••••••••", "X-Team": TEAM };
+    expect((await update({ url: elsewhere, headers: masked })).data?.updateEndpoint).toEqual({
+      __typename: "ValidationError",
+      field: "headers.Authorization",
+    });
+    // Same origin, another path: the stored values stay.
+    expect((await update({ url: `${receiver.url}/other` })).data?.updateEndpoint.__typename).toBe("Endpoint");
+    // Given again, or dropped, they may go anywhere allowed.
+    const given = { Authorization: TOKEN, "X-Team": TEAM };
+    expect((await update({ url: elsewhere, headers: given })).data?.updateEndpoint).toEqual({
+      __typename: "Endpoint",
+      url: elsewhere,
+    });
+  });
+
   it("masks credentials in an endpoint URL for readers", async () => {
     const { owner, endpoint } = await endpointWithCredentials();
     // Saving such a URL is refused today; rows from before may still hold one.

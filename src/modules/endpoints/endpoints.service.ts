@@ -111,6 +111,25 @@ async function keepMaskedValues(headers: Record<string, string>, existing: Endpo
   );
 }
 
+/**
+ * Stored header values go only where they were given for: a change of the URL's origin (scheme, host, port) needs
+ * the values sent again (or `headers: {}` to drop them). Otherwise an `endpoints:write` key could point the endpoint
+ * at its own host and read the values off a test send, around the audited `secrets:reveal` path.
+ * @throws ValidationError on `headers` (not given) or `headers.<name>` (sent back as the mask).
+ */
+function requireHeaderValuesForNewOrigin(
+  existing: Endpoint,
+  url: string | undefined,
+  headers: Record<string, string> | undefined,
+): void {
+  if (url === undefined || existing.headerNames.length === 0) return;
+  if (new URL(url).origin === new URL(existing.url).origin) return;
+  const message = "the URL's origin changes: send the header values again, or headers: {} to drop them";
+  if (headers === undefined) throw new ValidationError(message, "headers");
+  const masked = Object.entries(headers).find(([, value]) => value === HEADER_VALUE_MASK);
+  if (masked) throw new ValidationError(message, `headers.${masked[0]}`);
+}
+
 /** Changes only the fields given. @throws ValidationError, ConflictError (name), NotFoundError. */
 export async function updateEndpoint(
   tenantId: string,
@@ -122,6 +141,7 @@ export async function updateEndpoint(
   try {
     return await prisma.$transaction(async (tx) => {
       const existing = await findEndpoint(tenantId, id, tx);
+      requireHeaderValuesForNewOrigin(existing, fields.url, headers);
       const storedHeaders = headers === undefined ? {} : await sealHeaders(await keepMaskedValues(headers, existing));
       const endpoint = await tx.endpoint.update({ where: { id }, data: { ...fields, ...storedHeaders } });
       await recordAudit(

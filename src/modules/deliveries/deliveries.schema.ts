@@ -16,7 +16,7 @@ import {
 } from "./deliveries.service.js";
 import { attemptWhere, deliveryWhere, STATUS_CODE_CLASSES } from "./delivery-filters.js";
 import { messageId } from "./delivery-sender.js";
-import { exportDeliveries, MAX_EXPORT_ROWS } from "./export.js";
+import { exportDeliveries, MAX_EXPORT_BYTES, MAX_EXPORT_ROWS } from "./export.js";
 import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
 
 const DeliveryStatusEnum = builder.enumType("DeliveryStatus", {
@@ -188,12 +188,17 @@ builder.queryField("delivery", (t) =>
 );
 
 const DeliveryExport = builder
-  .objectRef<{ format: "NDJSON" | "CSV"; contentType: string; rowCount: number; data: string }>("DeliveryExport")
+  .objectRef<{ format: "NDJSON" | "CSV"; contentType: string; rowCount: number; truncated: boolean; data: string }>(
+    "DeliveryExport",
+  )
   .implement({
     fields: (t) => ({
       format: t.field({ type: ExportFormatEnum, resolve: (exported) => exported.format }),
       contentType: t.exposeString("contentType"),
       rowCount: t.exposeInt("rowCount"),
+      truncated: t.exposeBoolean("truncated", {
+        description: `True when the rows asked for came to more than ${MAX_EXPORT_BYTES / 1024 / 1024} MB and the export stopped before the first row that did not fit: narrow the filter (until) to read on.`,
+      }),
       data: t.exposeString("data"),
     }),
   });
@@ -203,7 +208,9 @@ builder.queryField("exportDeliveries", (t) =>
     type: DeliveryExport,
     authScopes: { scope: "deliveries:read" },
     errors: { types: [ValidationError] },
-    description: `The delivery log as NDJSON or CSV, newest first, at most ${MAX_EXPORT_ROWS} rows.`,
+    description: `The delivery log as NDJSON or CSV, newest first, at most ${MAX_EXPORT_ROWS} rows and ${MAX_EXPORT_BYTES / 1024 / 1024} MB.`,
+    // Up to 16 MB of text each: four exports fill an operation's cost, not thirty aliases.
+    complexity: { field: 2_500, multiplier: 1 },
     args: {
       filter: t.arg({ type: DeliveryFilterInput, required: false }),
       format: t.arg({ type: ExportFormatEnum, defaultValue: "NDJSON" }),

@@ -377,15 +377,18 @@ export class EmbeddedPostgres {
     };
     child.stdout?.on("data", remember);
     child.stderr?.on("data", remember);
-    const exitedEarly = new Promise<never>((_, reject) =>
+    const exitedEarly = new Promise<never>((_, reject) => {
       child.once("exit", (code) =>
         reject(
           new Error(
             `embedded PostgreSQL exited during start (code ${code}): ${output.join("").trim().split("\n").at(-1) ?? ""}`,
           ),
         ),
-      ),
-    );
+      );
+      // A spawn that fails (EAGAIN, EMFILE, EPERM) emits 'error', maybe without 'exit': unheard, it would end the
+      // process in the middle of a supervised restart.
+      child.once("error", (error) => reject(new Error(`embedded PostgreSQL could not be started: ${error.message}`)));
+    });
     exitedEarly.catch(() => undefined);
     try {
       await Promise.race([

@@ -1,5 +1,6 @@
 import { ChannelListener } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
+import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { parseCidrList } from "../../lib/cidr.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
@@ -233,6 +234,9 @@ export async function updateSettings(
 export class InstanceSettingsWatcher {
   private listener: ChannelListener | undefined;
   private current: InstanceSettings | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failedReloads = 0;
+  private stopped = false;
 
   constructor(
     private readonly apply: (settings: InstanceSettings) => Promise<void>,
@@ -257,11 +261,22 @@ export class InstanceSettingsWatcher {
   }
 
   async reload(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     try {
       this.current = await readInstanceSettings();
       await this.apply(this.current);
+      this.failedReloads = 0;
     } catch (error) {
-      this.logger.error({ err: error }, "could not apply the instance settings");
+      // A reload after a reconnect can meet a database that is still coming back: try again (1 s, doubling to 30 s)
+      // until it applies, or the process would keep stale URL rules and private ranges until the next change.
+      this.failedReloads += 1;
+      const log = isDatabaseUnavailable(error) ? this.logger.warn : this.logger.error;
+      log.call(this.logger, { err: error }, "could not apply the instance settings; trying again");
+      if (this.stopped) return;
+      const delayMs = Math.min(1_000 * 2 ** (this.failedReloads - 1), 30_000);
+      this.retryTimer = setTimeout(() => void this.reload(), delayMs);
+      this.retryTimer.unref();
     }
   }
 
@@ -271,6 +286,8 @@ export class InstanceSettingsWatcher {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
     await this.listener?.stop();
   }
 }

@@ -144,7 +144,10 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     const publicUrl = currentPublicUrl();
     if (!config.databaseUrl) await announceFirstKey(publicUrl);
     if (port !== undefined) {
-      logger.info({ port, graphiql: `${publicUrl}/graphql` }, `Signalpost is serving GraphQL at ${publicUrl}/graphql`);
+      logger.info(
+        { port, console: `${publicUrl}/console`, graphiql: `${publicUrl}/graphql` },
+        `Signalpost is serving: console ${publicUrl}/console, GraphQL and GraphiQL ${publicUrl}/graphql`,
+      );
     }
     return { role, databaseUrl: database.url, port, stop, fatal: database.fatal };
   } catch (error) {
@@ -166,6 +169,7 @@ async function announceFirstKey(publicUrl: string): Promise<void> {
       "",
       `    ${first.token}`,
       "",
+      `  Open the console at ${publicUrl}/console and sign in with this key.`,
       `  Open ${publicUrl}/graphql and add the header  {"Authorization": "Bearer ${first.token}"}`,
       "  Make more keys with: npx signalpost keys create --tenant <slug> --name <name> --scopes admin",
       "",

@@ -82,6 +82,8 @@ const environmentSchema = z.object({
       error: "must be one of trace, debug, info, warn, error, fatal, silent",
     })
     .default("info"),
+  /** Read by src/logger.ts when it is created; validated here so that a typo is refused instead of ignored. */
+  LOG_FORMAT: z.enum(["json", "pretty"], { error: "must be json or pretty" }).optional(),
 });
 
 /** The validated configuration the whole process shares. */

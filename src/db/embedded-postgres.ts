@@ -8,6 +8,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import type { Logger } from "../logger.js";
+import { letPostgresReach } from "./data-dir-access.js";
 
 const execFileAsync = promisify(execFile);
 /** sun_path holds 108 bytes on Linux and 104 on macOS, the terminating NUL included. */
@@ -164,6 +165,7 @@ export class EmbeddedPostgres {
     this.owner = owner;
     this.stopping = false;
     await mkdir(this.options.dataDir, { recursive: true });
+    if (owner) await letPostgresReach(this.options.dataDir, owner);
     this.password = await this.readOrCreatePassword();
     if (!existsSync(path.join(this.clusterDir, "PG_VERSION"))) await this.initialise(binaries, owner);
     if (mode === "own") {

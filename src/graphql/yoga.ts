@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { GraphQLError, getOperationAST } from "graphql";
-import { createYoga, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, type GraphiQLOptions, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
@@ -52,6 +52,9 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
     graphqlEndpoint: "/graphql",
     // Subscriptions in GraphiQL go over graphql-ws on the same path.
     graphiql: { subscriptionsProtocol: "WS", title: "Signalpost GraphiQL" },
+    // Served from our own files (script, styles and Monaco workers inline): Yoga's default page loads them from a
+    // public CDN, which a machine behind a firewall never reaches.
+    renderGraphiQL: renderOfflineGraphiQL,
     landingPage: false,
     // Replaced by useBodyLimit, which does not pipe bodies of a known length through a stream.
     maxRequestBodySize: false,
@@ -81,6 +84,17 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
       }
     },
   });
+}
+
+let offlineGraphiQL: Promise<string> | undefined;
+
+/**
+ * The GraphiQL page from @graphql-yoga/render-graphiql. Its module is 9 MB of inlined JavaScript, so it is imported
+ * on the first visit rather than at start-up, and the page (the same options every time) is rendered once.
+ */
+function renderOfflineGraphiQL(options?: GraphiQLOptions): Promise<string> {
+  offlineGraphiQL ??= import("@graphql-yoga/render-graphiql").then(({ renderGraphiQL }) => renderGraphiQL(options));
+  return offlineGraphiQL;
 }
 
 /**

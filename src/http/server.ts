@@ -55,6 +55,26 @@ function setMessageLimit(socket: WebSocket, bytes: number): void {
   if (receiver && typeof receiver._maxPayload === "number") receiver._maxPayload = bytes;
 }
 
+/**
+ * Replaces graphql-ws's per-socket error listener, which writes "Internal error emitted on a WebSocket socket" and
+ * the stack to stderr with console.error (no option or hook reaches it), with one JSON log line. Runs right after
+ * the "connection" event, once graphql-ws has added its listener. The errors `ws` raises for a client's bad frame
+ * (WS_ERR_*, such as a message over the size limit) are the client's mistake: ws has already closed the socket with
+ * the matching code (1009 for a message too big), so they are logged at debug. Anything else is ours: warn, and
+ * close with 1011 as graphql-ws would.
+ */
+function logSocketErrors(socket: WebSocket, logger: Logger): void {
+  socket.removeAllListeners("error");
+  socket.on("error", (error: Error & { code?: string }) => {
+    if (error.code?.startsWith("WS_ERR_")) {
+      logger.debug({ code: error.code, reason: error.message }, "WebSocket frame refused; connection closed");
+      return;
+    }
+    logger.warn({ err: error }, "WebSocket error; connection closed");
+    socket.close(1011, "Internal server error");
+  });
+}
+
 /** Raised when the port is taken, so the CLI can say so in one line. */
 export class PortInUseError extends Error {
   constructor(readonly port: number) {
@@ -64,6 +84,12 @@ export class PortInUseError extends Error {
 }
 
 export type { ReadinessCheck } from "./readiness.js";
+
+/** A temporary redirect (302), so that `/` can point elsewhere later without browsers remembering it. */
+function redirect(res: http.ServerResponse, location: string): void {
+  res.writeHead(302, { location, "content-length": "0" });
+  res.end();
+}
 
 export interface HttpServerOptions {
   port: number;
@@ -116,6 +142,7 @@ export class HttpServer {
       this.webSockets.handleUpgrade(req, socket, head, (ws) => {
         setMessageLimit(ws, MAX_ANONYMOUS_WEBSOCKET_MESSAGE_BYTES);
         this.webSockets.emit("connection", ws, req);
+        logSocketErrors(ws, options.logger);
       });
     });
     this.attachGraphQLWebSocket();
@@ -163,6 +190,8 @@ export class HttpServer {
     if (this.draining) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?")[0];
     const handle = async () => {
+      // The address a newcomer opens first: the web console.
+      if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return redirect(res, "/console");
       if (path === "/healthz" && req.method === "GET") return this.health(res);
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
       if (path === this.options.yoga.graphqlEndpoint) {

@@ -33,7 +33,7 @@ const ExecutionStatusEnum = builder.enumType("ExecutionStatus", {
   values: ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] as const,
 });
 
-builder.prismaObject("Agent", {
+const AgentObject = builder.prismaObject("Agent", {
   description: "Receives webhooks at its own URL, verifies and validates them, and runs its actions.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -97,7 +97,8 @@ const UpdateAgentInput = AgentInput("UpdateAgentInput", false);
 const CreatedAgent = builder.objectRef<{ agent: Agent; secret: string }>("CreatedAgent").implement({
   description: "A new agent with its HMAC secret, shown in full this once.",
   fields: (t) => ({
-    agent: t.prismaField({ type: "Agent", resolve: (_query, created) => created.agent }),
+    // Already read by createAgent: a plain field (a prismaField's query would go unused, and Pothos warns of it).
+    agent: t.field({ type: AgentObject, resolve: (created) => created.agent }),
     secret: t.exposeString("secret"),
   }),
 });

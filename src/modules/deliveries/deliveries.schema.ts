@@ -59,7 +59,7 @@ builder.prismaObject("DeliveryAttempt", {
   }),
 });
 
-builder.prismaObject("Delivery", {
+const DeliveryObject = builder.prismaObject("Delivery", {
   description: "One event for one endpoint: sent, retried, dead-lettered and replayed as a unit.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -228,7 +228,9 @@ const ErrorDetail = builder.objectRef<{ class: string; message: string }>("Attem
 const SendResult = builder.objectRef<SendReport>("SendResult").implement({
   description: "What the receiver answered to a send made just now.",
   fields: (t) => ({
-    delivery: t.prismaField({ type: "Delivery", resolve: (_query, report) => report.delivery }),
+    // The send already read the row: a plain field hands it over (relations a client selects are loaded by the
+    // Prisma plugin on demand). A prismaField would build a query here that nothing runs, and Pothos warns of it.
+    delivery: t.field({ type: DeliveryObject, resolve: (report) => report.delivery }),
     attemptNumber: t.exposeInt("attemptNumber"),
     statusCode: t.int({ nullable: true, resolve: (report) => report.result.statusCode }),
     durationMs: t.int({ resolve: (report) => Math.round(report.result.durationMs) }),

@@ -3,7 +3,9 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { createSignalpostClient, type RelayedWebhook, relayedWebhooks } from "@signalpost/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { type ReceivedRequest, TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
@@ -60,6 +62,7 @@ let receiver: TestReceiver;
 let dataDir: string;
 let port: number;
 let adminKey: string;
+const stopListening = new AbortController();
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), "signalpost-walkthrough-"));
@@ -72,11 +75,33 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  stopListening.abort();
   server?.child.kill("SIGTERM");
   await server?.exited;
   await receiver?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
+
+/**
+ * What `signalpost listen --agent <id>` does on a developer's laptop: subscribes to the agent's relayed webhooks
+ * through the SDK. Resolves once the subscription is live, with the first relayed request still to come.
+ */
+async function listenToAgent(agentId: string): Promise<{ first: Promise<RelayedWebhook | undefined> }> {
+  const client = createSignalpostClient({ url: `http://127.0.0.1:${port}`, token: adminKey, webSocketImpl: WebSocket });
+  let markLive: () => void = () => undefined;
+  const live = new Promise<void>((resolve) => {
+    markLive = resolve;
+  });
+  const feed = relayedWebhooks(
+    client,
+    agentId,
+    {},
+    { signal: stopListening.signal, onStatus: (status) => status === "live" && markLive() },
+  );
+  const first = feed.next().then((result) => (result.done ? undefined : result.value));
+  await live;
+  return { first };
+}
 
 /** The README's addresses, pointed at this test's server and receiver. */
 function localised(code: string): string {
@@ -103,6 +128,7 @@ describe("the README walkthrough", () => {
 
     const variables: Record<string, string> = { SIGNALPOST_API_KEY: adminKey };
     let verify: ((rawBody: Buffer, headers: unknown, secret: string) => boolean) | undefined;
+    let listener: { first: Promise<RelayedWebhook | undefined> } | undefined;
     for (const snippet of snippets) {
       const step = `README.md line ${snippet.line} (${snippet.language})`;
       const code = localised(snippet.code);
@@ -125,6 +151,8 @@ describe("the README walkthrough", () => {
           expect(typeof value, `${step}: ${dotted}`).toBe("string");
           variables[name] = value as string;
         }
+        // The agent exists: a developer starts `signalpost listen --agent <id>` before the webhook arrives.
+        if (variables.AGENT_ID && !listener) listener = await listenToAgent(variables.AGENT_ID);
       } else if (snippet.language === "js") {
         const file = path.join(dataDir, `step-${snippet.line}.mjs`);
         await writeFile(file, code);
@@ -157,5 +185,10 @@ describe("the README walkthrough", () => {
       "the agent's execution to succeed",
     );
     expect(executions.agentExecutions.edges).toHaveLength(1);
+
+    // Its relay action handed the request, body and signature headers intact, to the listener.
+    const relayed = await listener?.first;
+    expect(relayed?.body).toBe('{"ticket":{"id":7,"subject":"printer on fire"}}');
+    expect(relayed?.headers).toMatchObject({ "x-hub-signature-256": expect.stringMatching(/^sha256=[0-9a-f]{64}$/) });
   }, 120_000);
 });

@@ -218,7 +218,7 @@ describe("storing accepted requests in batches", () => {
 describe("executions", () => {
   it("runs inbound -> transform -> emitEvent -> signed outbound delivery to the receiver", async () => {
     const receiver = await TestReceiver.start();
-    const { tenant, headers, agentId, secret } = await activeAgent(
+    const { headers, agentId, secret } = await activeAgent(
       {
         transform: '{ "ticketId": ticket.id, "title": $uppercase(ticket.subject) }',
         actions: [{ type: "emitEvent", eventType: "ticket.opened" }],

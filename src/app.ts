@@ -8,7 +8,7 @@ import { HttpServer } from "./http/server.js";
 import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/queue.js";
 import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
-import { resolveKeyring, useKeyring } from "./lib/master-key.js";
+import { masterKeyFile, resolveKeyring, useKeyring } from "./lib/master-key.js";
 import { registerQueueGauges } from "./lib/metrics.js";
 import { publicUrl as currentPublicUrl } from "./lib/public-url.js";
 import { startPubSub, stopPubSub } from "./lib/pubsub.js";
@@ -142,7 +142,9 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     await started.settings.watcher.reapply();
     registerQueueGauges(readQueueGauges);
     const publicUrl = currentPublicUrl();
-    if (!config.databaseUrl) await announceFirstKey(publicUrl);
+    if (!config.databaseUrl) {
+      await announceFirstKey(publicUrl, config.masterKey ? "SIGNALPOST_MASTER_KEY" : masterKeyFile(config.dataDir));
+    }
     if (port !== undefined) {
       logger.info(
         { port, console: `${publicUrl}/console`, graphiql: `${publicUrl}/graphql` },
@@ -158,8 +160,11 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
   }
 }
 
-/** On the first start of an empty embedded database: create the default tenant and print its admin key, once. */
-async function announceFirstKey(publicUrl: string): Promise<void> {
+/**
+ * On the first start of an empty embedded database: create the default tenant and print its admin key, once, and
+ * where the master key lives (`masterKeyAt`), since every stored secret is encrypted under it.
+ */
+async function announceFirstKey(publicUrl: string, masterKeyAt: string): Promise<void> {
   const first = await bootstrapFirstTenant();
   if (!first) return;
   process.stdout.write(
@@ -172,6 +177,7 @@ async function announceFirstKey(publicUrl: string): Promise<void> {
       `  Open the console at ${publicUrl}/console and sign in with this key.`,
       `  Open ${publicUrl}/graphql and add the header  {"Authorization": "Bearer ${first.token}"}`,
       "  Make more keys with: npx signalpost keys create --tenant <slug> --name <name> --scopes admin",
+      `  Back up the master key in ${masterKeyAt}: every stored secret is encrypted under it, and is lost without it.`,
       "",
       "",
     ].join("\n"),

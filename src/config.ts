@@ -86,6 +86,9 @@ const environmentSchema = z.object({
   LOG_FORMAT: z.enum(["json", "pretty"], { error: "must be json or pretty" }).optional(),
 });
 
+/** Every variable the server's configuration reads (the README's Configuration table lists each; a test checks). */
+export const CONFIGURATION_VARIABLES: readonly string[] = Object.keys(environmentSchema.shape);
+
 /** The validated configuration the whole process shares. */
 export interface Config {
   port: number;

@@ -55,6 +55,11 @@ export function generateMasterKey(): string {
   return `mk${randomBytes(4).toString("hex")}:${randomBytes(32).toString("base64")}`;
 }
 
+/** Where the embedded database's generated master key is kept: `<dataDir>/master-key`. */
+export function masterKeyFile(dataDir: string): string {
+  return path.join(dataDir, "master-key");
+}
+
 /**
  * The keyring for this process: SIGNALPOST_MASTER_KEY when set; otherwise, with the embedded database only, a key
  * generated once into `<dataDir>/master-key` (mode 0600). A shared database without a configured key is refused: each
@@ -69,7 +74,7 @@ export async function resolveKeyring(options: {
   if (options.databaseUrl) {
     throw new ConfigError(VARIABLE, "is required when DATABASE_URL is set (create one with `signalpost keys master`)");
   }
-  const file = path.join(options.dataDir, "master-key");
+  const file = masterKeyFile(options.dataDir);
   if (existsSync(file)) return parseMasterKeys(await readFile(file, "utf8"));
   await mkdir(options.dataDir, { recursive: true });
   const value = generateMasterKey();

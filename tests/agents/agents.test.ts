@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { execute } from "../support/graphql.js";
-import { seed } from "../support/seed.js";
+import { seed, seedEventType } from "../support/seed.js";
 
 const CREATE = `mutation ($input: CreateAgentInput!) { createAgent(input: $input) {
   __typename ... on CreatedAgent { secret agent { id name status webhookUrl maskedSecret actions } } ... on Error { code field message } } }`;
@@ -17,7 +17,8 @@ type Created = {
 
 describe("agents", () => {
   it("creates an agent with a URL, a secret shown once and masked afterwards", async () => {
-    const { headers } = await seed.tenantWithKey();
+    const { tenant, headers } = await seed.tenantWithKey();
+    await seedEventType(tenant.id, "ticket.created");
     const created = await execute<Created>(
       CREATE,
       { input: { name: "helpdesk", actions: [{ type: "emitEvent", eventType: "ticket.created" }] } },

@@ -33,8 +33,10 @@ afterAll(async () => {
 });
 
 /** A tenant with an ACTIVE agent (and whatever else the input sets); returns its id, secret and the tenant's API. */
-async function activeAgent(input: Record<string, unknown> = {}) {
+/** An ACTIVE agent in a new tenant; `eventTypes` are created first (an emitEvent action must name an existing one). */
+async function activeAgent(input: Record<string, unknown> = {}, eventTypes: string[] = []) {
   const { tenant, headers } = await seed.tenantWithKey();
+  for (const name of eventTypes) await seedEventType(tenant.id, name);
   const created = await execute<{ createAgent: { secret: string; agent: { id: string } } }>(
     `mutation ($input: CreateAgentInput!) { createAgent(input: $input) { ... on CreatedAgent { secret agent { id } } ... on Error { message } } }`,
     { input: { name: `agent-${randomBytes(3).toString("hex")}`, status: "ACTIVE", ...input } },
@@ -216,11 +218,13 @@ describe("storing accepted requests in batches", () => {
 describe("executions", () => {
   it("runs inbound -> transform -> emitEvent -> signed outbound delivery to the receiver", async () => {
     const receiver = await TestReceiver.start();
-    const { tenant, headers, agentId, secret } = await activeAgent({
-      transform: '{ "ticketId": ticket.id, "title": $uppercase(ticket.subject) }',
-      actions: [{ type: "emitEvent", eventType: "ticket.opened" }],
-    });
-    await seedEventType(tenant.id, "ticket.opened");
+    const { headers, agentId, secret } = await activeAgent(
+      {
+        transform: '{ "ticketId": ticket.id, "title": $uppercase(ticket.subject) }',
+        actions: [{ type: "emitEvent", eventType: "ticket.opened" }],
+      },
+      ["ticket.opened"],
+    );
     await outboundApi(headers).createEndpoint({ url: receiver.url, eventTypes: ["ticket.opened"] });
 
     const body = JSON.stringify({ ticket: { id: 7, subject: "printer on fire" } });
@@ -284,7 +288,12 @@ describe("executions", () => {
   });
 
   it("records a failing action, retries it, and ends FAILED with the error", async () => {
-    const { agentId, secret } = await activeAgent({ actions: [{ type: "emitEvent", eventType: "never.registered" }] });
+    const { agentId, secret } = await activeAgent();
+    // Saved before emitEvent actions were checked against the tenant's event types (createAgent refuses it now).
+    await prisma.agent.update({
+      where: { id: agentId },
+      data: { actions: [{ type: "emitEvent", eventType: "never.registered" }] },
+    });
     const accepted = await post(agentId, "{}", signed(secret, "{}"));
     const execution = await until(
       () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type ConnectionStatus,
   CreateEndpointDocument,
@@ -7,7 +8,9 @@ import {
   createSignalpostClient,
   SignalpostError,
   ViewerDocument,
-} from "../../clients/typescript/src/index.js";
+} from "@signalpost/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { seed } from "../support/seed.js";
@@ -103,5 +106,39 @@ describe("the TypeScript SDK", () => {
     await reading;
     expect(received).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(statuses).toContain("reconnecting");
+  });
+});
+
+describe("the SDK as a package", () => {
+  it("declares every package its sources import, and is a workspace of the root package", () => {
+    const packageDir = fileURLToPath(new URL("../../clients/typescript/", import.meta.url));
+    const manifest = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")) as {
+      name: string;
+      type: string;
+      dependencies: Record<string, string>;
+    };
+    expect(manifest).toMatchObject({ name: "@signalpost/client", type: "module" });
+    const sources = ["src", "generated"].flatMap((folder) =>
+      readdirSync(path.join(packageDir, folder)).map((file) => path.join(packageDir, folder, file)),
+    );
+    const imported = new Set(
+      sources.flatMap((file) =>
+        [...readFileSync(file, "utf8").matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+["']([^."'][^"']*)["']/gm)]
+          .map((match) => match[1] as string)
+          .filter((specifier) => !specifier.startsWith("node:"))
+          .map((specifier) =>
+            specifier
+              .split("/")
+              .slice(0, specifier.startsWith("@") ? 2 : 1)
+              .join("/"),
+          ),
+      ),
+    );
+    expect(imported.size).toBeGreaterThan(0);
+    expect([...imported].filter((name) => !manifest.dependencies[name])).toEqual([]);
+    const root = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      workspaces?: string[];
+    };
+    expect(root.workspaces).toContain("clients/typescript");
   });
 });

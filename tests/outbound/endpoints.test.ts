@@ -3,7 +3,7 @@ import { prisma } from "../../src/db/prisma.js";
 import { configureOutbound } from "../../src/modules/deliveries/outbound-settings.js";
 import { execute } from "../support/graphql.js";
 import { outboundApi } from "../support/outbound-api.js";
-import { seed } from "../support/seed.js";
+import { seed, seedEventType } from "../support/seed.js";
 
 const PRODUCTION = { allowInsecureUrls: false, allowedPrivateRanges: [] };
 afterEach(() => configureOutbound(PRODUCTION));
@@ -112,7 +112,8 @@ describe("endpoints", () => {
 
   it("updates only the given fields, flags and audits TLS verification switched off", async () => {
     configureOutbound(PRODUCTION);
-    const { headers } = await seed.tenantWithKey();
+    const { tenant, headers } = await seed.tenantWithKey();
+    await seedEventType(tenant.id, "a.b");
     const created = await create(headers, { description: "keep me", eventTypes: ["a.b"] });
     const id = created?.endpoint?.id;
     const updated = await execute<{ updateEndpoint: Record<string, unknown> }>(

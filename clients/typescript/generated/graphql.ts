@@ -94,7 +94,7 @@ export type CreateApiKeyInput = {
 
 export type CreateEndpointInput = {
   description?: string | null | undefined;
-  /** Event type names to receive; empty or omitted means all. */
+  /** Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all. */
   eventTypes?: Array<string> | null | undefined;
   /** An object of header names to string values (visible ASCII or Latin-1). Values are encrypted at rest and read back masked. */
   headers?: unknown;
@@ -245,7 +245,7 @@ export type UpdateAgentInput = {
 /** Only the fields given change. `retryPolicy: null` returns to the default schedule. */
 export type UpdateEndpointInput = {
   description?: string | null | undefined;
-  /** Event type names to receive; empty or omitted means all. */
+  /** Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all. */
   eventTypes?: Array<string> | null | undefined;
   headers?: unknown;
   name?: string | null | undefined;

@@ -8,6 +8,7 @@ import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
+import { checkKnownEventTypes } from "../event-types/known-event-types.js";
 import { readTenantSettings } from "../settings/settings.service.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
 
@@ -28,14 +29,33 @@ export function generateAgentSecret(): string {
   return randomBytes(32).toString("base64");
 }
 
-/** Forward actions must name one of the tenant's own endpoints. */
-async function checkDestinations(tenantId: string, data: Prisma.AgentUpdateInput): Promise<void> {
+/**
+ * The actions' targets must exist in the tenant: a forward names one of its endpoints, an emitEvent one of its event
+ * types (otherwise every execution would fail and be retried). On update, `stored` are the actions saved before, so
+ * an emitEvent whose type was archived since still saves back.
+ * @throws ValidationError on `actions.<index>.endpointId` or `actions.<index>.eventType`.
+ */
+async function checkActionTargets(tenantId: string, data: Prisma.AgentUpdateInput, stored?: unknown): Promise<void> {
   const actions = (data.actions ?? []) as AgentAction[];
   for (const [index, action] of actions.entries()) {
     if (action.type !== "forward") continue;
     const found = await prisma.endpoint.count({ where: { id: action.endpointId, tenantId } });
     if (!found) throw new ValidationError("no endpoint with that id", `actions.${index}.endpointId`);
   }
+  const emitted = actions.flatMap((action, index) => (action.type === "emitEvent" ? [{ action, index }] : []));
+  await checkKnownEventTypes(
+    tenantId,
+    emitted.map(({ action }) => action.eventType),
+    {
+      fieldOf: (position) => `actions.${emitted[position]?.index}.eventType`,
+      alreadyStored: emittedEventTypes(stored),
+    },
+  );
+}
+
+function emittedEventTypes(actions: unknown): string[] {
+  if (!Array.isArray(actions)) return [];
+  return (actions as AgentAction[]).flatMap((action) => (action?.type === "emitEvent" ? [action.eventType] : []));
 }
 
 function checkFields(input: AgentFields) {
@@ -89,7 +109,7 @@ const conflict = (error: unknown, name: unknown) => {
 /** Creates an agent with a new secret, returned once. @throws ValidationError, ConflictError. */
 export async function createAgent(tenantId: string, input: AgentFields & { name: string }, origin: RequestOrigin) {
   const data = checkFields(input);
-  await checkDestinations(tenantId, data);
+  await checkActionTargets(tenantId, data);
   // Without a limit of its own, an agent gets the tenant's default (a setting).
   data.rateLimitPerMinute ??= (await readTenantSettings(tenantId)).defaultInboundRateLimitPerMinute;
   const secret = generateAgentSecret();
@@ -131,7 +151,8 @@ export async function updateAgent(
   const data = checkFields(input);
   try {
     return await prisma.$transaction(async (tx) => {
-      await findAgent(tenantId, id, tx);
+      const existing = await findAgent(tenantId, id, tx);
+      if (data.actions !== undefined) await checkActionTargets(tenantId, data, existing.actions);
       const agent = await tx.agent.update({ where: { id }, data });
       await recordAudit(
         {

@@ -98,7 +98,8 @@ export const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
 
 const endpointFields = {
   url: "Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted.",
-  eventTypes: "Event type names to receive; empty or omitted means all.",
+  eventTypes:
+    "Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all.",
 };
 
 const CreateEndpointInput = builder.inputType("CreateEndpointInput", {

@@ -10,6 +10,7 @@ import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-sig
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
+import { checkKnownEventTypes } from "../event-types/known-event-types.js";
 import { HEADER_VALUE_MASK, openHeaders, sealHeaders } from "./endpoint-headers.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
 
@@ -58,6 +59,7 @@ export async function createEndpoint(
   const masked = Object.keys(headers ?? {}).find((name) => headers?.[name] === HEADER_VALUE_MASK);
   if (masked) throw new ValidationError("send the header's value, not the mask", `headers.${masked}`);
   const secret = checkSuppliedSecret(input.secret, "secret");
+  await checkKnownEventTypes(tenantId, input.eventTypes ?? [], { fieldOf: (index) => `eventTypes.${index}` });
   const [encrypted, storedHeaders] = await Promise.all([sealSecret(secret), sealHeaders(headers ?? {})]);
   try {
     return await prisma.$transaction(async (tx) => {
@@ -142,6 +144,12 @@ export async function updateEndpoint(
     return await prisma.$transaction(async (tx) => {
       const existing = await findEndpoint(tenantId, id, tx);
       requireHeaderValuesForNewOrigin(existing, fields.url, headers);
+      if (input.eventTypes) {
+        await checkKnownEventTypes(tenantId, input.eventTypes, {
+          fieldOf: (index) => `eventTypes.${index}`,
+          alreadyStored: existing.eventTypes,
+        });
+      }
       const storedHeaders = headers === undefined ? {} : await sealHeaders(await keepMaskedValues(headers, existing));
       const endpoint = await tx.endpoint.update({ where: { id }, data: { ...fields, ...storedHeaders } });
       await recordAudit(

@@ -1,0 +1,67 @@
+import { distance } from "fastest-levenshtein";
+import { pool } from "../../db/prisma.js";
+import { ValidationError } from "../../lib/errors.js";
+
+/** How far (in edits) a typo may be from a real name for the refusal to suggest it. */
+const SUGGESTION_DISTANCE = 3;
+
+/** What a name list is for, so the refusal can say why an archived type is refused. */
+export interface KnownEventTypesOptions {
+  /** The field of the name at `index` (`eventTypes.0`, `actions.2.eventType`). */
+  fieldOf(index: number): string;
+  /**
+   * Names already stored where the list goes (an endpoint's current filter, an agent's current actions): kept even
+   * when their type has been archived since, so a form that reads an object and saves it back still saves.
+   */
+  alreadyStored?: readonly string[];
+}
+
+/**
+ * Checks that every name is one of the tenant's event types, not archived. Matching is by exact name (endpoint
+ * filters and `emitEvent` have no wildcard syntax), so a typo would otherwise be saved and silently never match, or
+ * fail every execution. One query for the whole list; a second, only on a refusal, to find a suggestion.
+ * @throws ValidationError naming the first bad name's field, with "did you mean ...?" when a type is close.
+ */
+export async function checkKnownEventTypes(
+  tenantId: string,
+  names: readonly string[],
+  options: KnownEventTypesOptions,
+): Promise<void> {
+  if (names.length === 0) return;
+  const { rows } = await pool.query<{ name: string; archived: boolean }>(
+    `SELECT name, "archivedAt" IS NOT NULL AS archived FROM "EventType" WHERE "tenantId" = $1 AND name = ANY($2)`,
+    [tenantId, [...new Set(names)]],
+  );
+  const found = new Map(rows.map((row) => [row.name, row.archived]));
+  const kept = new Set(options.alreadyStored ?? []);
+  for (const [index, name] of names.entries()) {
+    const archived = found.get(name);
+    if (archived === false || (archived === true && kept.has(name))) continue;
+    if (archived === true) {
+      throw new ValidationError(
+        `event type "${name}" is archived: it can no longer be published, so nothing would ever match it`,
+        options.fieldOf(index),
+      );
+    }
+    const suggestion = await closestEventType(tenantId, name);
+    throw new ValidationError(
+      `unknown event type "${name}"${suggestion ? `: did you mean ${suggestion}?` : ": create it first (createEventType)"}`,
+      options.fieldOf(index),
+    );
+  }
+}
+
+/** The tenant's active event type closest to `name` within a few edits, if any (case-insensitive). */
+async function closestEventType(tenantId: string, name: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT name FROM "EventType" WHERE "tenantId" = $1 AND "archivedAt" IS NULL ORDER BY name LIMIT 10000`,
+    [tenantId],
+  );
+  let best: { name: string; edits: number } | undefined;
+  for (const row of rows) {
+    const edits = distance(name.toLowerCase(), row.name.toLowerCase());
+    if (edits <= SUGGESTION_DISTANCE && edits < name.length && (!best || edits < best.edits))
+      best = { name: row.name, edits };
+  }
+  return best?.name;
+}

@@ -19,7 +19,8 @@ export async function tailCommand(args: string[]): Promise<void> {
   try {
     const feed = consoleEvents(
       remote.client,
-      { last },
+      // --last 0: only what happens from now on (the subscription takes 1 to 500, or nothing for live only).
+      last > 0 ? { last } : {},
       {
         signal: controller.signal,
         onStatus: (status) => {

@@ -189,7 +189,7 @@ describe("signalpost listen", () => {
     } finally {
       await local.close();
     }
-  });
+  }, 60_000);
 
   it("--agent says so when the agent has no relay action", async () => {
     const { token } = await seed.tenantWithKey();

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { main } from "../../src/cli.js";
 import { COMMANDS } from "../../src/commands/catalog.js";
 import { createDatabase, dropDatabase, type TestDatabase } from "../support/databases.js";
@@ -55,7 +55,11 @@ describe("signalpost help", () => {
   });
 
   it("prints help for bare signalpost, the version, and suggests the command meant", async () => {
-    const bare = runSignalpost([], {});
+    // Never left running, even when (as bare `signalpost` once did) it starts a server and the test times out.
+    const bare = runSignalpost([], { DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none", PORT: "0" });
+    onTestFinished(() => {
+      bare.child.kill("SIGKILL");
+    });
     expect(await bare.exited).toBe(0);
     expect(bare.stdout()).toContain("Usage: signalpost <command>");
     expect(bare.stdout()).toContain("trigger");
@@ -66,7 +70,7 @@ describe("signalpost help", () => {
     const typo = runSignalpost(["endpont", "list"], {});
     expect(await typo.exited).toBe(2);
     expect(typo.stderr().trim()).toBe("signalpost: unknown command 'endpont'; did you mean 'endpoints'?");
-  });
+  }, 60_000);
 });
 
 describe("help never acts", () => {
@@ -103,5 +107,5 @@ describe("help never acts", () => {
       'unknown scope "endpoint:write"; valid scopes: admin, instance:admin, keys:read',
     );
     expect(badScope.stderr().trim().split("\n")).toHaveLength(1);
-  });
+  }, 60_000);
 });

@@ -202,5 +202,5 @@ describe("signalpost listen", () => {
     expect(result.stderr.trim()).toMatch(
       /^signalpost: agent "github" has no relay action, so listen would receive nothing/,
     );
-  });
+  }, 60_000);
 });

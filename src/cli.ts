@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { type App, ROLES, type Role, startApp } from "./app.js";
+import { COMMANDS, commandUsage, overview, unknownMessage, wantsHelp } from "./commands/catalog.js";
 import { keysCommand, UsageError } from "./commands/keys.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
@@ -8,27 +9,7 @@ import { MigrationError, migrate } from "./db/migrator.js";
 import { PortInUseError } from "./http/server.js";
 import { ValidationError } from "./lib/errors.js";
 import { logger } from "./logger.js";
-
-const USAGE = `Usage: signalpost <command> [options]
-
-Commands:
-  serve [--role all|api|worker]   Run Signalpost (default role: all)
-  migrate                         Apply pending database migrations and exit
-  keys create|master              Create an API key, or a master key (see: signalpost keys)
-
-Commands that talk to a running server (--url or SIGNALPOST_URL, --key or SIGNALPOST_API_KEY, --json):
-  listen --agent <id> --forward <url>          Re-POST an agent's relayed webhooks to a local URL
-  events publish <type> --data <json|@file>    Publish an event
-  deliveries list [--status S] [--endpoint id] List recent deliveries
-  deliveries retry <id>                        Send a delivery again now
-  endpoints recover --since <time> [--endpoint id] [--dry-run]
-                                               Send failed deliveries again
-
-  replay <file.ndjson> --to <url> [--secret whsec_...] [--concurrency N] [--json] [--dry-run]
-                                               POST exported or saved webhooks again (no server needed)
-  help                            Show this text
-
-Configuration comes from environment variables; see README.md.`;
+import { VERSION } from "./version.js";
 
 /** Exit codes: 0 fine, 1 runtime failure, 2 bad usage or configuration. */
 const EXIT_FAILURE = 1;
@@ -93,7 +74,8 @@ function handleSignals(app: App, timeoutMs: number): void {
   process.on("SIGTERM", onSignal);
 }
 
-async function migrateCommand(): Promise<void> {
+async function migrateCommand(args: string[]): Promise<void> {
+  parseArgs({ args, options: {}, strict: true });
   const config = loadConfig();
   logger.level = config.logLevel;
   const database = await openDatabase(config, logger, "share");
@@ -109,28 +91,87 @@ async function migrateCommand(): Promise<void> {
   }
 }
 
+type Runner = (args: string[]) => Promise<void>;
+
+/**
+ * What runs each command (or `command subcommand`). Client commands load the SDK only when used, so `serve` starts
+ * without it; help and usage come from ./commands/catalog.ts and never reach these.
+ */
+const RUNNERS: Record<string, () => Promise<Runner>> = {
+  serve: async () => serve,
+  migrate: async () => migrateCommand,
+  "keys create": async () => (args) => keysCommand(["create", ...args]),
+  "keys master": async () => (args) => keysCommand(["master", ...args]),
+  "keys list": async () => (await import("./commands/api-keys.js")).listKeys,
+  "keys revoke": async () => (await import("./commands/api-keys.js")).revokeKey,
+  listen: async () => (await import("./commands/listen.js")).listenCommand,
+  trigger: async () => (await import("./commands/trigger.js")).triggerCommand,
+  tail: async () => (await import("./commands/tail.js")).tailCommand,
+  events: async () => (await import("./commands/events.js")).eventsCommand,
+  deliveries: async () => (await import("./commands/deliveries.js")).deliveriesCommand,
+  endpoints: async () => (await import("./commands/endpoints.js")).endpointsCommand,
+  "event-types": async () => (await import("./commands/event-types.js")).eventTypesCommand,
+  agents: async () => (await import("./commands/agents.js")).agentsCommand,
+  replay: async () => (await import("./commands/replay.js")).replayCommand,
+};
+
+const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+/** `signalpost help [command [subcommand]]`. @throws UsageError for a name that is not a command. */
+function help(names: string[]): void {
+  const [name, sub] = names;
+  if (!name) {
+    print(overview(VERSION));
+    return;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) throw new UsageError(unknownMessage("command", name, Object.keys(COMMANDS)));
+  if (sub && !entry.subcommands?.[sub])
+    throw new UsageError(unknownMessage(`${name} subcommand`, sub, Object.keys(entry.subcommands ?? {})));
+  print(commandUsage(name, sub));
+}
+
 /** The `signalpost` command line. */
 export async function main(argv: string[]): Promise<void> {
-  const [command = "serve", ...rest] = argv;
+  const [command, ...rest] = argv;
+  let path = "";
   try {
-    if (command === "serve") return await serve(rest);
-    if (command === "migrate") return await migrateCommand();
-    if (command === "keys") return await keysCommand(rest);
-    // Client commands load the SDK only when used, so `serve` starts without it.
-    if (command === "listen") return await (await import("./commands/listen.js")).listenCommand(rest);
-    if (command === "events") return await (await import("./commands/events.js")).eventsCommand(rest);
-    if (command === "deliveries") return await (await import("./commands/deliveries.js")).deliveriesCommand(rest);
-    if (command === "endpoints") return await (await import("./commands/endpoints.js")).endpointsCommand(rest);
-    if (command === "replay") return await (await import("./commands/replay.js")).replayCommand(rest);
-    if (command === "help" || command === "--help" || command === "-h") {
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    }
-    throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+    if (command === undefined || command === "-h" || command === "--help") return help([]);
+    if (command === "help") return help(rest);
+    if (command === "--version" || command === "-V" || command === "version") return print(VERSION);
+    const entry = COMMANDS[command];
+    if (!entry)
+      throw new UsageError(
+        unknownMessage(command.startsWith("-") ? "option" : "command", command, Object.keys(COMMANDS)),
+      );
+    path = command;
+    let args = rest;
+    if (entry.subcommands) {
+      const [sub, ...subArgs] = rest;
+      if (sub === undefined || sub === "-h" || sub === "--help") return print(commandUsage(command));
+      if (!entry.subcommands[sub])
+        throw new UsageError(unknownMessage(`${command} subcommand`, sub, Object.keys(entry.subcommands)));
+      path = `${command} ${sub}`;
+      if (wantsHelp(subArgs)) return print(commandUsage(command, sub));
+      // `keys list` has its own runner; `endpoints list` goes to the group's, which reads the subcommand itself.
+      args = RUNNERS[path] ? subArgs : rest;
+    } else if (wantsHelp(rest)) return print(commandUsage(command));
+    const load = RUNNERS[path] ?? RUNNERS[command];
+    if (!load) throw new UsageError(unknownMessage("command", command, Object.keys(COMMANDS)));
+    return await (await load())(args);
   } catch (error) {
     if (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) {
-      fail(new UsageError(error.message));
+      fail(new UsageError(parseErrorMessage(error.message, path)));
     }
     fail(error);
   }
+}
+
+/** Node's parser messages, made one short line that says where to look. */
+function parseErrorMessage(message: string, path: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  const first = unknown ? `unknown option '${unknown[1]}'` : (message.split(". ")[0] ?? message);
+  return path ? `${first} (see: signalpost ${path} --help)` : first;
 }

@@ -1,15 +1,22 @@
-import { DeliveriesDocument, type DeliveryStatus, RetryDeliveryDocument } from "../../clients/typescript/src/index.js";
+import {
+  DeliveriesDocument,
+  DeliveryDocument,
+  type DeliveryStatus,
+  RetryDeliveryDocument,
+} from "../../clients/typescript/src/index.js";
+import { endpointId } from "./endpoints.js";
 import { UsageError } from "./keys.js";
 import { expectResult, parseRemote } from "./remote.js";
 
 const STATUSES: readonly DeliveryStatus[] = ["PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
 
-/** `signalpost deliveries list [--status S] [--endpoint id] [--limit n]` and `signalpost deliveries retry <id>`. */
+/** `signalpost deliveries list|show|retry` (usage in ./catalog.ts). */
 export async function deliveriesCommand(args: string[]): Promise<void> {
   const [subcommand, ...rest] = args;
   if (subcommand === "list") return list(rest);
+  if (subcommand === "show") return show(rest);
   if (subcommand === "retry") return retry(rest);
-  throw new UsageError("usage: signalpost deliveries list [--status S] [--endpoint id] | retry <id>");
+  throw new UsageError("usage: signalpost deliveries list|show|retry (see: signalpost deliveries --help)");
 }
 
 async function list(args: string[]): Promise<void> {
@@ -23,11 +30,12 @@ async function list(args: string[]): Promise<void> {
   const statuses = ((values.status as string[] | undefined) ?? []).map((status) => status.toUpperCase());
   const unknown = statuses.find((status) => !STATUSES.includes(status as DeliveryStatus));
   if (unknown) throw new UsageError(`--status must be one of ${STATUSES.join(", ")} (got ${unknown})`);
+  const endpoint = values.endpoint as string | undefined;
   const { deliveries } = await remote.client.request(DeliveriesDocument, {
     first: limit,
     filter: {
       statuses: statuses.length ? (statuses as DeliveryStatus[]) : null,
-      endpointId: (values.endpoint as string | undefined) ?? null,
+      endpointId: endpoint ? await endpointId(remote.client, endpoint) : null,
     },
   });
   const connection = expectResult(deliveries, "DeliveryConnection");
@@ -45,6 +53,32 @@ async function list(args: string[]): Promise<void> {
     );
   }
   if (!remote.json) remote.note(`${connection.edges.length} deliver${connection.edges.length === 1 ? "y" : "ies"}`);
+}
+
+async function show(args: string[]): Promise<void> {
+  const { remote, positionals } = parseRemote(args, {});
+  const [id] = positionals;
+  if (!id || positionals.length > 1) throw new UsageError("give exactly one delivery id");
+  const { delivery: result } = await remote.client.request(DeliveryDocument, { id });
+  const delivery = expectResult(result, "Delivery");
+  if (remote.json) return remote.print("", delivery);
+  const lines = [
+    `Delivery ${delivery.id}  ${delivery.status}`,
+    `  event       ${delivery.eventType}  (${delivery.messageId})`,
+    `  endpoint    ${delivery.endpoint.name}  (${delivery.endpoint.id})`,
+    `  created     ${delivery.createdAt}`,
+    `  attempts    ${delivery.attemptCount}${delivery.nextAttemptAt ? `, next at ${delivery.nextAttemptAt}` : ""}`,
+  ];
+  if (delivery.failureReason) lines.push(`  failure     ${delivery.failureReason}`);
+  for (const attempt of delivery.attempts) {
+    const outcome =
+      attempt.statusCode ??
+      `${attempt.errorClass ?? "error"}${attempt.errorMessage ? `: ${attempt.errorMessage}` : ""}`;
+    lines.push(
+      `  #${attempt.number}  ${attempt.createdAt}  ${attempt.trigger}  ${outcome}  ${attempt.durationMs ?? "-"} ms`,
+    );
+  }
+  remote.print(lines.join("\n"), delivery);
 }
 
 async function retry(args: string[]): Promise<void> {

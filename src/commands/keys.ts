@@ -6,14 +6,8 @@ import { connectPrisma, disconnectPrisma } from "../db/prisma.js";
 import { generateMasterKey } from "../lib/master-key.js";
 import { logger } from "../logger.js";
 import { createApiKey } from "../modules/api-keys/api-keys.service.js";
+import { isScope, SCOPES } from "../modules/auth/scopes.js";
 import { ensureTenant } from "../modules/tenants/tenants.service.js";
-
-export const KEYS_USAGE = `Usage:
-  signalpost keys create --tenant <slug> --name <name> --scopes <scope,scope...> [--expires-in-days <n>] [--json]
-      Creates an API key (and the tenant, if it does not exist) and prints it once. Scope instance:admin makes an
-      operator key (instance-wide settings); only this command grants it.
-  signalpost keys master
-      Prints a new value for SIGNALPOST_MASTER_KEY.`;
 
 /** Raised for wrong arguments; the CLI prints it with exit code 2. */
 export class UsageError extends Error {}
@@ -22,10 +16,12 @@ export class UsageError extends Error {}
 export async function keysCommand(args: string[]): Promise<void> {
   const [subcommand, ...rest] = args;
   if (subcommand === "master") {
+    parseArgs({ args: rest, options: {}, strict: true });
     process.stdout.write(`${generateMasterKey()}\n`);
     return;
   }
-  if (subcommand !== "create") throw new UsageError(`unknown keys command "${subcommand ?? ""}"\n\n${KEYS_USAGE}`);
+  if (subcommand !== "create")
+    throw new UsageError(`unknown keys command "${subcommand ?? ""}" (see: signalpost keys --help)`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -38,11 +34,18 @@ export async function keysCommand(args: string[]): Promise<void> {
     strict: true,
   });
   for (const required of ["tenant", "name", "scopes"] as const) {
-    if (!values[required]) throw new UsageError(`--${required} is required\n\n${KEYS_USAGE}`);
+    if (!values[required]) throw new UsageError(`--${required} is required (see: signalpost keys create --help)`);
   }
   const days = values["expires-in-days"] === undefined ? undefined : Number(values["expires-in-days"]);
   if (days !== undefined && (!Number.isInteger(days) || days < 1))
     throw new UsageError("--expires-in-days must be a whole number of days, at least 1");
+
+  const scopes = (values.scopes as string)
+    .split(",")
+    .map((scope) => scope.trim())
+    .filter(Boolean);
+  const unknown = scopes.find((scope) => !isScope(scope));
+  if (unknown) throw new UsageError(`unknown scope "${unknown}"; valid scopes: ${SCOPES.join(", ")}`);
 
   const config = loadConfig();
   logger.level = config.logLevel === "info" ? "warn" : config.logLevel;
@@ -55,10 +58,7 @@ export async function keysCommand(args: string[]): Promise<void> {
       tenant.id,
       {
         name: values.name as string,
-        scopes: (values.scopes as string)
-          .split(",")
-          .map((scope) => scope.trim())
-          .filter(Boolean),
+        scopes,
         expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
       },
       { actor: { type: "cli", id: null, name: "signalpost keys create" } },

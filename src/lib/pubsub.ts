@@ -25,7 +25,14 @@ export interface HealthChange {
   previousState: "HEALTHY" | "FAILING" | "DISABLED";
 }
 
+/** An event was published (not a duplicate): what eventPublished subscribers (`signalpost listen`) are told. */
+export interface EventPublishedNotice {
+  eventId: string;
+  eventType: string;
+}
+
 export type Topics = {
+  "event:published": [tenantId: string, payload: EventPublishedNotice];
   "endpoint:health": [tenantId: string, payload: HealthChange];
   "delivery:updated": [tenantId: string, payload: DeliveryChange];
   "agent:webhook": [agentId: string, payload: { executionId: string }];

@@ -100,7 +100,7 @@ describe("signalpost events / deliveries / endpoints", () => {
     expect(replayed.code, replayed.stderr).toBe(0);
     expect(elsewhere.requests[0]?.body.toString()).toBe(receiver.requests[0]?.body.toString());
     await elsewhere.close();
-  });
+  }, 90_000); // a dozen CLI processes, each a tsx start-up: slow on a loaded machine
 
   it("says what is wrong, with exit 2 for usage and 1 for refusals", async () => {
     const { token } = await seed.tenantWithKey();
@@ -123,7 +123,7 @@ describe("signalpost events / deliveries / endpoints", () => {
     const down = await cli(["deliveries", "list"], token, "http://127.0.0.1:9");
     expect(down.code).toBe(1);
     expect(down.stderr).toContain("cannot reach");
-  });
+  }, 90_000);
 });
 
 describe("signalpost listen", () => {

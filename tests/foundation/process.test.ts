@@ -92,7 +92,7 @@ describe("bad start-up input: one line, non-zero exit", () => {
     expect(badRole.stderr()).toContain('--role must be one of all, api, worker (got "chef")');
     const badCommand = start(["frobnicate"], {});
     expect(await badCommand.exited).toBe(2);
-    expect(badCommand.stderr()).toContain('unknown command "frobnicate"');
+    expect(badCommand.stderr()).toContain("unknown command 'frobnicate'");
   });
 
   it("exits 1 naming DATABASE_URL when the database cannot be reached", async () => {

@@ -162,6 +162,7 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
   "Subscription.agentExecutionUpdated": { scope: "agents:read", operation: "" },
   "Subscription.deliveryUpdated": { scope: "deliveries:read", operation: "" },
   "Subscription.consoleEvents": { scope: "console:read", operation: "" },
+  "Subscription.eventPublished": { scope: "deliveries:read", operation: "" },
   "Query.settings": { scope: "settings:read", operation: "{ settings { tenant { consoleRetentionDays } } }" },
   "Mutation.updateSettings": {
     scope: "settings:write",

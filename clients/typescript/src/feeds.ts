@@ -3,11 +3,14 @@ import {
   type AgentWebhookReceivedSubscription,
   ConsoleEventsDocument,
   type ConsoleEventsSubscription,
+  EventPublishedDocument,
+  type EventPublishedSubscription,
 } from "../generated/graphql.js";
 import type { LiveOptions, SignalpostClient } from "./client.js";
 
 export type ConsoleEvent = ConsoleEventsSubscription["consoleEvents"];
 export type RelayedWebhook = AgentWebhookReceivedSubscription["agentWebhookReceived"];
+export type OutboundEvent = EventPublishedSubscription["eventPublished"];
 
 /**
  * The tenant's integration console, live, resuming after any reconnect from the last cursor seen. Pass `after`
@@ -45,4 +48,18 @@ export async function* relayedWebhooks(
     },
   );
   for await (const data of results) yield data.agentWebhookReceived;
+}
+
+/**
+ * The tenant's events as they are published, each with the exact body its deliveries carry (what `signalpost listen
+ * --forward-to` signs and re-posts). Reconnects after a network loss; events published while disconnected are not
+ * replayed (see `events` / `deliveries` queries for history).
+ */
+export async function* publishedEvents(
+  client: SignalpostClient,
+  filter: { eventTypes?: string[] } = {},
+  options: Omit<LiveOptions<EventPublishedSubscription>, "resume"> = {},
+): AsyncGenerator<OutboundEvent> {
+  const results = client.live(EventPublishedDocument, { eventTypes: filter.eventTypes ?? null }, options);
+  for await (const data of results) yield data.eventPublished;
 }

@@ -10,7 +10,14 @@ export {
   type SignalpostClientOptions,
   SignalpostError,
 } from "./client.js";
-export { type ConsoleEvent, consoleEvents, type RelayedWebhook, relayedWebhooks } from "./feeds.js";
+export {
+  type ConsoleEvent,
+  consoleEvents,
+  type OutboundEvent,
+  publishedEvents,
+  type RelayedWebhook,
+  relayedWebhooks,
+} from "./feeds.js";
 export {
   type VerifiedWebhook,
   type VerifyOptions,

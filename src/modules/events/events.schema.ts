@@ -1,9 +1,12 @@
+import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import { requireViewer } from "../../graphql/context.js";
+import type { Event } from "../../generated/prisma/client.js";
+import { requireViewer, subscriptionError } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
-import { messageId } from "../deliveries/delivery-sender.js";
+import { type EventPublishedNotice, pubsub } from "../../lib/pubsub.js";
+import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
 import { cancelScheduledEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
 
 export const EventObject = builder.prismaObject("Event", {
@@ -140,4 +143,49 @@ builder.queryField("events", (t) =>
     { name: "EventConnection" },
     { name: "EventEdge" },
   ),
+);
+
+/** At most this many names in eventPublished's filter. */
+const MAX_EVENT_TYPE_FILTER = 100;
+
+const OutboundEventType = builder.objectRef<{ event: Event }>("OutboundEvent");
+OutboundEventType.implement({
+  description:
+    "A published event as its deliveries carry it: the webhook-id (messageId) and the exact body an endpoint receives, " +
+    "so a listener can sign and post it like a real delivery.",
+  fields: (t) => ({
+    eventId: t.id({ resolve: ({ event }) => event.id }),
+    messageId: t.string({ resolve: ({ event }) => messageId(event.id) }),
+    eventType: t.string({ resolve: ({ event }) => event.eventType }),
+    createdAt: t.field({ type: "DateTime", resolve: ({ event }) => event.createdAt }),
+    body: t.string({
+      description: 'The delivery body: `{ "type", "timestamp", "data" }`, byte for byte as endpoints receive it.',
+      resolve: ({ event }) =>
+        webhookBody({ eventType: event.eventType, eventCreatedAt: event.createdAt, payload: event.payload }),
+    }),
+  }),
+});
+
+builder.subscriptionField("eventPublished", (t) =>
+  t.field({
+    type: OutboundEventType,
+    authScopes: { scope: "deliveries:read" },
+    description:
+      "The tenant's events as they are published (from any instance), whether or not an endpoint subscribes to them: " +
+      "what `signalpost listen --forward-to` re-posts to a local URL. `eventTypes` (at most 100 names) keeps only those.",
+    args: { eventTypes: t.arg.stringList({ required: false }) },
+    subscribe: (_root, { eventTypes }, context) => {
+      const { tenantId } = requireViewer(context);
+      if (eventTypes && eventTypes.length > MAX_EVENT_TYPE_FILTER)
+        throw subscriptionError(new ValidationError(`at most ${MAX_EVENT_TYPE_FILTER} event types`, "eventTypes"));
+      const wanted = eventTypes?.length ? new Set(eventTypes) : null;
+      return pipe(
+        pubsub().subscribe("event:published", tenantId),
+        filter((notice: EventPublishedNotice) => !wanted || wanted.has(notice.eventType)),
+      );
+    },
+    resolve: async ({ eventId }, _args, context) => ({
+      event: await prisma.event.findFirstOrThrow({ where: { id: eventId, tenantId: requireViewer(context).tenantId } }),
+    }),
+  }),
 );

@@ -7,6 +7,7 @@ import { pool, prisma } from "../../db/prisma.js";
 import { type Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
+import { publishMany } from "../../lib/pubsub.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 
 export interface PublishInput {
@@ -102,6 +103,14 @@ export async function publishEvents(
     if (results) {
       // Workers learn of the new deliveries once they are committed (and poll anyway).
       if (results.some((result) => result.deliveryCount > 0)) wakeSoon(DELIVERIES_CHANNEL);
+      // For eventPublished subscribers (`signalpost listen`): ids only, sent with the wake-up in the same query.
+      publishMany(
+        "event:published",
+        tenantId,
+        results
+          .filter((result) => !result.duplicate)
+          .map((result) => ({ eventId: result.event.id, eventType: result.event.eventType })),
+      );
       return results;
     }
     if (attempt === TYPE_CHECK_ATTEMPTS) {

@@ -77,18 +77,19 @@ const ORDER_SCHEMA = {
 };
 
 describe("signalpost everyday commands", () => {
-  it("creates an endpoint and an event type, triggers a schema-valid example, and finds the delivery by endpoint name", async () => {
+  it("creates an event type and an endpoint, triggers a schema-valid example, and finds the delivery by endpoint name", async () => {
     const { token } = await seed.tenantWithKey();
     const receiver = await TestReceiver.start();
     try {
-      const created = await cli(["endpoints", "create", "shop", receiver.url, "--events", "order.created"], token);
-      expect(created.code, created.stderr).toBe(0);
-      expect(created.stdout).toMatch(/Created endpoint .* "shop" .*\n\n {2}whsec_/);
+      // The type first: an endpoint filter must name one of the tenant's event types.
       const type = await cli(
         ["event-types", "create", "order.created", "--schema", JSON.stringify(ORDER_SCHEMA)],
         token,
       );
       expect(type.code, type.stderr).toBe(0);
+      const created = await cli(["endpoints", "create", "shop", receiver.url, "--events", "order.created"], token);
+      expect(created.code, created.stderr).toBe(0);
+      expect(created.stdout).toMatch(/Created endpoint .* "shop" .*\n\n {2}whsec_/);
 
       const triggered = await cli(["trigger", "order.created", "--json"], token);
       expect(triggered.code, triggered.stderr).toBe(0);

@@ -1,23 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool } from "../../src/db/prisma.js";
-import { allJobs } from "../../src/jobs/index.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
-import { logger } from "../../src/logger.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
 import { postSignedWebhook } from "../support/inbound.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 let api: RunningApiServer;
-let jobs: JobQueue;
 beforeAll(async () => {
-  api = await startApiServer();
-  // Accepted inbound requests are queued as jobs; this file does not run them.
-  jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  api = await startInboundApiServer();
 });
 afterAll(async () => {
-  await jobs.stop(1_000);
   await api.close();
 });
 

@@ -2,13 +2,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool, prisma } from "../../src/db/prisma.js";
-import { allJobs } from "../../src/jobs/index.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
 import { signGitHub, signWebhook } from "../../src/lib/webhook-signature.js";
-import { logger } from "../../src/logger.js";
 import { forgetExpiredMessageIds } from "../../src/modules/agents/acceptance.js";
 import { MAX_FAILED_VERIFICATIONS_PER_MINUTE, sourceKey } from "../../src/modules/agents/failed-verifications.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
 import { seed } from "../support/seed.js";
 
@@ -17,13 +14,10 @@ import { seed } from "../support/seed.js";
 // other 127.x addresses play attackers (Linux answers the whole 127/8 on loopback).
 
 let api: RunningApiServer;
-let jobs: JobQueue;
 beforeAll(async () => {
-  api = await startApiServer();
-  jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  api = await startInboundApiServer();
 });
 afterAll(async () => {
-  await jobs.stop(1_000);
   await api.close();
 });
 

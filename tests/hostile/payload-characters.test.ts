@@ -1,11 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
-import { allJobs } from "../../src/jobs/index.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
 import { signWebhook } from "../../src/lib/webhook-signature.js";
-import { logger } from "../../src/logger.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
 import { seed, seedEventType } from "../support/seed.js";
 
@@ -17,14 +14,10 @@ const LONE_HIGH = "\ud800";
 const LONE_LOW = "\udc00";
 
 let api: RunningApiServer;
-let jobs: JobQueue;
 beforeAll(async () => {
-  api = await startApiServer();
-  // Accepted inbound requests are queued (nothing works the queue here).
-  jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  api = await startInboundApiServer();
 });
 afterAll(async () => {
-  await jobs.stop(1_000);
   await api.close();
 });
 

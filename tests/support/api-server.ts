@@ -1,5 +1,7 @@
 import { createGraphQLServer } from "../../src/graphql/yoga.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
+import { allJobs } from "../../src/jobs/index.js";
+import { startJobQueue } from "../../src/jobs/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
 import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
 import { logger } from "../../src/logger.js";
@@ -43,6 +45,22 @@ export async function startLiveApiServer(): Promise<RunningApiServer> {
     close: async () => {
       await stopConsoleFeed();
       await stopPubSub();
+      await api.close();
+    },
+  };
+}
+
+/**
+ * The API listener for inbound webhook tests: accepted requests are queued as jobs, so the job queue runs too, but
+ * nothing works it (the executions stay queued). `close` stops both.
+ */
+export async function startInboundApiServer(): Promise<RunningApiServer> {
+  const api = await startApiServer();
+  const jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  return {
+    ...api,
+    close: async () => {
+      await jobs.stop(1_000);
       await api.close();
     },
   };

@@ -47,5 +47,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** What a caller is told, over GraphQL and plain HTTP alike. */
+export const UNAVAILABLE_MESSAGE = "the database is unavailable right now; retry shortly";
+
 /** Seconds a caller is told to wait (Retry-After) when the database is unavailable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;

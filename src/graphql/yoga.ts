@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type GraphiQLOptions, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
-import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
+import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
 import {
@@ -105,7 +105,7 @@ function renderOfflineGraphiQL(options?: GraphiQLOptions): Promise<string> {
 function maskUnavailable(error: unknown, message: string, isDev?: boolean): Error {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original && !(original instanceof GraphQLError && !original.originalError) && isDatabaseUnavailable(original)) {
-    return new GraphQLError("the database is unavailable right now; retry shortly", {
+    return new GraphQLError(UNAVAILABLE_MESSAGE, {
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
       extensions: {

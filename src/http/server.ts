@@ -4,7 +4,7 @@ import { type ExecutionArgs, GraphQLError } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
-import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
+import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
 import {
   authenticationFailure,
@@ -211,7 +211,7 @@ export class HttpServer {
         return sendJsonError(
           res,
           503,
-          { code: "SERVICE_UNAVAILABLE", message: "the database is unavailable right now; retry shortly" },
+          { code: "SERVICE_UNAVAILABLE", message: UNAVAILABLE_MESSAGE },
           { "retry-after": String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
         );
       }

@@ -196,6 +196,9 @@ export class HttpServer {
       if (path === "/readyz" && req.method === "GET") return this.ready(res);
       if (path === this.options.yoga.graphqlEndpoint) {
         if (!(await this.credentialForLargeBody(req, res))) return;
+        // A client that went away while its key was checked: its response has already closed, so admitting it now
+        // would take a share of the large-body budget that no "close" event ever gives back.
+        if (req.socket.destroyed) return;
         if (!this.largeBodies.admit(req, res)) return;
         return this.options.yoga(req, res, { req });
       }

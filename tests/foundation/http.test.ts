@@ -134,64 +134,69 @@ describe("GraphQL request body limit", () => {
     expect(under).toEqual({ status: 200, json: { data: { __typename: "Query" } } });
   });
 
-  it("answers 503 SERVER_BUSY (Retry-After) to a large body that does not fit beside those in flight, and admits again after", async () => {
-    const large = String(25 * 1024 * 1024);
-    // Two 25 MB bodies that never finish arriving take the whole large-body budget.
-    const held = [0, 1].map(() => {
-      const request = http.request(`${api.httpUrl}/graphql`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "content-length": large, ...authorization },
-        agent: false,
-      });
+  /**
+   * Opens a POST declaring `contentLength` bytes and sends only its first byte, so the server holds it (admitted) or
+   * answers it at once (refused). `answered` resolves with the answer; the request stays open until destroyed.
+   */
+  function openLargeRequest(contentLength: number) {
+    let request!: http.ClientRequest;
+    const answered = new Promise<{ status: number; retryAfter?: string; body: string }>((resolve) => {
+      request = http.request(
+        `${api.httpUrl}/graphql`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json", "content-length": String(contentLength), ...authorization },
+          agent: false,
+        },
+        (response) => {
+          let body = "";
+          response.on("data", (chunk: Buffer) => {
+            body += chunk.toString("utf8");
+          });
+          response.on("end", () =>
+            resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"], body }),
+          );
+        },
+      );
       request.on("error", () => undefined);
       request.write("{");
-      return request;
     });
-    // A third is refused at once, body unread; until the server has taken the first two, it may be admitted
-    // instead (it then waits for its body), so ask again until the refusal comes.
-    const refusal = await until(
-      async () => {
-        const probe = await new Promise<{ status: number; retryAfter?: string; body: string } | undefined>(
-          (resolve) => {
-            const request = http.request(
-              `${api.httpUrl}/graphql`,
-              {
-                method: "POST",
-                headers: { "content-type": "application/json", "content-length": large, ...authorization },
-                agent: false,
-              },
-              (response) => {
-                let body = "";
-                response.on("data", (chunk: Buffer) => {
-                  body += chunk.toString("utf8");
-                });
-                response.on("end", () =>
-                  resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"], body }),
-                );
-              },
-            );
-            request.on("error", () => resolve(undefined));
-            request.write("{");
-            // A probe admitted (before the first two were) waits for a body that never comes: give it up and ask
-            // again. The refusal needs the key checked first, which takes a while on a busy machine, so this bound is
-            // generous; it only decides when one probe is abandoned, never what the test expects.
-            setTimeout(() => {
-              request.destroy();
-              resolve(undefined);
-            }, 2_000);
-          },
-        );
-        return probe;
-      },
-      (probe) => probe?.status === 503,
-      "a refusal of the third large body",
+    return { request, answered };
+  }
+
+  it("answers 503 SERVER_BUSY (Retry-After) to a large body that does not fit beside those in flight, and admits again after", async () => {
+    const large = 25 * 1024 * 1024;
+    // Clients that give up while their key is being checked must not keep a share of the budget: before the fix, a
+    // request closed during that check was admitted afterwards and its bytes were never given back.
+    for (let abandoned = 0; abandoned < 6; abandoned += 1) {
+      const { request } = openLargeRequest(large);
+      await new Promise((resolve) => setImmediate(resolve));
+      request.destroy();
+    }
+    // The whole budget is free again once the server has seen them go: a body declaring 60 MB is admitted (then
+    // refused 413 for the 30 MB limit) only then; before the fix this never came.
+    const nearlyWholeBudget = { "content-type": "application/json", "content-length": String(60 * 1024 * 1024) };
+    await until(
+      () => post({ ...nearlyWholeBudget, ...authorization }, query(0)),
+      (result) => result.status === 413,
+      "the abandoned requests' budget given back",
     );
-    expect(refusal?.retryAfter).toBe("1");
-    expect(JSON.parse(refusal?.body ?? "{}")).toMatchObject({ errors: [{ extensions: { code: "SERVER_BUSY" } }] });
+    // Three 25 MB bodies that never finish arriving, sent together: the 64 MB budget holds two of them, whichever
+    // the server admits first, and the other is refused at once, body unread.
+    const opened = [0, 1, 2].map(() => openLargeRequest(large));
+    const refusal = await Promise.race(opened.map((held) => held.answered));
+    expect(refusal.status).toBe(503);
+    expect(refusal.retryAfter).toBe("1");
+    expect(JSON.parse(refusal.body)).toMatchObject({ errors: [{ extensions: { code: "SERVER_BUSY" } }] });
+    const held = opened.map((open) => open.request);
+    let answers = 0;
+    for (const open of opened) void open.answered.then(() => (answers += 1));
     // Bodies up to 1 MB are not counted: a normal request still goes through meanwhile.
     const small = query(0);
     const smallHeaders = { "content-type": "application/json", "content-length": String(small.length) };
     expect((await post(smallHeaders, small)).status).toBe(200);
+    // By now the other two would have been answered too had they been refused (a refusal is sent at once).
+    expect(answers).toBe(1);
 
     for (const request of held) request.destroy();
     const twoMegabytes = query(2 * 1024 * 1024);

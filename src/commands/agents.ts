@@ -1,6 +1,6 @@
 import { type AgentFieldsFragment, AgentsDocument } from "../../clients/typescript/src/index.js";
-import { UsageError } from "./keys.js";
 import { allPages, idFromNameOrId, parseRemote, type Remote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /** Every agent of the tenant. */
 export function allAgents(client: Remote["client"]): Promise<AgentFieldsFragment[]> {

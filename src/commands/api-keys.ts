@@ -1,6 +1,6 @@
 import { ApiKeysDocument, RevokeApiKeyDocument } from "../../clients/typescript/src/index.js";
-import { UsageError } from "./keys.js";
 import { allPages, expectResult, idFromNameOrId, parseRemote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /** `signalpost keys list [--all]`: the API keys of the caller's tenant, through the server. */
 export async function listKeys(args: string[]): Promise<void> {

@@ -5,8 +5,8 @@ import {
   RetryDeliveryDocument,
 } from "../../clients/typescript/src/index.js";
 import { endpointId } from "./endpoints.js";
-import { UsageError } from "./keys.js";
 import { expectResult, parseRemote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 const STATUSES: readonly DeliveryStatus[] = ["PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
 

@@ -5,8 +5,8 @@ import {
   RecoverEndpointDocument,
   SendTestEventDocument,
 } from "../../clients/typescript/src/index.js";
-import { UsageError } from "./keys.js";
 import { allPages, expectResult, idFromNameOrId, parseRemote, type Remote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /** `signalpost endpoints list|create|test|recover` (usage in ./catalog.ts). */
 export async function endpointsCommand(args: string[]): Promise<void> {

@@ -5,8 +5,8 @@ import {
   EventTypesDocument,
 } from "../../clients/typescript/src/index.js";
 import { closest } from "./catalog.js";
-import { UsageError } from "./keys.js";
 import { allPages, expectResult, parseRemote, type Remote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /** Every event type of the tenant (archived ones too with `includeArchived`). */
 export function allEventTypes(client: Remote["client"], includeArchived = false): Promise<EventTypeFieldsFragment[]> {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { PublishEventDocument } from "../../clients/typescript/src/index.js";
-import { UsageError } from "./keys.js";
 import { expectResult, parseRemote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /** `--data '{"a":1}'` or `--data @payload.json`: the payload as JSON. @throws UsageError naming the problem. */
 async function readData(value: string | undefined): Promise<unknown> {

@@ -8,9 +8,7 @@ import { logger } from "../logger.js";
 import { createApiKey } from "../modules/api-keys/api-keys.service.js";
 import { isScope, SCOPES } from "../modules/auth/scopes.js";
 import { ensureTenant } from "../modules/tenants/tenants.service.js";
-
-/** Raised for wrong arguments; the CLI prints it with exit code 2. */
-export class UsageError extends Error {}
+import { UsageError } from "./usage-error.js";
 
 /** `signalpost keys ...`. Works on the embedded database too, alongside a running server. */
 export async function keysCommand(args: string[]): Promise<void> {

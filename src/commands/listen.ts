@@ -7,9 +7,9 @@ import {
 } from "../../clients/typescript/src/index.js";
 import { signWebhook } from "../lib/webhook-signature.js";
 import { actionTypes, agentId as agentIdFrom } from "./agents.js";
-import { UsageError } from "./keys.js";
 import { expectResult, parseRemote, type Remote } from "./remote.js";
 import { endToEndHeaders, repost } from "./repost.js";
+import { UsageError } from "./usage-error.js";
 
 /**
  * `signalpost listen --forward-to <url> [--events a,b]`: the tenant's events, as they are published, signed like a

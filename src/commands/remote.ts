@@ -2,7 +2,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util";
 import WebSocket from "ws";
 import { createSignalpostClient, type SignalpostClient } from "../../clients/typescript/src/index.js";
 import { isUuid } from "../lib/ids.js";
-import { UsageError } from "./keys.js";
+import { UsageError } from "./usage-error.js";
 
 /**
  * What the commands that talk to a running server share: `--url` and `--key` (or SIGNALPOST_URL and

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { signWebhook } from "../lib/webhook-signature.js";
-import { UsageError } from "./keys.js";
 import { endToEndHeaders, repost } from "./repost.js";
+import { UsageError } from "./usage-error.js";
 
 /** One webhook to post again: its body exactly, the headers it came with, and its message id if known. */
 interface SavedWebhook {

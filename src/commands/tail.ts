@@ -1,6 +1,6 @@
 import { consoleEvents } from "../../clients/typescript/src/index.js";
-import { UsageError } from "./keys.js";
 import { parseRemote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /**
  * `signalpost tail [--last n]`: the integration console, live (the consoleEvents subscription), one line per

@@ -1,8 +1,8 @@
 import { PublishEventDocument } from "../../clients/typescript/src/index.js";
 import { exampleFromSchema } from "../lib/schema-example.js";
 import { eventTypeNamed } from "./event-types.js";
-import { UsageError } from "./keys.js";
 import { expectResult, parseRemote } from "./remote.js";
+import { UsageError } from "./usage-error.js";
 
 /**
  * `signalpost trigger <event-type>`: publishes an example event of a type, its payload made from the type's JSON

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { OperatorError } from "../lib/errors.js";
 import type { Logger } from "../logger.js";
 import { letPostgresReach } from "./data-dir-access.js";
 
@@ -126,12 +127,11 @@ export interface EmbeddedPostgresOptions {
 export type EmbeddedMode = "own" | "share";
 
 /** Raised when a second server is started on a data directory that a live server is using. */
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends OperatorError {
   constructor(dataDir: string, pid: number) {
     super(
       `the data directory ${dataDir} is in use by another Signalpost server (pid ${pid}): stop it, or set SIGNALPOST_DATA_DIR`,
     );
-    this.name = "DataDirInUseError";
   }
 }
 

@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { OperatorError } from "../lib/errors.js";
 import type { Logger } from "../logger.js";
 
 /** Where `prisma/migrations/<timestamp>_<name>/migration.sql` live, relative to this file (src/db). */
@@ -15,12 +16,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations", i
 const MIGRATION_LOCK_KEY = 72707369;
 
 /** Raised when the database and the migration files disagree in a way only a person can resolve. */
-export class MigrationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "MigrationError";
-  }
-}
+export class MigrationError extends OperatorError {}
 
 export interface MigrationFile {
   name: string;

@@ -13,6 +13,7 @@ import {
   MAX_GRAPHQL_BODY_BYTES,
   type ServerContext,
 } from "../graphql/yoga.js";
+import { OperatorError } from "../lib/errors.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
@@ -76,10 +77,9 @@ function logSocketErrors(socket: WebSocket, logger: Logger): void {
 }
 
 /** Raised when the port is taken, so the CLI can say so in one line. */
-export class PortInUseError extends Error {
+export class PortInUseError extends OperatorError {
   constructor(readonly port: number) {
     super(`port ${port} is already in use: stop the other process or set PORT to a free port`);
-    this.name = "PortInUseError";
   }
 }
 

@@ -14,6 +14,17 @@ export abstract class AppError extends Error {
   }
 }
 
+/**
+ * A failure the operator can act on at start-up (a taken port, a data directory in use, migrations that disagree with
+ * the database): the CLI prints its message as one line and exits 1, with no stack trace.
+ */
+export class OperatorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 /** The input is malformed or breaks a rule; `field` names the offending input. */
 export class ValidationError extends AppError {
   readonly code = "VALIDATION_FAILED";

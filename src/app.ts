@@ -12,6 +12,7 @@ import { masterKeyFile, resolveKeyring, useKeyring } from "./lib/master-key.js";
 import { registerQueueGauges } from "./lib/metrics.js";
 import { publicUrl as currentPublicUrl } from "./lib/public-url.js";
 import { startPubSub, stopPubSub } from "./lib/pubsub.js";
+import { backfillSecretMasks } from "./lib/secret-masks.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { startConsoleFeed, stopConsoleFeed } from "./modules/console/console-feed.js";
@@ -84,6 +85,8 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     connectPrisma(database.url);
     // Header values stored in plaintext before encryption at rest (SQL could not seal them): seal them now.
     await sealLegacyEndpointHeaders(logger);
+    // Masks of secrets stored before listings read them from a column (SQL could not compute them): store them now.
+    await backfillSecretMasks(logger);
     let port: number | undefined;
     // Subscription events travel between processes through NOTIFY; every role publishes or subscribes.
     await startPubSub(database.url, logger);

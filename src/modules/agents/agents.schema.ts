@@ -9,12 +9,12 @@ import { isUuid } from "../../lib/ids.js";
 import { publicUrl, selfUrl } from "../../lib/public-url.js";
 import { pubsub } from "../../lib/pubsub.js";
 import { openSecret } from "../../lib/secret-box.js";
+import { UNKNOWN_SECRET_MASK } from "../../lib/secret-masks.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
 import {
   createAgent,
   deleteAgent,
   findAgent,
-  maskedAgentSecret,
   regenerateAgentSecret,
   revealAgentSecret,
   updateAgent,
@@ -41,7 +41,8 @@ const AgentObject = builder.prismaObject("Agent", {
     description: t.exposeString("description", { nullable: true }),
     status: t.expose("status", { type: AgentStatusEnum }),
     webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${agent.id}/webhook` }),
-    maskedSecret: t.string({ resolve: (agent) => maskedAgentSecret(agent) }),
+    // Stored with the secret: listing agents decrypts nothing.
+    maskedSecret: t.string({ resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK }),
     payloadSchema: t.expose("payloadSchema", { type: "JSON", nullable: true }),
     transform: t.exposeString("transform", {
       nullable: true,

@@ -4,7 +4,7 @@ import { type Agent, type AgentStatus, Prisma } from "../../generated/prisma/cli
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
 import { rateLimit } from "../../lib/rate-limit.js";
-import { openSecret, sealSecret } from "../../lib/secret-box.js";
+import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
@@ -121,6 +121,7 @@ export async function createAgent(tenantId: string, input: AgentFields & { name:
           ...(data as Prisma.AgentCreateWithoutTenantInput),
           name: data.name as string,
           encryptedSecret,
+          maskedSecret: maskSecret(secret),
           tenant: { connect: { id: tenantId } },
         },
       });
@@ -211,7 +212,7 @@ export async function regenerateAgentSecret(
   const encryptedSecret = await sealSecret(secret);
   return prisma.$transaction(async (tx) => {
     await findAgent(tenantId, id, tx);
-    const agent = await tx.agent.update({ where: { id }, data: { encryptedSecret } });
+    const agent = await tx.agent.update({ where: { id }, data: { encryptedSecret, maskedSecret: maskSecret(secret) } });
     await recordAudit({ tenantId, ...origin, action: "agent_secret.regenerated", target: { type: "Agent", id } }, tx);
     await recordConsoleEvent(
       { tenantId, kind: "SECRET_REGENERATED", agentId: id, data: { target: "agent", name: agent.name } },
@@ -219,9 +220,4 @@ export async function regenerateAgentSecret(
     );
     return { agent, secret };
   });
-}
-
-/** A mask for listings: the last four characters only. */
-export async function maskedAgentSecret(agent: Agent): Promise<string> {
-  return `${"•".repeat(8)}${(await openSecret(agent.encryptedSecret)).slice(-4)}`;
 }

@@ -3,13 +3,12 @@ import { prisma } from "../../db/prisma.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { maskSecret } from "../../lib/secret-box.js";
+import { UNKNOWN_SECRET_MASK } from "../../lib/secret-masks.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "../deliveries/retry-policy.js";
 import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
 import {
   createEndpoint,
-  currentSecret,
   deleteEndpoint,
   disableEndpoint,
   enableEndpoint,
@@ -76,9 +75,18 @@ export const EndpointType = builder.prismaObject("Endpoint", {
     disabledAt: t.expose("disabledAt", { type: "DateTime", nullable: true }),
     secret: t.field({
       type: SecretSummary,
-      resolve: async (endpoint) => {
-        const current = await currentSecret(endpoint.id);
-        return { masked: maskSecret(current.secret), version: current.version, createdAt: current.createdAt };
+      // The newest secret's stored mask, loaded with the endpoint (one query for a whole page): nothing is decrypted.
+      select: {
+        secrets: { orderBy: { version: "desc" }, take: 1, select: { masked: true, version: true, createdAt: true } },
+      },
+      resolve: (endpoint) => {
+        // Every endpoint is created with a secret and secrets are never deleted on their own.
+        const current = endpoint.secrets[0] as (typeof endpoint.secrets)[number];
+        return {
+          masked: current.masked ?? UNKNOWN_SECRET_MASK,
+          version: current.version,
+          createdAt: current.createdAt,
+        };
       },
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

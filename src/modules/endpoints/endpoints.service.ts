@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from 
 import { isUuid } from "../../lib/ids.js";
 import { announceHealthChange, type HealthChange } from "../../lib/pubsub.js";
 import { rateLimit } from "../../lib/rate-limit.js";
-import { openSecret, sealSecret } from "../../lib/secret-box.js";
+import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
@@ -75,7 +75,7 @@ export async function createEndpoint(
           retrySchedule: fields.retrySchedule ?? [],
           retryPolicyCustom: fields.retryPolicyCustom ?? false,
           verifyTls: fields.verifyTls ?? true,
-          secrets: { create: { version: 1, encrypted } },
+          secrets: { create: { version: 1, encrypted, masked: maskSecret(secret) } },
         },
       });
       await recordAudit(
@@ -257,7 +257,7 @@ export async function signingSecrets(endpointId: string, now = new Date()): Prom
   return Promise.all(rows.map((row) => openSecret(row.encrypted)));
 }
 
-/** The current (newest) secret, decrypted. */
+/** The current (newest) secret, decrypted: for the reveal only (listings read the stored mask). */
 export async function currentSecret(endpointId: string): Promise<{ secret: string; version: number; createdAt: Date }> {
   const row = await prisma.endpointSecret.findFirstOrThrow({ where: { endpointId }, orderBy: { version: "desc" } });
   return { secret: await openSecret(row.encrypted), version: row.version, createdAt: row.createdAt };
@@ -359,7 +359,7 @@ export async function rotateEndpointSecret(
       data: { expiresAt: graceEnds },
     });
     const created = await tx.endpointSecret.create({
-      data: { endpointId: id, version: latest.version + 1, encrypted },
+      data: { endpointId: id, version: latest.version + 1, encrypted, masked: maskSecret(secret) },
     });
     // Touch the endpoint so workers' caches of its secrets are refreshed.
     await tx.endpoint.update({ where: { id }, data: { updatedAt: now } });

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { backoffMs } from "../lib/backoff.js";
 import { OperatorError } from "../lib/errors.js";
 import type { Logger } from "../logger.js";
 import { letPostgresReach } from "./data-dir-access.js";
@@ -241,7 +242,9 @@ export class EmbeddedPostgres {
     this.restarting = (async () => {
       let lastError: Error | undefined;
       for (let attempt = 0; attempt < MAX_RESTARTS && !this.stopping; attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(RESTART_CAP_MS, RESTART_BASE_MS * 2 ** attempt)));
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoffMs(attempt, { baseMs: RESTART_BASE_MS, capMs: RESTART_CAP_MS })),
+        );
         if (this.stopping) return;
         try {
           if (!this.binaries) throw new Error("the embedded PostgreSQL was never started");

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { backoffMs } from "../lib/backoff.js";
 import type { Logger } from "../logger.js";
 
 /** NOTIFY channel on which publishing (and anything else that makes deliveries due now) wakes idle workers. */
@@ -132,9 +133,7 @@ class NotificationConnection {
 
   private scheduleReconnect(): void {
     if (this.closed || this.retryTimer) return;
-    const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** this.failures);
-    // Full jitter: many processes that lost the same server do not all come back in the same millisecond.
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = backoffMs(this.failures, { baseMs: RECONNECT_BASE_MS, capMs: RECONNECT_CAP_MS, jitter: true });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connect().then(

@@ -1,6 +1,7 @@
 import { ChannelListener, DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { isDatabaseUnavailable } from "../../db/unavailable.js";
+import { backoffMs } from "../../lib/backoff.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
 import { disableEndpoint } from "../endpoints/endpoints.service.js";
@@ -120,7 +121,7 @@ export class DeliveryDispatcher {
     if (this.outageFailures === 0)
       this.options.logger.warn("the database is unavailable; deliveries wait and resume when it is back");
     this.outageFailures += 1;
-    return Math.min(OUTAGE_BACKOFF_CAP_MS, OUTAGE_BACKOFF_MS * 2 ** (this.outageFailures - 1));
+    return backoffMs(this.outageFailures - 1, { baseMs: OUTAGE_BACKOFF_MS, capMs: OUTAGE_BACKOFF_CAP_MS });
   }
 
   private databaseAnswered(): void {

@@ -2,6 +2,7 @@ import { ChannelListener } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
 import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { backoffMs } from "../../lib/backoff.js";
 import { parseCidrList } from "../../lib/cidr.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import type { Logger } from "../../logger.js";
@@ -274,7 +275,7 @@ export class InstanceSettingsWatcher {
       const log = isDatabaseUnavailable(error) ? this.logger.warn : this.logger.error;
       log.call(this.logger, { err: error }, "could not apply the instance settings; trying again");
       if (this.stopped) return;
-      const delayMs = Math.min(1_000 * 2 ** (this.failedReloads - 1), 30_000);
+      const delayMs = backoffMs(this.failedReloads - 1, { baseMs: 1_000, capMs: 30_000 });
       this.retryTimer = setTimeout(() => void this.reload(), delayMs);
       this.retryTimer.unref();
     }

@@ -10,7 +10,17 @@ import { PrismaClient } from "../generated/prisma/client.js";
  */
 export let prisma: PrismaClient;
 
-/** The pool Prisma runs on, shared with the few places that speak SQL directly (rate limits). */
+/**
+ * The pool Prisma runs on, shared with the places that speak SQL directly. Prisma is the default for every read and
+ * write. SQL (through this pool, as named prepared statements, src/db/prepared.ts) is kept where it was measured to
+ * matter or where Prisma cannot say it: the publish and delivery hot paths (events.service.ts, delivery-store.ts),
+ * inbound acceptance and its group commit (agents/acceptance.ts, inbound.ts, executions.service.ts), the console
+ * feed's writer and cursor reads (console/), retention's batched deletes, the shared rate-limit windows
+ * (lib/shared-window.ts), LISTEN/NOTIFY (db/listen.ts, db/notify.ts), readiness, the migrator, and a few single
+ * statements Prisma cannot express (api keys, event types, endpoint headers, secret masks). pg-boss has its own pool
+ * (jobs/queue.ts). `grep -rl "pool\.\|client\.query" src` lists them; issue 15 gathers them into one store per
+ * domain.
+ */
 export let pool: pg.Pool;
 
 /** Creates the shared pool (at most `poolSize` connections) and the Prisma client over it. */

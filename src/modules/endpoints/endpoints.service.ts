@@ -248,15 +248,6 @@ export async function enableEndpoint(tenantId: string, id: string, origin: Reque
   return enabled;
 }
 
-/** The secrets deliveries are signed with right now: the current one and any still inside a rotation's grace period. */
-export async function signingSecrets(endpointId: string, now = new Date()): Promise<string[]> {
-  const rows = await prisma.endpointSecret.findMany({
-    where: { endpointId, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-    orderBy: { version: "desc" },
-  });
-  return Promise.all(rows.map((row) => openSecret(row.encrypted)));
-}
-
 /** The current (newest) secret, decrypted: for the reveal only (listings read the stored mask). */
 export async function currentSecret(endpointId: string): Promise<{ secret: string; version: number; createdAt: Date }> {
   const row = await prisma.endpointSecret.findFirstOrThrow({ where: { endpointId }, orderBy: { version: "desc" } });

@@ -363,7 +363,8 @@ const RATE_LIMITED_ANNOUNCE_MS = 10_000;
 /**
  * Agents whose rate-limit refusal reached the console within the last RATE_LIMITED_ANNOUNCE_MS. Bounded (it used to
  * keep every agent ever refused): 10,000 agents refused within 10 seconds is more than one instance accepts; past it
- * the least recently announced agent may be announced once more, which is harmless.
+ * the least recently announced agent may be announced once more, which is harmless. Exported for the test of its
+ * bound (tests/agents/rate-limit-announcements.test.ts).
  */
 export const recentRateLimitAnnouncements = new LRUCache<string, true>({
   max: 10_000,

@@ -1,5 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import formats from "ajv-formats";
+import { LRUCache } from "lru-cache";
 import { ValidationError } from "./errors.js";
 
 /** The only dialect we accept; schemas without `$schema` are read as this one. */
@@ -105,8 +106,7 @@ export function compileSchema(schema: unknown, field = "schema"): ValidateFuncti
   }
 }
 
-const cache = new Map<string, ValidateFunction>();
-const CACHE_LIMIT = 500;
+const cache = new LRUCache<string, ValidateFunction>({ max: 500 });
 
 /**
  * {@link compileSchema} once per `key`, which must change whenever the schema does (an id plus a version, say, with
@@ -115,15 +115,9 @@ const CACHE_LIMIT = 500;
  */
 export function cachedSchema(key: string, schema: unknown): ValidateFunction {
   const hit = cache.get(key);
-  if (hit) {
-    // Re-inserting moves the key to the end of the Map's order, which is what makes eviction LRU.
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
-  }
+  if (hit) return hit;
   const compiled = compileSchema(schema);
   cache.set(key, compiled);
-  if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   return compiled;
 }
 

@@ -47,6 +47,25 @@ export type Topics = {
  * a relay action) reaches subscribers on every API process, each of which LISTENs and re-dispatches locally.
  */
 class PostgresEventTarget extends EventTarget {
+  /** Listeners per event type: each subscription adds its own (graphql-yoga's pubsub), so this counts subscriptions. */
+  private readonly listeners = new Map<string, number>();
+
+  override addEventListener(...args: Parameters<EventTarget["addEventListener"]>): void {
+    super.addEventListener(...args);
+    if (args[1]) this.listeners.set(args[0], this.listenerCount(args[0]) + 1);
+  }
+
+  override removeEventListener(...args: Parameters<EventTarget["removeEventListener"]>): void {
+    super.removeEventListener(...args);
+    const left = this.listenerCount(args[0]) - 1;
+    if (left > 0) this.listeners.set(args[0], left);
+    else this.listeners.delete(args[0]);
+  }
+
+  listenerCount(type: string): number {
+    return this.listeners.get(type) ?? 0;
+  }
+
   dispatchLocally(type: string, detail: unknown): void {
     // A batch (see publishMany) arrives as one notification and is handed to subscribers item by item.
     const items = (detail as { many?: unknown[] } | null)?.many;
@@ -100,6 +119,14 @@ export async function stopPubSub(): Promise<void> {
 export function pubsub(): SignalpostPubSub {
   if (!active) throw new Error("the pub/sub is not started");
   return active.pubsub;
+}
+
+/**
+ * How many subscriptions of this process listen to `topic` for `id` right now: an event published from then on
+ * reaches them. Tests wait on it rather than sleeping for a subscription to attach.
+ */
+export function localSubscriberCount<Topic extends keyof Topics>(topic: Topic, id: Topics[Topic][0]): number {
+  return active?.target.listenerCount(`${topic}:${id}`) ?? 0;
 }
 
 /** Items per notification: each DeliveryChange is about 170 bytes of JSON, well inside NOTIFY's limit at 40. */

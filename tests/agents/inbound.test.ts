@@ -13,6 +13,7 @@ import { execute } from "../support/graphql.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
+import { subscribersJoined } from "../support/subscribers.js";
 import { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
 
@@ -351,8 +352,8 @@ describe("relay to live subscribers", () => {
         },
       );
     });
-    // Let the subscription reach the server before anything is sent.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The subscription must have reached the server before anything is sent.
+    await subscribersJoined("agent:webhook", agentId);
     const bodies = ['{"n": 1}', '{ "n" : 2 }'];
     const ids = [];
     for (const body of bodies)
@@ -390,7 +391,7 @@ describe("relay to live subscribers", () => {
         },
       );
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await subscribersJoined("agent:execution", agentId);
     const accepted = await post(agentId, "{}", signed(secret, "{}"));
     await finished;
     await client.dispose();

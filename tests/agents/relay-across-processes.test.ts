@@ -12,6 +12,7 @@ import { execute } from "../support/graphql.js";
 import { postSignedWebhook } from "../support/inbound.js";
 import { runSignalpost, type SignalpostProcess } from "../support/process.js";
 import { seed } from "../support/seed.js";
+import { subscribersJoined } from "../support/subscribers.js";
 
 // This process plays the API (it only enqueues); a separate `serve --role worker` process runs the relay action.
 let api: RunningApiServer;
@@ -62,7 +63,7 @@ describe("relay across processes", () => {
         },
       );
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await subscribersJoined("agent:webhook", agent.id);
     const body = `{"from":"production","n":${randomBytes(2).readUInt16BE()}}`;
     const response = await postSignedWebhook(api.httpUrl, agent.id, secret, body);
     expect(response.status).toBe(202);

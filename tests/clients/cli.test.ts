@@ -190,9 +190,15 @@ describe("signalpost listen", () => {
     );
     await send(3);
     await local.waitForRequests(3);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // room for a (wrong) repeat
-    expect(local.requests.map((request) => JSON.parse(request.body.toString()).n)).toEqual([1, 2, 3]);
-    expect(listener.stdout().trim().split("\n")).toHaveLength(3);
+    // The last one, relayed after the others: a (wrong) repeat of one of them is forwarded before it.
+    await send(4);
+    await until(
+      async () => local.requests.map((request) => JSON.parse(request.body.toString()).n),
+      (seen) => seen.includes(4),
+      "the last relayed webhook",
+    );
+    expect(local.requests.map((request) => JSON.parse(request.body.toString()).n)).toEqual([1, 2, 3, 4]);
+    expect(listener.stdout().trim().split("\n")).toHaveLength(4);
     expect(listener.stdout()).toMatch(/POST .* -> 200 \(\d+ ms\)/);
 
     listener.child.kill("SIGINT");

@@ -12,6 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
+import { consoleFeed } from "../../src/modules/console/console-feed.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { seed } from "../support/seed.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
@@ -79,7 +80,11 @@ describe("the TypeScript SDK", () => {
       (seen) => seen.includes("live"),
       "the first connection",
     );
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the subscription reaches the feed
+    await until(
+      async () => consoleFeed().subscriberCount,
+      (n) => n >= 1,
+      "the subscription to join the feed",
+    );
     for (const n of [1, 2, 3]) await note(n);
     await until(
       async () => received.length,
@@ -94,17 +99,17 @@ describe("the TypeScript SDK", () => {
       (count) => count >= 2,
       "a reconnect",
     );
-    for (const n of [7, 8]) await note(n);
+    // 9 is the last: a (wrong) repeat of an earlier one arrives before it.
+    for (const n of [7, 8, 9]) await note(n);
     await until(
-      async () => received.length,
-      (count) => count >= 8,
+      async () => received,
+      (seen) => seen.includes(9),
       "every event",
     );
-    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a (wrong) repeat
 
     controller.abort();
     await reading;
-    expect(received).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(received).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(statuses).toContain("reconnecting");
   });
 });

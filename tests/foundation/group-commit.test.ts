@@ -6,6 +6,8 @@ describe("groupCommit", () => {
     const batches: number[][] = [];
     const submit = groupCommit(async (items: number[]) => {
       batches.push(items);
+      // A write that takes a while, as a real one does (the others are all submitted before it ends, in one tick,
+      // so the batches do not depend on how long it takes).
       await new Promise((resolve) => setTimeout(resolve, 10));
       return items.map((item) => item * 2);
     });

@@ -9,6 +9,7 @@ import { type RunningApiServer, startLiveApiServer } from "../support/api-server
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
+import { subscribersJoined } from "../support/subscribers.js";
 import { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
 
@@ -157,18 +158,17 @@ describe("consoleEvents", () => {
       (count) => count >= 3,
       "the missed lines",
     );
-    for (let n = 7; n <= 8; n += 1) await note(n); // live again
-    await until(
-      async () => sent(resumed).length,
-      (count) => count >= 5,
-      "the live lines after the replay",
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a (wrong) duplicate
-
+    for (let n = 7; n <= 9; n += 1) await note(n); // live again; 9 is the last, so a (wrong) duplicate comes before it
     const codes = (lines: ConsoleLine[]) =>
       lines.filter((line) => line.kind === "TEST_SENT").map((line) => line.data.statusCode);
+    await until(
+      async () => codes(resumed.lines),
+      (seen) => seen.includes(9),
+      "the live lines after the replay",
+    );
+
     expect(codes(first.lines)).toEqual([1, 2, 3]);
-    expect(codes(resumed.lines)).toEqual([4, 5, 6, 7, 8]);
+    expect(codes(resumed.lines)).toEqual([4, 5, 6, 7, 8, 9]);
     await resumed.close();
 
     // `last` replays the most recent lines, then continues live.
@@ -178,7 +178,7 @@ describe("consoleEvents", () => {
       (count) => count >= 2,
       "the last two lines",
     );
-    expect(codes(tail.lines)).toEqual([7, 8]);
+    expect(codes(tail.lines)).toEqual([8, 9]);
     await tail.close();
   });
 
@@ -208,23 +208,25 @@ describe("consoleEvents", () => {
     );
     running = false;
     await Promise.all(writers);
+    // The last row, written after every writer stopped: a (wrong) duplicate or extra line would arrive before it.
+    await recordConsoleEvent({ tenantId: tenant.id, kind: "TEST_SENT", data: { statusCode: 0 } });
 
     const { rows } = await pool.query<{ cursor: string }>(
       `SELECT txid || '.' || id AS cursor FROM "ConsoleEvent" WHERE "tenantId" = $1 AND kind = 'TEST_SENT' ORDER BY txid, id`,
       [tenant.id],
     );
     const all = rows.map((row) => row.cursor);
+    const last = all.at(-1);
     await until(
-      async () => sent(watcher).length,
-      (count) => count >= all.length,
+      async () => sent(watcher).map((line) => line.cursor),
+      (seen) => seen.includes(last as string),
       "the watcher to see every row",
     );
     await until(
-      async () => sent(joiner).length,
-      (count) => count >= all.length - 21,
+      async () => sent(joiner).map((line) => line.cursor),
+      (seen) => seen.includes(last as string),
       "the joiner to see the rest",
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sent(watcher).map((line) => line.cursor)).toEqual(all);
     expect(sent(joiner).map((line) => line.cursor)).toEqual(all.slice(21));
     await Promise.all([watcher.close(), joiner.close()]);
@@ -275,7 +277,12 @@ describe("consoleEvents", () => {
         [tenant.id],
       );
       await recordConsoleEvent({ tenantId: tenant.id, kind: "TEST_SENT", data: { statusCode: 2 } });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The feed has read 2 and holds it back (or, wrongly, sent it).
+      await until(
+        async () => ({ holding: consoleFeed().holdingBack, sent: sent(watcher).length }),
+        (state) => state.holding || state.sent > 0,
+        "the feed to read the committed row",
+      );
       // Sending 2 now would lose 1 for anyone resuming after 2's cursor.
       expect(sent(watcher)).toEqual([]);
       await slow.query("SELECT pg_notify($1, '')", [CONSOLE_CHANNEL]);
@@ -341,7 +348,7 @@ describe("endpointHealthChanged", () => {
       { query: "subscription { endpointHealthChanged { endpointId state previousState endpoint { id } } }" },
       { next: (r) => r.data && changes.push(r.data.endpointHealthChanged), error: () => undefined, complete: () => {} },
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await subscribersJoined("endpoint:health", tenant.id);
     await outbound.publish({ eventType: "order.created", payload: {} });
     await until(
       async () => changes.length,

@@ -77,6 +77,16 @@ describe("an api process and a worker process on one database", () => {
     );
     const endpointId = created.createEndpoint.endpoint.id;
 
+    // The api is another process: what this one can see of its subscriptions is the gauge it serves.
+    const openSubscriptions = async () =>
+      (
+        await until(
+          async () => parsePrometheusText(await (await fetch(`http://127.0.0.1:${firstMetricsPort}/metrics`)).text()),
+          (samples) => samples.has("signalpost_subscriptions_open"),
+          "the subscriptions gauge",
+        )
+      ).get("signalpost_subscriptions_open") ?? 0;
+    const openBefore = await openSubscriptions();
     const updates: { status: string }[] = [];
     const consoleKinds: string[] = [];
     const client = createClient({
@@ -97,11 +107,13 @@ describe("an api process and a worker process on one database", () => {
       },
       sink((data) => updates.push(data.deliveryUpdated)),
     );
+    // `last` replays the tenant's recent lines first, so the line is seen whether it comes before or after joining.
     client.subscribe<{ consoleEvents: { kind: string } }>(
-      { query: "subscription { consoleEvents { kind } }" },
+      { query: "subscription { consoleEvents(last: 20) { kind } }" },
       sink((data) => consoleKinds.push(data.consoleEvents.kind)),
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Both operations have reached the api (deliveryUpdated listens once its resolver has run, right after).
+    await until(openSubscriptions, (open) => open >= openBefore + 2, "both subscriptions on the api");
 
     await graphql(
       headers,

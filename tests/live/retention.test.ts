@@ -66,6 +66,30 @@ describe("retention", () => {
     expect(await prisma.delivery.count({ where: { tenantId: strict.tenant.id } })).toBe(3);
   });
 
+  it("forgets inbound message ids past their replay window, and keeps the rest", async () => {
+    const { tenant } = await seed.tenantWithKey();
+    const agent = await prisma.agent.create({ data: { tenantId: tenant.id, name: "hooks", encryptedSecret: "x" } });
+    // A webhook-id is kept 10 minutes (its timestamp ages out after 5); a GitHub delivery id 72 hours.
+    const ids = {
+      "recent-webhook-id": "1 minute",
+      "expired-webhook-id": "11 minutes",
+      "github:recent": "1 hour",
+      "github:expired": "73 hours",
+    };
+    for (const [messageId, age] of Object.entries(ids)) {
+      await pool.query(
+        `INSERT INTO "InboundMessage" ("agentId", "messageId", "receivedAt") VALUES ($1, $2, now() - $3::interval)`,
+        [agent.id, messageId, age],
+      );
+    }
+
+    const report = await pruneOldRecords();
+
+    const kept = await prisma.inboundMessage.findMany({ where: { agentId: agent.id }, orderBy: { messageId: "asc" } });
+    expect(kept.map((row) => row.messageId)).toEqual(["github:recent", "recent-webhook-id"]);
+    expect(report.inboundMessageIds).toBe(2);
+  });
+
   it("runs hourly on pg-boss's schedule once a worker has started", async () => {
     const queue = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: true });
     try {

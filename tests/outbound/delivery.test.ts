@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
+import { messageId } from "../../src/modules/deliveries/delivery-sender.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -24,6 +25,25 @@ async function story(endpoint: Record<string, unknown> = {}) {
   const api = outboundApi(headers);
   const created = await api.createEndpoint({ url: receiver.url, ...endpoint });
   return { tenant, api, endpointId: created.id, secret: created.secret };
+}
+
+/** The receiver's requests for one event (each delivery of it carries its webhook-id). */
+function requestsFor(eventId: string) {
+  return receiver.requests.filter((request) => request.headers["webhook-id"] === messageId(eventId));
+}
+
+/**
+ * Publishes one more event and waits until its delivery has ended too: it is due after anything the first event's
+ * delivery (wrongly) scheduled at once, and attempts are recorded after their requests were sent, so once it has
+ * ended, such an attempt would already be at the receiver.
+ */
+async function sentinelDelivered(api: ReturnType<typeof outboundApi>): Promise<void> {
+  const sentinel = await api.publish({ eventType: "order.created", payload: { sentinel: true } });
+  await until(
+    () => deliveryOf(sentinel.event.id),
+    (d) => d.status === "FAILED" || d.status === "SUCCEEDED",
+    "the sentinel delivery",
+  );
 }
 
 async function deliveryOf(eventId: string) {
@@ -159,8 +179,8 @@ describe("retries", () => {
       "failure",
     );
     expect(delivery).toMatchObject({ failureReason: "not_retryable_status", lastStatusCode: 404, attemptCount: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(receiver.requests).toHaveLength(1);
+    await sentinelDelivered(api);
+    expect(requestsFor(published.event.id)).toHaveLength(1);
     await receiver.close();
   });
 
@@ -175,8 +195,8 @@ describe("retries", () => {
     );
     expect(delivery.attempts.map((attempt) => attempt.number)).toEqual([1, 2, 3]);
     expect(delivery.failureReason).toBe("attempts_exhausted");
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    expect(receiver.requests).toHaveLength(3);
+    await sentinelDelivered(api);
+    expect(requestsFor(published.event.id)).toHaveLength(3);
     await receiver.close();
   });
 

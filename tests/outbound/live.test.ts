@@ -5,7 +5,9 @@ import { type RunningApiServer, startLiveApiServer } from "../support/api-server
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
+import { subscribersJoined } from "../support/subscribers.js";
 import { TestReceiver } from "../support/test-receiver.js";
+import { until } from "../support/wait.js";
 
 let api: RunningApiServer;
 let delivering: Delivering;
@@ -54,22 +56,35 @@ describe("deliveryUpdated", () => {
     const stranger = await seed.tenantWithKey();
 
     const updates: Update["deliveryUpdated"][] = [];
+    const everyUpdate: Update["deliveryUpdated"][] = [];
     const strangerUpdates: Update["deliveryUpdated"][] = [];
     const clients = [
       subscribe(headers.authorization as string, { endpointId: watched.id }, updates),
+      subscribe(headers.authorization as string, {}, everyUpdate),
       subscribe(stranger.headers.authorization as string, {}, strangerUpdates),
     ];
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await subscribersJoined("delivery:updated", tenant.id, 2);
+    await subscribersJoined("delivery:updated", stranger.tenant.id);
     const published = await outbound.publish({ eventType: "order.created", payload: { n: 1 } });
     expect(published.deliveryCount).toBe(2);
-    const deadline = Date.now() + 10_000;
-    while (updates.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    // Give the other endpoint's update time to (wrongly) arrive.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Both endpoints' updates have been announced (the unfiltered subscription saw them)...
+    await until(
+      async () => everyUpdate.length,
+      (n) => n >= 2,
+      "both endpoints' updates",
+    );
+    // ...so a second event's update, which must arrive after them, ends the wait for a (wrong) first-event update.
+    await outbound.publish({ eventType: "order.created", payload: { n: 2 } });
+    await until(
+      async () => updates.length,
+      (n) => n >= 2,
+      "the second event's update",
+    );
     await Promise.all(clients.map((client) => client.dispose()));
 
-    expect(updates).toHaveLength(1);
+    expect(updates).toHaveLength(2);
     expect(updates[0]).toMatchObject({ status: "SUCCEEDED", endpoint: { id: watched.id } });
+    expect(updates[1]).toMatchObject({ status: "SUCCEEDED", endpoint: { id: watched.id } });
     expect(strangerUpdates).toHaveLength(0);
   });
 });

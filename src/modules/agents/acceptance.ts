@@ -26,12 +26,20 @@ export const GITHUB_DELIVERY_PREFIX = "github:";
 export const WEBHOOK_ID_RETENTION = "10 minutes";
 export const GITHUB_DELIVERY_RETENTION = "72 hours";
 
-/** Deletes the ids whose replay window has passed. */
-export async function forgetExpiredMessageIds(): Promise<void> {
-  await pool.query(
-    `DELETE FROM "InboundMessage" WHERE "receivedAt" < now() - interval '${WEBHOOK_ID_RETENTION}'
-       AND ("messageId" NOT LIKE '${GITHUB_DELIVERY_PREFIX}%' OR "receivedAt" < now() - interval '${GITHUB_DELIVERY_RETENTION}')`,
+/**
+ * Deletes up to `batch` ids whose replay window has passed and says how many went; the retention job calls it until
+ * fewer than `batch` go, so a large backlog is never one huge transaction.
+ */
+export async function forgetExpiredMessageIds(batch = 5_000): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM "InboundMessage" WHERE ("agentId", "messageId") IN (
+       SELECT "agentId", "messageId" FROM "InboundMessage"
+       WHERE "receivedAt" < now() - interval '${WEBHOOK_ID_RETENTION}'
+         AND ("messageId" NOT LIKE '${GITHUB_DELIVERY_PREFIX}%' OR "receivedAt" < now() - interval '${GITHUB_DELIVERY_RETENTION}')
+       LIMIT $1)`,
+    [batch],
   );
+  return rowCount ?? 0;
 }
 
 /** A verified, valid inbound request, ready to be stored. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { LRUCache } from "lru-cache";
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { type Agent, Prisma } from "../../generated/prisma/client.js";
@@ -12,7 +13,7 @@ import { describeUnstorable, findUnstorableTextInParsed } from "../../lib/storab
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
 import { recordConsoleEvent } from "../console/console-events.js";
-import { accept, forgetExpiredMessageIds, GITHUB_DELIVERY_PREFIX } from "./acceptance.js";
+import { accept, GITHUB_DELIVERY_PREFIX } from "./acceptance.js";
 import type { AgentAction } from "./agent-config.js";
 import {
   failedVerificationsExceeded,
@@ -97,9 +98,8 @@ export type InboundAgent = Agent & { version: string };
  * remembered agent alone: acceptance re-checks its version in the transaction that stores the request, and a refusal
  * is only given once the current row confirms it (see receiveWithCurrentAgent).
  */
-const rememberedAgents = new Map<string, InboundAgent>();
+const rememberedAgents = new LRUCache<string, InboundAgent>({ max: 10_000 });
 const AGENT_COLUMNS = columnList(Prisma.AgentScalarFieldEnum);
-const REMEMBERED_AGENTS_LIMIT = 10_000;
 
 /** Reads the agent's current row (and remembers it). @throws InboundRefusal 404 when there is none. */
 async function currentAgent(id: string): Promise<InboundAgent> {
@@ -111,11 +111,7 @@ async function currentAgent(id: string): Promise<InboundAgent> {
     rememberedAgents.delete(id);
     throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");
   }
-  rememberedAgents.delete(id);
   rememberedAgents.set(id, agent);
-  if (rememberedAgents.size > REMEMBERED_AGENTS_LIMIT) {
-    rememberedAgents.delete(rememberedAgents.keys().next().value as string);
-  }
   return agent;
 }
 
@@ -142,14 +138,16 @@ async function spendBudget(agent: InboundAgent): Promise<void> {
   }
 }
 
-/** Decrypted secrets by agent, valid while the agent's version is unchanged (regenerating the secret changes it). */
-const secretCache = new Map<string, { version: string; secret: string }>();
+/**
+ * Decrypted secrets by agent, valid while the agent's version is unchanged (regenerating the secret changes it). As
+ * many as the agents remembered above: a remembered agent's secret should not need decrypting again.
+ */
+const secretCache = new LRUCache<string, { version: string; secret: string }>({ max: 10_000 });
 
 async function agentSecret(agent: InboundAgent): Promise<string> {
   const cached = secretCache.get(agent.id);
   if (cached && cached.version === agent.version) return cached.secret;
   const secret = await openSecret(agent.encryptedSecret);
-  if (secretCache.size > 10_000) secretCache.clear();
   secretCache.set(agent.id, { version: agent.version, secret });
   return secret;
 }
@@ -273,7 +271,6 @@ export async function handleAgentWebhook(
       );
     }
     const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp);
-    forgetOldMessageIds();
     inboundRequestsTotal.inc({ result: "accepted" });
     sendJson(res, 202, { status: "queued", executionId });
   } catch (error) {
@@ -363,7 +360,23 @@ async function receive(
 
 /** Rate-limit refusals reach the console at most this often per agent: a flood must not flood the feed too. */
 const RATE_LIMITED_ANNOUNCE_MS = 10_000;
-const lastRateLimitedAnnounce = new Map<string, number>();
+/**
+ * Agents whose rate-limit refusal reached the console within the last RATE_LIMITED_ANNOUNCE_MS. Bounded (it used to
+ * keep every agent ever refused): 10,000 agents refused within 10 seconds is more than one instance accepts; past it
+ * the least recently announced agent may be announced once more, which is harmless. Exported for the test of its
+ * bound (tests/agents/rate-limit-announcements.test.ts).
+ */
+export const recentRateLimitAnnouncements = new LRUCache<string, true>({
+  max: 10_000,
+  ttl: RATE_LIMITED_ANNOUNCE_MS,
+});
+
+/** Whether a rate-limit refusal of `agentId` should reach the console now; notes that it did when so. */
+export function shouldAnnounceRateLimit(agentId: string): boolean {
+  if (recentRateLimitAnnouncements.get(agentId)) return false;
+  recentRateLimitAnnouncements.set(agentId, true);
+  return true;
+}
 
 /** Tells the tenant's console about a refused request (for an agent that exists: unknown ids have no tenant). */
 async function announceRefusal(
@@ -372,21 +385,11 @@ async function announceRefusal(
   sourceIp: string | null,
   logger: Logger,
 ): Promise<void> {
-  if (refusal.status === 429) {
-    const last = lastRateLimitedAnnounce.get(agent.id) ?? 0;
-    if (Date.now() - last < RATE_LIMITED_ANNOUNCE_MS) return;
-    lastRateLimitedAnnounce.set(agent.id, Date.now());
-  }
+  if (refusal.status === 429 && !shouldAnnounceRateLimit(agent.id)) return;
   await recordConsoleEvent({
     tenantId: agent.tenantId,
     kind: "INBOUND_REJECTED",
     agentId: agent.id,
     data: { agentName: agent.name, status: refusal.status, code: refusal.code, sourceIp },
   }).catch((error: unknown) => logger.warn({ err: error }, "could not record the refusal in the console"));
-}
-
-/** Forgets, now and then, the ids whose replay window has passed (see acceptance.ts for the windows). */
-function forgetOldMessageIds(): void {
-  if (Math.random() >= 0.001) return;
-  void forgetExpiredMessageIds().catch(() => undefined);
 }

@@ -1,4 +1,5 @@
 import { decodeJwt } from "jose";
+import { LRUCache } from "lru-cache";
 import type { ExternalJwtConfig } from "../../config.js";
 import { prisma } from "../../db/prisma.js";
 import { rateLimit } from "../../lib/rate-limit.js";
@@ -52,19 +53,16 @@ const failures = () => rateLimit("auth-failures", FAILURES_PER_WINDOW, FAILURE_W
 
 /**
  * Addresses found under the failure limit, remembered for a second: checking the shared counter on every request
- * would add a database round trip to each one. An attacker gains at most a second per instance.
+ * would add a database round trip to each one. An attacker gains at most a second per instance. 10,000 addresses
+ * seen within one second is far beyond a single instance's request rate; past it the least recently seen address is
+ * forgotten, which costs it one more counter check, never a wrong answer.
  */
-const recentlyAllowed = new Map<string, number>();
-const ALLOWED_CACHE_MS = 1_000;
+const recentlyAllowed = new LRUCache<string, true>({ max: 10_000, ttl: 1_000 });
 
 async function failureGate(key: string) {
-  const until = recentlyAllowed.get(key);
-  if (until !== undefined && until > Date.now()) return { allowed: true, retryAfterSeconds: 0 };
+  if (recentlyAllowed.get(key)) return { allowed: true, retryAfterSeconds: 0 };
   const gate = await failures().peek(key);
-  if (gate.allowed) {
-    if (recentlyAllowed.size > 10_000) recentlyAllowed.clear();
-    recentlyAllowed.set(key, Date.now() + ALLOWED_CACHE_MS);
-  }
+  if (gate.allowed) recentlyAllowed.set(key, true);
   return gate;
 }
 

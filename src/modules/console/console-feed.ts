@@ -75,6 +75,11 @@ export class ConsoleFeed {
     return this.sinks.size;
   }
 
+  /** Whether committed rows wait behind a transaction still open (they are sent once it ends, in order). */
+  get holdingBack(): boolean {
+    return this.heldSince !== undefined;
+  }
+
   /**
    * The tenant's events after `after` (replayed from the database), then live ones, with no gap and no duplicate at
    * the seam: the subscriber joins the live feed first, at the feed's position, and the replay stops there.

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { prisma } from "../../db/prisma.js";
 import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { openSecret } from "../../lib/secret-box.js";
@@ -36,11 +37,12 @@ interface CachedCredentials {
 /**
  * Decrypted signing secrets and custom header values per endpoint, kept while the endpoint's `updatedAt` is unchanged
  * (an update or a rotation touches it), so a busy worker decrypts each once instead of once per delivery: a hit is a
- * Map lookup. Both are read on a miss only, which also keeps the header values out of every claim's rows. Expired
- * secrets are dropped at use.
+ * cache lookup. Both are read on a miss only, which also keeps the header values out of every claim's rows. Expired
+ * secrets are dropped at use. At most 10,000 endpoints (the least recently used go first): a worker busy with more
+ * decrypts the others again, as it did before its first delivery.
  */
 export class EndpointCredentialCache {
-  private readonly entries = new Map<string, CachedCredentials>();
+  private readonly entries = new LRUCache<string, CachedCredentials>({ max: 10_000 });
 
   async credentialsFor(endpointId: string, endpointUpdatedAt: Date, now = Date.now()): Promise<EndpointCredentials> {
     let entry = this.entries.get(endpointId);
@@ -62,7 +64,6 @@ export class EndpointCredentialCache {
         stored ? openHeaders(stored) : {},
       ]);
       entry = { updatedAt: endpointUpdatedAt.getTime(), secrets, headers };
-      if (this.entries.size > 10_000) this.entries.clear();
       this.entries.set(endpointId, entry);
     }
     return {

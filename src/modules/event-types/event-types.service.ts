@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { pool, prisma } from "../../db/prisma.js";
 import { type EventType, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
@@ -121,8 +122,8 @@ export interface PublishableType {
   validate(payload: unknown): void;
 }
 
-const publishable = new Map<string, PublishableType>();
-const PUBLISHABLE_LIMIT = 1_000;
+/** Publishable types by `tenantId:name`; the least recently published go first past 1,000. */
+const publishable = new LRUCache<string, PublishableType>({ max: 1_000 });
 
 /** This process changed the type: it need not wait for an insert to be refused to learn so. */
 function forgetPublishable(eventType: { tenantId: string; name: string }): void {
@@ -157,6 +158,5 @@ export async function eventTypeForPublish(tenantId: string, name: string, fresh 
           validateAgainst(cachedSchema(`event-type:${eventType.id}:${eventType.version}`, schema), payload, "payload");
   const type = { name, version: eventType.version, validate };
   publishable.set(key, type);
-  if (publishable.size > PUBLISHABLE_LIMIT) publishable.delete(publishable.keys().next().value as string);
   return type;
 }

@@ -1,4 +1,5 @@
 import { pool } from "../../db/prisma.js";
+import { forgetExpiredMessageIds } from "../agents/acceptance.js";
 import { TENANT_DEFAULTS } from "../settings/settings.service.js";
 
 /** Rows deleted per statement, so a large backlog never holds long locks or one huge transaction. */
@@ -8,6 +9,8 @@ const DAY_MS = 86_400_000;
 export interface PruneReport {
   attempts: number;
   consoleEvents: number;
+  /** Inbound webhook-ids and GitHub delivery ids past their replay window (see acceptance.ts). */
+  inboundMessageIds: number;
 }
 
 /** Deletes `table`'s rows of one tenant older than `before`, batch by batch; returns how many went. */
@@ -26,7 +29,8 @@ async function pruneTable(table: "DeliveryAttempt" | "ConsoleEvent", tenantId: s
 
 /**
  * The retention job's work: each tenant's delivery attempts and console events older than its retention settings
- * (or the defaults) are deleted. Deliveries and events themselves stay: their status and last answer remain.
+ * (or the defaults) are deleted, and so are inbound message ids past their replay window (inbound requests used to
+ * do that now and then themselves). Deliveries and events themselves stay: their status and last answer remain.
  */
 export async function pruneOldRecords(now = new Date()): Promise<PruneReport> {
   const { rows: policies } = await pool.query<{ tenantId: string; attemptDays: number; consoleDays: number }>(
@@ -36,7 +40,7 @@ export async function pruneOldRecords(now = new Date()): Promise<PruneReport> {
      FROM "Tenant" t LEFT JOIN "TenantSettings" s ON s."tenantId" = t.id`,
     [TENANT_DEFAULTS.attemptRetentionDays, TENANT_DEFAULTS.consoleRetentionDays],
   );
-  const report: PruneReport = { attempts: 0, consoleEvents: 0 };
+  const report: PruneReport = { attempts: 0, consoleEvents: 0, inboundMessageIds: 0 };
   for (const policy of policies) {
     report.attempts += await pruneTable(
       "DeliveryAttempt",
@@ -49,5 +53,9 @@ export async function pruneOldRecords(now = new Date()): Promise<PruneReport> {
       new Date(now.getTime() - policy.consoleDays * DAY_MS),
     );
   }
-  return report;
+  for (;;) {
+    const forgotten = await forgetExpiredMessageIds(DELETE_BATCH);
+    report.inboundMessageIds += forgotten;
+    if (forgotten < DELETE_BATCH) return report;
+  }
 }

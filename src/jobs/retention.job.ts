@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { pruneOldRecords } from "../modules/retention/retention.service.js";
-import { defineJob } from "./define-job.js";
+import { defineJob } from "./kit/define-job.js";
 
 /** Prunes old delivery attempts and console events every hour (pg-boss runs the schedule on one worker). */
 export const retentionJob = defineJob({

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { pool, prisma } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
 import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
 import { signGitHub, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { logger } from "../../src/logger.js";

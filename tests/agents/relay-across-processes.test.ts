@@ -3,7 +3,7 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { allJobs } from "../../src/jobs/index.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
 import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
 
 import { logger } from "../../src/logger.js";

@@ -3,7 +3,7 @@ import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
-import { jobQueue } from "../../jobs/queue.js";
+import { jobQueue } from "../../jobs/kit/queue.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { insertConsoleEvents, wakeConsole } from "../console/console-events.js";
 import type { InboundAgent } from "./inbound.js";

@@ -4,8 +4,8 @@ import type { ApiKey } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
-import { ScopeEnum } from "../auth/auth.schema.js";
-import { isScope } from "../auth/scopes.js";
+import { ScopeEnum } from "../identity/identity.schema.js";
+import { isScope } from "../identity/scopes.js";
 import { displayPrefix } from "./api-key-token.js";
 import { createApiKey, revokeApiKey } from "./api-keys.service.js";
 

@@ -2,9 +2,10 @@ import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { type AuditActor, recordAudit } from "../audit/audit.service.js";
-import { grantableThroughApi, grants, isScope, type Scope } from "../auth/scopes.js";
+import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
+import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
+import type { AuditActor } from "../identity/viewer.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
 
 /** Where a change came from, for its audit entry. */

@@ -12,7 +12,7 @@ import { findEndpoint } from "../endpoints/endpoints.service.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
-import { applyEndpointConsequences } from "./dispatcher.js";
+import { applyEndpointConsequences } from "./endpoint-consequences.js";
 import { outboundClient } from "./outbound-client.js";
 
 /** The answer of a synchronous send (test or manual retry). */

@@ -11,8 +11,8 @@ import {
   consoleEventValues,
   wakeConsole,
 } from "../console/console-events.js";
+import { effectiveDelays } from "../endpoints/retry-policy.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
-import { effectiveDelays } from "./retry-policy.js";
 
 /** Everything needed to send one delivery, read in the same statement that claims it. */
 export interface DeliveryWork {

@@ -5,7 +5,6 @@ import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { maskSecret } from "../../lib/secret-box.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
-import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "../deliveries/retry-policy.js";
 import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
 import {
   createEndpoint,
@@ -19,6 +18,7 @@ import {
   rotateEndpointSecret,
   updateEndpoint,
 } from "./endpoints.service.js";
+import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "./retry-policy.js";
 
 export const RetryPolicy = builder
   .objectRef<{ delays: readonly number[]; isDefault: boolean }>("RetryPolicy")

@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { request } from "undici";
 import { prisma } from "../../db/prisma.js";
 import { type Agent, type AgentStatus, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
+import { selfUrl } from "../../lib/public-url.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
+import { signWebhook } from "../../lib/webhook-signature.js";
 import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
@@ -224,4 +227,33 @@ export async function regenerateAgentSecret(
 /** A mask for listings: the last four characters only. */
 export async function maskedAgentSecret(agent: Agent): Promise<string> {
   return `${"•".repeat(8)}${(await openSecret(agent.encryptedSecret)).slice(-4)}`;
+}
+
+/** What the agent's own URL answered to a test webhook. */
+export interface TestWebhookAnswer {
+  statusCode: number;
+  body: unknown;
+  executionId: string | null;
+}
+
+/**
+ * Signs `payload` with the agent's secret and POSTs it through the agent's own URL on this instance, so the test
+ * goes through the very checks a real sender meets. @throws NotFoundError for another tenant's (or no) agent.
+ */
+export async function sendTestWebhook(tenantId: string, agentId: string, payload: unknown): Promise<TestWebhookAnswer> {
+  const agent = await findAgent(tenantId, agentId);
+  const body = JSON.stringify(payload);
+  const headers = signWebhook({
+    msgId: `msg_test_${randomBytes(12).toString("hex")}`,
+    timestamp: new Date(),
+    body,
+    secrets: [await openSecret(agent.encryptedSecret)],
+  });
+  const response = await request(`${selfUrl()}/agents/${agent.id}/webhook`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", "user-agent": "Signalpost test webhook" },
+    body,
+  });
+  const answer = (await response.body.json()) as { executionId?: string };
+  return { statusCode: response.statusCode, body: answer, executionId: answer.executionId ?? null };
 }

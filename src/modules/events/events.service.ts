@@ -317,14 +317,24 @@ export async function forwardToEndpoint(input: {
   }
 }
 
+/** One of the tenant's events. @throws NotFoundError (field `id`) for a missing, malformed or foreign id alike. */
+export async function findEvent(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+): Promise<Event> {
+  const event = isUuid(id) ? await client.event.findFirst({ where: { id, tenantId } }) : null;
+  if (!event) throw new NotFoundError("No event with that id", "id");
+  return event;
+}
+
 /**
  * Cancels an event scheduled with deliverAt before its time comes. @throws NotFoundError, ConflictError when it was
  * not scheduled or has started going out.
  */
 export async function cancelScheduledEvent(tenantId: string, id: string): Promise<Event> {
   return prisma.$transaction(async (tx) => {
-    const event = isUuid(id) ? await tx.event.findFirst({ where: { id, tenantId } }) : null;
-    if (!event) throw new NotFoundError("No event with that id", "id");
+    const event = await findEvent(tenantId, id, tx);
     if (event.cancelledAt) return event;
     if (!event.deliverAt || event.deliverAt.getTime() <= Date.now()) {
       throw new ConflictError("only events scheduled for later can be cancelled", "id");

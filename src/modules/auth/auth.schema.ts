@@ -1,14 +1,11 @@
 import { GraphQLError } from "graphql";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import { requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
-import { recordAudit } from "../audit/audit.service.js";
 import { ScopeEnum } from "../identity/identity.schema.js";
-import { grants } from "../identity/scopes.js";
-import { type AuthMethod, actorOf, type Viewer } from "../identity/viewer.js";
-import { sessionTtlSeconds } from "./authenticate.js";
-import { issueSessionToken } from "./sessions.js";
+import type { AuthMethod, Viewer } from "../identity/viewer.js";
+import { createSession } from "./sessions.service.js";
 
 const AuthMethodEnum = builder.enumType("AuthMethod", {
   values: {
@@ -75,24 +72,7 @@ builder.mutationField("createSession", (t) =>
           extensions: { code: "FORBIDDEN" },
         });
       }
-      const requested = args.scopes ?? [...viewer.scopes];
-      const beyond = requested.find((scope) => !grants(viewer.scopes, scope));
-      if (beyond) throw new ValidationError(`the key does not hold "${beyond}"`, "scopes");
-      if (requested.length === 0) throw new ValidationError("a session needs at least one scope", "scopes");
-      const session = await issueSessionToken(
-        { tenantId: viewer.tenantId, apiKeyId: viewer.apiKeyId, scopes: requested },
-        sessionTtlSeconds(),
-      );
-      await recordAudit({
-        tenantId: viewer.tenantId,
-        actor: actorOf(viewer),
-        action: "session.created",
-        target: { type: "ApiKey", id: viewer.apiKeyId },
-        ip: context.ip,
-        userAgent: context.userAgent,
-        metadata: { scopes: requested, expiresAt: session.expiresAt.toISOString() },
-      });
-      return session;
+      return createSession({ ...viewer, apiKeyId: viewer.apiKeyId }, args.scopes ?? null, originOf(context));
     },
   }),
 );

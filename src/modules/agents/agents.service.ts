@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { request } from "undici";
 import { prisma } from "../../db/prisma.js";
 import { type Agent, type AgentStatus, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { selfUrl } from "../../lib/public-url.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
@@ -98,9 +97,7 @@ export async function findAgent(
   id: string,
   client: Prisma.TransactionClient = prisma,
 ): Promise<Agent> {
-  const agent = isUuid(id) ? await client.agent.findFirst({ where: { id, tenantId } }) : null;
-  if (!agent) throw new NotFoundError("No agent with that id", "id");
-  return agent;
+  return findOrNotFound("agent", id, () => client.agent.findFirst({ where: { id, tenantId } }));
 }
 
 const conflict = (error: unknown, name: unknown) => {

@@ -1,7 +1,7 @@
 import { prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import type { AgentExecution, Prisma } from "../../generated/prisma/client.js";
-import { NotFoundError, ValidationError } from "../../lib/errors.js";
+import { findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { isUuid } from "../../lib/ids.js";
 import { executionsTotal } from "../../lib/metrics.js";
@@ -183,9 +183,7 @@ export async function findExecution(
   client: Prisma.TransactionClient = prisma,
   query: { include?: Prisma.AgentExecutionInclude; select?: Prisma.AgentExecutionSelect } = {},
 ): Promise<AgentExecution> {
-  const execution = isUuid(id) ? await client.agentExecution.findFirst({ ...query, where: { id, tenantId } }) : null;
-  if (!execution) throw new NotFoundError("No execution with that id", "id");
-  return execution;
+  return findOrNotFound("execution", id, () => client.agentExecution.findFirst({ ...query, where: { id, tenantId } }));
 }
 
 /**

@@ -1,8 +1,7 @@
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
-import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { ForbiddenError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
@@ -101,9 +100,7 @@ export async function findApiKey(
   client: Prisma.TransactionClient = prisma,
   query: { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect } = {},
 ): Promise<ApiKey> {
-  const apiKey = isUuid(id) ? await client.apiKey.findFirst({ ...query, where: { id, tenantId } }) : null;
-  if (!apiKey) throw new NotFoundError("No API key with that id", "id");
-  return apiKey;
+  return findOrNotFound("API key", id, () => client.apiKey.findFirst({ ...query, where: { id, tenantId } }));
 }
 
 /**

@@ -1,7 +1,6 @@
 import { prisma } from "../../db/prisma.js";
 import type { Endpoint, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { announceHealthChange, type HealthChange } from "../../lib/pubsub.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
@@ -25,9 +24,7 @@ export async function findEndpoint(
   id: string,
   client: Prisma.TransactionClient = prisma,
 ): Promise<Endpoint> {
-  const endpoint = isUuid(id) ? await client.endpoint.findFirst({ where: { id, tenantId } }) : null;
-  if (!endpoint) throw new NotFoundError("No endpoint with that id", "id");
-  return endpoint;
+  return findOrNotFound("endpoint", id, () => client.endpoint.findFirst({ where: { id, tenantId } }));
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -5,8 +5,7 @@ import { wakeSoon } from "../../db/notify.js";
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { type Event, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { publishMany } from "../../lib/pubsub.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 
@@ -323,9 +322,7 @@ export async function findEvent(
   id: string,
   client: Prisma.TransactionClient = prisma,
 ): Promise<Event> {
-  const event = isUuid(id) ? await client.event.findFirst({ where: { id, tenantId } }) : null;
-  if (!event) throw new NotFoundError("No event with that id", "id");
-  return event;
+  return findOrNotFound("event", id, () => client.event.findFirst({ where: { id, tenantId } }));
 }
 
 /**

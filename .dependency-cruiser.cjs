@@ -2,7 +2,7 @@
  * Layering rules checked by `npm run check:layers` (dependency-cruiser).
  *
  * - Folders (src/modules/<domain>, src/http, src/jobs, src/db, src/lib, src/graphql, src/commands) never import
- *   each other in a circle: a folder cycle means neither side can be read, tested or moved on its own.
+ *   each other in a circle: a folder cycle means neither side can be read, tested or moved on its own. Nor do files.
  * - Services (`*.service.ts` and every other non-schema file of a domain) hold the rules: they know nothing of
  *   GraphQL (no graphql, graphql-yoga, @pothos, src/graphql, the builder or a schema file) and nothing of the
  *   delivery worker (the dispatcher) or the job definitions; the GraphQL layer and the worker call them, not the
@@ -19,6 +19,13 @@ module.exports = {
       comment: "Folders must not import each other in a circle; move the shared piece to the folder both can import.",
       scope: "folder",
       from: { path: "^src/" },
+      to: { circular: true },
+    },
+    {
+      name: "no-module-cycles",
+      severity: "error",
+      comment: "Files must not import each other in a circle either (this also covers the files at the top of src/).",
+      from: {},
       to: { circular: true },
     },
     {

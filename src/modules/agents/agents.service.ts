@@ -7,10 +7,10 @@ import { selfUrl } from "../../lib/public-url.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
 import { checkKnownEventTypes } from "../event-types/known-event-types.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { readTenantSettings } from "../settings/settings.service.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
 

@@ -5,15 +5,8 @@ import { ForbiddenError, findOrNotFound, ValidationError } from "../../lib/error
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
-import type { AuditActor } from "../identity/viewer.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
-
-/** Where a change came from, for its audit entry. */
-export interface RequestOrigin {
-  actor: AuditActor;
-  ip?: string | null;
-  userAgent?: string | null;
-}
 
 export interface CreateApiKeyInput {
   name: string;

@@ -1,8 +1,7 @@
 import { ValidationError } from "../../lib/errors.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { grants, type Scope } from "../identity/scopes.js";
-import type { Viewer } from "../identity/viewer.js";
+import type { RequestOrigin, Viewer } from "../identity/viewer.js";
 import { sessionTtlSeconds } from "./authenticate.js";
 import { issueSessionToken } from "./sessions.js";
 

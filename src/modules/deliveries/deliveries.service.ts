@@ -5,9 +5,9 @@ import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from
 import type { OutboundResult } from "../../lib/http-client.js";
 import { rateLimit } from "../../lib/rate-limit.js";
 import { logger } from "../../logger.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";

@@ -6,10 +6,10 @@ import { rateLimit } from "../../lib/rate-limit.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
 import { checkKnownEventTypes } from "../event-types/known-event-types.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { HEADER_VALUE_MASK, openHeaders, sealHeaders } from "./endpoint-headers.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
 

@@ -2,8 +2,8 @@ import { pool, prisma } from "../../db/prisma.js";
 import { type EventType, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { cachedSchema, compileSchema, validateAgainst } from "../../lib/json-schema.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 

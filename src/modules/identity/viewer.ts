@@ -28,3 +28,10 @@ export interface AuditActor {
 export function actorOf(viewer: Viewer): AuditActor {
   return { type: viewer.method, id: viewer.actorId, name: viewer.actorName };
 }
+
+/** Where a change came from, for its audit entry. */
+export interface RequestOrigin {
+  actor: AuditActor;
+  ip?: string | null;
+  userAgent?: string | null;
+}

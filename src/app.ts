@@ -2,26 +2,27 @@ import type { Config } from "./config.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { migrate } from "./db/migrator.js";
 import { connectPrisma, disconnectPrisma } from "./db/prisma.js";
-import { createGraphQLServer } from "./graphql/yoga.js";
+import { startPubSub, stopPubSub } from "./db/pubsub.js";
+import { backfillSecretMasks } from "./db/secret-masks.js";
+import { MetricsServer } from "./http/metrics-server.js";
 import { readinessChecks } from "./http/readiness.js";
 import { HttpServer } from "./http/server.js";
+import { createGraphQLServer } from "./http/yoga.js";
 import { allJobs } from "./jobs/index.js";
-import { type JobQueue, startJobQueue } from "./jobs/queue.js";
+import { type JobQueue, startJobQueue } from "./jobs/kit/queue.js";
 import { createOutboundClient, type OutboundClient } from "./lib/http-client.js";
 import { masterKeyFile, resolveKeyring, useKeyring } from "./lib/master-key.js";
 import { registerQueueGauges } from "./lib/metrics.js";
 import { publicUrl as currentPublicUrl } from "./lib/public-url.js";
-import { startPubSub, stopPubSub } from "./lib/pubsub.js";
-import { backfillSecretMasks } from "./lib/secret-masks.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { startConsoleFeed, stopConsoleFeed } from "./modules/console/console-feed.js";
 import { readQueueGauges } from "./modules/deliveries/delivery-store.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
-import { addressPolicy, configureOutbound } from "./modules/deliveries/outbound-settings.js";
-import { DEFAULT_RETRY_DELAYS } from "./modules/deliveries/retry-policy.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
+import { addressPolicy, configureOutbound } from "./modules/endpoints/outbound-settings.js";
+import { DEFAULT_RETRY_DELAYS } from "./modules/endpoints/retry-policy.js";
 import { type LiveSettings, startLiveSettings } from "./modules/settings/live-settings.js";
 import { configureInstanceDefaults } from "./modules/settings/settings.service.js";
 import { bootstrapFirstTenant } from "./modules/tenants/bootstrap.js";
@@ -103,7 +104,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     });
     started.settings = await startLiveSettings({
       databaseUrl: database.url,
-      host: config.host,
+      metrics: new MetricsServer(config.host, logger),
       // Without a public URL, links use the port actually bound (PORT=0 picks one): read when applied.
       localUrl: () => `http://localhost:${port ?? config.port}`,
       selfUrl: () => (port === undefined ? undefined : `http://127.0.0.1:${port}`),

@@ -12,7 +12,7 @@ import { getDatamodel } from "./generated/pothos-types.js";
 import type { GraphQLContext } from "./graphql/context.js";
 import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
-import { grants, type Scope } from "./modules/auth/scopes.js";
+import { grants, type Scope } from "./modules/identity/scopes.js";
 
 /**
  * The one SchemaBuilder. Modules under src/modules add their types and root fields to it; src/schema.ts imports

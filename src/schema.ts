@@ -2,6 +2,7 @@ import { builder } from "./builder.js";
 import "./modules/errors/errors.schema.js";
 import "./modules/system/system.schema.js";
 import "./modules/tenants/tenants.schema.js";
+import "./modules/identity/identity.schema.js";
 import "./modules/auth/auth.schema.js";
 import "./modules/api-keys/api-keys.schema.js";
 import "./modules/audit/audit.schema.js";

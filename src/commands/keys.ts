@@ -6,7 +6,7 @@ import { connectPrisma, disconnectPrisma } from "../db/prisma.js";
 import { generateMasterKey } from "../lib/master-key.js";
 import { logger } from "../logger.js";
 import { createApiKey } from "../modules/api-keys/api-keys.service.js";
-import { isScope, SCOPES } from "../modules/auth/scopes.js";
+import { isScope, SCOPES } from "../modules/identity/scopes.js";
 import { ensureTenant } from "../modules/tenants/tenants.service.js";
 import { UsageError } from "./usage-error.js";
 

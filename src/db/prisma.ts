@@ -16,7 +16,7 @@ export let prisma: PrismaClient;
  * matter or where Prisma cannot say it: the publish and delivery hot paths (events.service.ts, delivery-store.ts),
  * inbound acceptance and its group commit (agents/acceptance.ts, inbound.ts, executions.service.ts), the console
  * feed's writer and cursor reads (console/), retention's batched deletes, the shared rate-limit windows
- * (lib/shared-window.ts), LISTEN/NOTIFY (db/listen.ts, db/notify.ts), readiness, the migrator, and a few single
+ * (db/shared-window.ts), LISTEN/NOTIFY (db/listen.ts, db/notify.ts), readiness, the migrator, and a few single
  * statements Prisma cannot express (api keys, event types, endpoint headers, secret masks). pg-boss has its own pool
  * (jobs/queue.ts). `grep -rl "pool\.\|client\.query" src` lists them; issue 15 gathers them into one store per
  * domain.

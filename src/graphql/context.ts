@@ -1,7 +1,6 @@
 import { GraphQLError } from "graphql";
-import type { AppError } from "../lib/errors.js";
-import { type AuditActor, actorOf } from "../modules/audit/audit.service.js";
-import type { Viewer } from "../modules/auth/viewer.js";
+import { AppError } from "../lib/errors.js";
+import { type AuditActor, actorOf, type Viewer } from "../modules/identity/viewer.js";
 
 export type { Viewer };
 
@@ -34,4 +33,14 @@ export function originOf(context: GraphQLContext): { actor: AuditActor; ip: stri
  */
 export function subscriptionError(error: AppError): GraphQLError {
   return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
+}
+
+/** A subscription's stream whose expected failures (an {@link AppError} thrown mid-stream) end it as GraphQL errors. */
+export async function* withSubscriptionErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* stream;
+  } catch (error) {
+    if (error instanceof AppError) throw subscriptionError(error);
+    throw error;
+  }
 }

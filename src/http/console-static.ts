@@ -4,7 +4,7 @@ import type http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { sendJsonError } from "./json.js";
+import { sendJsonError } from "../lib/json-response.js";
 
 /** The web developer panel's hand-written static files (no build step). */
 const PANEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../clients/web");

@@ -1,24 +1,16 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { sendJsonError } from "../lib/json-response.js";
 import { registry } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
-import { sendJsonError } from "./json.js";
-
-export interface MetricsListenerState {
-  enabled: boolean;
-  /** The port asked for. */
-  port: number;
-  /** The port bound, or null when disabled or the port could not be bound (see `error`). */
-  boundPort: number | null;
-  error: string | null;
-}
+import type { MetricsListener, MetricsListenerState } from "../modules/settings/live-settings.js";
 
 /**
  * Prometheus `/metrics` on its own port, apart from the API (so it can stay on a private interface). `apply` moves
  * it live when the settings change: the new port is bound before the old one is closed, so a bad port leaves the
  * working listener in place.
  */
-export class MetricsServer {
+export class MetricsServer implements MetricsListener {
   private server: http.Server | undefined;
   private current: MetricsListenerState = { enabled: false, port: 0, boundPort: null, error: null };
   /** Settings changes are applied one after another. */

@@ -1,5 +1,5 @@
 import { pool } from "../db/prisma.js";
-import type { JobQueue } from "../jobs/queue.js";
+import type { JobQueue } from "../jobs/kit/queue.js";
 import type { Logger } from "../logger.js";
 
 /**

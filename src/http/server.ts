@@ -6,14 +6,8 @@ import type { YogaServerInstance } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
 import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
-import {
-  authenticationFailure,
-  clientIp,
-  MAX_ANONYMOUS_GRAPHQL_BODY_BYTES,
-  MAX_GRAPHQL_BODY_BYTES,
-  type ServerContext,
-} from "../graphql/yoga.js";
 import { OperatorError } from "../lib/errors.js";
+import { sendJson, sendJsonError } from "../lib/json-response.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
@@ -25,8 +19,14 @@ import {
 } from "../modules/auth/authenticate.js";
 import { BodyBudget } from "./body-budget.js";
 import { serveConsole } from "./console-static.js";
-import { sendJson, sendJsonError } from "./json.js";
 import { answerReadiness, type ReadinessCheck } from "./readiness.js";
+import {
+  authenticationFailure,
+  clientIp,
+  MAX_ANONYMOUS_GRAPHQL_BODY_BYTES,
+  MAX_GRAPHQL_BODY_BYTES,
+  type ServerContext,
+} from "./yoga.js";
 
 /** Operations (subscriptions) one WebSocket connection may run at once. */
 export const MAX_OPERATIONS_PER_CONNECTION = 50;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { EXECUTIONS_CHANNEL } from "../db/listen.js";
 import { EXECUTION_QUEUE } from "../modules/agents/acceptance.js";
 import { runExecution } from "../modules/agents/executions.service.js";
-import { defineJob } from "./define-job.js";
+import { defineJob } from "./kit/define-job.js";
 
 /** Runs an accepted inbound webhook through its agent's transform and actions (retried by pg-boss on failure). */
 export const agentExecutionJob = defineJob({

@@ -1,5 +1,5 @@
 import { agentExecutionJob } from "./agent-execution.job.js";
-import type { JobDefinition } from "./define-job.js";
+import type { JobDefinition } from "./kit/define-job.js";
 import { retentionJob } from "./retention.job.js";
 
 /** Every job the worker role runs (one job per file in this folder). */

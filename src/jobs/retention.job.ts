@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { pruneOldRecords } from "../modules/retention/retention.service.js";
-import { defineJob } from "./define-job.js";
+import { defineJob } from "./kit/define-job.js";
 
 /**
  * Prunes old delivery attempts, console events and expired inbound message ids every hour (pg-boss runs the schedule

@@ -1,3 +1,5 @@
+import { isUuid } from "./ids.js";
+
 /**
  * Expected failures, returned to callers as typed GraphQL results through the errors plugin (never masked), or as
  * JSON error envelopes on plain HTTP routes. Anything else that is thrown is unexpected and stays masked.
@@ -33,6 +35,17 @@ export class ValidationError extends AppError {
 /** The object does not exist, or belongs to another tenant (the two are indistinguishable on purpose). */
 export class NotFoundError extends AppError {
   readonly code = "NOT_FOUND";
+}
+
+/**
+ * The one way a domain looks up a tenant's object by id: the row `find` reads, or NotFoundError (field `id`, "No
+ * <what> with that id") when there is none. A malformed id is not looked up (it can name no row, and PostgreSQL would
+ * refuse it as a uuid); another tenant's object is not found either, since `find` filters on the tenant.
+ */
+export async function findOrNotFound<T>(what: string, id: string, find: () => Promise<T | null>): Promise<T> {
+  const row = isUuid(id) ? await find() : null;
+  if (!row) throw new NotFoundError(`No ${what} with that id`, "id");
+  return row;
 }
 
 /** The change would break a uniqueness rule or the object's current state forbids it. */

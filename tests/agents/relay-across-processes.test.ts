@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { startPubSub, stopPubSub } from "../../src/db/pubsub.js";
 import { allJobs } from "../../src/jobs/index.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
-import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
 
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { ValidationError } from "../../src/lib/errors.js";
 import { cachedSchema, compileSchema, validateAgainst } from "../../src/lib/json-schema.js";
-import type { RequestOrigin } from "../../src/modules/api-keys/api-keys.service.js";
 import { eventTypeForPublish, updateEventType } from "../../src/modules/event-types/event-types.service.js";
+import type { RequestOrigin } from "../../src/modules/identity/viewer.js";
 import { execute } from "../support/graphql.js";
 import { seed, seedEventType } from "../support/seed.js";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { defineJob, type JobContext } from "../../src/jobs/define-job.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/queue.js";
+import { defineJob, type JobContext } from "../../src/jobs/kit/define-job.js";
+import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
 
 interface Seen {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { pool } from "../../src/db/prisma.js";
-import { SharedWindowBudget } from "../../src/lib/shared-window.js";
+import { SharedWindowBudget } from "../../src/db/shared-window.js";
 import { until } from "../support/wait.js";
 
 describe("SharedWindowBudget", () => {

@@ -14,7 +14,7 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { GRAPHQL_LIMITS, operationCost } from "../../src/graphql/limits.js";
-import { createGraphQLServer } from "../../src/graphql/yoga.js";
+import { createGraphQLServer } from "../../src/http/yoga.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { validValue, variableType } from "../support/graphql-values.js";
 import { type SeededKey, seed } from "../support/seed.js";

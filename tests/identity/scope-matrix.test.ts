@@ -1,6 +1,6 @@
 import { isObjectType } from "graphql";
 import { describe, expect, it } from "vitest";
-import { grants, INSTANCE_ADMIN, SCOPES, type Scope } from "../../src/modules/auth/scopes.js";
+import { grants, INSTANCE_ADMIN, SCOPES, type Scope } from "../../src/modules/identity/scopes.js";
 import { schema } from "../../src/schema.js";
 import { execute } from "../support/graphql.js";
 import { seed } from "../support/seed.js";

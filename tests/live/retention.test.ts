@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { pool, prisma } from "../../src/db/prisma.js";
 import { allJobs } from "../../src/jobs/index.js";
-import { startJobQueue } from "../../src/jobs/queue.js";
+import { startJobQueue } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
 import { pruneOldRecords } from "../../src/modules/retention/retention.service.js";

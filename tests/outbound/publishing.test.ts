@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
-import { configureOutbound } from "../../src/modules/deliveries/outbound-settings.js";
+import { configureOutbound } from "../../src/modules/endpoints/outbound-settings.js";
 import { execute } from "../support/graphql.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";

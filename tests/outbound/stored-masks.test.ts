@@ -1,8 +1,8 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { pool } from "../../src/db/prisma.js";
+import { backfillSecretMasks, UNKNOWN_SECRET_MASK } from "../../src/db/secret-masks.js";
 import { maskSecret } from "../../src/lib/secret-box.js";
-import { backfillSecretMasks, UNKNOWN_SECRET_MASK } from "../../src/lib/secret-masks.js";
 import { logger } from "../../src/logger.js";
 import { createAgent } from "../../src/modules/agents/agents.service.js";
 import { createEndpoint, rotateEndpointSecret } from "../../src/modules/endpoints/endpoints.service.js";

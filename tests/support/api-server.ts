@@ -1,9 +1,9 @@
-import { createGraphQLServer } from "../../src/graphql/yoga.js";
+import { startPubSub, stopPubSub } from "../../src/db/pubsub.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
+import { createGraphQLServer } from "../../src/http/yoga.js";
 import { allJobs } from "../../src/jobs/index.js";
-import { startJobQueue } from "../../src/jobs/queue.js";
+import { startJobQueue } from "../../src/jobs/kit/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
-import { startPubSub, stopPubSub } from "../../src/lib/pubsub.js";
 import { logger } from "../../src/logger.js";
 import { startConsoleFeed, stopConsoleFeed } from "../../src/modules/console/console-feed.js";
 

@@ -1,5 +1,5 @@
 import type { ExecutionResult } from "graphql";
-import { createGraphQLServer } from "../../src/graphql/yoga.js";
+import { createGraphQLServer } from "../../src/http/yoga.js";
 
 let yoga: ReturnType<typeof createGraphQLServer> | undefined;
 

@@ -6,7 +6,7 @@ import {
   addressPolicy,
   configureOutbound,
   type OutboundSettings,
-} from "../../src/modules/deliveries/outbound-settings.js";
+} from "../../src/modules/endpoints/outbound-settings.js";
 
 export interface Delivering {
   dispatcher: DeliveryDispatcher;

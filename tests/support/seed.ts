@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { ApiKey, Tenant } from "../../src/generated/prisma/client.js";
 import { createApiKey } from "../../src/modules/api-keys/api-keys.service.js";
-import type { Scope } from "../../src/modules/auth/scopes.js";
 import { createEventType } from "../../src/modules/event-types/event-types.service.js";
+import type { Scope } from "../../src/modules/identity/scopes.js";
 import { ensureTenant } from "../../src/modules/tenants/tenants.service.js";
 
 export interface SeededKey {

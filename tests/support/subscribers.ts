@@ -1,4 +1,4 @@
-import { localSubscriberCount, type Topics } from "../../src/lib/pubsub.js";
+import { localSubscriberCount, type Topics } from "../../src/db/pubsub.js";
 import { until } from "./wait.js";
 
 /**

@@ -3,10 +3,9 @@ import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
-import { jobQueue } from "../../jobs/queue.js";
+import { jobQueue } from "../../jobs/kit/queue.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { insertConsoleEvents, wakeConsole } from "../console/console-events.js";
-import type { InboundAgent } from "./inbound.js";
 
 /** The pg-boss queue that runs executions. */
 export const EXECUTION_QUEUE = "agent.execute";
@@ -44,8 +43,12 @@ export async function forgetExpiredMessageIds(batch = 5_000): Promise<number> {
 
 /** A verified, valid inbound request, ready to be stored. */
 export interface Acceptance {
-  /** The agent the request was checked against; refused with "agent_changed" if its row has changed since. */
-  agent: InboundAgent;
+  /**
+   * The agent the request was checked against (inbound's InboundAgent; only what acceptance reads is named here, so
+   * that this module does not import the route that calls it); refused with "agent_changed" if its row has changed
+   * since (`version` is the row's xmin).
+   */
+  agent: { id: string; tenantId: string; name: string; version: string };
   payload: unknown;
   rawBody: string;
   headers: Record<string, string>;

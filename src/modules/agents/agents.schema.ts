@@ -1,25 +1,23 @@
-import { randomBytes } from "node:crypto";
-import { request } from "undici";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
+import { pubsub } from "../../db/pubsub.js";
+import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Agent } from "../../generated/prisma/client.js";
-import { originOf, requireViewer, subscriptionError } from "../../graphql/context.js";
+import { originOf, requireViewer, subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { isUuid } from "../../lib/ids.js";
-import { publicUrl, selfUrl } from "../../lib/public-url.js";
-import { pubsub } from "../../lib/pubsub.js";
-import { openSecret } from "../../lib/secret-box.js";
-import { UNKNOWN_SECRET_MASK } from "../../lib/secret-masks.js";
-import { signWebhook } from "../../lib/webhook-signature.js";
+import { publicUrl } from "../../lib/public-url.js";
 import {
   createAgent,
   deleteAgent,
   findAgent,
   regenerateAgentSecret,
   revealAgentSecret,
+  sendTestWebhook,
   updateAgent,
 } from "./agents.service.js";
 import { EXAMPLE_PAYLOAD_SCHEMAS } from "./example-schemas.js";
+import { findExecution, relayedSince } from "./executions.service.js";
 
 const AgentStatusEnum = builder.enumType("AgentStatus", {
   values: {
@@ -195,16 +193,8 @@ builder.queryField("agentExecution", (t) =>
     authScopes: { scope: "agents:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: async (query, _root, { id }, context) => {
-      const execution = isUuid(String(id))
-        ? await prisma.agentExecution.findFirst({
-            ...query,
-            where: { id: String(id), tenantId: requireViewer(context).tenantId },
-          })
-        : null;
-      if (!execution) throw new NotFoundError("No execution with that id", "id");
-      return execution;
-    },
+    resolve: (query, _root, { id }, context) =>
+      findExecution(requireViewer(context).tenantId, String(id), prisma, query),
   }),
 );
 
@@ -292,23 +282,8 @@ builder.mutationField("sendTestWebhook", (t) =>
     description:
       "Signs the payload with the agent's secret, POSTs it through the agent's own URL and returns the answer.",
     args: { agentId: t.arg.id(), payload: t.arg({ type: "JSON" }) },
-    resolve: async (_root, args, context) => {
-      const agent = await findAgent(requireViewer(context).tenantId, String(args.agentId));
-      const body = JSON.stringify(args.payload);
-      const headers = signWebhook({
-        msgId: `msg_test_${randomBytes(12).toString("hex")}`,
-        timestamp: new Date(),
-        body,
-        secrets: [await openSecret(agent.encryptedSecret)],
-      });
-      const response = await request(`${selfUrl()}/agents/${agent.id}/webhook`, {
-        method: "POST",
-        headers: { ...headers, "content-type": "application/json", "user-agent": "Signalpost test webhook" },
-        body,
-      });
-      const answer = (await response.body.json()) as { executionId?: string };
-      return { statusCode: response.statusCode, body: answer, executionId: answer.executionId ?? null };
-    },
+    resolve: (_root, args, context) =>
+      sendTestWebhook(requireViewer(context).tenantId, String(args.agentId), args.payload),
   }),
 );
 
@@ -356,7 +331,7 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
       await subscribableAgent(tenantId, String(agentId));
       const live = pubsub().subscribe("agent:webhook", String(agentId));
       if (!after) return live;
-      return relayedSince(tenantId, String(agentId), String(after), live);
+      return withSubscriptionErrors(relayedSince(tenantId, String(agentId), String(after), live));
     },
     resolve: async ({ executionId }, _args, context) => {
       const execution = await prisma.agentExecution.findFirstOrThrow({
@@ -373,56 +348,6 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
     },
   }),
 );
-
-/**
- * The agent's relayed requests received after `afterExecutionId` (those whose execution finished, so their relay
- * action ran), then the live ones. The live subscription is opened before the database is read, and ids already
- * sent are skipped, so nothing falls between the two and nothing comes twice.
- */
-async function* relayedSince(
-  tenantId: string,
-  agentId: string,
-  afterExecutionId: string,
-  live: AsyncIterable<{ executionId: string }>,
-): AsyncGenerator<{ executionId: string }> {
-  const iterator = live[Symbol.asyncIterator]();
-  // Pub/sub iterators start listening on their first next(): ask now, before reading the database.
-  let pending = iterator.next();
-  const anchor = isUuid(afterExecutionId)
-    ? await prisma.agentExecution.findFirst({ where: { id: afterExecutionId, tenantId, agentId } })
-    : null;
-  if (!anchor) {
-    await iterator.return?.();
-    throw subscriptionError(new ValidationError("`after` is not an execution of this agent", "after"));
-  }
-  const missed = await prisma.agentExecution.findMany({
-    where: {
-      tenantId,
-      agentId,
-      status: "SUCCEEDED",
-      OR: [{ receivedAt: { gt: anchor.receivedAt } }, { receivedAt: anchor.receivedAt, id: { gt: anchor.id } }],
-    },
-    orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
-    take: 1_000,
-    select: { id: true },
-  });
-  const sent = new Set<string>();
-  try {
-    for (const { id } of missed) {
-      sent.add(id);
-      yield { executionId: id };
-    }
-    for (;;) {
-      const next = await pending;
-      if (next.done) return;
-      pending = iterator.next();
-      if (sent.has(next.value.executionId)) continue;
-      yield next.value;
-    }
-  } finally {
-    await iterator.return?.();
-  }
-}
 
 builder.subscriptionField("agentExecutionUpdated", (t) =>
   t.prismaField({

@@ -1,14 +1,16 @@
 import { randomBytes } from "node:crypto";
+import { request } from "undici";
 import { prisma } from "../../db/prisma.js";
+import { rateLimit } from "../../db/rate-limit.js";
 import { type Agent, type AgentStatus, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
-import { rateLimit } from "../../lib/rate-limit.js";
+import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { selfUrl } from "../../lib/public-url.js";
 import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
+import { signWebhook } from "../../lib/webhook-signature.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
 import { checkKnownEventTypes } from "../event-types/known-event-types.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { readTenantSettings } from "../settings/settings.service.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
 
@@ -95,9 +97,7 @@ export async function findAgent(
   id: string,
   client: Prisma.TransactionClient = prisma,
 ): Promise<Agent> {
-  const agent = isUuid(id) ? await client.agent.findFirst({ where: { id, tenantId } }) : null;
-  if (!agent) throw new NotFoundError("No agent with that id", "id");
-  return agent;
+  return findOrNotFound("agent", id, () => client.agent.findFirst({ where: { id, tenantId } }));
 }
 
 const conflict = (error: unknown, name: unknown) => {
@@ -220,4 +220,33 @@ export async function regenerateAgentSecret(
     );
     return { agent, secret };
   });
+}
+
+/** What the agent's own URL answered to a test webhook. */
+export interface TestWebhookAnswer {
+  statusCode: number;
+  body: unknown;
+  executionId: string | null;
+}
+
+/**
+ * Signs `payload` with the agent's secret and POSTs it through the agent's own URL on this instance, so the test
+ * goes through the very checks a real sender meets. @throws NotFoundError for another tenant's (or no) agent.
+ */
+export async function sendTestWebhook(tenantId: string, agentId: string, payload: unknown): Promise<TestWebhookAnswer> {
+  const agent = await findAgent(tenantId, agentId);
+  const body = JSON.stringify(payload);
+  const headers = signWebhook({
+    msgId: `msg_test_${randomBytes(12).toString("hex")}`,
+    timestamp: new Date(),
+    body,
+    secrets: [await openSecret(agent.encryptedSecret)],
+  });
+  const response = await request(`${selfUrl()}/agents/${agent.id}/webhook`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", "user-agent": "Signalpost test webhook" },
+    body,
+  });
+  const answer = (await response.body.json()) as { executionId?: string };
+  return { statusCode: response.statusCode, body: answer, executionId: answer.executionId ?? null };
 }

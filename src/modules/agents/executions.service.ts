@@ -1,8 +1,11 @@
 import { prepared } from "../../db/prepared.js";
-import { pool } from "../../db/prisma.js";
+import { pool, prisma } from "../../db/prisma.js";
+import { pubsub } from "../../db/pubsub.js";
+import type { AgentExecution, Prisma } from "../../generated/prisma/client.js";
+import { findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { groupCommit } from "../../lib/group-commit.js";
+import { isUuid } from "../../lib/ids.js";
 import { executionsTotal } from "../../lib/metrics.js";
-import { pubsub } from "../../lib/pubsub.js";
 import type { Logger } from "../../logger.js";
 import { wakeConsole } from "../console/console-events.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
@@ -167,5 +170,69 @@ export async function runExecution(executionId: string, retryCount: number, logg
     await transition(execution, last ? "FAILED" : "QUEUED", { error: (error as Error).message.slice(0, 2_000) });
     logger.warn({ executionId, agentId: execution.agentId, attempt: retryCount + 1, last }, "agent execution failed");
     throw error;
+  }
+}
+
+/**
+ * One of the tenant's executions, with the relations a GraphQL `query` asks for.
+ * @throws NotFoundError (field `id`) for a missing, malformed or foreign id alike.
+ */
+export async function findExecution(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+  query: { include?: Prisma.AgentExecutionInclude; select?: Prisma.AgentExecutionSelect } = {},
+): Promise<AgentExecution> {
+  return findOrNotFound("execution", id, () => client.agentExecution.findFirst({ ...query, where: { id, tenantId } }));
+}
+
+/**
+ * The agent's relayed requests received after `afterExecutionId` (those whose execution finished, so their relay
+ * action ran), then the live ones. The live subscription is opened before the database is read, and ids already
+ * sent are skipped, so nothing falls between the two and nothing comes twice.
+ * @throws ValidationError (field `after`) on the first read when `after` is not an execution of this agent.
+ */
+export async function* relayedSince(
+  tenantId: string,
+  agentId: string,
+  afterExecutionId: string,
+  live: AsyncIterable<{ executionId: string }>,
+): AsyncGenerator<{ executionId: string }> {
+  const iterator = live[Symbol.asyncIterator]();
+  // Pub/sub iterators start listening on their first next(): ask now, before reading the database.
+  let pending = iterator.next();
+  const anchor = isUuid(afterExecutionId)
+    ? await prisma.agentExecution.findFirst({ where: { id: afterExecutionId, tenantId, agentId } })
+    : null;
+  if (!anchor) {
+    await iterator.return?.();
+    throw new ValidationError("`after` is not an execution of this agent", "after");
+  }
+  const missed = await prisma.agentExecution.findMany({
+    where: {
+      tenantId,
+      agentId,
+      status: "SUCCEEDED",
+      OR: [{ receivedAt: { gt: anchor.receivedAt } }, { receivedAt: anchor.receivedAt, id: { gt: anchor.id } }],
+    },
+    orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
+    take: 1_000,
+    select: { id: true },
+  });
+  const sent = new Set<string>();
+  try {
+    for (const { id } of missed) {
+      sent.add(id);
+      yield { executionId: id };
+    }
+    for (;;) {
+      const next = await pending;
+      if (next.done) return;
+      pending = iterator.next();
+      if (sent.has(next.value.executionId)) continue;
+      yield next.value;
+    }
+  } finally {
+    await iterator.return?.();
   }
 }

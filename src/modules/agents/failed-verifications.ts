@@ -1,6 +1,6 @@
 import { isIPv6 } from "node:net";
+import { SharedWindowBudget } from "../../db/shared-window.js";
 import { ipv6Groups, normaliseAddress } from "../../lib/address-guard.js";
-import { SharedWindowBudget } from "../../lib/shared-window.js";
 
 /**
  * Failed verifications (bad or missing signature, stale timestamp, replayed id) per agent, source address and minute,

@@ -3,11 +3,10 @@ import { prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
-import { ScopeEnum } from "../auth/auth.schema.js";
-import { isScope } from "../auth/scopes.js";
+import { ScopeEnum } from "../identity/identity.schema.js";
+import { isScope } from "../identity/scopes.js";
 import { displayPrefix } from "./api-key-token.js";
-import { createApiKey, revokeApiKey } from "./api-keys.service.js";
+import { createApiKey, findApiKey, revokeApiKey } from "./api-keys.service.js";
 
 const ApiKeyStatus = builder.enumType("ApiKeyStatus", { values: ["ACTIVE", "EXPIRED", "REVOKED"] as const });
 
@@ -67,14 +66,8 @@ builder.queryField("apiKey", (t) =>
     authScopes: { scope: "keys:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: async (query, _root, args, context) => {
-      const id = String(args.id);
-      const key = isUuid(id)
-        ? await prisma.apiKey.findFirst({ ...query, where: { id, tenantId: requireViewer(context).tenantId } })
-        : null;
-      if (!key) throw new NotFoundError("No API key with that id", "id");
-      return key;
-    },
+    resolve: (query, _root, args, context) =>
+      findApiKey(requireViewer(context).tenantId, String(args.id), prisma, query),
   }),
 );
 
@@ -126,11 +119,7 @@ builder.mutationField("revokeApiKey", (t) =>
     errors: { types: [NotFoundError] },
     description: "Revokes a key on every instance at once. Sessions created from it stop working too.",
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) => {
-      const viewer = requireViewer(context);
-      const id = String(args.id);
-      if (!isUuid(id)) throw new NotFoundError("No API key with that id", "id");
-      return revokeApiKey(viewer.tenantId, id, originOf(context));
-    },
+    resolve: (_root, args, context) =>
+      revokeApiKey(requireViewer(context).tenantId, String(args.id), originOf(context)),
   }),
 );

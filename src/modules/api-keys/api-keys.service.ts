@@ -1,18 +1,12 @@
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
-import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { type AuditActor, recordAudit } from "../audit/audit.service.js";
-import { grantableThroughApi, grants, isScope, type Scope } from "../auth/scopes.js";
+import { ForbiddenError, findOrNotFound, ValidationError } from "../../lib/errors.js";
+import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
+import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
-
-/** Where a change came from, for its audit entry. */
-export interface RequestOrigin {
-  actor: AuditActor;
-  ip?: string | null;
-  userAgent?: string | null;
-}
 
 export interface CreateApiKeyInput {
   name: string;
@@ -90,13 +84,25 @@ export async function createApiKey(
 }
 
 /**
+ * One of the tenant's API keys, with the relations a GraphQL `query` asks for.
+ * @throws NotFoundError (field `id`) for a missing, malformed or foreign id alike.
+ */
+export async function findApiKey(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+  query: { include?: Prisma.ApiKeyInclude; select?: Prisma.ApiKeySelect } = {},
+): Promise<ApiKey> {
+  return findOrNotFound("API key", id, () => client.apiKey.findFirst({ ...query, where: { id, tenantId } }));
+}
+
+/**
  * Revokes a key at once for every instance (authentication reads the row on each request). Revoking a revoked key
  * changes nothing. @throws NotFoundError when the key is not this tenant's.
  */
 export async function revokeApiKey(tenantId: string, id: string, origin: RequestOrigin): Promise<ApiKey> {
   return prisma.$transaction(async (tx) => {
-    const existing = await tx.apiKey.findFirst({ where: { id, tenantId } });
-    if (!existing) throw new NotFoundError("No API key with that id", "id");
+    const existing = await findApiKey(tenantId, id, tx);
     if (existing.revokedAt) return existing;
     const apiKey = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     await recordAudit(

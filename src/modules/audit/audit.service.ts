@@ -1,13 +1,6 @@
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
-import type { Viewer } from "../auth/viewer.js";
-
-/** Who did it: a credential, or the system itself (bootstrap, jobs) or the command line. */
-export interface AuditActor {
-  type: Viewer["method"] | "system" | "cli";
-  id: string | null;
-  name: string | null;
-}
+import type { AuditActor } from "../identity/viewer.js";
 
 export interface AuditRecord {
   tenantId: string;
@@ -18,11 +11,6 @@ export interface AuditRecord {
   ip?: string | null;
   userAgent?: string | null;
   metadata?: Prisma.InputJsonValue;
-}
-
-/** The actor a viewer acts as. */
-export function actorOf(viewer: Viewer): AuditActor {
-  return { type: viewer.method, id: viewer.actorId, name: viewer.actorName };
 }
 
 /**

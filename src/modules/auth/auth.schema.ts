@@ -1,44 +1,11 @@
 import { GraphQLError } from "graphql";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import { requireViewer } from "../../graphql/context.js";
+import { originOf, requireViewer } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
-import { actorOf, recordAudit } from "../audit/audit.service.js";
-import { sessionTtlSeconds } from "./authenticate.js";
-import { grants, SCOPES, type Scope, scopeEnumName } from "./scopes.js";
-import { issueSessionToken } from "./sessions.js";
-import type { AuthMethod, Viewer } from "./viewer.js";
-
-const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
-  admin: "Everything in the tenant. Not instance-wide settings: those need INSTANCE_ADMIN.",
-  "instance:admin":
-    "The installation's operator: change instance-wide settings (URL rules, private ranges, metrics, public URL, default retry policy). Granted only by the CLI and to the first key of a fresh install; implies settings:read and settings:write.",
-  "keys:read": "List API keys.",
-  "keys:write": "Create and revoke API keys (only with scopes the creator holds).",
-  "audit:read": "Read the audit log.",
-  "endpoints:read": "Read endpoints and their health.",
-  "endpoints:write": "Create, change, enable, disable and delete endpoints.",
-  "events:publish": "Publish events.",
-  "deliveries:read": "Read deliveries and attempts.",
-  "deliveries:write": "Retry deliveries and recover endpoints.",
-  "agents:read": "Read agents and their executions.",
-  "agents:write": "Create, change and delete agents.",
-  "secrets:reveal": "Reveal endpoint and agent secrets.",
-  "console:read": "Subscribe to the integration console.",
-  "settings:read": "Read the tenant's and the instance's settings.",
-  "settings:write": "Change settings.",
-};
-
-export const ScopeEnum = builder.enumType("Scope", {
-  description:
-    "A permission an API key, session or external token carries. ADMIN implies all of them but INSTANCE_ADMIN.",
-  values: Object.fromEntries(
-    SCOPES.map((scope) => [
-      scopeEnumName(scope),
-      { value: scope, description: `\`${scope}\`: ${SCOPE_DESCRIPTIONS[scope]}` },
-    ]),
-  ) as Record<string, { value: Scope; description: string }>,
-});
+import { ScopeEnum } from "../identity/identity.schema.js";
+import type { AuthMethod, Viewer } from "../identity/viewer.js";
+import { createSession } from "./sessions.service.js";
 
 const AuthMethodEnum = builder.enumType("AuthMethod", {
   values: {
@@ -105,24 +72,7 @@ builder.mutationField("createSession", (t) =>
           extensions: { code: "FORBIDDEN" },
         });
       }
-      const requested = args.scopes ?? [...viewer.scopes];
-      const beyond = requested.find((scope) => !grants(viewer.scopes, scope));
-      if (beyond) throw new ValidationError(`the key does not hold "${beyond}"`, "scopes");
-      if (requested.length === 0) throw new ValidationError("a session needs at least one scope", "scopes");
-      const session = await issueSessionToken(
-        { tenantId: viewer.tenantId, apiKeyId: viewer.apiKeyId, scopes: requested },
-        sessionTtlSeconds(),
-      );
-      await recordAudit({
-        tenantId: viewer.tenantId,
-        actor: actorOf(viewer),
-        action: "session.created",
-        target: { type: "ApiKey", id: viewer.apiKeyId },
-        ip: context.ip,
-        userAgent: context.userAgent,
-        metadata: { scopes: requested, expiresAt: session.expiresAt.toISOString() },
-      });
-      return session;
+      return createSession({ ...viewer, apiKeyId: viewer.apiKeyId }, args.scopes ?? null, originOf(context));
     },
   }),
 );

@@ -2,12 +2,12 @@ import { decodeJwt } from "jose";
 import { LRUCache } from "lru-cache";
 import type { ExternalJwtConfig } from "../../config.js";
 import { prisma } from "../../db/prisma.js";
-import { rateLimit } from "../../lib/rate-limit.js";
+import { rateLimit } from "../../db/rate-limit.js";
 import { checkApiKey, noteApiKeyUsed } from "../api-keys/api-keys.service.js";
+import { grants, isScope } from "../identity/scopes.js";
+import type { Viewer } from "../identity/viewer.js";
 import { type ExternalCheck, externalJwtVerifier } from "./external-jwt.js";
-import { grants, isScope } from "./scopes.js";
 import { SESSION_ISSUER, verifySessionToken } from "./sessions.js";
-import type { Viewer } from "./viewer.js";
 
 /** Why a credential was refused; the message is safe to show (it never says which part of a key was wrong). */
 export class AuthenticationError extends Error {

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from "jose";
 import type { ExternalJwtConfig } from "../../config.js";
-import { grantableThroughApi, isScope, type Scope } from "./scopes.js";
+import { grantableThroughApi, isScope, type Scope } from "../identity/scopes.js";
 
 export interface ExternalClaims {
   tenantSlug: string;

@@ -1,6 +1,6 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { deriveKey, keyring } from "../../lib/master-key.js";
-import { isScope, type Scope } from "./scopes.js";
+import { isScope, type Scope } from "../identity/scopes.js";
 
 /** Our own session tokens carry this issuer; anything else is an external token (or nothing we accept). */
 export const SESSION_ISSUER = "signalpost";

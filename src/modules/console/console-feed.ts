@@ -1,8 +1,8 @@
-import { GraphQLError } from "graphql";
-import { Repeater } from "graphql-yoga";
+import { Repeater } from "@repeaterjs/repeater";
 import { ChannelListener } from "../../db/listen.js";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
+import { AppError } from "../../lib/errors.js";
 import type { Logger } from "../../logger.js";
 import {
   CONSOLE_CHANNEL,
@@ -13,6 +13,11 @@ import {
   cursorOf,
   ZERO_CURSOR,
 } from "./console-events.js";
+
+/** A subscriber's buffer overflowed: it ends, and may subscribe again with the last cursor it received. */
+export class ConsumerTooSlowError extends AppError {
+  readonly code = "CONSUMER_TOO_SLOW";
+}
 
 /** Rows read per query, by the tailer and by a subscriber's replay. */
 const PAGE = 500;
@@ -119,9 +124,7 @@ export class ConsoleFeed {
         }
         while (!stopped) {
           if (overflowed) {
-            throw new GraphQLError("the subscriber fell too far behind; subscribe again with `after`", {
-              extensions: { code: "CONSUMER_TOO_SLOW" },
-            });
+            throw new ConsumerTooSlowError("the subscriber fell too far behind; subscribe again with `after`");
           }
           const row = live.shift();
           if (row) await push(row);

@@ -1,5 +1,5 @@
 import { builder } from "../../builder.js";
-import { requireViewer, subscriptionError } from "../../graphql/context.js";
+import { requireViewer, subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
 import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
 import { consoleFeed } from "./console-feed.js";
@@ -66,7 +66,7 @@ builder.subscriptionField("consoleEvents", (t) =>
         if (error instanceof ValidationError) throw subscriptionError(error);
         throw error;
       }
-      return consoleFeed().subscribe(tenantId, { after, last: args.last ?? undefined });
+      return withSubscriptionErrors(consoleFeed().subscribe(tenantId, { after, last: args.last ?? undefined }));
     },
     resolve: (event) => event,
   }),

@@ -1,10 +1,10 @@
 import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
+import { type DeliveryChange, type HealthChange, pubsub } from "../../db/pubsub.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { type DeliveryChange, type HealthChange, pubsub } from "../../lib/pubsub.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
   findDelivery,

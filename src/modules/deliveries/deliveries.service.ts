@@ -1,18 +1,17 @@
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
+import { rateLimit } from "../../db/rate-limit.js";
 import type { Delivery, Endpoint } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundResult } from "../../lib/http-client.js";
-import { isUuid } from "../../lib/ids.js";
-import { rateLimit } from "../../lib/rate-limit.js";
 import { logger } from "../../logger.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
-import { applyEndpointConsequences } from "./dispatcher.js";
+import { applyEndpointConsequences } from "./endpoint-consequences.js";
 import { outboundClient } from "./outbound-client.js";
 
 /** The answer of a synchronous send (test or manual retry). */
@@ -28,9 +27,7 @@ const credentials = new EndpointCredentialCache();
 
 /** Finds one of the tenant's deliveries. @throws NotFoundError for a missing, malformed or foreign id alike. */
 export async function findDelivery(tenantId: string, id: string): Promise<Delivery> {
-  const delivery = isUuid(id) ? await prisma.delivery.findFirst({ where: { id, tenantId } }) : null;
-  if (!delivery) throw new NotFoundError("No delivery with that id", "id");
-  return delivery;
+  return findOrNotFound("delivery", id, () => prisma.delivery.findFirst({ where: { id, tenantId } }));
 }
 
 /** Sends a claimed delivery now and records the attempt with its trigger; `decide` maps the result to an outcome. */

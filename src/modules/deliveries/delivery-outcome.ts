@@ -1,5 +1,5 @@
 import type { OutboundResult } from "../../lib/http-client.js";
-import { nextRetryDelayMs, parseRetryAfter } from "./retry-policy.js";
+import { nextRetryDelayMs, parseRetryAfter } from "../endpoints/retry-policy.js";
 
 /** Why a delivery ended up FAILED (the dead-letter state). */
 export type FailureReason =

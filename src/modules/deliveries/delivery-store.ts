@@ -1,9 +1,9 @@
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
+import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../db/pubsub.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
-import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../lib/pubsub.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import {
   type ConsoleEventInput,
@@ -11,8 +11,8 @@ import {
   consoleEventValues,
   wakeConsole,
 } from "../console/console-events.js";
+import { effectiveDelays } from "../endpoints/retry-policy.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
-import { effectiveDelays } from "./retry-policy.js";
 
 /** Everything needed to send one delivery, read in the same statement that claims it. */
 export interface DeliveryWork {

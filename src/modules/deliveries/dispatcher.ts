@@ -4,11 +4,10 @@ import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import { backoffMs } from "../../lib/backoff.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
-import { disableEndpoint } from "../endpoints/endpoints.service.js";
 import { decideOutcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { type AttemptRecord, claimDueDeliveries, type DeliveryWork, recordAttempts } from "./delivery-store.js";
-import { outboundSettings } from "./outbound-settings.js";
+import { applyEndpointConsequences } from "./endpoint-consequences.js";
 
 export interface DispatcherOptions {
   databaseUrl: string;
@@ -24,7 +23,6 @@ export interface DispatcherOptions {
   leaseGraceMs?: number;
 }
 
-const SYSTEM = { actor: { type: "system" as const, id: null, name: "delivery worker" } };
 const RECORD_BATCH = 500;
 /** While the database is unavailable the loop backs off from this, doubling, up to the cap. */
 const OUTAGE_BACKOFF_MS = 250;
@@ -236,42 +234,5 @@ export class DeliveryDispatcher {
       this.flushing = undefined;
     });
     return this.flushing;
-  }
-}
-
-/**
- * 410 Gone disables its endpoint at once; an endpoint failing without a break for the auto-disable window is disabled
- * too, with the reason recorded. Disabling fails the endpoint's waiting deliveries (recoverable later).
- */
-export async function applyEndpointConsequences(batch: readonly AttemptRecord[], logger: Logger): Promise<void> {
-  const toDisable = new Map<string, { tenantId: string; reason: string }>();
-  for (const record of batch) {
-    if (record.outcome.kind === "failed" && record.outcome.disableEndpoint) {
-      toDisable.set(record.work.endpoint.id, {
-        tenantId: record.work.tenantId,
-        reason: record.outcome.disableEndpoint,
-      });
-    }
-  }
-  const failing = [
-    ...new Set(batch.filter((record) => record.outcome.kind !== "succeeded").map((record) => record.work.endpoint.id)),
-  ];
-  if (failing.length) {
-    const windowMs = outboundSettings().autoDisableAfterMs;
-    const stale = await prisma.endpoint.findMany({
-      where: { id: { in: failing }, enabled: true, failingSince: { lte: new Date(Date.now() - windowMs) } },
-      select: { id: true, tenantId: true, failingSince: true },
-    });
-    for (const endpoint of stale) {
-      const hours = Math.round((windowMs / 3_600_000) * 10) / 10;
-      toDisable.set(endpoint.id, {
-        tenantId: endpoint.tenantId,
-        reason: `failing continuously since ${endpoint.failingSince?.toISOString()} (auto-disable after ${hours} h)`,
-      });
-    }
-  }
-  for (const [id, { tenantId, reason }] of toDisable) {
-    await disableEndpoint(tenantId, id, reason, SYSTEM);
-    logger.warn({ endpointId: id, reason }, "endpoint disabled");
   }
 }

@@ -1,8 +1,8 @@
 import { checkUrlAtSave } from "../../lib/address-guard.js";
 import { ValidationError } from "../../lib/errors.js";
-import { urlPolicy } from "../deliveries/outbound-settings.js";
-import { normaliseRetryPolicy } from "../deliveries/retry-policy.js";
 import { HEADER_VALUE_MASK } from "./endpoint-headers.js";
+import { urlPolicy } from "./outbound-settings.js";
+import { normaliseRetryPolicy } from "./retry-policy.js";
 
 /** The fields a caller may set on an endpoint (all optional on update). */
 export interface EndpointFields {

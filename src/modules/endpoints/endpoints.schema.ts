@@ -1,11 +1,10 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
+import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { UNKNOWN_SECRET_MASK } from "../../lib/secret-masks.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
-import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "../deliveries/retry-policy.js";
 import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
 import {
   createEndpoint,
@@ -18,6 +17,7 @@ import {
   rotateEndpointSecret,
   updateEndpoint,
 } from "./endpoints.service.js";
+import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "./retry-policy.js";
 
 export const RetryPolicy = builder
   .objectRef<{ delays: readonly number[]; isDefault: boolean }>("RetryPolicy")

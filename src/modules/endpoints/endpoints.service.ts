@@ -1,16 +1,15 @@
 import { prisma } from "../../db/prisma.js";
+import { announceHealthChange, type HealthChange } from "../../db/pubsub.js";
+import { rateLimit } from "../../db/rate-limit.js";
 import type { Endpoint, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
-import { announceHealthChange, type HealthChange } from "../../lib/pubsub.js";
-import { rateLimit } from "../../lib/rate-limit.js";
+import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
 import { checkKnownEventTypes } from "../event-types/known-event-types.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 import { HEADER_VALUE_MASK, openHeaders, sealHeaders } from "./endpoint-headers.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
 
@@ -25,9 +24,7 @@ export async function findEndpoint(
   id: string,
   client: Prisma.TransactionClient = prisma,
 ): Promise<Endpoint> {
-  const endpoint = isUuid(id) ? await client.endpoint.findFirst({ where: { id, tenantId } }) : null;
-  if (!endpoint) throw new NotFoundError("No endpoint with that id", "id");
-  return endpoint;
+  return findOrNotFound("endpoint", id, () => client.endpoint.findFirst({ where: { id, tenantId } }));
 }
 
 function isUniqueViolation(error: unknown): boolean {

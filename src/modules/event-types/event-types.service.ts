@@ -1,11 +1,10 @@
 import { LRUCache } from "lru-cache";
 import { pool, prisma } from "../../db/prisma.js";
 import { type EventType, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { cachedSchema, compileSchema, validateAgainst } from "../../lib/json-schema.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 
@@ -41,9 +40,7 @@ export async function findEventType(
   id: string,
   client: Prisma.TransactionClient = prisma,
 ): Promise<EventType> {
-  const eventType = isUuid(id) ? await client.eventType.findFirst({ where: { id, tenantId } }) : null;
-  if (!eventType) throw new NotFoundError("No event type with that id", "id");
-  return eventType;
+  return findOrNotFound("event type", id, () => client.eventType.findFirst({ where: { id, tenantId } }));
 }
 
 /** @throws ValidationError (name, description, schema), ConflictError when the name exists in the tenant. */

@@ -1,13 +1,12 @@
 import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
+import { type EventPublishedNotice, pubsub } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
 import { requireViewer, subscriptionError } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
-import { type EventPublishedNotice, pubsub } from "../../lib/pubsub.js";
 import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
-import { cancelScheduledEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
+import { cancelScheduledEvent, findEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
 
 export const EventObject = builder.prismaObject("Event", {
   name: "Event",
@@ -110,13 +109,7 @@ builder.queryField("event", (t) =>
     authScopes: { scope: "deliveries:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: async (_root, { id }, context) => {
-      const event = isUuid(String(id))
-        ? await prisma.event.findFirst({ where: { id: String(id), tenantId: requireViewer(context).tenantId } })
-        : null;
-      if (!event) throw new NotFoundError("No event with that id", "id");
-      return event;
-    },
+    resolve: (_root, { id }, context) => findEvent(requireViewer(context).tenantId, String(id)),
   }),
 );
 

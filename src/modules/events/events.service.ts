@@ -4,10 +4,9 @@ import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
+import { publishMany } from "../../db/pubsub.js";
 import { type Event, Prisma } from "../../generated/prisma/client.js";
-import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
-import { publishMany } from "../../lib/pubsub.js";
+import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 
 export interface PublishInput {
@@ -317,14 +316,22 @@ export async function forwardToEndpoint(input: {
   }
 }
 
+/** One of the tenant's events. @throws NotFoundError (field `id`) for a missing, malformed or foreign id alike. */
+export async function findEvent(
+  tenantId: string,
+  id: string,
+  client: Prisma.TransactionClient = prisma,
+): Promise<Event> {
+  return findOrNotFound("event", id, () => client.event.findFirst({ where: { id, tenantId } }));
+}
+
 /**
  * Cancels an event scheduled with deliverAt before its time comes. @throws NotFoundError, ConflictError when it was
  * not scheduled or has started going out.
  */
 export async function cancelScheduledEvent(tenantId: string, id: string): Promise<Event> {
   return prisma.$transaction(async (tx) => {
-    const event = isUuid(id) ? await tx.event.findFirst({ where: { id, tenantId } }) : null;
-    if (!event) throw new NotFoundError("No event with that id", "id");
+    const event = await findEvent(tenantId, id, tx);
     if (event.cancelledAt) return event;
     if (!event.deliverAt || event.deliverAt.getTime() <= Date.now()) {
       throw new ConflictError("only events scheduled for later can be cancelled", "id");

@@ -1,15 +1,33 @@
-import { MetricsServer } from "../../http/metrics-server.js";
 import { isCidrProblem, parseCidr } from "../../lib/cidr.js";
 import { configureUrls } from "../../lib/public-url.js";
 import type { Logger } from "../../logger.js";
-import { configureOutbound } from "../deliveries/outbound-settings.js";
-import { setDefaultRetryDelays } from "../deliveries/retry-policy.js";
+import { configureOutbound } from "../endpoints/outbound-settings.js";
+import { setDefaultRetryDelays } from "../endpoints/retry-policy.js";
 import { type InstanceSettings, InstanceSettingsWatcher } from "./settings.service.js";
+
+export interface MetricsListenerState {
+  enabled: boolean;
+  /** The port asked for. */
+  port: number;
+  /** The port bound, or null when disabled or the port could not be bound (see `error`). */
+  boundPort: number | null;
+  error: string | null;
+}
+
+/**
+ * The metrics listener the settings move (src/http/metrics-server.ts is the one): handed in, so that settings do not
+ * import the HTTP layer.
+ */
+export interface MetricsListener {
+  readonly state: MetricsListenerState;
+  apply(wanted: { enabled: boolean; port: number }): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** The process's settings in force: the watcher that follows changes, and the metrics listener it moves. */
 export interface LiveSettings {
   watcher: InstanceSettingsWatcher;
-  metrics: MetricsServer;
+  metrics: MetricsListener;
   stop(): Promise<void>;
 }
 
@@ -21,13 +39,14 @@ let active: LiveSettings | undefined;
  */
 export async function startLiveSettings(options: {
   databaseUrl: string;
-  host: string;
+  /** The metrics listener to move to the configured port; closed by `stop`. */
+  metrics: MetricsListener;
   /** This process's own address, the public URL when none is set. */
   localUrl: () => string;
   selfUrl: () => string | undefined;
   logger: Logger;
 }): Promise<LiveSettings> {
-  const metrics = new MetricsServer(options.host, options.logger);
+  const { metrics } = options;
   const apply = async (settings: InstanceSettings) => {
     // Stored by an older version with a laxer check: the address guard leaves such a range out (allowing less).
     const unusable = settings.allowedPrivateRanges.filter((range) => isCidrProblem(parseCidr(range)));

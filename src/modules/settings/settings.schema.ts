@@ -2,8 +2,8 @@ import { builder } from "../../builder.js";
 import { originOf, requireViewer } from "../../graphql/context.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import { publicUrl } from "../../lib/public-url.js";
-import { grants, INSTANCE_ADMIN } from "../auth/scopes.js";
 import { RetryPolicy, RetryPolicyInput } from "../endpoints/endpoints.schema.js";
+import { grants, INSTANCE_ADMIN } from "../identity/scopes.js";
 import { metricsListenerState } from "./live-settings.js";
 import {
   type InstanceSettings,

@@ -6,9 +6,9 @@ import { backoffMs } from "../../lib/backoff.js";
 import { parseCidrList } from "../../lib/cidr.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import type { Logger } from "../../logger.js";
-import type { RequestOrigin } from "../api-keys/api-keys.service.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { normaliseRetryPolicy } from "../deliveries/retry-policy.js";
+import { normaliseRetryPolicy } from "../endpoints/retry-policy.js";
+import type { RequestOrigin } from "../identity/viewer.js";
 
 /** NOTIFY channel on which a change of the instance settings reaches every process, which applies it live. */
 export const SETTINGS_CHANNEL = "signalpost_settings";

@@ -1,7 +1,7 @@
 import { createPubSub } from "graphql-yoga";
-import { ChannelListener } from "../db/listen.js";
-import { notifySoon } from "../db/notify.js";
 import type { Logger } from "../logger.js";
+import { ChannelListener } from "./listen.js";
+import { notifySoon } from "./notify.js";
 
 /** The NOTIFY channel that carries subscription events between processes. */
 export const PUBSUB_CHANNEL = "signalpost_pubsub";

@@ -2,6 +2,8 @@ import type { IncomingMessage } from "node:http";
 import { GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type GraphiQLOptions, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
+import type { GraphQLContext } from "../graphql/context.js";
+import { boundedParseCaches, useOperationLimits } from "../graphql/limits.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
 import {
@@ -11,8 +13,6 @@ import {
   tokenFromHeaders,
 } from "../modules/auth/authenticate.js";
 import { schema } from "../schema.js";
-import type { GraphQLContext } from "./context.js";
-import { boundedParseCaches, useOperationLimits } from "./limits.js";
 
 /**
  * What the transports hand Yoga: the Node request for HTTP, and for graphql-ws operations the upgrade request plus

@@ -1,5 +1,5 @@
-import { prepared } from "../db/prepared.js";
-import { pool } from "../db/prisma.js";
+import { prepared } from "./prepared.js";
+import { pool } from "./prisma.js";
 
 /**
  * A fixed-window request budget per key, shared by every instance through the `RateLimit` table, but counted in

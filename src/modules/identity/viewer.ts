@@ -16,3 +16,22 @@ export interface Viewer {
   /** When a session or external token stops being valid. */
   expiresAt: Date | null;
 }
+
+/** Who did it, as audit entries name them: a credential, or the system itself (bootstrap, jobs) or the command line. */
+export interface AuditActor {
+  type: AuthMethod | "system" | "cli";
+  id: string | null;
+  name: string | null;
+}
+
+/** The actor a viewer acts as. */
+export function actorOf(viewer: Viewer): AuditActor {
+  return { type: viewer.method, id: viewer.actorId, name: viewer.actorName };
+}
+
+/** Where a change came from, for its audit entry. */
+export interface RequestOrigin {
+  actor: AuditActor;
+  ip?: string | null;
+  userAgent?: string | null;
+}

@@ -1,8 +1,8 @@
 import pg from "pg";
 import PgBoss from "pg-boss";
-import { ChannelListener } from "../db/listen.js";
-import { isDatabaseUnavailable } from "../db/unavailable.js";
-import type { Logger } from "../logger.js";
+import { ChannelListener } from "../../db/listen.js";
+import { isDatabaseUnavailable } from "../../db/unavailable.js";
+import type { Logger } from "../../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
 
 let activeBoss: PgBoss | undefined;

@@ -1,6 +1,6 @@
-import { pool } from "../db/prisma.js";
+import { maskSecret, openSecret } from "../lib/secret-box.js";
 import type { Logger } from "../logger.js";
-import { maskSecret, openSecret } from "./secret-box.js";
+import { pool } from "./prisma.js";
 
 /**
  * Listings show secrets masked, from a column written with the secret (created, rotated, regenerated), so a page of

@@ -1,5 +1,5 @@
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
-import { pool } from "../db/prisma.js";
+import { pool } from "./prisma.js";
 
 /** The outcome of spending from a limit. */
 export interface RateDecision {

@@ -1,6 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { z } from "zod";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../../logger.js";
 
 /** What a job handler gets: the validated payload and a logger that carries the job's id and attempt. */
 export interface JobContext<Payload> {

@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
-import { openDatabase } from "../db/database.js";
 import { migrate } from "../db/migrator.js";
 import { connectPrisma, disconnectPrisma } from "../db/prisma.js";
 import { generateMasterKey } from "../lib/master-key.js";
@@ -8,6 +7,7 @@ import { logger } from "../logger.js";
 import { createApiKey } from "../modules/api-keys/api-keys.service.js";
 import { isScope, SCOPES } from "../modules/identity/scopes.js";
 import { ensureTenant } from "../modules/tenants/tenants.service.js";
+import { withSharedDatabase } from "./shared-database.js";
 import { UsageError } from "./usage-error.js";
 
 /** `signalpost keys ...`. Works on the embedded database too, alongside a running server. */
@@ -47,32 +47,32 @@ export async function keysCommand(args: string[]): Promise<void> {
 
   const config = loadConfig();
   logger.level = config.logLevel === "info" ? "warn" : config.logLevel;
-  const database = await openDatabase(config, logger, "share");
-  try {
-    await migrate(database.url, logger);
-    connectPrisma(database.url, 2);
-    const { tenant, created } = await ensureTenant(values.tenant as string);
-    const { apiKey, token } = await createApiKey(
-      tenant.id,
-      {
-        name: values.name as string,
-        scopes,
-        expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
-      },
-      { actor: { type: "cli", id: null, name: "signalpost keys create" } },
-      null,
-    );
-    if (values.json) {
-      process.stdout.write(
-        `${JSON.stringify({ tenant: tenant.slug, tenantCreated: created, id: apiKey.id, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt, key: token })}\n`,
+  await withSharedDatabase(config, async (database) => {
+    try {
+      await migrate(database.url, logger);
+      connectPrisma(database.url, 2);
+      const { tenant, created } = await ensureTenant(values.tenant as string);
+      const { apiKey, token } = await createApiKey(
+        tenant.id,
+        {
+          name: values.name as string,
+          scopes,
+          expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
+        },
+        { actor: { type: "cli", id: null, name: "signalpost keys create" } },
+        null,
       );
-    } else {
-      process.stdout.write(
-        `${created ? `Created tenant "${tenant.slug}".\n` : ""}API key "${apiKey.name}" (${apiKey.scopes.join(", ")}) for tenant "${tenant.slug}". Shown only once:\n\n  ${token}\n\n`,
-      );
+      if (values.json) {
+        process.stdout.write(
+          `${JSON.stringify({ tenant: tenant.slug, tenantCreated: created, id: apiKey.id, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt, key: token })}\n`,
+        );
+      } else {
+        process.stdout.write(
+          `${created ? `Created tenant "${tenant.slug}".\n` : ""}API key "${apiKey.name}" (${apiKey.scopes.join(", ")}) for tenant "${tenant.slug}". Shown only once:\n\n  ${token}\n\n`,
+        );
+      }
+    } finally {
+      await disconnectPrisma();
     }
-  } finally {
-    await disconnectPrisma();
-    await database.close();
-  }
+  });
 }

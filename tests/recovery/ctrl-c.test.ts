@@ -1,8 +1,14 @@
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { runSignalpost, servingPort } from "../support/process.js";
+import { until } from "../support/wait.js";
+
+/** tsx's loader as an entry: runs a TypeScript file given as the first argument. */
+const TSX_ENTRY = fileURLToPath(new URL("../../node_modules/tsx/dist/cli.mjs", import.meta.url));
+const SHARED_DATABASE_COMMAND = fileURLToPath(new URL("../support/shared-database-command.ts", import.meta.url));
 
 /** pino's levels: 40 is WARN, 50 ERROR, 60 FATAL. */
 const WARN = 40;
@@ -33,4 +39,37 @@ describe("Ctrl-C in a terminal", () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("during a one-shot command (migrate, keys create) stops the PostgreSQL that the command started", async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "signalpost-ctrl-c-command-"));
+    await chmod(dataDir, 0o755);
+    // migrate and keys create run their work inside withSharedDatabase; this command's work never ends, so the
+    // signal arrives while it holds the database, whatever the machine's speed.
+    const command = runSignalpost([SHARED_DATABASE_COMMAND], { SIGNALPOST_DATA_DIR: dataDir }, TSX_ENTRY, {
+      detached: true,
+    });
+    let postmasterPid = 0;
+    try {
+      await until(
+        async () => command.stdout(),
+        (stdout) => stdout.includes("working") || command.child.exitCode !== null,
+        "the command to open the database",
+        60_000,
+      );
+      postmasterPid = Number((await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+      process.kill(-(command.child.pid as number), "SIGINT");
+
+      expect(await command.exited).toBe(130);
+      expect(() => process.kill(postmasterPid, 0)).toThrow();
+    } finally {
+      command.child.kill("SIGKILL");
+      // Without the fix the cluster outlives the command: stop it so that it does not outlive the test too.
+      if (postmasterPid) {
+        try {
+          process.kill(postmasterPid, "SIGKILL");
+        } catch {}
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

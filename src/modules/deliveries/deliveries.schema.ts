@@ -183,7 +183,7 @@ builder.queryField("delivery", (t) =>
     authScopes: { scope: "deliveries:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_query, _root, { id }, context) => findDelivery(requireViewer(context).tenantId, String(id)),
+    resolve: (query, _root, { id }, context) => findDelivery(requireViewer(context).tenantId, String(id), query),
   }),
 );
 

@@ -31,6 +31,9 @@ export const builder = new SchemaBuilder<{
     scope: Scope;
   };
   Scalars: {
+    // IDs arrive as the strings clients send (graphql-js parses an ID literal or variable to a string); resolvers may
+    // return numbers.
+    ID: { Input: string; Output: string | number };
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
   };

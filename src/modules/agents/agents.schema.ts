@@ -155,7 +155,7 @@ builder.queryField("agent", (t) =>
     authScopes: { scope: "agents:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) => findAgent(requireViewer(context).tenantId, String(id), prisma, query),
+    resolve: (query, _root, { id }, context) => findAgent(requireViewer(context).tenantId, id, prisma, query),
   }),
 );
 
@@ -170,7 +170,7 @@ builder.queryField("agentExecutions", (t) =>
       description: "Executions, newest first.",
       args: { agentId: t.arg.id({ required: false }), status: t.arg({ type: ExecutionStatusEnum, required: false }) },
       resolve: (query, _root, args, context) => {
-        const agentId = args.agentId ? String(args.agentId) : undefined;
+        const agentId = args.agentId || undefined;
         return prisma.agentExecution.findMany({
           ...query,
           where: {
@@ -193,8 +193,7 @@ builder.queryField("agentExecution", (t) =>
     authScopes: { scope: "agents:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) =>
-      findExecution(requireViewer(context).tenantId, String(id), prisma, query),
+    resolve: (query, _root, { id }, context) => findExecution(requireViewer(context).tenantId, id, prisma, query),
   }),
 );
 
@@ -229,7 +228,7 @@ builder.mutationField("updateAgent", (t) =>
     resolve: (_root, { id, input }, context) =>
       updateAgent(
         requireViewer(context).tenantId,
-        String(id),
+        id,
         { ...fields(input), name: input.name ?? undefined },
         originOf(context),
       ),
@@ -242,7 +241,7 @@ builder.mutationField("deleteAgent", (t) =>
     authScopes: { scope: "agents:write" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => deleteAgent(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => deleteAgent(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );
 
@@ -258,7 +257,7 @@ builder.mutationField("revealAgentSecret", (t) =>
     description: "Shows the agent's HMAC secret. Audited with actor and IP; at most 10 a minute.",
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, context) => ({
-      secret: await revealAgentSecret(requireViewer(context).tenantId, String(id), originOf(context)),
+      secret: await revealAgentSecret(requireViewer(context).tenantId, id, originOf(context)),
     }),
   }),
 );
@@ -270,8 +269,7 @@ builder.mutationField("regenerateAgentSecret", (t) =>
     errors: { types: [NotFoundError] },
     description: "Replaces the secret: the old one stops working at once. The new one is shown this once.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      regenerateAgentSecret(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => regenerateAgentSecret(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );
 
@@ -283,8 +281,7 @@ builder.mutationField("sendTestWebhook", (t) =>
     description:
       "Signs the payload with the agent's secret, POSTs it through the agent's own URL and returns the answer.",
     args: { agentId: t.arg.id(), payload: t.arg({ type: "JSON" }) },
-    resolve: (_root, args, context) =>
-      sendTestWebhook(requireViewer(context).tenantId, String(args.agentId), args.payload),
+    resolve: (_root, args, context) => sendTestWebhook(requireViewer(context).tenantId, args.agentId, args.payload),
   }),
 );
 
@@ -329,10 +326,10 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
     args: { agentId: t.arg.id(), after: t.arg.id({ required: false }) },
     subscribe: async (_root, { agentId, after }, context) => {
       const { tenantId } = requireViewer(context);
-      await subscribableAgent(tenantId, String(agentId));
-      const live = pubsub().subscribe("agent:webhook", String(agentId));
+      await subscribableAgent(tenantId, agentId);
+      const live = pubsub().subscribe("agent:webhook", agentId);
       if (!after) return live;
-      return withSubscriptionErrors(relayedSince(tenantId, String(agentId), String(after), live));
+      return withSubscriptionErrors(relayedSince(tenantId, agentId, after, live));
     },
     resolve: async ({ executionId }, _args, context) => {
       const execution = await prisma.agentExecution.findFirstOrThrow({
@@ -357,8 +354,8 @@ builder.subscriptionField("agentExecutionUpdated", (t) =>
     description: "An agent's executions as their status changes (RUNNING, SUCCEEDED, QUEUED for a retry, FAILED).",
     args: { agentId: t.arg.id() },
     subscribe: async (_root, { agentId }, context) => {
-      await subscribableAgent(requireViewer(context).tenantId, String(agentId));
-      return pubsub().subscribe("agent:execution", String(agentId));
+      await subscribableAgent(requireViewer(context).tenantId, agentId);
+      return pubsub().subscribe("agent:execution", agentId);
     },
     resolve: async (query, { executionId, status }, _args, context) => ({
       ...(await prisma.agentExecution.findFirstOrThrow({

@@ -66,8 +66,7 @@ builder.queryField("apiKey", (t) =>
     authScopes: { scope: "keys:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, args, context) =>
-      findApiKey(requireViewer(context).tenantId, String(args.id), prisma, query),
+    resolve: (query, _root, args, context) => findApiKey(requireViewer(context).tenantId, args.id, prisma, query),
   }),
 );
 
@@ -119,7 +118,6 @@ builder.mutationField("revokeApiKey", (t) =>
     errors: { types: [NotFoundError] },
     description: "Revokes a key on every instance at once. Sessions created from it stop working too.",
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) =>
-      revokeApiKey(requireViewer(context).tenantId, String(args.id), originOf(context)),
+    resolve: (_root, args, context) => revokeApiKey(requireViewer(context).tenantId, args.id, originOf(context)),
   }),
 );

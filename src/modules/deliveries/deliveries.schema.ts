@@ -114,17 +114,10 @@ const AttemptFilterInput = builder.inputType("DeliveryAttemptFilter", {
 });
 
 function filterOf(
-  filter:
-    | { endpointId?: string | number | null; eventId?: string | number | null; [key: string]: unknown }
-    | null
-    | undefined,
+  filter: { endpointId?: string | null; eventId?: string | null; [key: string]: unknown } | null | undefined,
 ) {
   if (!filter) return {};
-  return {
-    ...filter,
-    endpointId: filter.endpointId === null || filter.endpointId === undefined ? null : String(filter.endpointId),
-    eventId: filter.eventId === null || filter.eventId === undefined ? null : String(filter.eventId),
-  };
+  return { ...filter, endpointId: filter.endpointId ?? null, eventId: filter.eventId ?? null };
 }
 
 builder.queryField("deliveries", (t) =>
@@ -166,8 +159,8 @@ builder.queryField("deliveryAttempts", (t) =>
           ...query,
           where: attemptWhere(requireViewer(context).tenantId, {
             ...filter,
-            endpointId: filter?.endpointId ? String(filter.endpointId) : null,
-            deliveryId: filter?.deliveryId ? String(filter.deliveryId) : null,
+            endpointId: filter?.endpointId || null,
+            deliveryId: filter?.deliveryId || null,
           }),
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
@@ -183,7 +176,7 @@ builder.queryField("delivery", (t) =>
     authScopes: { scope: "deliveries:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) => findDelivery(requireViewer(context).tenantId, String(id), query),
+    resolve: (query, _root, { id }, context) => findDelivery(requireViewer(context).tenantId, id, query),
   }),
 );
 
@@ -246,7 +239,7 @@ builder.mutationField("retryDelivery", (t) =>
     errors: { types: [NotFoundError, ConflictError] },
     description: "Sends the delivery now (a MANUAL attempt with the same webhook-id), whatever its state.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => retryDelivery(requireViewer(context).tenantId, String(id)),
+    resolve: (_root, { id }, context) => retryDelivery(requireViewer(context).tenantId, id),
   }),
 );
 
@@ -272,7 +265,7 @@ builder.mutationField("recoverEndpoint", (t) =>
     resolve: async (_root, args, context) => ({
       count: await recoverEndpoint(
         requireViewer(context).tenantId,
-        String(args.endpointId),
+        args.endpointId,
         { since: args.since, until: args.until, dryRun: args.dryRun },
         originOf(context),
       ),
@@ -290,7 +283,7 @@ builder.mutationField("sendTestEvent", (t) =>
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
     args: { endpointId: t.arg.id() },
     resolve: (_root, { endpointId }, context) =>
-      sendTestEvent(requireViewer(context).tenantId, String(endpointId), originOf(context)),
+      sendTestEvent(requireViewer(context).tenantId, endpointId, originOf(context)),
   }),
 );
 
@@ -371,8 +364,8 @@ builder.subscriptionField("deliveryUpdated", (t) =>
         pubsub().subscribe("delivery:updated", requireViewer(context).tenantId),
         filter(
           (change: DeliveryChange) =>
-            (!args.endpointId || change.endpointId === String(args.endpointId)) &&
-            (!args.eventId || change.eventId === String(args.eventId)),
+            (!args.endpointId || change.endpointId === args.endpointId) &&
+            (!args.eventId || change.eventId === args.eventId),
         ),
       ),
     resolve: (query, change, _args, context) =>
@@ -407,7 +400,7 @@ builder.subscriptionField("endpointHealthChanged", (t) =>
     subscribe: (_root, args, context) =>
       pipe(
         pubsub().subscribe("endpoint:health", requireViewer(context).tenantId),
-        filter((change: HealthChange) => !args.endpointId || change.endpointId === String(args.endpointId)),
+        filter((change: HealthChange) => !args.endpointId || change.endpointId === args.endpointId),
       ),
     resolve: (change) => change,
   }),

@@ -217,7 +217,7 @@ builder.queryField("endpoint", (t) =>
     authScopes: { scope: "endpoints:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) => findEndpoint(requireViewer(context).tenantId, String(args.id)),
+    resolve: (_root, args, context) => findEndpoint(requireViewer(context).tenantId, args.id),
   }),
 );
 
@@ -255,7 +255,7 @@ builder.mutationField("updateEndpoint", (t) =>
     resolve: (_root, { id, input }, context) =>
       updateEndpoint(
         requireViewer(context).tenantId,
-        String(id),
+        id,
         {
           name: input.name ?? undefined,
           url: input.url ?? undefined,
@@ -278,7 +278,7 @@ builder.mutationField("deleteEndpoint", (t) =>
     errors: { types: [NotFoundError] },
     description: "Deletes the endpoint with its deliveries and attempt log.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => deleteEndpoint(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => deleteEndpoint(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );
 
@@ -290,12 +290,7 @@ builder.mutationField("disableEndpoint", (t) =>
     description: "Stops deliveries; waiting ones fail with endpoint_disabled and can be recovered later.",
     args: { id: t.arg.id(), reason: t.arg.string({ required: false }) },
     resolve: (_root, { id, reason }, context) =>
-      disableEndpoint(
-        requireViewer(context).tenantId,
-        String(id),
-        reason?.trim() || "disabled by a user",
-        originOf(context),
-      ),
+      disableEndpoint(requireViewer(context).tenantId, id, reason?.trim() || "disabled by a user", originOf(context)),
   }),
 );
 
@@ -306,7 +301,7 @@ builder.mutationField("enableEndpoint", (t) =>
     errors: { types: [NotFoundError] },
     description: "Resumes deliveries and resets the failure streak that drives auto-disable.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => enableEndpoint(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => enableEndpoint(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );
 
@@ -317,8 +312,7 @@ builder.mutationField("revealEndpointSecret", (t) =>
     errors: { types: [NotFoundError, RateLimitedError] },
     description: "Shows the current signing secret. Audited; at most 10 a minute.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      revealEndpointSecret(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => revealEndpointSecret(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );
 
@@ -335,8 +329,7 @@ builder.mutationField("revealEndpointHeaders", (t) =>
     errors: { types: [NotFoundError, RateLimitedError] },
     description: "Shows the custom header values in full. Audited; shares revealEndpointSecret's limit of 10 a minute.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      revealEndpointHeaders(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => revealEndpointHeaders(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );
 
@@ -354,7 +347,7 @@ builder.mutationField("rotateEndpointSecret", (t) =>
     resolve: (_root, args, context) =>
       rotateEndpointSecret(
         requireViewer(context).tenantId,
-        String(args.id),
+        args.id,
         { gracePeriodSeconds: args.gracePeriodSeconds, secret: args.secret },
         originOf(context),
       ),

@@ -62,8 +62,7 @@ builder.queryField("eventType", (t) =>
     authScopes: { scope: "endpoints:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) =>
-      findEventType(requireViewer(context).tenantId, String(id), prisma, query),
+    resolve: (query, _root, { id }, context) => findEventType(requireViewer(context).tenantId, id, prisma, query),
   }),
 );
 
@@ -93,7 +92,7 @@ builder.mutationField("updateEventType", (t) =>
     resolve: (_root, { id, input }, context) =>
       updateEventType(
         requireViewer(context).tenantId,
-        String(id),
+        id,
         { description: input.description, schema: input.schema },
         originOf(context),
       ),
@@ -107,7 +106,6 @@ builder.mutationField("archiveEventType", (t) =>
     errors: { types: [NotFoundError] },
     description: "Stops new events of this type; what was published stays.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      archiveEventType(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => archiveEventType(requireViewer(context).tenantId, id, originOf(context)),
   }),
 );

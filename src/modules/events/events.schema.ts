@@ -99,7 +99,7 @@ builder.mutationField("cancelScheduledEvent", (t) =>
     errors: { types: [NotFoundError, ConflictError] },
     description: "Cancels an event published with deliverAt, before it goes out.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => cancelScheduledEvent(requireViewer(context).tenantId, String(id)),
+    resolve: (_root, { id }, context) => cancelScheduledEvent(requireViewer(context).tenantId, id),
   }),
 );
 
@@ -109,7 +109,7 @@ builder.queryField("event", (t) =>
     authScopes: { scope: "deliveries:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => findEvent(requireViewer(context).tenantId, String(id)),
+    resolve: (_root, { id }, context) => findEvent(requireViewer(context).tenantId, id),
   }),
 );
 

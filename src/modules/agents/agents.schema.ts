@@ -5,7 +5,7 @@ import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { originOf, requireViewer, subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { idFilter } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
 import {
   createAgent,
@@ -170,12 +170,11 @@ builder.queryField("agentExecutions", (t) =>
       description: "Executions, newest first.",
       args: { agentId: t.arg.id({ required: false }), status: t.arg({ type: ExecutionStatusEnum, required: false }) },
       resolve: (query, _root, args, context) => {
-        const agentId = args.agentId || undefined;
         return prisma.agentExecution.findMany({
           ...query,
           where: {
             tenantId: requireViewer(context).tenantId,
-            ...(agentId ? { agentId: isUuid(agentId) ? agentId : "00000000-0000-0000-0000-000000000000" } : {}),
+            ...(args.agentId ? { agentId: idFilter(args.agentId) } : {}),
             ...(args.status ? { status: args.status } : {}),
           },
           orderBy: [{ receivedAt: "desc" }, { id: "desc" }],

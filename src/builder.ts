@@ -9,7 +9,7 @@ import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import { prisma } from "./db/prisma.js";
 import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
-import type { GraphQLContext } from "./graphql/context.js";
+import type { AuthenticatedContext, GraphQLContext } from "./graphql/context.js";
 import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
 import { grants, type Scope } from "./modules/identity/scopes.js";
@@ -19,7 +19,8 @@ import { grants, type Scope } from "./modules/identity/scopes.js";
  * them and builds the schema.
  *
  * Authorization is deny-by-default: every root type requires an authenticated caller (type-level `authScopes`),
- * each field adds the scope it needs, and the few public fields opt out with `skipTypeScopes`.
+ * each field adds the scope it needs with `t.withAuth({ scope })` (which also hands its resolvers a non-null viewer),
+ * and the few public fields opt out with `skipTypeScopes`.
  */
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -30,7 +31,16 @@ export const builder = new SchemaBuilder<{
     /** The caller holds this scope (or `admin`, which implies every scope). */
     scope: Scope;
   };
+  // Fields declared with `t.withAuth({ authenticated: true })` or `t.withAuth({ scope: ... })` run only for a caller
+  // those scopes let in, so their resolvers get a context whose viewer is not null.
+  AuthContexts: {
+    authenticated: AuthenticatedContext;
+    scope: AuthenticatedContext;
+  };
   Scalars: {
+    // IDs arrive as the strings clients send (graphql-js parses an ID literal or variable to a string); resolvers may
+    // return numbers.
+    ID: { Input: string; Output: string | number };
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
   };
@@ -73,7 +83,10 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,
-    onUnusedQuery: process.env.NODE_ENV === "production" ? null : "warn",
+    // A prismaField or prismaConnection resolver that does not spread its `query` leaves relations to be loaded one
+    // query per row: under the tests (vitest sets VITEST) that fails the operation, elsewhere it is only a warning
+    // during development and nothing in production.
+    onUnusedQuery: process.env.VITEST ? "error" : process.env.NODE_ENV === "production" ? null : "warn",
   },
 });
 

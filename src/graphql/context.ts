@@ -14,8 +14,17 @@ export interface GraphQLContext {
 }
 
 /**
- * The viewer of a field that requires authentication. Scope checks run before resolvers, so a missing viewer here
- * is a programming error (a field without authScopes), not a caller's mistake.
+ * The context of a field declared with `t.withAuth(...)` (see src/builder.ts): scope-auth runs before the resolver
+ * and lets in only an authenticated caller, so the viewer is there.
+ */
+export interface AuthenticatedContext extends GraphQLContext {
+  viewer: Viewer;
+}
+
+/**
+ * The viewer of a field that needs only some credential and declares no scope of its own (`viewer`,
+ * `createSession`): the root types' authScopes run before resolvers, so a missing viewer here is a programming error,
+ * not a caller's mistake. Fields with a scope use `t.withAuth` instead, whose context already has the viewer.
  */
 export function requireViewer(context: GraphQLContext): Viewer {
   if (!context.viewer) throw new Error("resolver reached without an authenticated viewer");
@@ -23,8 +32,12 @@ export function requireViewer(context: GraphQLContext): Viewer {
 }
 
 /** Where a change comes from, as audit entries record it: the viewer as actor, with address and user agent. */
-export function originOf(context: GraphQLContext): { actor: AuditActor; ip: string | null; userAgent: string | null } {
-  return { actor: actorOf(requireViewer(context)), ip: context.ip, userAgent: context.userAgent };
+export function originOf(context: AuthenticatedContext): {
+  actor: AuditActor;
+  ip: string | null;
+  userAgent: string | null;
+} {
+  return { actor: actorOf(context.viewer), ip: context.ip, userAgent: context.userAgent };
 }
 
 /**

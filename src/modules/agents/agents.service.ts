@@ -96,8 +96,9 @@ export async function findAgent(
   tenantId: string,
   id: string,
   client: Prisma.TransactionClient = prisma,
+  query: { include?: Prisma.AgentInclude; select?: Prisma.AgentSelect } = {},
 ): Promise<Agent> {
-  return findOrNotFound("agent", id, () => client.agent.findFirst({ where: { id, tenantId } }));
+  return findOrNotFound("agent", id, () => client.agent.findFirst({ ...query, where: { id, tenantId } }));
 }
 
 const conflict = (error: unknown, name: unknown) => {

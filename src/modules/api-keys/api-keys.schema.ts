@@ -1,7 +1,7 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
-import { originOf, requireViewer } from "../../graphql/context.js";
+import { originOf } from "../../graphql/context.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { ScopeEnum } from "../identity/identity.schema.js";
 import { isScope } from "../identity/scopes.js";
@@ -39,19 +39,18 @@ export const ApiKeyType = builder.prismaObject("ApiKey", {
 });
 
 builder.queryField("apiKeys", (t) =>
-  t.prismaConnection(
+  t.withAuth({ scope: "keys:read" }).prismaConnection(
     {
       type: "ApiKey",
       cursor: "id",
       defaultSize: 20,
       maxSize: 100,
-      authScopes: { scope: "keys:read" },
       description: "The tenant's API keys, newest first.",
       args: { includeRevoked: t.arg.boolean({ defaultValue: true }) },
       resolve: (query, _root, args, context) =>
         prisma.apiKey.findMany({
           ...query,
-          where: { tenantId: requireViewer(context).tenantId, ...(args.includeRevoked ? {} : { revokedAt: null }) },
+          where: { tenantId: context.viewer.tenantId, ...(args.includeRevoked ? {} : { revokedAt: null }) },
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
     },
@@ -61,13 +60,11 @@ builder.queryField("apiKeys", (t) =>
 );
 
 builder.queryField("apiKey", (t) =>
-  t.prismaField({
+  t.withAuth({ scope: "keys:read" }).prismaField({
     type: "ApiKey",
-    authScopes: { scope: "keys:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, args, context) =>
-      findApiKey(requireViewer(context).tenantId, String(args.id), prisma, query),
+    resolve: (query, _root, args, context) => findApiKey(context.viewer.tenantId, args.id, prisma, query),
   }),
 );
 
@@ -95,13 +92,12 @@ const CreatedApiKey = builder.objectRef<{ apiKey: ApiKey; token: string }>("Crea
 });
 
 builder.mutationField("createApiKey", (t) =>
-  t.field({
+  t.withAuth({ scope: "keys:write" }).field({
     type: CreatedApiKey,
-    authScopes: { scope: "keys:write" },
     errors: { types: [ValidationError, ForbiddenError] },
     args: { input: t.arg({ type: CreateApiKeyInput }) },
     resolve: (_root, { input }, context) => {
-      const viewer = requireViewer(context);
+      const { viewer } = context;
       return createApiKey(
         viewer.tenantId,
         { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt ?? null },
@@ -113,13 +109,11 @@ builder.mutationField("createApiKey", (t) =>
 );
 
 builder.mutationField("revokeApiKey", (t) =>
-  t.field({
+  t.withAuth({ scope: "keys:write" }).field({
     type: ApiKeyType,
-    authScopes: { scope: "keys:write" },
     errors: { types: [NotFoundError] },
     description: "Revokes a key on every instance at once. Sessions created from it stop working too.",
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) =>
-      revokeApiKey(requireViewer(context).tenantId, String(args.id), originOf(context)),
+    resolve: (_root, args, context) => revokeApiKey(context.viewer.tenantId, args.id, originOf(context)),
   }),
 );

@@ -1,7 +1,6 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
-import { requireViewer } from "../../graphql/context.js";
 
 builder.prismaObject("AuditEntry", {
   description: "One audited change: who (actor), what (action), to which object (target), from where (ip).",
@@ -30,17 +29,16 @@ const AuditLogFilter = builder.inputType("AuditLogFilter", {
 });
 
 builder.queryField("auditLog", (t) =>
-  t.prismaConnection(
+  t.withAuth({ scope: "audit:read" }).prismaConnection(
     {
       type: "AuditEntry",
       cursor: "id",
       defaultSize: 50,
       maxSize: 200,
-      authScopes: { scope: "audit:read" },
       description: "The tenant's audit log, newest first.",
       args: { filter: t.arg({ type: AuditLogFilter, required: false }) },
       resolve: (query, _root, { filter }, context) => {
-        const where: Prisma.AuditEntryWhereInput = { tenantId: requireViewer(context).tenantId };
+        const where: Prisma.AuditEntryWhereInput = { tenantId: context.viewer.tenantId };
         if (filter?.actions?.length) where.action = { in: filter.actions };
         if (filter?.actorId) where.actorId = filter.actorId;
         if (filter?.since || filter?.until) {

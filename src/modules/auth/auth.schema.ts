@@ -36,6 +36,9 @@ const ViewerType = builder.objectRef<Viewer>("Viewer").implement({
   }),
 });
 
+// `viewer` and `createSession` need any credential, which the root types' own authScopes require: with no scope of
+// their own (tests/identity/scope-matrix.test.ts holds that), `t.withAuth` cannot narrow their context, so they read
+// the viewer through requireViewer.
 builder.queryField("viewer", (t) =>
   t.field({
     type: ViewerType,
@@ -72,7 +75,11 @@ builder.mutationField("createSession", (t) =>
           extensions: { code: "FORBIDDEN" },
         });
       }
-      return createSession({ ...viewer, apiKeyId: viewer.apiKeyId }, args.scopes ?? null, originOf(context));
+      return createSession(
+        { ...viewer, apiKeyId: viewer.apiKeyId },
+        args.scopes ?? null,
+        originOf({ ...context, viewer }),
+      );
     },
   }),
 );

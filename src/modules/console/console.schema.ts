@@ -1,5 +1,5 @@
 import { builder } from "../../builder.js";
-import { requireViewer, subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
+import { subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
 import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
 import { consoleFeed } from "./console-feed.js";
@@ -47,16 +47,15 @@ const ConsoleEventType = builder.objectRef<ConsoleEventRow>("ConsoleEvent").impl
 });
 
 builder.subscriptionField("consoleEvents", (t) =>
-  t.field({
+  t.withAuth({ scope: "console:read" }).field({
     type: ConsoleEventType,
-    authScopes: { scope: "console:read" },
     description:
       "The tenant's integration console, live. With `after` (a cursor you received), first everything since then " +
       "(kept for the console retention period), then live, with no gap and no repeat. With `last` and no `after`, " +
       `the last ${MAX_LAST} at most, then live.`,
     args: { after: t.arg.string({ required: false }), last: t.arg.int({ required: false }) },
     subscribe: (_root, args, context) => {
-      const { tenantId } = requireViewer(context);
+      const { tenantId } = context.viewer;
       let after: Cursor | undefined;
       try {
         after = args.after ? decodeCursor(args.after, "after") : undefined;

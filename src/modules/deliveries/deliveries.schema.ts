@@ -3,7 +3,7 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { type DeliveryChange, type HealthChange, pubsub } from "../../db/pubsub.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
-import { originOf, requireViewer } from "../../graphql/context.js";
+import { originOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
@@ -114,34 +114,26 @@ const AttemptFilterInput = builder.inputType("DeliveryAttemptFilter", {
 });
 
 function filterOf(
-  filter:
-    | { endpointId?: string | number | null; eventId?: string | number | null; [key: string]: unknown }
-    | null
-    | undefined,
+  filter: { endpointId?: string | null; eventId?: string | null; [key: string]: unknown } | null | undefined,
 ) {
   if (!filter) return {};
-  return {
-    ...filter,
-    endpointId: filter.endpointId === null || filter.endpointId === undefined ? null : String(filter.endpointId),
-    eventId: filter.eventId === null || filter.eventId === undefined ? null : String(filter.eventId),
-  };
+  return { ...filter, endpointId: filter.endpointId ?? null, eventId: filter.eventId ?? null };
 }
 
 builder.queryField("deliveries", (t) =>
-  t.prismaConnection(
+  t.withAuth({ scope: "deliveries:read" }).prismaConnection(
     {
       type: "Delivery",
       cursor: "id",
       defaultSize: 20,
       maxSize: 100,
-      authScopes: { scope: "deliveries:read" },
       errors: { types: [ValidationError] },
       description: "The delivery log, newest first.",
       args: { filter: t.arg({ type: DeliveryFilterInput, required: false }) },
       resolve: (query, _root, { filter }, context) =>
         prisma.delivery.findMany({
           ...query,
-          where: deliveryWhere(requireViewer(context).tenantId, filterOf(filter)),
+          where: deliveryWhere(context.viewer.tenantId, filterOf(filter)),
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
     },
@@ -151,23 +143,22 @@ builder.queryField("deliveries", (t) =>
 );
 
 builder.queryField("deliveryAttempts", (t) =>
-  t.prismaConnection(
+  t.withAuth({ scope: "deliveries:read" }).prismaConnection(
     {
       type: "DeliveryAttempt",
       cursor: "id",
       defaultSize: 20,
       maxSize: 100,
-      authScopes: { scope: "deliveries:read" },
       errors: { types: [ValidationError] },
       description: "Every attempt, newest first.",
       args: { filter: t.arg({ type: AttemptFilterInput, required: false }) },
       resolve: (query, _root, { filter }, context) =>
         prisma.deliveryAttempt.findMany({
           ...query,
-          where: attemptWhere(requireViewer(context).tenantId, {
+          where: attemptWhere(context.viewer.tenantId, {
             ...filter,
-            endpointId: filter?.endpointId ? String(filter.endpointId) : null,
-            deliveryId: filter?.deliveryId ? String(filter.deliveryId) : null,
+            endpointId: filter?.endpointId || null,
+            deliveryId: filter?.deliveryId || null,
           }),
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
@@ -178,12 +169,11 @@ builder.queryField("deliveryAttempts", (t) =>
 );
 
 builder.queryField("delivery", (t) =>
-  t.prismaField({
+  t.withAuth({ scope: "deliveries:read" }).prismaField({
     type: "Delivery",
-    authScopes: { scope: "deliveries:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_query, _root, { id }, context) => findDelivery(requireViewer(context).tenantId, String(id)),
+    resolve: (query, _root, { id }, context) => findDelivery(context.viewer.tenantId, id, query),
   }),
 );
 
@@ -204,9 +194,8 @@ const DeliveryExport = builder
   });
 
 builder.queryField("exportDeliveries", (t) =>
-  t.field({
+  t.withAuth({ scope: "deliveries:read" }).field({
     type: DeliveryExport,
-    authScopes: { scope: "deliveries:read" },
     errors: { types: [ValidationError] },
     description: `The delivery log as NDJSON or CSV, newest first, at most ${MAX_EXPORT_ROWS} rows and ${MAX_EXPORT_BYTES / 1024 / 1024} MB.`,
     // Up to 16 MB of text each: four exports fill an operation's cost, not thirty aliases.
@@ -217,7 +206,7 @@ builder.queryField("exportDeliveries", (t) =>
       limit: t.arg.int({ defaultValue: 1_000 }),
     },
     resolve: (_root, args, context) =>
-      exportDeliveries(requireViewer(context).tenantId, filterOf(args.filter), args.format, args.limit),
+      exportDeliveries(context.viewer.tenantId, filterOf(args.filter), args.format, args.limit),
   }),
 );
 
@@ -240,13 +229,12 @@ const SendResult = builder.objectRef<SendReport>("SendResult").implement({
 });
 
 builder.mutationField("retryDelivery", (t) =>
-  t.field({
+  t.withAuth({ scope: "deliveries:write" }).field({
     type: SendResult,
-    authScopes: { scope: "deliveries:write" },
     errors: { types: [NotFoundError, ConflictError] },
     description: "Sends the delivery now (a MANUAL attempt with the same webhook-id), whatever its state.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => retryDelivery(requireViewer(context).tenantId, String(id)),
+    resolve: (_root, { id }, context) => retryDelivery(context.viewer.tenantId, id),
   }),
 );
 
@@ -258,9 +246,8 @@ const RecoverResult = builder.objectRef<{ count: number; dryRun: boolean }>("Rec
 });
 
 builder.mutationField("recoverEndpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "deliveries:write" }).field({
     type: RecoverResult,
-    authScopes: { scope: "deliveries:write" },
     errors: { types: [NotFoundError, ValidationError, ConflictError] },
     description: "Queues the endpoint's failed deliveries created in [since, until) again with a fresh retry schedule.",
     args: {
@@ -271,8 +258,8 @@ builder.mutationField("recoverEndpoint", (t) =>
     },
     resolve: async (_root, args, context) => ({
       count: await recoverEndpoint(
-        requireViewer(context).tenantId,
-        String(args.endpointId),
+        context.viewer.tenantId,
+        args.endpointId,
         { since: args.since, until: args.until, dryRun: args.dryRun },
         originOf(context),
       ),
@@ -282,15 +269,13 @@ builder.mutationField("recoverEndpoint", (t) =>
 );
 
 builder.mutationField("sendTestEvent", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: SendResult,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [NotFoundError, RateLimitedError] },
     description:
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
     args: { endpointId: t.arg.id() },
-    resolve: (_root, { endpointId }, context) =>
-      sendTestEvent(requireViewer(context).tenantId, String(endpointId), originOf(context)),
+    resolve: (_root, { endpointId }, context) => sendTestEvent(context.viewer.tenantId, endpointId, originOf(context)),
   }),
 );
 
@@ -320,12 +305,11 @@ const TestSendToEndpoint = builder
   });
 
 builder.mutationField("sendTestEventToAll", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: [TestSendToEndpoint],
-    authScopes: { scope: "endpoints:write" },
     description:
       "A test send to every enabled endpoint, concurrently. Each item carries that endpoint's own outcome: one over its limit (5 a minute) does not fail the others.",
-    resolve: (_root, _args, context) => sendTestEventToAll(requireViewer(context).tenantId, originOf(context)),
+    resolve: (_root, _args, context) => sendTestEventToAll(context.viewer.tenantId, originOf(context)),
   }),
 );
 
@@ -359,26 +343,25 @@ builder.prismaObjectField("Endpoint", "health", (t) =>
 );
 
 builder.subscriptionField("deliveryUpdated", (t) =>
-  t.prismaField({
+  t.withAuth({ scope: "deliveries:read" }).prismaField({
     type: "Delivery",
-    authScopes: { scope: "deliveries:read" },
     description:
       "Deliveries of the tenant as their attempts are recorded (succeeded, rescheduled or failed), from any worker. " +
       "Both filters are optional.",
     args: { endpointId: t.arg.id({ required: false }), eventId: t.arg.id({ required: false }) },
     subscribe: (_root, args, context) =>
       pipe(
-        pubsub().subscribe("delivery:updated", requireViewer(context).tenantId),
+        pubsub().subscribe("delivery:updated", context.viewer.tenantId),
         filter(
           (change: DeliveryChange) =>
-            (!args.endpointId || change.endpointId === String(args.endpointId)) &&
-            (!args.eventId || change.eventId === String(args.eventId)),
+            (!args.endpointId || change.endpointId === args.endpointId) &&
+            (!args.eventId || change.eventId === args.eventId),
         ),
       ),
     resolve: (query, change, _args, context) =>
       prisma.delivery.findFirstOrThrow({
         ...query,
-        where: { id: change.deliveryId, tenantId: requireViewer(context).tenantId },
+        where: { id: change.deliveryId, tenantId: context.viewer.tenantId },
       }),
   }),
 );
@@ -399,15 +382,14 @@ const EndpointHealthChangeType = builder.objectRef<HealthChange>("EndpointHealth
 });
 
 builder.subscriptionField("endpointHealthChanged", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:read" }).field({
     type: EndpointHealthChangeType,
-    authScopes: { scope: "endpoints:read" },
     description: "The tenant's endpoints as their health state changes, from any worker. The filter is optional.",
     args: { endpointId: t.arg.id({ required: false }) },
     subscribe: (_root, args, context) =>
       pipe(
-        pubsub().subscribe("endpoint:health", requireViewer(context).tenantId),
-        filter((change: HealthChange) => !args.endpointId || change.endpointId === String(args.endpointId)),
+        pubsub().subscribe("endpoint:health", context.viewer.tenantId),
+        filter((change: HealthChange) => !args.endpointId || change.endpointId === args.endpointId),
       ),
     resolve: (change) => change,
   }),

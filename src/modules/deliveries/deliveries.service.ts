@@ -1,7 +1,7 @@
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
 import { rateLimit } from "../../db/rate-limit.js";
-import type { Delivery, Endpoint } from "../../generated/prisma/client.js";
+import type { Delivery, Endpoint, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { logger } from "../../logger.js";
@@ -26,8 +26,12 @@ const TESTS_PER_MINUTE = 5;
 const credentials = new EndpointCredentialCache();
 
 /** Finds one of the tenant's deliveries. @throws NotFoundError for a missing, malformed or foreign id alike. */
-export async function findDelivery(tenantId: string, id: string): Promise<Delivery> {
-  return findOrNotFound("delivery", id, () => prisma.delivery.findFirst({ where: { id, tenantId } }));
+export async function findDelivery(
+  tenantId: string,
+  id: string,
+  query: { include?: Prisma.DeliveryInclude; select?: Prisma.DeliverySelect } = {},
+): Promise<Delivery> {
+  return findOrNotFound("delivery", id, () => prisma.delivery.findFirst({ ...query, where: { id, tenantId } }));
 }
 
 /** Sends a claimed delivery now and records the attempt with its trigger; `decide` maps the result to an outcome. */

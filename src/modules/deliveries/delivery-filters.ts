@@ -1,6 +1,6 @@
 import type { DeliveryStatus, Prisma } from "../../generated/prisma/client.js";
 import { ValidationError } from "../../lib/errors.js";
-import { isUuid } from "../../lib/ids.js";
+import { idFilter } from "../../lib/ids.js";
 
 /** Status-code classes the delivery log filters on; NO_RESPONSE is a network error or timeout (no status at all). */
 export const STATUS_CODE_CLASSES = [
@@ -44,16 +44,11 @@ function timeRange(filter: DeliveryFilter): Prisma.DateTimeFilter | undefined {
   return { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) };
 }
 
-/** A malformed id can match nothing; answering with no rows (not an error) keeps filters forgiving. */
-function idOrNothing(id: string): string {
-  return isUuid(id) ? id : "00000000-0000-0000-0000-000000000000";
-}
-
 /** The Prisma where-clause for the delivery log, always inside the tenant. */
 export function deliveryWhere(tenantId: string, filter: DeliveryFilter = {}): Prisma.DeliveryWhereInput {
   const where: Prisma.DeliveryWhereInput = { tenantId };
-  if (filter.endpointId) where.endpointId = idOrNothing(filter.endpointId);
-  if (filter.eventId) where.eventId = idOrNothing(filter.eventId);
+  if (filter.endpointId) where.endpointId = idFilter(filter.endpointId);
+  if (filter.eventId) where.eventId = idFilter(filter.eventId);
   if (filter.eventType) where.eventType = filter.eventType;
   if (filter.statuses?.length) where.status = { in: [...filter.statuses] };
   if (filter.statusCodeClass) {
@@ -78,8 +73,8 @@ export interface AttemptFilter {
 /** The Prisma where-clause for the attempt log, always inside the tenant. */
 export function attemptWhere(tenantId: string, filter: AttemptFilter = {}): Prisma.DeliveryAttemptWhereInput {
   const where: Prisma.DeliveryAttemptWhereInput = { tenantId };
-  if (filter.endpointId) where.endpointId = idOrNothing(filter.endpointId);
-  if (filter.deliveryId) where.deliveryId = idOrNothing(filter.deliveryId);
+  if (filter.endpointId) where.endpointId = idFilter(filter.endpointId);
+  if (filter.deliveryId) where.deliveryId = idFilter(filter.deliveryId);
   if (filter.triggers?.length) where.trigger = { in: [...filter.triggers] };
   if (filter.statusCodeClass) where.statusCode = codeRange(filter.statusCodeClass);
   const createdAt = timeRange(filter);

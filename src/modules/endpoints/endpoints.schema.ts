@@ -2,7 +2,7 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
-import { originOf, requireViewer } from "../../graphql/context.js";
+import { originOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
@@ -185,13 +185,12 @@ function headersInput(value: unknown): Record<string, unknown> | null | undefine
 }
 
 builder.queryField("endpoints", (t) =>
-  t.prismaConnection(
+  t.withAuth({ scope: "endpoints:read" }).prismaConnection(
     {
       type: "Endpoint",
       cursor: "id",
       defaultSize: 20,
       maxSize: 100,
-      authScopes: { scope: "endpoints:read" },
       description: "The tenant's endpoints, newest first.",
       args: {
         enabled: t.arg.boolean({ required: false, description: "Only enabled (true) or disabled (false) ones." }),
@@ -200,7 +199,7 @@ builder.queryField("endpoints", (t) =>
         prisma.endpoint.findMany({
           ...query,
           where: {
-            tenantId: requireViewer(context).tenantId,
+            tenantId: context.viewer.tenantId,
             ...(typeof args.enabled === "boolean" ? { enabled: args.enabled } : {}),
           },
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
@@ -212,24 +211,22 @@ builder.queryField("endpoints", (t) =>
 );
 
 builder.queryField("endpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:read" }).field({
     type: EndpointType,
-    authScopes: { scope: "endpoints:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) => findEndpoint(requireViewer(context).tenantId, String(args.id)),
+    resolve: (_root, args, context) => findEndpoint(context.viewer.tenantId, args.id),
   }),
 );
 
 builder.mutationField("createEndpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: CreatedEndpoint,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateEndpointInput }) },
     resolve: (_root, { input }, context) =>
       createEndpoint(
-        requireViewer(context).tenantId,
+        context.viewer.tenantId,
         {
           name: input.name,
           url: input.url,
@@ -247,15 +244,14 @@ builder.mutationField("createEndpoint", (t) =>
 );
 
 builder.mutationField("updateEndpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: EndpointType,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [ValidationError, ConflictError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateEndpointInput }) },
     resolve: (_root, { id, input }, context) =>
       updateEndpoint(
-        requireViewer(context).tenantId,
-        String(id),
+        context.viewer.tenantId,
+        id,
         {
           name: input.name ?? undefined,
           url: input.url ?? undefined,
@@ -272,53 +268,43 @@ builder.mutationField("updateEndpoint", (t) =>
 );
 
 builder.mutationField("deleteEndpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: EndpointType,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [NotFoundError] },
     description: "Deletes the endpoint with its deliveries and attempt log.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => deleteEndpoint(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => deleteEndpoint(context.viewer.tenantId, id, originOf(context)),
   }),
 );
 
 builder.mutationField("disableEndpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: EndpointType,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [NotFoundError] },
     description: "Stops deliveries; waiting ones fail with endpoint_disabled and can be recovered later.",
     args: { id: t.arg.id(), reason: t.arg.string({ required: false }) },
     resolve: (_root, { id, reason }, context) =>
-      disableEndpoint(
-        requireViewer(context).tenantId,
-        String(id),
-        reason?.trim() || "disabled by a user",
-        originOf(context),
-      ),
+      disableEndpoint(context.viewer.tenantId, id, reason?.trim() || "disabled by a user", originOf(context)),
   }),
 );
 
 builder.mutationField("enableEndpoint", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: EndpointType,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [NotFoundError] },
     description: "Resumes deliveries and resets the failure streak that drives auto-disable.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => enableEndpoint(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => enableEndpoint(context.viewer.tenantId, id, originOf(context)),
   }),
 );
 
 builder.mutationField("revealEndpointSecret", (t) =>
-  t.field({
+  t.withAuth({ scope: "secrets:reveal" }).field({
     type: RevealedSecret,
-    authScopes: { scope: "secrets:reveal" },
     errors: { types: [NotFoundError, RateLimitedError] },
     description: "Shows the current signing secret. Audited; at most 10 a minute.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      revealEndpointSecret(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => revealEndpointSecret(context.viewer.tenantId, id, originOf(context)),
   }),
 );
 
@@ -329,21 +315,18 @@ const RevealedHeaders = builder.objectRef<{ headers: Record<string, string> }>("
 });
 
 builder.mutationField("revealEndpointHeaders", (t) =>
-  t.field({
+  t.withAuth({ scope: "secrets:reveal" }).field({
     type: RevealedHeaders,
-    authScopes: { scope: "secrets:reveal" },
     errors: { types: [NotFoundError, RateLimitedError] },
     description: "Shows the custom header values in full. Audited; shares revealEndpointSecret's limit of 10 a minute.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      revealEndpointHeaders(requireViewer(context).tenantId, String(id), originOf(context)),
+    resolve: (_root, { id }, context) => revealEndpointHeaders(context.viewer.tenantId, id, originOf(context)),
   }),
 );
 
 builder.mutationField("rotateEndpointSecret", (t) =>
-  t.field({
+  t.withAuth({ scope: "endpoints:write" }).field({
     type: RotatedSecret,
-    authScopes: { scope: "endpoints:write" },
     errors: { types: [ValidationError, NotFoundError] },
     description: "Makes a new signing secret; the old one keeps signing too until the grace period ends.",
     args: {
@@ -353,8 +336,8 @@ builder.mutationField("rotateEndpointSecret", (t) =>
     },
     resolve: (_root, args, context) =>
       rotateEndpointSecret(
-        requireViewer(context).tenantId,
-        String(args.id),
+        context.viewer.tenantId,
+        args.id,
         { gracePeriodSeconds: args.gracePeriodSeconds, secret: args.secret },
         originOf(context),
       ),

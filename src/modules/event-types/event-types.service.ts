@@ -39,8 +39,9 @@ export async function findEventType(
   tenantId: string,
   id: string,
   client: Prisma.TransactionClient = prisma,
+  query: { include?: Prisma.EventTypeInclude; select?: Prisma.EventTypeSelect } = {},
 ): Promise<EventType> {
-  return findOrNotFound("event type", id, () => client.eventType.findFirst({ where: { id, tenantId } }));
+  return findOrNotFound("event type", id, () => client.eventType.findFirst({ ...query, where: { id, tenantId } }));
 }
 
 /** @throws ValidationError (name, description, schema), ConflictError when the name exists in the tenant. */

@@ -3,7 +3,7 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { type EventPublishedNotice, pubsub } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
-import { requireViewer, subscriptionError } from "../../graphql/context.js";
+import { subscriptionError } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
 import { cancelScheduledEvent, findEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
@@ -66,68 +66,63 @@ const toPublishInput = (input: {
 });
 
 builder.mutationField("publishEvent", (t) =>
-  t.field({
+  t.withAuth({ scope: "events:publish" }).field({
     type: PublishResult,
-    authScopes: { scope: "events:publish" },
     errors: { types: [ValidationError, ConflictError] },
     description: "Publishes one event: it and its deliveries are written in one transaction.",
     args: { input: t.arg({ type: PublishEventInput }) },
     resolve: async (_root, { input }, context) => {
-      const [result] = await publishEvents(requireViewer(context).tenantId, [toPublishInput(input)], false);
+      const [result] = await publishEvents(context.viewer.tenantId, [toPublishInput(input)], false);
       return result as PublishedEvent;
     },
   }),
 );
 
 builder.mutationField("publishEvents", (t) =>
-  t.field({
+  t.withAuth({ scope: "events:publish" }).field({
     type: PublishedEvents,
-    authScopes: { scope: "events:publish" },
     errors: { types: [ValidationError, ConflictError] },
     description: `Publishes up to ${MAX_BATCH} events in one transaction: all or none. Errors name the input, e.g. events.3.payload.`,
     args: { events: t.arg({ type: [PublishEventInput] }) },
     resolve: async (_root, { events }, context) => ({
-      results: await publishEvents(requireViewer(context).tenantId, events.map(toPublishInput), true),
+      results: await publishEvents(context.viewer.tenantId, events.map(toPublishInput), true),
     }),
   }),
 );
 
 builder.mutationField("cancelScheduledEvent", (t) =>
-  t.field({
+  t.withAuth({ scope: "events:publish" }).field({
     type: EventObject,
-    authScopes: { scope: "events:publish" },
     errors: { types: [NotFoundError, ConflictError] },
     description: "Cancels an event published with deliverAt, before it goes out.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => cancelScheduledEvent(requireViewer(context).tenantId, String(id)),
+    resolve: (_root, { id }, context) => cancelScheduledEvent(context.viewer.tenantId, id),
   }),
 );
 
 builder.queryField("event", (t) =>
-  t.field({
+  t.withAuth({ scope: "deliveries:read" }).field({
     type: EventObject,
-    authScopes: { scope: "deliveries:read" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => findEvent(requireViewer(context).tenantId, String(id)),
+    resolve: (_root, { id }, context) => findEvent(context.viewer.tenantId, id),
   }),
 );
 
 builder.queryField("events", (t) =>
-  t.prismaConnection(
+  t.withAuth({ scope: "deliveries:read" }).prismaConnection(
     {
       type: "Event",
       cursor: "id",
       defaultSize: 20,
       maxSize: 100,
-      authScopes: { scope: "deliveries:read" },
       description: "Published events, newest first.",
       args: { eventType: t.arg.string({ required: false }) },
       resolve: (query, _root, args, context) =>
         prisma.event.findMany({
           ...query,
           where: {
-            tenantId: requireViewer(context).tenantId,
+            tenantId: context.viewer.tenantId,
             ...(args.eventType ? { eventType: args.eventType } : {}),
           },
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
@@ -160,15 +155,14 @@ OutboundEventType.implement({
 });
 
 builder.subscriptionField("eventPublished", (t) =>
-  t.field({
+  t.withAuth({ scope: "deliveries:read" }).field({
     type: OutboundEventType,
-    authScopes: { scope: "deliveries:read" },
     description:
       "The tenant's events as they are published (from any instance), whether or not an endpoint subscribes to them: " +
       "what `signalpost listen --forward-to` re-posts to a local URL. `eventTypes` (at most 100 names) keeps only those.",
     args: { eventTypes: t.arg.stringList({ required: false }) },
     subscribe: (_root, { eventTypes }, context) => {
-      const { tenantId } = requireViewer(context);
+      const { tenantId } = context.viewer;
       if (eventTypes && eventTypes.length > MAX_EVENT_TYPE_FILTER)
         throw subscriptionError(new ValidationError(`at most ${MAX_EVENT_TYPE_FILTER} event types`, "eventTypes"));
       const wanted = eventTypes?.length ? new Set(eventTypes) : null;
@@ -178,7 +172,7 @@ builder.subscriptionField("eventPublished", (t) =>
       );
     },
     resolve: async ({ eventId }, _args, context) => ({
-      event: await prisma.event.findFirstOrThrow({ where: { id: eventId, tenantId: requireViewer(context).tenantId } }),
+      event: await prisma.event.findFirstOrThrow({ where: { id: eventId, tenantId: context.viewer.tenantId } }),
     }),
   }),
 );

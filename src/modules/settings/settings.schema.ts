@@ -1,5 +1,5 @@
 import { builder } from "../../builder.js";
-import { originOf, requireViewer } from "../../graphql/context.js";
+import { originOf } from "../../graphql/context.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import { publicUrl } from "../../lib/public-url.js";
 import { RetryPolicy, RetryPolicyInput } from "../endpoints/endpoints.schema.js";
@@ -88,10 +88,9 @@ async function settingsOf(tenantId: string): Promise<SettingsView> {
 }
 
 builder.queryField("settings", (t) =>
-  t.field({
+  t.withAuth({ scope: "settings:read" }).field({
     type: SettingsType,
-    authScopes: { scope: "settings:read" },
-    resolve: (_root, _args, context) => settingsOf(requireViewer(context).tenantId),
+    resolve: (_root, _args, context) => settingsOf(context.viewer.tenantId),
   }),
 );
 
@@ -112,13 +111,12 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
 });
 
 builder.mutationField("updateSettings", (t) =>
-  t.field({
+  t.withAuth({ scope: "settings:write" }).field({
     type: SettingsType,
-    authScopes: { scope: "settings:write" },
     errors: { types: [ValidationError, ForbiddenError] },
     args: { input: t.arg({ type: UpdateSettingsInput }) },
     resolve: async (_root, { input }, context) => {
-      const viewer = requireViewer(context);
+      const { viewer } = context;
       // GraphQL passes absent fields as undefined and explicit nulls as null, which is the distinction we need.
       await updateSettings(viewer.tenantId, input, grants(viewer.scopes, INSTANCE_ADMIN), originOf(context));
       return settingsOf(viewer.tenantId);

@@ -19,12 +19,17 @@ export async function withSharedDatabase<T>(config: Config, work: (database: Dat
     closing ??= database.close();
     return closing;
   };
+  // A second Ctrl-C while PostgreSQL stops (a fast shutdown, well under a second) is ignored rather than left to
+  // Node's default, which would exit at once and leave the cluster running after all.
+  let stopping = false;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => {
+    if (stopping) return;
+    stopping = true;
     const exit = () => process.exit(SIGNAL_EXIT_CODES[signal]);
     opening.then(close).then(exit, exit);
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     const database = await opening;
     try {

@@ -6,9 +6,8 @@ import { describe, expect, it } from "vitest";
 import { runSignalpost, servingPort } from "../support/process.js";
 import { until } from "../support/wait.js";
 
-/** tsx's loader as an entry: runs a TypeScript file given as the first argument. */
-const TSX_ENTRY = fileURLToPath(new URL("../../node_modules/tsx/dist/cli.mjs", import.meta.url));
-const SHARED_DATABASE_COMMAND = fileURLToPath(new URL("../support/shared-database-command.ts", import.meta.url));
+/** A one-shot command that holds the database until signalled (tests/support/shared-database-command.ts). */
+const SHARED_DATABASE_COMMAND = fileURLToPath(new URL("../support/shared-database-command.mjs", import.meta.url));
 
 /** pino's levels: 40 is WARN, 50 ERROR, 60 FATAL. */
 const WARN = 40;
@@ -45,9 +44,7 @@ describe("Ctrl-C in a terminal", () => {
     await chmod(dataDir, 0o755);
     // migrate and keys create run their work inside withSharedDatabase; this command's work never ends, so the
     // signal arrives while it holds the database, whatever the machine's speed.
-    const command = runSignalpost([SHARED_DATABASE_COMMAND], { SIGNALPOST_DATA_DIR: dataDir }, TSX_ENTRY, {
-      detached: true,
-    });
+    const command = runSignalpost([], { SIGNALPOST_DATA_DIR: dataDir }, SHARED_DATABASE_COMMAND, { detached: true });
     let postmasterPid = 0;
     try {
       await until(

@@ -3,6 +3,7 @@ import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
+import { withTransaction } from "../../db/transaction.js";
 import { jobQueue } from "../../jobs/kit/queue.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { insertConsoleEvents, wakeConsole } from "../console/console-events.js";
@@ -69,9 +70,7 @@ export type AcceptanceResult =
 export const accept: (acceptance: Acceptance) => Promise<AcceptanceResult> = groupCommit(writeBatch);
 
 async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  const { results, acceptedAny } = await withTransaction(pool, async (client) => {
     // Requests checked against an agent row that has changed since are handed back, having consumed nothing.
     const { rows: versions } = await client.query<{ id: string; version: string }>(
       prepared(`SELECT id, xmin::text AS version FROM "Agent" WHERE id = ANY($1::uuid[])`, [
@@ -143,17 +142,12 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
         })),
       );
     }
-    await client.query("COMMIT");
-    if (accepted.length) {
-      // Once committed: wakes an execution worker at once, and the consoles.
-      wakeSoon(EXECUTIONS_CHANNEL);
-      wakeConsole();
-    }
-    return results;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
+    return { results, acceptedAny: accepted.length > 0 };
+  });
+  if (acceptedAny) {
+    // Once committed: wakes an execution worker at once, and the consoles.
+    wakeSoon(EXECUTIONS_CHANNEL);
+    wakeConsole();
   }
+  return results;
 }

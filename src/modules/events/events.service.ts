@@ -5,6 +5,7 @@ import { wakeSoon } from "../../db/notify.js";
 import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { publishMany } from "../../db/pubsub.js";
+import { withClient, withTransaction } from "../../db/transaction.js";
 import { type Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
@@ -130,66 +131,73 @@ async function insertChecked(
   now: number,
 ): Promise<PublishedEvent[] | undefined> {
   const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
-  const client = await pool.connect();
+  // Without keys the insert is a single statement, atomic on its own: no BEGIN/COMMIT round trips on the hot path.
+  const run = keys.length ? withTransaction : withClient;
   try {
-    if (keys.length) await client.query("BEGIN");
-    const results: (PublishedEvent | undefined)[] = new Array(checked.length);
-    const fresh: { index: number; data: CheckedInput; id: string }[] = [];
-    const byKey = new Map<string, Event>();
-    if (keys.length) {
-      const { rows: previous } = await client.query<Event>(
-        prepared(`SELECT ${EVENT_COLUMNS} FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
-          tenantId,
-          keys,
-        ]),
-      );
-      const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
-      // A key older than the window is free again: the old event keeps its history but gives up the key.
-      if (stale.length) {
-        await client.query(`UPDATE "Event" SET "idempotencyKey" = NULL WHERE id = ANY($1::uuid[])`, [
-          stale.map((event) => event.id),
-        ]);
-      }
-      for (const event of previous) if (!stale.includes(event)) byKey.set(event.idempotencyKey as string, event);
-    }
-    const claimedKeys = new Set<string>();
-    for (const [index, data] of checked.entries()) {
-      const existing = data.idempotencyKey ? byKey.get(data.idempotencyKey) : undefined;
-      if (existing) results[index] = { event: existing, deliveryCount: 0, duplicate: true };
-      else if (data.idempotencyKey && claimedKeys.has(data.idempotencyKey)) {
-        throw new ValidationError(
-          "the same idempotencyKey appears twice in this batch",
-          batch ? `events.${index}.idempotencyKey` : "idempotencyKey",
-        );
-      } else {
-        if (data.idempotencyKey) claimedKeys.add(data.idempotencyKey);
-        fresh.push({ index, data, id: randomUUID() });
-      }
-    }
-    if (fresh.length) {
-      const inserted = await insertAndFanOut(client, tenantId, fresh);
-      if (!inserted) {
-        if (keys.length) await client.query("ROLLBACK");
-        return undefined;
-      }
-      if (inserted.size !== fresh.length) {
-        // A concurrent publish with the same key committed first: let the caller retry and get that event.
-        throw new ConflictError(
-          "an event with this idempotencyKey is being published concurrently; retry",
-          "idempotencyKey",
-        );
-      }
-      for (const item of fresh)
-        results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
-    }
-    if (keys.length) await client.query("COMMIT");
-    return results as PublishedEvent[];
+    return await run(pool, (client) => insertOnClient(client, tenantId, checked, keys, batch, now));
   } catch (error) {
-    if (keys.length) await client.query("ROLLBACK").catch(() => undefined);
+    if (error instanceof TypesChanged) return undefined;
     throw error;
-  } finally {
-    client.release();
   }
+}
+
+/** Thrown inside the transaction when an event type changed since the inputs were checked: rolls it back. */
+class TypesChanged extends Error {}
+
+async function insertOnClient(
+  client: PoolClient,
+  tenantId: string,
+  checked: CheckedInput[],
+  keys: string[],
+  batch: boolean,
+  now: number,
+): Promise<PublishedEvent[]> {
+  const results: (PublishedEvent | undefined)[] = new Array(checked.length);
+  const fresh: { index: number; data: CheckedInput; id: string }[] = [];
+  const byKey = new Map<string, Event>();
+  if (keys.length) {
+    const { rows: previous } = await client.query<Event>(
+      prepared(`SELECT ${EVENT_COLUMNS} FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
+        tenantId,
+        keys,
+      ]),
+    );
+    const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
+    // A key older than the window is free again: the old event keeps its history but gives up the key.
+    if (stale.length) {
+      await client.query(`UPDATE "Event" SET "idempotencyKey" = NULL WHERE id = ANY($1::uuid[])`, [
+        stale.map((event) => event.id),
+      ]);
+    }
+    for (const event of previous) if (!stale.includes(event)) byKey.set(event.idempotencyKey as string, event);
+  }
+  const claimedKeys = new Set<string>();
+  for (const [index, data] of checked.entries()) {
+    const existing = data.idempotencyKey ? byKey.get(data.idempotencyKey) : undefined;
+    if (existing) results[index] = { event: existing, deliveryCount: 0, duplicate: true };
+    else if (data.idempotencyKey && claimedKeys.has(data.idempotencyKey)) {
+      throw new ValidationError(
+        "the same idempotencyKey appears twice in this batch",
+        batch ? `events.${index}.idempotencyKey` : "idempotencyKey",
+      );
+    } else {
+      if (data.idempotencyKey) claimedKeys.add(data.idempotencyKey);
+      fresh.push({ index, data, id: randomUUID() });
+    }
+  }
+  if (fresh.length) {
+    const inserted = await insertAndFanOut(client, tenantId, fresh);
+    if (!inserted) throw new TypesChanged();
+    if (inserted.size !== fresh.length) {
+      // A concurrent publish with the same key committed first: let the caller retry and get that event.
+      throw new ConflictError(
+        "an event with this idempotencyKey is being published concurrently; retry",
+        "idempotencyKey",
+      );
+    }
+    for (const item of fresh) results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
+  }
+  return results as PublishedEvent[];
 }
 
 /**
@@ -267,9 +275,7 @@ export async function forwardToEndpoint(input: {
   headers: Record<string, string>;
   idempotencyKey: string;
 }): Promise<{ eventId: string; deliveryCount: number }> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  const forwarded = await withTransaction(pool, async (client) => {
     const existing = await client.query<{ id: string }>(
       prepared(`SELECT id FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = $2`, [
         input.tenantId,
@@ -277,10 +283,7 @@ export async function forwardToEndpoint(input: {
       ]),
     );
     const found = existing.rows[0];
-    if (found) {
-      await client.query("COMMIT");
-      return { eventId: found.id, deliveryCount: 0 };
-    }
+    if (found) return { eventId: found.id, deliveryCount: 0 };
     const { rows } = await client.query<{ id: string; deliveries: string }>(
       prepared(
         `WITH ins AS (
@@ -304,16 +307,11 @@ export async function forwardToEndpoint(input: {
         ],
       ),
     );
-    await client.query("COMMIT");
     const row = rows[0] as { id: string; deliveries: string };
-    if (Number(row.deliveries) > 0) wakeSoon(DELIVERIES_CHANNEL);
     return { eventId: row.id, deliveryCount: Number(row.deliveries) };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
+  if (forwarded.deliveryCount > 0) wakeSoon(DELIVERIES_CHANNEL);
+  return forwarded;
 }
 
 /** One of the tenant's events. @throws NotFoundError (field `id`) for a missing, malformed or foreign id alike. */

@@ -7,7 +7,7 @@ import { groupCommit } from "../../lib/group-commit.js";
 import { isUuid } from "../../lib/ids.js";
 import { executionsTotal } from "../../lib/metrics.js";
 import type { Logger } from "../../logger.js";
-import { wakeConsole } from "../console/console-events.js";
+import { consoleEventsInsertSql, wakeConsole } from "../console/console-events.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
 import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
@@ -81,8 +81,10 @@ async function writeTransitions(transitions: Transition[]): Promise<undefined[]>
        FROM u WHERE e.id = u.id
        RETURNING e.id, e."tenantId", e."agentId"
      ), announced AS (
-       INSERT INTO "ConsoleEvent" ("tenantId", kind, "agentId", "executionId", data)
-       SELECT c."tenantId", 'EXECUTION_UPDATED', c."agentId", c.id, u.console FROM changed c JOIN u ON u.id = c.id
+       ${consoleEventsInsertSql(
+         `SELECT c."tenantId", 'EXECUTION_UPDATED'::"ConsoleEventKind", NULL::uuid, NULL::uuid, c."agentId", c.id,
+            NULL::uuid, u.console FROM changed c JOIN u ON u.id = c.id`,
+       )}
        RETURNING 1
      )
      SELECT count(*) FROM announced`,

@@ -3,7 +3,7 @@ import { pool, prisma } from "../../db/prisma.js";
 import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
 import { ForbiddenError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { recordAudit } from "../audit/audit.service.js";
-import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
+import { consoleEventsInsertSql, recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
@@ -170,8 +170,10 @@ export async function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<
            WHERE id = $1 AND ("usageAnnouncedAt" IS NULL OR "usageAnnouncedAt" <= $3)
            RETURNING id, "tenantId", name, "lastChars"
          ), written AS (
-           INSERT INTO "ConsoleEvent" ("tenantId", kind, "apiKeyId", data)
-           SELECT "tenantId", 'API_KEY_USED', id, jsonb_build_object('name', name, 'lastChars', "lastChars") FROM claimed
+           ${consoleEventsInsertSql(
+             `SELECT "tenantId", 'API_KEY_USED'::"ConsoleEventKind", NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, id,
+                jsonb_build_object('name', name, 'lastChars', "lastChars") FROM claimed`,
+           )}
            RETURNING 1
          ) SELECT count(*)::int AS written FROM written`,
           [apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS)],

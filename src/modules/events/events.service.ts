@@ -2,13 +2,19 @@ import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
-import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { publishMany } from "../../db/pubsub.js";
 import { withClient, withTransaction } from "../../db/transaction.js";
-import { type Event, Prisma } from "../../generated/prisma/client.js";
+import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
+import {
+  findEventIdByIdempotencyKey,
+  findEventsByIdempotencyKeys,
+  freeIdempotencyKeys,
+  insertEventsAndFanOut,
+  insertForwardedEvent,
+} from "./events.store.js";
 
 export interface PublishInput {
   eventType: string;
@@ -29,7 +35,6 @@ export const MAX_BATCH = 100;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000;
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
-const EVENT_COLUMNS = columnList(Prisma.EventScalarFieldEnum);
 
 interface CheckedInput {
   type: PublishableType;
@@ -156,18 +161,14 @@ async function insertOnClient(
   const fresh: { index: number; data: CheckedInput; id: string }[] = [];
   const byKey = new Map<string, Event>();
   if (keys.length) {
-    const { rows: previous } = await client.query<Event>(
-      prepared(`SELECT ${EVENT_COLUMNS} FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
-        tenantId,
-        keys,
-      ]),
-    );
+    const previous = await findEventsByIdempotencyKeys(client, tenantId, keys);
     const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
     // A key older than the window is free again: the old event keeps its history but gives up the key.
     if (stale.length) {
-      await client.query(`UPDATE "Event" SET "idempotencyKey" = NULL WHERE id = ANY($1::uuid[])`, [
+      await freeIdempotencyKeys(
+        client,
         stale.map((event) => event.id),
-      ]);
+      );
     }
     for (const event of previous) if (!stale.includes(event)) byKey.set(event.idempotencyKey as string, event);
   }
@@ -200,62 +201,23 @@ async function insertOnClient(
   return results as PublishedEvent[];
 }
 
-/**
- * One statement checks that every event type is still at the version the inputs were validated against (and not
- * archived), then inserts the events (ids chosen here, so results map back to inputs) and every delivery of the
- * batch (INSERT ... SELECT over the subscribed, enabled endpoints). Returns undefined, having inserted nothing, when
- * a type changed.
- */
-async function insertAndFanOut(
+/** Inserts the fresh inputs and their deliveries in one statement (events.store.ts); undefined when a type changed. */
+function insertAndFanOut(
   client: PoolClient,
   tenantId: string,
   fresh: { data: CheckedInput; id: string }[],
 ): Promise<Map<string, Omit<PublishedEvent, "duplicate">> | undefined> {
-  const types = new Map(fresh.map((item) => [item.data.type.name, item.data.type.version]));
-  const { rows } = await client.query<Event & { deliveryCount: string; typesCurrent: boolean }>(
-    prepared(
-      `WITH current AS (
-       SELECT count(*) = cardinality($7::text[]) AS ok
-       FROM unnest($7::text[], $8::text[]) AS v(name, version)
-       JOIN "EventType" et ON et."tenantId" = $1 AND et.name = v.name AND et.xmin::text = v.version
-         AND et."archivedAt" IS NULL
-     ), ins AS (
-       INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt")
-       SELECT x.id, $1, x.type, x.payload, x.key, x.deliver_at
-       FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) AS x(id, type, payload, key, deliver_at)
-       WHERE (SELECT ok FROM current)
-       ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING
-       RETURNING *
-     ), fanned AS (
-       INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-       SELECT ins."tenantId", ins.id, ep.id, ins."eventType", COALESCE(ins."deliverAt", ins."createdAt")
-       FROM ins JOIN "Endpoint" ep ON ep."tenantId" = ins."tenantId" AND ep.enabled
-         AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
-       RETURNING "eventId"
-     )
-     SELECT current.ok AS "typesCurrent", ${columnList(Prisma.EventScalarFieldEnum, "ins")},
-       (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
-     FROM current LEFT JOIN ins ON true`,
-      [
-        tenantId,
-        fresh.map((item) => item.id),
-        fresh.map((item) => item.data.type.name),
-        fresh.map((item) => JSON.stringify(item.data.payload)),
-        fresh.map((item) => item.data.idempotencyKey),
-        fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
-        [...types.keys()],
-        [...types.values()],
-      ],
-    ),
-  );
-  if (!rows[0]?.typesCurrent) return undefined;
-  return new Map(
-    rows
-      .filter((row) => row.id !== null)
-      .map(({ deliveryCount, typesCurrent: _, ...event }) => [
-        event.id,
-        { event: event as Event, deliveryCount: Number(deliveryCount) },
-      ]),
+  return insertEventsAndFanOut(
+    client,
+    tenantId,
+    fresh.map((item) => ({
+      id: item.id,
+      eventType: item.data.type.name,
+      payload: JSON.stringify(item.data.payload),
+      idempotencyKey: item.data.idempotencyKey,
+      deliverAt: item.data.deliverAt,
+    })),
+    new Map(fresh.map((item) => [item.data.type.name, item.data.type.version])),
   );
 }
 
@@ -276,39 +238,9 @@ export async function forwardToEndpoint(input: {
   idempotencyKey: string;
 }): Promise<{ eventId: string; deliveryCount: number }> {
   const forwarded = await withTransaction(pool, async (client) => {
-    const existing = await client.query<{ id: string }>(
-      prepared(`SELECT id FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = $2`, [
-        input.tenantId,
-        input.idempotencyKey,
-      ]),
-    );
-    const found = existing.rows[0];
-    if (found) return { eventId: found.id, deliveryCount: 0 };
-    const { rows } = await client.query<{ id: string; deliveries: string }>(
-      prepared(
-        `WITH ins AS (
-         INSERT INTO "Event" ("tenantId", "eventType", payload, "rawBody", "extraHeaders", "idempotencyKey")
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, "tenantId", "createdAt"
-       ), fanned AS (
-         INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-         SELECT ins."tenantId", ins.id, ep.id, $2, ins."createdAt" FROM ins
-         JOIN "Endpoint" ep ON ep.id = $7 AND ep."tenantId" = ins."tenantId" AND ep.enabled
-         RETURNING id
-       )
-       SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries FROM ins`,
-        [
-          input.tenantId,
-          FORWARD_EVENT_TYPE,
-          JSON.stringify(input.payload),
-          input.rawBody,
-          JSON.stringify(input.headers),
-          input.idempotencyKey,
-          input.endpointId,
-        ],
-      ),
-    );
-    const row = rows[0] as { id: string; deliveries: string };
-    return { eventId: row.id, deliveryCount: Number(row.deliveries) };
+    const existing = await findEventIdByIdempotencyKey(client, input.tenantId, input.idempotencyKey);
+    if (existing) return { eventId: existing, deliveryCount: 0 };
+    return insertForwardedEvent(client, { ...input, eventType: FORWARD_EVENT_TYPE });
   });
   if (forwarded.deliveryCount > 0) wakeSoon(DELIVERIES_CHANNEL);
   return forwarded;

@@ -138,3 +138,11 @@ async function applyOne(client: pg.Client, migration: MigrationFile): Promise<vo
     throw new MigrationError(`Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`);
   }
 }
+
+/** The names of the migrations applied and not rolled back, for readiness (another instance may roll one back). */
+export async function appliedMigrationNames(db: pg.Pool): Promise<Set<string>> {
+  const { rows } = await db.query<{ migration_name: string }>(
+    `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  );
+  return new Set(rows.map((row) => String(row.migration_name)));
+}

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { OperatorError } from "../lib/errors.js";
 import type { Logger } from "../logger.js";
+import { inTransaction } from "./transaction.js";
 
 /** Where `prisma/migrations/<timestamp>_<name>/migration.sql` live, relative to this file (src/db). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
@@ -125,16 +126,23 @@ function checkHistory(files: MigrationFile[], applied: Map<string, AppliedMigrat
 async function applyOne(client: pg.Client, migration: MigrationFile): Promise<void> {
   const id = randomUUID();
   try {
-    await client.query("BEGIN");
-    await client.query(migration.sql);
-    await client.query(
-      `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+    await inTransaction(client, async () => {
+      await client.query(migration.sql);
+      await client.query(
+        `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
        VALUES ($1, $2, $3, now(), now(), 1)`,
-      [id, migration.checksum, migration.name],
-    );
-    await client.query("COMMIT");
+        [id, migration.checksum, migration.name],
+      );
+    });
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
     throw new MigrationError(`Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`);
   }
+}
+
+/** The names of the migrations applied and not rolled back, for readiness (another instance may roll one back). */
+export async function appliedMigrationNames(db: pg.Pool): Promise<Set<string>> {
+  const { rows } = await db.query<{ migration_name: string }>(
+    `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  );
+  return new Set(rows.map((row) => String(row.migration_name)));
 }

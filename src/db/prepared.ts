@@ -30,3 +30,40 @@ export function columnList(fields: Readonly<Record<string, string>>, table?: str
     .map((column) => (table ? `${table}."${column}"` : `"${column}"`))
     .join(", ");
 }
+
+/** A statement with named parameters turned into the positional text pg prepares, and the order of the names. */
+interface NamedStatement {
+  name: string;
+  text: string;
+  order: string[];
+}
+
+const namedStatements = new Map<string, NamedStatement>();
+/** `$tenantId`, `$ids`: a dollar and a name (positional `$1` and casts such as `::uuid[]` do not match). */
+const NAMED_PARAMETER = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/**
+ * {@link prepared} with named parameters: `$tenantId` in the text, `{ tenantId }` in `params`, so a long statement
+ * (a recorded batch of attempts takes 33 arrays) is read by name instead of by counting, and a fragment shared by
+ * several statements (the console-event insert) needs no offset. Each distinct text is rewritten to `$1, $2, ...`
+ * once and cached with its prepared name, so a call costs a map lookup and an array of values, as before.
+ * @throws Error when the text names a parameter `params` does not have (a programming error, found on first use).
+ */
+export function named(text: string, params: Readonly<Record<string, unknown>>): QueryConfig {
+  let statement = namedStatements.get(text);
+  if (statement === undefined) {
+    const order: string[] = [];
+    const positional = text.replace(NAMED_PARAMETER, (_, parameter: string) => {
+      let index = order.indexOf(parameter);
+      if (index === -1) index = order.push(parameter) - 1;
+      return `$${index + 1}`;
+    });
+    statement = { name: prepared(positional).name as string, text: positional, order };
+    namedStatements.set(text, statement);
+  }
+  const values = statement.order.map((parameter) => {
+    if (!(parameter in params)) throw new Error(`SQL parameter $${parameter} has no value`);
+    return params[parameter];
+  });
+  return { name: statement.name, text: statement.text, values };
+}

@@ -11,15 +11,21 @@ import { PrismaClient } from "../generated/prisma/client.js";
 export let prisma: PrismaClient;
 
 /**
- * The pool Prisma runs on, shared with the places that speak SQL directly. Prisma is the default for every read and
- * write. SQL (through this pool, as named prepared statements, src/db/prepared.ts) is kept where it was measured to
- * matter or where Prisma cannot say it: the publish and delivery hot paths (events.service.ts, delivery-store.ts),
- * inbound acceptance and its group commit (agents/acceptance.ts, inbound.ts, executions.service.ts), the console
- * feed's writer and cursor reads (console/), retention's batched deletes, the shared rate-limit windows
- * (db/shared-window.ts), LISTEN/NOTIFY (db/listen.ts, db/notify.ts), readiness, the migrator, and a few single
- * statements Prisma cannot express (api keys, event types, endpoint headers, secret masks). pg-boss has its own pool
- * (jobs/queue.ts). `grep -rl "pool\.\|client\.query" src` lists them; issue 15 gathers them into one store per
- * domain.
+ * The pool Prisma runs on, shared with the places that speak SQL directly. Where each is used, and why:
+ * - Prisma is the default for every read and write (services, schema resolvers through @pothos/plugin-prisma).
+ * - SQL is kept where it was measured to matter or where Prisma cannot say it, and then it lives in the domain's
+ *   `*.store.ts` beside its service, one function per statement with named, typed inputs and rows checked where they
+ *   enter: publishing (events/events.store.ts), inbound acceptance and executions (agents/inbound.store.ts), delivery
+ *   claims and attempts (deliveries/delivery-store.ts), the per-request API-key lookup (api-keys/api-keys.store.ts),
+ *   the console feed's reads (console/console.store.ts), retention's batched deletes (retention/retention.store.ts),
+ *   versioned event types and name checks (event-types/event-types.store.ts), start-up header sealing
+ *   (endpoints/endpoints.store.ts). Console events have one writer, console/console-events.ts insertConsoleEvents
+ *   (and its SQL fragment for the hot paths' single statements).
+ * - Infrastructure SQL stays here in src/db/: transactions (transaction.ts: withTransaction), named parameters and
+ *   named prepared statements (prepared.ts), LISTEN/NOTIFY (listen.ts, notify.ts), the shared rate-limit windows
+ *   (shared-window.ts), secret masks (secret-masks.ts), the migrator and readiness's migration check (migrator.ts),
+ *   database creation (database.ts). pg-boss has its own pool (jobs/kit/queue.ts).
+ * `grep -rl "pool\.\|client\.query" src` lists them.
  */
 export let pool: pg.Pool;
 

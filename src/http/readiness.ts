@@ -1,3 +1,4 @@
+import { appliedMigrationNames } from "../db/migrator.js";
 import { pool } from "../db/prisma.js";
 import type { JobQueue } from "../jobs/kit/queue.js";
 import type { Logger } from "../logger.js";
@@ -26,14 +27,8 @@ export async function readinessChecks(
 ): Promise<ReadinessCheck[]> {
   const checks: ReadinessCheck[] = [];
   try {
-    const applied = await withTimeout(
-      pool.query<{ migration_name: string }>(
-        `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-      ),
-      DATABASE_CHECK_TIMEOUT_MS,
-    );
+    const names = await withTimeout(appliedMigrationNames(pool), DATABASE_CHECK_TIMEOUT_MS);
     checks.push({ name: "database", ok: true });
-    const names = new Set(applied.rows.map((row) => row.migration_name));
     const pending = knownMigrations.filter((name) => !names.has(name));
     checks.push(
       pending.length

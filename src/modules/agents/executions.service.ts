@@ -1,5 +1,4 @@
-import { prepared } from "../../db/prepared.js";
-import { pool, prisma } from "../../db/prisma.js";
+import { prisma } from "../../db/prisma.js";
 import { pubsub } from "../../db/pubsub.js";
 import type { AgentExecution, Prisma } from "../../generated/prisma/client.js";
 import { findOrNotFound, ValidationError } from "../../lib/errors.js";
@@ -11,6 +10,7 @@ import { wakeConsole } from "../console/console-events.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
 import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
+import { loadExecutionsWithAgents, writeExecutionTransitions } from "./inbound.store.js";
 
 type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED";
 
@@ -32,20 +32,11 @@ interface LoadedExecution {
  */
 const loadExecution: (executionId: string) => Promise<LoadedExecution | null> = groupCommit(
   async (executionIds: string[]) => {
-    const { rows } = await pool.query<
-      Omit<LoadedExecution, "agent"> & { agentName: string; transform: string | null; actions: AgentAction[] }
-    >(
-      prepared(
-        `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
-         a.name AS "agentName", a.transform, a.actions
-       FROM "AgentExecution" e JOIN "Agent" a ON a.id = e."agentId" WHERE e.id = ANY($1::uuid[])`,
-        [executionIds],
-      ),
-    );
+    const rows = await loadExecutionsWithAgents(executionIds);
     const byId = new Map(
       rows.map(({ agentName, transform, actions, ...execution }) => [
         execution.id,
-        { ...execution, agent: { name: agentName, transform, actions } },
+        { ...execution, agent: { name: agentName, transform, actions: actions as AgentAction[] } },
       ]),
     );
     return executionIds.map((id) => byId.get(id) ?? null);
@@ -65,41 +56,18 @@ interface Transition {
  * half and each used to cost a transaction per change.
  */
 async function writeTransitions(transitions: Transition[]): Promise<undefined[]> {
-  await pool.query(
-    prepared(
-      `WITH u AS (
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[])
-         AS u(id, status, result, error, console)
-     ), changed AS (
-       UPDATE "AgentExecution" e SET
-         status = u.status::"ExecutionStatus",
-         "startedAt" = CASE WHEN u.status = 'RUNNING' THEN now() ELSE e."startedAt" END,
-         attempts = e.attempts + CASE WHEN u.status = 'RUNNING' THEN 1 ELSE 0 END,
-         "finishedAt" = CASE WHEN u.status IN ('SUCCEEDED', 'FAILED') THEN now() ELSE NULL END,
-         result = COALESCE(u.result, e.result),
-         error = u.error
-       FROM u WHERE e.id = u.id
-       RETURNING e.id, e."tenantId", e."agentId"
-     ), announced AS (
-       INSERT INTO "ConsoleEvent" ("tenantId", kind, "agentId", "executionId", data)
-       SELECT c."tenantId", 'EXECUTION_UPDATED', c."agentId", c.id, u.console FROM changed c JOIN u ON u.id = c.id
-       RETURNING 1
-     )
-     SELECT count(*) FROM announced`,
-      [
-        transitions.map((t) => t.execution.id),
-        transitions.map((t) => t.status),
-        transitions.map((t) => (t.result === undefined ? null : JSON.stringify(t.result))),
-        transitions.map((t) => t.error),
-        transitions.map((t) =>
-          JSON.stringify({
-            status: t.status,
-            agentName: t.execution.agent.name,
-            ...(t.error ? { error: t.error.slice(0, 300) } : {}),
-          }),
-        ),
-      ],
-    ),
+  await writeExecutionTransitions(
+    transitions.map((t) => ({
+      id: t.execution.id,
+      status: t.status,
+      result: t.result === undefined ? null : JSON.stringify(t.result),
+      error: t.error,
+      console: {
+        status: t.status,
+        agentName: t.execution.agent.name,
+        ...(t.error ? { error: t.error.slice(0, 300) } : {}),
+      },
+    })),
   );
   // Announced once committed: agentExecutionUpdated subscribers, then the consoles (see db/notify.ts).
   for (const t of transitions) {

@@ -1,9 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { LRUCache } from "lru-cache";
-import { columnList, prepared } from "../../db/prepared.js";
-import { pool } from "../../db/prisma.js";
 import { SharedWindowBudget } from "../../db/shared-window.js";
-import { type Agent, Prisma } from "../../generated/prisma/client.js";
+import type { Agent } from "../../generated/prisma/client.js";
 import { isUuid } from "../../lib/ids.js";
 import { sendJson, sendJsonError } from "../../lib/json-response.js";
 import { cachedSchema } from "../../lib/json-schema.js";
@@ -13,13 +11,14 @@ import { describeUnstorable, findUnstorableTextInParsed } from "../../lib/storab
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
 import { recordConsoleEvent } from "../console/console-events.js";
-import { accept, GITHUB_DELIVERY_PREFIX } from "./acceptance.js";
+import { accept } from "./acceptance.js";
 import type { AgentAction } from "./agent-config.js";
 import {
   failedVerificationsExceeded,
   MAX_FAILED_VERIFICATIONS_PER_MINUTE,
   recordFailedVerification,
 } from "./failed-verifications.js";
+import { findVersionedAgent, GITHUB_DELIVERY_PREFIX, type VersionedAgent } from "./inbound.store.js";
 
 /** Request bodies larger than this are refused (413) before anything else is looked at. */
 export const MAX_INBOUND_BYTES = 1024 * 1024;
@@ -91,7 +90,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 const inboundBudget = new SharedWindowBudget("agent-inbound");
 
 /** An agent as an inbound request sees it. `version` is the row's xmin, which every change of the agent changes. */
-export type InboundAgent = Agent & { version: string };
+export type InboundAgent = VersionedAgent;
 
 /**
  * Agents this process has read, so that a steady stream of requests costs no lookup each. Nothing is decided on a
@@ -99,14 +98,10 @@ export type InboundAgent = Agent & { version: string };
  * is only given once the current row confirms it (see receiveWithCurrentAgent).
  */
 const rememberedAgents = new LRUCache<string, InboundAgent>({ max: 10_000 });
-const AGENT_COLUMNS = columnList(Prisma.AgentScalarFieldEnum);
 
 /** Reads the agent's current row (and remembers it). @throws InboundRefusal 404 when there is none. */
 async function currentAgent(id: string): Promise<InboundAgent> {
-  const { rows } = await pool.query<InboundAgent>(
-    prepared(`SELECT ${AGENT_COLUMNS}, xmin::text AS version FROM "Agent" WHERE id = $1`, [id]),
-  );
-  const agent = rows[0];
+  const agent = await findVersionedAgent(id);
   if (!agent) {
     rememberedAgents.delete(id);
     throw new InboundRefusal(404, "AGENT_NOT_FOUND", "no agent with that id");

@@ -1,12 +1,12 @@
-import { columnList, prepared } from "../../db/prepared.js";
-import { pool, prisma } from "../../db/prisma.js";
-import { type ApiKey, Prisma } from "../../generated/prisma/client.js";
+import { prisma } from "../../db/prisma.js";
+import type { ApiKey, Prisma } from "../../generated/prisma/client.js";
 import { ForbiddenError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
+import { announceApiKeyUse, findApiKeyRow, markApiKeyUsed } from "./api-keys.store.js";
 
 export interface CreateApiKeyInput {
   name: string;
@@ -120,8 +120,6 @@ export async function revokeApiKey(tenantId: string, id: string, origin: Request
   });
 }
 
-const API_KEY_COLUMNS = columnList(Prisma.ApiKeyScalarFieldEnum);
-
 export type KeyCheck = { ok: true; apiKey: ApiKey } | { ok: false; reason: "invalid" | "expired" | "revoked" };
 
 /**
@@ -132,10 +130,7 @@ export async function checkApiKey(token: string, now = new Date()): Promise<KeyC
   const parsed = parseApiKey(token);
   if (!parsed) return { ok: false, reason: "invalid" };
   // Every authenticated request runs this, so it goes to the pg pool directly (no Prisma runtime in between).
-  const { rows } = await pool.query<ApiKey>(
-    prepared(`SELECT ${API_KEY_COLUMNS} FROM "ApiKey" WHERE id = $1`, [parsed.id]),
-  );
-  const apiKey = rows[0];
+  const apiKey = await findApiKeyRow(parsed.id);
   // Hash anyway when the id is unknown, so both paths cost the same.
   const matches = secretMatches(parsed.secret, apiKey?.secretHash ?? "0".repeat(64));
   if (!apiKey || !matches) return { ok: false, reason: "invalid" };
@@ -154,31 +149,13 @@ const USAGE_ANNOUNCE_MS = 10_000;
 export async function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<void> {
   const writes: Promise<unknown>[] = [];
   if (!apiKey.lastUsedAt || now.getTime() - apiKey.lastUsedAt.getTime() >= LAST_USED_PRECISION_MS) {
-    writes.push(
-      pool.query(
-        `UPDATE "ApiKey" SET "lastUsedAt" = $2 WHERE id = $1 AND ("lastUsedAt" IS NULL OR "lastUsedAt" < $3)`,
-        [apiKey.id, now, new Date(now.getTime() - LAST_USED_PRECISION_MS)],
-      ),
-    );
+    writes.push(markApiKeyUsed(apiKey.id, now, new Date(now.getTime() - LAST_USED_PRECISION_MS)));
   }
   if (!apiKey.usageAnnouncedAt || now.getTime() - apiKey.usageAnnouncedAt.getTime() >= USAGE_ANNOUNCE_MS) {
     writes.push(
-      pool
-        .query(
-          `WITH claimed AS (
-           UPDATE "ApiKey" SET "usageAnnouncedAt" = $2
-           WHERE id = $1 AND ("usageAnnouncedAt" IS NULL OR "usageAnnouncedAt" <= $3)
-           RETURNING id, "tenantId", name, "lastChars"
-         ), written AS (
-           INSERT INTO "ConsoleEvent" ("tenantId", kind, "apiKeyId", data)
-           SELECT "tenantId", 'API_KEY_USED', id, jsonb_build_object('name', name, 'lastChars', "lastChars") FROM claimed
-           RETURNING 1
-         ) SELECT count(*)::int AS written FROM written`,
-          [apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS)],
-        )
-        .then(({ rows }) => {
-          if (rows[0]?.written) wakeConsole();
-        }),
+      announceApiKeyUse(apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS)).then((written) => {
+        if (written) wakeConsole();
+      }),
     );
   }
   await Promise.all(writes);

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { wakeSoon } from "../../db/notify.js";
-import { prepared } from "../../db/prepared.js";
+import { named } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import type { ConsoleEventKind, Prisma } from "../../generated/prisma/client.js";
 import { ValidationError } from "../../lib/errors.js";
@@ -81,38 +81,58 @@ export const CONSOLE_COLUMNS = `id::text AS id, txid::text AS txid, "tenantId", 
 type Column = keyof Omit<ConsoleEventInput, "data">;
 const ID_COLUMNS: Column[] = ["endpointId", "deliveryId", "agentId", "executionId", "apiKeyId"];
 
+/** The rows {@link consoleEventParams} describes, as a row source for {@link consoleEventsInsertSql}. */
+export const CONSOLE_EVENT_PARAMETER_ROWS = `SELECT * FROM unnest($consoleTenantId::uuid[], $consoleKind::"ConsoleEventKind"[],
+       $consoleEndpointId::uuid[], $consoleDeliveryId::uuid[], $consoleAgentId::uuid[], $consoleExecutionId::uuid[],
+       $consoleApiKeyId::uuid[], $consoleData::jsonb[])`;
+
 /**
- * The multi-row insert of console events as SQL whose parameters start at `$first`, with {@link consoleEventValues}
- * for them: for a statement that records other rows too (a data-modifying WITH), so that the events share its
- * transaction in a single round trip.
+ * The one INSERT of console events, as SQL with named parameters (src/db/prepared.ts `named`). By default its rows
+ * are the parameters {@link consoleEventParams} gives; a statement that derives the events from rows it changes (a
+ * data-modifying WITH) passes a SELECT of the eight columns in this order instead: tenantId, kind, endpointId,
+ * deliveryId, agentId, executionId, apiKeyId, data. Either way the events share the statement's transaction in a
+ * single round trip; the caller calls wakeConsole() once committed.
  */
-export function consoleEventsInsertSql(first: number): string {
-  const p = (offset: number) => `$${first + offset}`;
+export function consoleEventsInsertSql(rows: string = CONSOLE_EVENT_PARAMETER_ROWS): string {
   return `INSERT INTO "ConsoleEvent" ("tenantId", kind, "endpointId", "deliveryId", "agentId", "executionId", "apiKeyId", data)
-     SELECT * FROM unnest(${p(0)}::uuid[], ${p(1)}::"ConsoleEventKind"[], ${p(2)}::uuid[], ${p(3)}::uuid[],
-       ${p(4)}::uuid[], ${p(5)}::uuid[], ${p(6)}::uuid[], ${p(7)}::jsonb[])`;
+     ${rows}`;
 }
 
-/** The eight column arrays {@link consoleEventsInsertSql} takes. */
-export function consoleEventValues(events: readonly ConsoleEventInput[]): unknown[] {
-  return [
-    events.map((event) => event.tenantId),
-    events.map((event) => event.kind),
-    ...ID_COLUMNS.map((column) => events.map((event) => event[column] ?? null)),
-    events.map((event) => JSON.stringify(event.data ?? {})),
-  ];
+/** The named parameters of {@link CONSOLE_EVENT_PARAMETER_ROWS}: one array per column. */
+export function consoleEventParams(events: readonly ConsoleEventInput[]): Record<string, unknown[]> {
+  const params: Record<string, unknown[]> = {
+    consoleTenantId: events.map((event) => event.tenantId),
+    consoleKind: events.map((event) => event.kind),
+    consoleData: events.map((event) => JSON.stringify(event.data ?? {})),
+  };
+  for (const column of ID_COLUMNS) {
+    params[`console${column[0]?.toUpperCase()}${column.slice(1)}`] = events.map((event) => event[column] ?? null);
+  }
+  return params;
 }
+
+const INSERT_EVENTS = consoleEventsInsertSql();
+/** The same insert, announcing itself on commit: for a Prisma transaction, whose commit the writer does not see. */
+const INSERT_EVENTS_AND_NOTIFY = `WITH written AS (${INSERT_EVENTS} RETURNING 1)
+  SELECT pg_notify($consoleChannel, '') FROM (SELECT count(*) FROM written) AS done`;
 
 /**
- * The multi-row insert (one statement for any number of events), for a transaction on a pg client: the hot paths
- * record their batches' events this way, and call wakeConsole() once committed.
+ * Writes console events: the one writer every producer uses (directly, or through the SQL fragment above inside a
+ * bigger statement on the hot paths). On a pg client or pool (one statement for any number of events) the caller
+ * calls wakeConsole() once committed; in a Prisma transaction the wake-up is a NOTIFY sent by that commit, in the
+ * same statement.
  */
 export async function insertConsoleEvents(
-  client: pg.PoolClient | pg.Pool,
+  db: pg.ClientBase | pg.Pool | Prisma.TransactionClient,
   events: readonly ConsoleEventInput[],
 ): Promise<void> {
   if (events.length === 0) return;
-  await client.query(prepared(consoleEventsInsertSql(1), consoleEventValues(events)));
+  if ("$executeRawUnsafe" in db) {
+    const query = named(INSERT_EVENTS_AND_NOTIFY, { ...consoleEventParams(events), consoleChannel: CONSOLE_CHANNEL });
+    await db.$executeRawUnsafe(query.text, ...(query.values ?? []));
+    return;
+  }
+  await db.query(named(INSERT_EVENTS, consoleEventParams(events)));
 }
 
 /**
@@ -123,25 +143,8 @@ export async function recordConsoleEvents(
   events: readonly ConsoleEventInput[],
   tx?: Prisma.TransactionClient,
 ): Promise<void> {
-  if (events.length === 0) return;
-  if (!tx) {
-    await insertConsoleEvents(pool, events);
-    wakeConsole();
-    return;
-  }
-  await tx.consoleEvent.createMany({
-    data: events.map((event) => ({
-      tenantId: event.tenantId,
-      kind: event.kind,
-      endpointId: event.endpointId ?? null,
-      deliveryId: event.deliveryId ?? null,
-      agentId: event.agentId ?? null,
-      executionId: event.executionId ?? null,
-      apiKeyId: event.apiKeyId ?? null,
-      data: (event.data ?? {}) as Prisma.InputJsonObject,
-    })),
-  });
-  await tx.$executeRaw`SELECT pg_notify(${CONSOLE_CHANNEL}, '')`;
+  await insertConsoleEvents(tx ?? pool, events);
+  if (!tx && events.length) wakeConsole();
 }
 
 /** Wakes every process's console feed (coalesced; call it after the commit that wrote the events). */

@@ -1,12 +1,16 @@
 import { Repeater } from "@repeaterjs/repeater";
 import { ChannelListener } from "../../db/listen.js";
-import { prepared } from "../../db/prepared.js";
-import { pool } from "../../db/prisma.js";
 import { AppError } from "../../lib/errors.js";
 import type { Logger } from "../../logger.js";
 import {
+  eventsAfter,
+  newestSettledPosition,
+  type TailRow,
+  tenantEventsBetween,
+  tenantEventsUpTo,
+} from "./console.store.js";
+import {
   CONSOLE_CHANNEL,
-  CONSOLE_COLUMNS,
   type ConsoleEventRow,
   type Cursor,
   compareCursors,
@@ -37,8 +41,6 @@ interface Sink {
   tenantId: string;
   push(row: ConsoleEventRow): void;
 }
-
-type TailRow = ConsoleEventRow & { horizon: string };
 
 /**
  * One per process: tails ConsoleEvent in (txid, id) order up to the horizon below which no transaction can still add
@@ -142,15 +144,9 @@ export class ConsoleFeed {
   /** The position a new subscriber joins at: the current one, or (when the feed was idle) the horizon now. */
   private async joinPosition(): Promise<void> {
     if (this.position) return;
-    const { rows } = await pool.query<{ txid: string; id: string }>(
-      prepared(
-        `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
-       SELECT txid::text AS txid, id::text AS id FROM "ConsoleEvent", h
-       WHERE txid < h.xmin ORDER BY "ConsoleEvent".txid DESC, "ConsoleEvent".id DESC LIMIT 1`,
-      ),
-    );
+    const newest = await newestSettledPosition();
     // Another subscriber may have set it while this one waited; theirs is as good and may be further on.
-    this.position ??= rows[0] ? cursorOf(rows[0]) : ZERO_CURSOR;
+    this.position ??= newest ?? ZERO_CURSOR;
   }
 
   private leave(sink: Sink): void {
@@ -185,14 +181,7 @@ export class ConsoleFeed {
         const generation = this.generation;
         const from = this.position;
         if (!from) break;
-        const { rows } = await pool.query<TailRow>(
-          prepared(
-            `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
-           SELECT ${CONSOLE_COLUMNS}, h.xmin::text AS horizon FROM "ConsoleEvent", h
-           WHERE (txid, id) > ($1::bigint, $2::bigint) ORDER BY "ConsoleEvent".txid, "ConsoleEvent".id LIMIT ${PAGE}`,
-            [from.txid, from.id],
-          ),
-        );
+        const rows = await eventsAfter(from, PAGE);
         if (generation !== this.generation) break;
         const heldBack = this.dispatch(rows);
         if (heldBack) this.scheduleLook(HELD_BACK_RETRY_MS);
@@ -236,27 +225,13 @@ async function* replay(
 ): AsyncGenerator<ConsoleEventRow> {
   if (!options.after) {
     if (!options.last) return;
-    const { rows } = await pool.query<ConsoleEventRow>(
-      prepared(
-        `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
-       WHERE "tenantId" = $1::uuid AND (txid, id) <= ($2::bigint, $3::bigint)
-       ORDER BY "ConsoleEvent".txid DESC, "ConsoleEvent".id DESC LIMIT $4`,
-        [tenantId, seam.txid, seam.id, options.last],
-      ),
-    );
-    yield* rows.reverse();
+    const rows = await tenantEventsUpTo(tenantId, seam, options.last);
+    yield* rows;
     return;
   }
   let from = options.after;
   while (compareCursors(from, seam) < 0) {
-    const { rows } = await pool.query<ConsoleEventRow>(
-      prepared(
-        `SELECT ${CONSOLE_COLUMNS} FROM "ConsoleEvent"
-       WHERE "tenantId" = $1::uuid AND (txid, id) > ($2::bigint, $3::bigint) AND (txid, id) <= ($4::bigint, $5::bigint)
-       ORDER BY "ConsoleEvent".txid, "ConsoleEvent".id LIMIT ${PAGE}`,
-        [tenantId, from.txid, from.id, seam.txid, seam.id],
-      ),
-    );
+    const rows = await tenantEventsBetween(tenantId, from, seam, PAGE);
     yield* rows;
     const lastRow = rows.at(-1);
     if (rows.length < PAGE || !lastRow) return;

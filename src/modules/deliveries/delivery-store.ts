@@ -1,4 +1,4 @@
-import { prepared } from "../../db/prepared.js";
+import { named, prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../db/pubsub.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
@@ -7,8 +7,8 @@ import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import {
   type ConsoleEventInput,
+  consoleEventParams,
   consoleEventsInsertSql,
-  consoleEventValues,
   wakeConsole,
 } from "../console/console-events.js";
 import { effectiveDelays } from "../endpoints/retry-policy.js";
@@ -222,12 +222,14 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   // endpoints' streaks and the console events commit together. Data-modifying WITH clauses all run, on one
   // snapshot: `before` below is the endpoint as it was before this statement.
   const { rows: healthChanges } = await pool.query<HealthChange>(
-    prepared(
+    named(
       `WITH attempts AS (
          INSERT INTO "DeliveryAttempt" ("tenantId", "deliveryId", "endpointId", "number", "trigger", "statusCode",
            "durationMs", "responseHeaders", "responseBody", "errorClass", "errorMessage", "createdAt")
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::"AttemptTrigger"[], $6::int[],
-           $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+         SELECT * FROM unnest($attemptTenantId::uuid[], $attemptDeliveryId::uuid[], $attemptEndpointId::uuid[],
+           $attemptNumber::int[], $attemptTrigger::"AttemptTrigger"[], $attemptStatusCode::int[],
+           $attemptDurationMs::int[], $attemptResponseHeaders::jsonb[], $attemptResponseBody::text[],
+           $attemptErrorClass::text[], $attemptErrorMessage::text[], $attemptCreatedAt::timestamptz[])
        ), deliveries AS (
          UPDATE "Delivery" d SET
            status = u.status::"DeliveryStatus",
@@ -239,11 +241,12 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
            "lastAttemptAt" = u.finished,
            "completedAt" = CASE WHEN u.status IN ('SUCCEEDED', 'FAILED') THEN u.finished ELSE NULL END,
            "failureReason" = u.reason
-         FROM unnest($13::uuid[], $14::text[], $15::timestamptz[], $16::int[], $17::int[], $18::text[],
-           $19::timestamptz[], $20::text[]) AS u(id, status, due, retry_index, code, error, finished, reason)
+         FROM unnest($deliveryId::uuid[], $deliveryStatus::text[], $deliveryDue::timestamptz[],
+           $deliveryRetryIndex::int[], $deliveryCode::int[], $deliveryError::text[], $deliveryFinished::timestamptz[],
+           $deliveryReason::text[]) AS u(id, status, due, retry_index, code, error, finished, reason)
          WHERE d.id = u.id
        ), console AS (
-         ${consoleEventsInsertSql(26)}
+         ${consoleEventsInsertSql()}
        ), updated AS (
          -- A batch's results decide each endpoint's streak: a success ends it (the counter restarts from the
          -- failures after it), failures without a success extend it. "updatedAt" (the owner's edits, which key the
@@ -255,7 +258,8 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
                                         ELSE ep."consecutiveFailures" + s.failures_after END,
            "failingSince" = CASE WHEN s.success_at IS NOT NULL THEN s.first_failure_after
                                  ELSE COALESCE(ep."failingSince", s.first_failure_after) END
-         FROM unnest($21::uuid[], $22::timestamptz[], $23::timestamptz[], $24::int[], $25::timestamptz[])
+         FROM unnest($streakEndpointId::uuid[], $streakSuccessAt::timestamptz[], $streakLastFailureAt::timestamptz[],
+           $streakFailuresAfter::int[], $streakFirstFailureAfter::timestamptz[])
            AS s(id, success_at, last_failure_at, failures_after, first_failure_after), "Endpoint" before
          WHERE ep.id = s.id AND before.id = ep.id
          RETURNING ep.id, ep."tenantId", ep.enabled, before."consecutiveFailures" AS failures_before,
@@ -265,34 +269,34 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
        SELECT id AS "endpointId", "tenantId", CASE WHEN failures_after > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS state,
          CASE WHEN failures_before > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS "previousState"
        FROM updated WHERE enabled AND (failures_before > 0) <> (failures_after > 0)`,
-      [
-        attempts.tenantId,
-        attempts.deliveryId,
-        attempts.endpointId,
-        attempts.number,
-        attempts.trigger,
-        attempts.statusCode,
-        attempts.durationMs,
-        attempts.responseHeaders,
-        attempts.responseBody,
-        attempts.errorClass,
-        attempts.errorMessage,
-        attempts.createdAt,
-        deliveries.id,
-        deliveries.status,
-        deliveries.due,
-        deliveries.retryIndex,
-        deliveries.code,
-        deliveries.error,
-        deliveries.finished,
-        deliveries.reason,
-        streaks.id,
-        streaks.successAt,
-        streaks.lastFailureAt,
-        streaks.failuresAfter,
-        streaks.firstFailureAfter,
-        ...consoleEventValues(consoleEvents),
-      ],
+      {
+        attemptTenantId: attempts.tenantId,
+        attemptDeliveryId: attempts.deliveryId,
+        attemptEndpointId: attempts.endpointId,
+        attemptNumber: attempts.number,
+        attemptTrigger: attempts.trigger,
+        attemptStatusCode: attempts.statusCode,
+        attemptDurationMs: attempts.durationMs,
+        attemptResponseHeaders: attempts.responseHeaders,
+        attemptResponseBody: attempts.responseBody,
+        attemptErrorClass: attempts.errorClass,
+        attemptErrorMessage: attempts.errorMessage,
+        attemptCreatedAt: attempts.createdAt,
+        deliveryId: deliveries.id,
+        deliveryStatus: deliveries.status,
+        deliveryDue: deliveries.due,
+        deliveryRetryIndex: deliveries.retryIndex,
+        deliveryCode: deliveries.code,
+        deliveryError: deliveries.error,
+        deliveryFinished: deliveries.finished,
+        deliveryReason: deliveries.reason,
+        streakEndpointId: streaks.id,
+        streakSuccessAt: streaks.successAt,
+        streakLastFailureAt: streaks.lastFailureAt,
+        streakFailuresAfter: streaks.failuresAfter,
+        streakFirstFailureAfter: streaks.firstFailureAfter,
+        ...consoleEventParams(consoleEvents),
+      },
     ),
   );
   wakeConsole();

@@ -1,7 +1,7 @@
-import { pool } from "../../db/prisma.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { Logger } from "../../logger.js";
+import { endpointsWithLegacyHeaders, replaceLegacyHeaders } from "./endpoints.store.js";
 
 /**
  * Endpoint custom headers are how receivers authenticate us (`Authorization: Bearer ...`), so their values are
@@ -60,11 +60,7 @@ const SEAL_BATCH = 200;
 export async function sealLegacyEndpointHeaders(logger: Logger): Promise<number> {
   let sealed = 0;
   for (;;) {
-    const { rows } = await pool.query<{ id: string; legacyPlaintextHeaders: unknown }>(
-      `SELECT id, "legacyPlaintextHeaders" FROM "Endpoint" WHERE "legacyPlaintextHeaders" IS NOT NULL
-       ORDER BY id LIMIT $1`,
-      [SEAL_BATCH],
-    );
+    const rows = await endpointsWithLegacyHeaders(SEAL_BATCH);
     if (rows.length === 0) break;
     let written = 0;
     for (const row of rows) {
@@ -75,17 +71,13 @@ export async function sealLegacyEndpointHeaders(logger: Logger): Promise<number>
         ),
       );
       const names = Object.keys(headers);
-      const { rowCount } = await pool.query(
-        `UPDATE "Endpoint" SET "sealedHeaders" = $2, "headerNames" = $3, "legacyPlaintextHeaders" = NULL
-         WHERE id = $1 AND "legacyPlaintextHeaders" = $4::jsonb`,
-        [
-          row.id,
-          names.length ? await sealSecret(JSON.stringify(headers)) : null,
-          names,
-          JSON.stringify(row.legacyPlaintextHeaders),
-        ],
-      );
-      written += rowCount ?? 0;
+      const replaced = await replaceLegacyHeaders({
+        id: row.id,
+        sealedHeaders: names.length ? await sealSecret(JSON.stringify(headers)) : null,
+        headerNames: names,
+        legacy: JSON.stringify(row.legacyPlaintextHeaders),
+      });
+      if (replaced) written += 1;
     }
     sealed += written;
     // Every row of the batch changed under us (another process sealed it): what is left is theirs to finish.

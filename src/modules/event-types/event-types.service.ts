@@ -1,10 +1,11 @@
 import { LRUCache } from "lru-cache";
-import { pool, prisma } from "../../db/prisma.js";
+import { prisma } from "../../db/prisma.js";
 import { type EventType, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { cachedSchema, compileSchema, validateAgainst } from "../../lib/json-schema.js";
 import { recordAudit } from "../audit/audit.service.js";
 import type { RequestOrigin } from "../identity/viewer.js";
+import { findVersionedEventType } from "./event-types.store.js";
 
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 
@@ -140,11 +141,7 @@ export async function eventTypeForPublish(tenantId: string, name: string, fresh 
   const known = fresh ? undefined : publishable.get(key);
   if (known) return known;
   publishable.delete(key);
-  const { rows } = await pool.query<EventType & { version: string }>(
-    `SELECT *, xmin::text AS version FROM "EventType" WHERE "tenantId" = $1 AND name = $2`,
-    [tenantId, name],
-  );
-  const eventType = rows[0];
+  const eventType = await findVersionedEventType(tenantId, name);
   if (!eventType)
     throw new ValidationError(`unknown event type "${name}": create it first (createEventType)`, "eventType");
   if (eventType.archivedAt) throw new ValidationError(`event type "${name}" is archived`, "eventType");

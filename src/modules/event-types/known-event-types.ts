@@ -1,6 +1,6 @@
 import { distance } from "fastest-levenshtein";
-import { pool } from "../../db/prisma.js";
 import { ValidationError } from "../../lib/errors.js";
+import { activeEventTypeNames, eventTypeStates } from "./event-types.store.js";
 
 /** How far (in edits) a typo may be from a real name for the refusal to suggest it. */
 const SUGGESTION_DISTANCE = 3;
@@ -28,11 +28,7 @@ export async function checkKnownEventTypes(
   options: KnownEventTypesOptions,
 ): Promise<void> {
   if (names.length === 0) return;
-  const { rows } = await pool.query<{ name: string; archived: boolean }>(
-    `SELECT name, "archivedAt" IS NOT NULL AS archived FROM "EventType" WHERE "tenantId" = $1 AND name = ANY($2)`,
-    [tenantId, [...new Set(names)]],
-  );
-  const found = new Map(rows.map((row) => [row.name, row.archived]));
+  const found = await eventTypeStates(tenantId, [...new Set(names)]);
   const kept = new Set(options.alreadyStored ?? []);
   for (const [index, name] of names.entries()) {
     const archived = found.get(name);
@@ -53,15 +49,12 @@ export async function checkKnownEventTypes(
 
 /** The tenant's active event type closest to `name` within a few edits, if any (case-insensitive). */
 async function closestEventType(tenantId: string, name: string): Promise<string | undefined> {
-  const { rows } = await pool.query<{ name: string }>(
-    `SELECT name FROM "EventType" WHERE "tenantId" = $1 AND "archivedAt" IS NULL ORDER BY name LIMIT 10000`,
-    [tenantId],
-  );
+  const active = await activeEventTypeNames(tenantId, 10_000);
   let best: { name: string; edits: number } | undefined;
-  for (const row of rows) {
-    const edits = distance(name.toLowerCase(), row.name.toLowerCase());
+  for (const candidate of active) {
+    const edits = distance(name.toLowerCase(), candidate.toLowerCase());
     if (edits <= SUGGESTION_DISTANCE && edits < name.length && (!best || edits < best.edits))
-      best = { name: row.name, edits };
+      best = { name: candidate, edits };
   }
   return best?.name;
 }

@@ -2,12 +2,19 @@ import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
-import { columnList, prepared } from "../../db/prepared.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { publishMany } from "../../db/pubsub.js";
-import { type Event, Prisma } from "../../generated/prisma/client.js";
+import { withClient, withTransaction } from "../../db/transaction.js";
+import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
+import {
+  findEventIdByIdempotencyKey,
+  findEventsByIdempotencyKeys,
+  freeIdempotencyKeys,
+  insertEventsAndFanOut,
+  insertForwardedEvent,
+} from "./events.store.js";
 
 export interface PublishInput {
   eventType: string;
@@ -28,7 +35,6 @@ export const MAX_BATCH = 100;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000;
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
-const EVENT_COLUMNS = columnList(Prisma.EventScalarFieldEnum);
 
 interface CheckedInput {
   type: PublishableType;
@@ -130,124 +136,88 @@ async function insertChecked(
   now: number,
 ): Promise<PublishedEvent[] | undefined> {
   const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
-  const client = await pool.connect();
+  // Without keys the insert is a single statement, atomic on its own: no BEGIN/COMMIT round trips on the hot path.
+  const run = keys.length ? withTransaction : withClient;
   try {
-    if (keys.length) await client.query("BEGIN");
-    const results: (PublishedEvent | undefined)[] = new Array(checked.length);
-    const fresh: { index: number; data: CheckedInput; id: string }[] = [];
-    const byKey = new Map<string, Event>();
-    if (keys.length) {
-      const { rows: previous } = await client.query<Event>(
-        prepared(`SELECT ${EVENT_COLUMNS} FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = ANY($2::text[])`, [
-          tenantId,
-          keys,
-        ]),
-      );
-      const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
-      // A key older than the window is free again: the old event keeps its history but gives up the key.
-      if (stale.length) {
-        await client.query(`UPDATE "Event" SET "idempotencyKey" = NULL WHERE id = ANY($1::uuid[])`, [
-          stale.map((event) => event.id),
-        ]);
-      }
-      for (const event of previous) if (!stale.includes(event)) byKey.set(event.idempotencyKey as string, event);
-    }
-    const claimedKeys = new Set<string>();
-    for (const [index, data] of checked.entries()) {
-      const existing = data.idempotencyKey ? byKey.get(data.idempotencyKey) : undefined;
-      if (existing) results[index] = { event: existing, deliveryCount: 0, duplicate: true };
-      else if (data.idempotencyKey && claimedKeys.has(data.idempotencyKey)) {
-        throw new ValidationError(
-          "the same idempotencyKey appears twice in this batch",
-          batch ? `events.${index}.idempotencyKey` : "idempotencyKey",
-        );
-      } else {
-        if (data.idempotencyKey) claimedKeys.add(data.idempotencyKey);
-        fresh.push({ index, data, id: randomUUID() });
-      }
-    }
-    if (fresh.length) {
-      const inserted = await insertAndFanOut(client, tenantId, fresh);
-      if (!inserted) {
-        if (keys.length) await client.query("ROLLBACK");
-        return undefined;
-      }
-      if (inserted.size !== fresh.length) {
-        // A concurrent publish with the same key committed first: let the caller retry and get that event.
-        throw new ConflictError(
-          "an event with this idempotencyKey is being published concurrently; retry",
-          "idempotencyKey",
-        );
-      }
-      for (const item of fresh)
-        results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
-    }
-    if (keys.length) await client.query("COMMIT");
-    return results as PublishedEvent[];
+    return await run(pool, (client) => insertOnClient(client, tenantId, checked, keys, batch, now));
   } catch (error) {
-    if (keys.length) await client.query("ROLLBACK").catch(() => undefined);
+    if (error instanceof TypesChanged) return undefined;
     throw error;
-  } finally {
-    client.release();
   }
 }
 
-/**
- * One statement checks that every event type is still at the version the inputs were validated against (and not
- * archived), then inserts the events (ids chosen here, so results map back to inputs) and every delivery of the
- * batch (INSERT ... SELECT over the subscribed, enabled endpoints). Returns undefined, having inserted nothing, when
- * a type changed.
- */
-async function insertAndFanOut(
+/** Thrown inside the transaction when an event type changed since the inputs were checked: rolls it back. */
+class TypesChanged extends Error {}
+
+async function insertOnClient(
+  client: PoolClient,
+  tenantId: string,
+  checked: CheckedInput[],
+  keys: string[],
+  batch: boolean,
+  now: number,
+): Promise<PublishedEvent[]> {
+  const results: (PublishedEvent | undefined)[] = new Array(checked.length);
+  const fresh: { index: number; data: CheckedInput; id: string }[] = [];
+  const byKey = new Map<string, Event>();
+  if (keys.length) {
+    const previous = await findEventsByIdempotencyKeys(client, tenantId, keys);
+    const stale = previous.filter((event) => now - event.createdAt.getTime() >= IDEMPOTENCY_WINDOW_MS);
+    // A key older than the window is free again: the old event keeps its history but gives up the key.
+    if (stale.length) {
+      await freeIdempotencyKeys(
+        client,
+        stale.map((event) => event.id),
+      );
+    }
+    for (const event of previous) if (!stale.includes(event)) byKey.set(event.idempotencyKey as string, event);
+  }
+  const claimedKeys = new Set<string>();
+  for (const [index, data] of checked.entries()) {
+    const existing = data.idempotencyKey ? byKey.get(data.idempotencyKey) : undefined;
+    if (existing) results[index] = { event: existing, deliveryCount: 0, duplicate: true };
+    else if (data.idempotencyKey && claimedKeys.has(data.idempotencyKey)) {
+      throw new ValidationError(
+        "the same idempotencyKey appears twice in this batch",
+        batch ? `events.${index}.idempotencyKey` : "idempotencyKey",
+      );
+    } else {
+      if (data.idempotencyKey) claimedKeys.add(data.idempotencyKey);
+      fresh.push({ index, data, id: randomUUID() });
+    }
+  }
+  if (fresh.length) {
+    const inserted = await insertAndFanOut(client, tenantId, fresh);
+    if (!inserted) throw new TypesChanged();
+    if (inserted.size !== fresh.length) {
+      // A concurrent publish with the same key committed first: let the caller retry and get that event.
+      throw new ConflictError(
+        "an event with this idempotencyKey is being published concurrently; retry",
+        "idempotencyKey",
+      );
+    }
+    for (const item of fresh) results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
+  }
+  return results as PublishedEvent[];
+}
+
+/** Inserts the fresh inputs and their deliveries in one statement (events.store.ts); undefined when a type changed. */
+function insertAndFanOut(
   client: PoolClient,
   tenantId: string,
   fresh: { data: CheckedInput; id: string }[],
 ): Promise<Map<string, Omit<PublishedEvent, "duplicate">> | undefined> {
-  const types = new Map(fresh.map((item) => [item.data.type.name, item.data.type.version]));
-  const { rows } = await client.query<Event & { deliveryCount: string; typesCurrent: boolean }>(
-    prepared(
-      `WITH current AS (
-       SELECT count(*) = cardinality($7::text[]) AS ok
-       FROM unnest($7::text[], $8::text[]) AS v(name, version)
-       JOIN "EventType" et ON et."tenantId" = $1 AND et.name = v.name AND et.xmin::text = v.version
-         AND et."archivedAt" IS NULL
-     ), ins AS (
-       INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt")
-       SELECT x.id, $1, x.type, x.payload, x.key, x.deliver_at
-       FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) AS x(id, type, payload, key, deliver_at)
-       WHERE (SELECT ok FROM current)
-       ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING
-       RETURNING *
-     ), fanned AS (
-       INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-       SELECT ins."tenantId", ins.id, ep.id, ins."eventType", COALESCE(ins."deliverAt", ins."createdAt")
-       FROM ins JOIN "Endpoint" ep ON ep."tenantId" = ins."tenantId" AND ep.enabled
-         AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
-       RETURNING "eventId"
-     )
-     SELECT current.ok AS "typesCurrent", ${columnList(Prisma.EventScalarFieldEnum, "ins")},
-       (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
-     FROM current LEFT JOIN ins ON true`,
-      [
-        tenantId,
-        fresh.map((item) => item.id),
-        fresh.map((item) => item.data.type.name),
-        fresh.map((item) => JSON.stringify(item.data.payload)),
-        fresh.map((item) => item.data.idempotencyKey),
-        fresh.map((item) => item.data.deliverAt?.toISOString() ?? null),
-        [...types.keys()],
-        [...types.values()],
-      ],
-    ),
-  );
-  if (!rows[0]?.typesCurrent) return undefined;
-  return new Map(
-    rows
-      .filter((row) => row.id !== null)
-      .map(({ deliveryCount, typesCurrent: _, ...event }) => [
-        event.id,
-        { event: event as Event, deliveryCount: Number(deliveryCount) },
-      ]),
+  return insertEventsAndFanOut(
+    client,
+    tenantId,
+    fresh.map((item) => ({
+      id: item.id,
+      eventType: item.data.type.name,
+      payload: JSON.stringify(item.data.payload),
+      idempotencyKey: item.data.idempotencyKey,
+      deliverAt: item.data.deliverAt,
+    })),
+    new Map(fresh.map((item) => [item.data.type.name, item.data.type.version])),
   );
 }
 
@@ -267,53 +237,13 @@ export async function forwardToEndpoint(input: {
   headers: Record<string, string>;
   idempotencyKey: string;
 }): Promise<{ eventId: string; deliveryCount: number }> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const existing = await client.query<{ id: string }>(
-      prepared(`SELECT id FROM "Event" WHERE "tenantId" = $1 AND "idempotencyKey" = $2`, [
-        input.tenantId,
-        input.idempotencyKey,
-      ]),
-    );
-    const found = existing.rows[0];
-    if (found) {
-      await client.query("COMMIT");
-      return { eventId: found.id, deliveryCount: 0 };
-    }
-    const { rows } = await client.query<{ id: string; deliveries: string }>(
-      prepared(
-        `WITH ins AS (
-         INSERT INTO "Event" ("tenantId", "eventType", payload, "rawBody", "extraHeaders", "idempotencyKey")
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, "tenantId", "createdAt"
-       ), fanned AS (
-         INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-         SELECT ins."tenantId", ins.id, ep.id, $2, ins."createdAt" FROM ins
-         JOIN "Endpoint" ep ON ep.id = $7 AND ep."tenantId" = ins."tenantId" AND ep.enabled
-         RETURNING id
-       )
-       SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries FROM ins`,
-        [
-          input.tenantId,
-          FORWARD_EVENT_TYPE,
-          JSON.stringify(input.payload),
-          input.rawBody,
-          JSON.stringify(input.headers),
-          input.idempotencyKey,
-          input.endpointId,
-        ],
-      ),
-    );
-    await client.query("COMMIT");
-    const row = rows[0] as { id: string; deliveries: string };
-    if (Number(row.deliveries) > 0) wakeSoon(DELIVERIES_CHANNEL);
-    return { eventId: row.id, deliveryCount: Number(row.deliveries) };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  const forwarded = await withTransaction(pool, async (client) => {
+    const existing = await findEventIdByIdempotencyKey(client, input.tenantId, input.idempotencyKey);
+    if (existing) return { eventId: existing, deliveryCount: 0 };
+    return insertForwardedEvent(client, { ...input, eventType: FORWARD_EVENT_TYPE });
+  });
+  if (forwarded.deliveryCount > 0) wakeSoon(DELIVERIES_CHANNEL);
+  return forwarded;
 }
 
 /** One of the tenant's events. @throws NotFoundError (field `id`) for a missing, malformed or foreign id alike. */

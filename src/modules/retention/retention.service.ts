@@ -1,6 +1,6 @@
-import { pool } from "../../db/prisma.js";
 import { forgetExpiredMessageIds } from "../agents/acceptance.js";
 import { TENANT_DEFAULTS } from "../settings/settings.service.js";
+import { deleteOlderThan, retentionPolicies } from "./retention.store.js";
 
 /** Rows deleted per statement, so a large backlog never holds long locks or one huge transaction. */
 const DELETE_BATCH = 5_000;
@@ -17,13 +17,9 @@ export interface PruneReport {
 async function pruneTable(table: "DeliveryAttempt" | "ConsoleEvent", tenantId: string, before: Date): Promise<number> {
   let total = 0;
   for (;;) {
-    const { rowCount } = await pool.query(
-      `DELETE FROM "${table}" WHERE id IN (
-         SELECT id FROM "${table}" WHERE "tenantId" = $1 AND "createdAt" < $2 LIMIT ${DELETE_BATCH})`,
-      [tenantId, before],
-    );
-    total += rowCount ?? 0;
-    if ((rowCount ?? 0) < DELETE_BATCH) return total;
+    const rowCount = await deleteOlderThan(table, tenantId, before, DELETE_BATCH);
+    total += rowCount;
+    if (rowCount < DELETE_BATCH) return total;
   }
 }
 
@@ -33,13 +29,10 @@ async function pruneTable(table: "DeliveryAttempt" | "ConsoleEvent", tenantId: s
  * do that now and then themselves). Deliveries and events themselves stay: their status and last answer remain.
  */
 export async function pruneOldRecords(now = new Date()): Promise<PruneReport> {
-  const { rows: policies } = await pool.query<{ tenantId: string; attemptDays: number; consoleDays: number }>(
-    `SELECT t.id AS "tenantId",
-       COALESCE((s.values->>'attemptRetentionDays')::int, $1) AS "attemptDays",
-       COALESCE((s.values->>'consoleRetentionDays')::int, $2) AS "consoleDays"
-     FROM "Tenant" t LEFT JOIN "TenantSettings" s ON s."tenantId" = t.id`,
-    [TENANT_DEFAULTS.attemptRetentionDays, TENANT_DEFAULTS.consoleRetentionDays],
-  );
+  const policies = await retentionPolicies({
+    attemptDays: TENANT_DEFAULTS.attemptRetentionDays,
+    consoleDays: TENANT_DEFAULTS.consoleRetentionDays,
+  });
   const report: PruneReport = { attempts: 0, consoleEvents: 0, inboundMessageIds: 0 };
   for (const policy of policies) {
     report.attempts += await pruneTable(

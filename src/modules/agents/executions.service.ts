@@ -10,21 +10,14 @@ import { wakeConsole } from "../console/console-events.js";
 import { forwardToEndpoint, publishEvents } from "../events/events.service.js";
 import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { type AgentAction, runTransform } from "./agent-config.js";
-import { loadExecutionsWithAgents, writeExecutionTransitions } from "./inbound.store.js";
+import { type ExecutionWithAgentRow, loadExecutionsWithAgents, writeExecutionTransitions } from "./inbound.store.js";
 
 type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "QUEUED" | "FAILED";
 
 /** The execution with what running it needs of its agent, read in one query. */
-interface LoadedExecution {
-  id: string;
-  tenantId: string;
-  agentId: string;
-  status: string;
-  payload: unknown;
-  rawBody: string;
-  headers: Record<string, string>;
+type LoadedExecution = Omit<ExecutionWithAgentRow, "agentName" | "transform" | "actions"> & {
   agent: { name: string; transform: string | null; actions: AgentAction[] };
-}
+};
 
 /**
  * Reads executions with their agents, many per query: a batch of jobs starts its executions together, and the loads

@@ -1,11 +1,8 @@
-import { startPubSub, stopPubSub } from "../../src/db/pubsub.js";
+import { wireApp } from "../../src/app-context.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
-import { allJobs } from "../../src/jobs/index.js";
-import { startJobQueue } from "../../src/jobs/kit/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
-import { startConsoleFeed, stopConsoleFeed } from "../../src/modules/console/console-feed.js";
 
 export interface RunningApiServer {
   server: HttpServer;
@@ -38,13 +35,11 @@ export async function startApiServer(
 export async function startLiveApiServer(): Promise<RunningApiServer> {
   const databaseUrl = process.env.DATABASE_URL as string;
   const api = await startApiServer();
-  await startPubSub(databaseUrl, logger);
-  await startConsoleFeed(databaseUrl, logger);
+  const live = await wireApp({ databaseUrl, logger, pubsub: true, consoleFeed: true });
   return {
     ...api,
     close: async () => {
-      await stopConsoleFeed();
-      await stopPubSub();
+      await live.stop(Date.now() + 1_000);
       await api.close();
     },
   };
@@ -56,11 +51,11 @@ export async function startLiveApiServer(): Promise<RunningApiServer> {
  */
 export async function startInboundApiServer(): Promise<RunningApiServer> {
   const api = await startApiServer();
-  const jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  const queued = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, jobs: { work: false } });
   return {
     ...api,
     close: async () => {
-      await jobs.stop(1_000);
+      await queued.stop(Date.now() + 1_000);
       await api.close();
     },
   };

@@ -55,6 +55,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
             : [{ name: "database", ok: false, code: database.state() === "restarting" ? "RESTARTING" : "FAILED" }],
         liveness: () => database.state() !== "failed",
         logger,
+        jobs,
       });
       port = await server.listen();
       http = server;

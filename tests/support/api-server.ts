@@ -1,6 +1,7 @@
 import { wireApp } from "../../src/app-context.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
+import type { JobQueue } from "../../src/jobs/kit/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
 
@@ -12,11 +13,15 @@ export interface RunningApiServer {
   close(): Promise<void>;
 }
 
-/** Starts the API listener on a real loopback port (for WebSocket tests and raw HTTP), using this file's database. */
+/**
+ * Starts the API listener on a real loopback port (for WebSocket tests and raw HTTP), using this file's database.
+ * Inbound webhooks are accepted only with `jobs`, the queue they are queued on (as in a server process).
+ */
 export async function startApiServer(
   readiness: () => Promise<ReadinessCheck[]> = async () => [{ name: "test", ok: true }],
+  jobs?: JobQueue,
 ): Promise<RunningApiServer> {
-  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga: createGraphQLServer(), readiness, logger });
+  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga: createGraphQLServer(), readiness, logger, jobs });
   const port = await server.listen();
   configureUrls({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
   return {
@@ -50,8 +55,8 @@ export async function startLiveApiServer(): Promise<RunningApiServer> {
  * nothing works it (the executions stay queued). `close` stops both.
  */
 export async function startInboundApiServer(): Promise<RunningApiServer> {
-  const api = await startApiServer();
   const queued = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, jobs: { work: false } });
+  const api = await startApiServer(undefined, queued.jobs);
   return {
     ...api,
     close: async () => {

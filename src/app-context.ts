@@ -11,7 +11,7 @@ import { createOutboundClient, type OutboundClient, type Resolver } from "./lib/
 import { type Keyring, resolveKeyring, useKeyring } from "./lib/master-key.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
-import { type ConsoleFeed, startConsoleFeed, stopConsoleFeed } from "./modules/console/console-feed.js";
+import { type ConsoleFeed, startConsoleFeed } from "./modules/console/console-feed.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
@@ -87,7 +87,7 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     await wired.jobs?.stop(Math.max(jobsDeadline - Date.now(), 100));
     await wired.outbound?.close();
     await wired.settings?.stop();
-    if (wired.consoleFeed) await stopConsoleFeed();
+    await wired.consoleFeed?.stop();
     if (wired.pubsub) await stopPubSub();
   };
   try {

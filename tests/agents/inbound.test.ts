@@ -22,7 +22,7 @@ let jobs: JobQueue;
 let delivering: Delivering;
 beforeAll(async () => {
   jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger);
-  api = await startApiServer(undefined, jobs);
+  api = await startApiServer(undefined, { jobs });
   delivering = await startDelivering();
   await startPubSub(process.env.DATABASE_URL as string, logger);
 });

@@ -4,9 +4,12 @@ import { createGraphQLServer } from "../../src/http/yoga.js";
 import type { JobQueue } from "../../src/jobs/kit/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
+import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 
 export interface RunningApiServer {
   server: HttpServer;
+  /** The console's live feed, in servers started with one (startLiveApiServer). */
+  consoleFeed?: ConsoleFeed;
   port: number;
   httpUrl: string;
   wsUrl: string;
@@ -15,17 +18,21 @@ export interface RunningApiServer {
 
 /**
  * Starts the API listener on a real loopback port (for WebSocket tests and raw HTTP), using this file's database.
- * Inbound webhooks are accepted only with `jobs`, the queue they are queued on (as in a server process).
+ * Inbound webhooks are accepted only with `jobs`, the queue they are queued on, and the console subscription needs
+ * `consoleFeed` (as in a server process, whose context has both).
  */
 export async function startApiServer(
   readiness: () => Promise<ReadinessCheck[]> = async () => [{ name: "test", ok: true }],
-  jobs?: JobQueue,
+  services: { jobs?: JobQueue; consoleFeed?: ConsoleFeed } = {},
 ): Promise<RunningApiServer> {
-  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga: createGraphQLServer(), readiness, logger, jobs });
+  const { jobs, consoleFeed } = services;
+  const yoga = createGraphQLServer({ consoleFeed });
+  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga, readiness, logger, jobs });
   const port = await server.listen();
   configureUrls({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
   return {
     server,
+    consoleFeed,
     port,
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
@@ -39,8 +46,8 @@ export async function startApiServer(
  */
 export async function startLiveApiServer(): Promise<RunningApiServer> {
   const databaseUrl = process.env.DATABASE_URL as string;
-  const api = await startApiServer();
   const live = await wireApp({ databaseUrl, logger, pubsub: true, consoleFeed: true });
+  const api = await startApiServer(undefined, { consoleFeed: live.consoleFeed });
   return {
     ...api,
     close: async () => {
@@ -56,7 +63,7 @@ export async function startLiveApiServer(): Promise<RunningApiServer> {
  */
 export async function startInboundApiServer(): Promise<RunningApiServer> {
   const queued = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, jobs: { work: false } });
-  const api = await startApiServer(undefined, queued.jobs);
+  const api = await startApiServer(undefined, { jobs: queued.jobs });
   return {
     ...api,
     close: async () => {

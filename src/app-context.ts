@@ -13,7 +13,6 @@ import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { type ConsoleFeed, startConsoleFeed } from "./modules/console/console-feed.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
-import { useOutboundClient } from "./modules/deliveries/outbound-client.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
 import { addressPolicy, configureOutbound, type OutboundSettings } from "./modules/endpoints/outbound-settings.js";
 import { DEFAULT_RETRY_DELAYS } from "./modules/endpoints/retry-policy.js";
@@ -100,7 +99,6 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     }
     if (parts.outbound) {
       wired.outbound = createOutboundClient({ policy: addressPolicy, lookup: parts.outbound.lookup });
-      useOutboundClient(wired.outbound);
     }
     if (parts.jobs) wired.jobs = await startJobQueue(databaseUrl, allJobs, logger, parts.jobs);
     if (parts.dispatcher) {

@@ -5,6 +5,7 @@ import type { JobQueue } from "../../src/jobs/kit/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
 import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
+import { testServices } from "./graphql.js";
 
 export interface RunningApiServer {
   server: HttpServer;
@@ -26,7 +27,8 @@ export async function startApiServer(
   services: { jobs?: JobQueue; consoleFeed?: ConsoleFeed } = {},
 ): Promise<RunningApiServer> {
   const { jobs, consoleFeed } = services;
-  const yoga = createGraphQLServer({ consoleFeed });
+  if (consoleFeed) testServices.consoleFeed = consoleFeed;
+  const yoga = createGraphQLServer(testServices);
   const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga, readiness, logger, jobs });
   const port = await server.listen();
   configureUrls({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });

@@ -3,6 +3,7 @@ import type { OutboundClient, Resolver } from "../../src/lib/http-client.js";
 import { logger } from "../../src/logger.js";
 import type { DeliveryDispatcher } from "../../src/modules/deliveries/dispatcher.js";
 import type { OutboundSettings } from "../../src/modules/endpoints/outbound-settings.js";
+import { testServices } from "./graphql.js";
 
 export interface Delivering {
   dispatcher: DeliveryDispatcher;
@@ -40,9 +41,15 @@ export async function startDelivering(
       start: options.dispatch !== false,
     },
   });
+  const client = wired.outbound as OutboundClient;
+  // Test sends and manual retries through this file's GraphQL servers use it, as in a worker-and-API process.
+  testServices.outbound = client;
   return {
     dispatcher: wired.dispatcher as DeliveryDispatcher,
-    client: wired.outbound as OutboundClient,
-    stop: () => wired.stop(Date.now() + 2_000),
+    client,
+    stop: async () => {
+      if (testServices.outbound === client) delete testServices.outbound;
+      await wired.stop(Date.now() + 2_000);
+    },
   };
 }

@@ -47,7 +47,11 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
       const server = new HttpServer({
         port: config.port,
         host: config.host,
-        yoga: createGraphQLServer({ consoleFeed: context.consoleFeed, outbound: context.outbound }),
+        yoga: createGraphQLServer({
+          consoleFeed: context.consoleFeed,
+          outbound: context.outbound,
+          metrics: context.settings?.metrics,
+        }),
         // While the embedded server is restarting (or could not be), say so without waiting on a connection.
         readiness: async () =>
           database.state() === "up"

@@ -4,8 +4,18 @@ import { type AuditActor, actorOf, type Viewer } from "../modules/identity/viewe
 
 export type { Viewer };
 
+/**
+ * The app context's long-lived services a resolver may need, handed to the GraphQL server when it is built (see
+ * src/app-context.ts) instead of read from module singletons. Each domain adds its own field by declaration merging
+ * (`declare module` in its schema file), so that this folder imports no domain and folders stay free of cycles.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in the schema files.
+export interface ContextServices {}
+
 /** Per-request (or per-WebSocket-operation) context shared by every resolver. */
 export interface GraphQLContext {
+  /** The process's services (the console feed...), the same object for every request. */
+  services: ContextServices;
   /** The authenticated caller; null for anonymous requests, which reach only public fields. */
   viewer: Viewer | null;
   /** The caller's address, for audit entries and rate limits. */

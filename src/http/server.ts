@@ -6,10 +6,12 @@ import type { YogaServerInstance } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
 import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
+import type { JobQueue } from "../jobs/kit/queue.js";
 import { OperatorError } from "../lib/errors.js";
 import { sendJson, sendJsonError } from "../lib/json-response.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
+import { type Accept, createAcceptance } from "../modules/agents/acceptance.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import {
   AuthenticationError,
@@ -99,6 +101,8 @@ export interface HttpServerOptions {
   /** False once the process cannot recover (it is about to exit); /healthz then answers 503. Default: alive. */
   liveness?: () => boolean;
   logger: Logger;
+  /** The app context's job queue, which accepted inbound webhooks are queued on; without one they cannot be accepted. */
+  jobs?: Pick<JobQueue, "boss">;
 }
 
 /** The executable arguments Yoga's envelop builds per WebSocket operation, carried to execute/subscribe. */
@@ -128,7 +132,15 @@ export class HttpServer {
     unknownBytes: MAX_GRAPHQL_BODY_BYTES,
   });
 
+  /** Stores and queues accepted inbound webhooks (group-committed per process). */
+  private readonly accept: Accept;
+
   constructor(private readonly options: HttpServerOptions) {
+    this.accept = options.jobs
+      ? createAcceptance(options.jobs.boss)
+      : async () => {
+          throw new Error("the job queue is not started");
+        };
     this.server = http.createServer((req, res) => this.route(req, res));
     // noServer: we route upgrades ourselves, so the WebSocket server never re-emits listen errors (such as a port
     // in use) as its own, and upgrades to other paths are refused cleanly.
@@ -204,7 +216,7 @@ export class HttpServer {
       }
       if (path === "/console" || path?.startsWith("/console/")) return serveConsole(req, res, path.slice(8));
       const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
-      if (agentWebhook?.[1]) return handleAgentWebhook(req, res, agentWebhook[1], this.options.logger);
+      if (agentWebhook?.[1]) return handleAgentWebhook(req, res, agentWebhook[1], this.options.logger, this.accept);
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };
     handle().catch((error: unknown) => {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { GraphQLError, getOperationAST } from "graphql";
 import { createYoga, type GraphiQLOptions, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
-import type { GraphQLContext } from "../graphql/context.js";
+import type { ContextServices, GraphQLContext } from "../graphql/context.js";
 import { boundedParseCaches, useOperationLimits } from "../graphql/limits.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
@@ -44,9 +44,10 @@ export function authenticationFailure(error: AuthenticationError): GraphQLError 
 
 /**
  * The GraphQL server: HTTP (GET/POST), GraphiQL, and the execution pipeline the WebSocket transport reuses through
- * `yoga.getEnveloped`, so both transports share plugins, context and error masking.
+ * `yoga.getEnveloped`, so both transports share plugins, context and error masking. `services` are the app
+ * context's, which every resolver's context carries.
  */
-export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQLContext> {
+export function createGraphQLServer(services: ContextServices = {}): YogaServerInstance<ServerContext, GraphQLContext> {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -77,7 +78,12 @@ export function createGraphQLServer(): YogaServerInstance<ServerContext, GraphQL
       const token = request ? tokenFromHeaders(request.headers) : tokenFromConnectionParams(connectionParams);
       try {
         const viewer = await authenticate(token, ip);
-        return { viewer, ip, userAgent: req?.headers["user-agent"] ?? request?.headers.get("user-agent") ?? null };
+        return {
+          services,
+          viewer,
+          ip,
+          userAgent: req?.headers["user-agent"] ?? request?.headers.get("user-agent") ?? null,
+        };
       } catch (error) {
         if (error instanceof AuthenticationError) throw authenticationFailure(error);
         throw error;

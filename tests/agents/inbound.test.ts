@@ -21,8 +21,8 @@ let api: RunningApiServer;
 let jobs: JobQueue;
 let delivering: Delivering;
 beforeAll(async () => {
-  api = await startApiServer();
   jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger);
+  api = await startApiServer(undefined, { jobs });
   delivering = await startDelivering();
   await startPubSub(process.env.DATABASE_URL as string, logger);
 });

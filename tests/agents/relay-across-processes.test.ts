@@ -19,9 +19,9 @@ let api: RunningApiServer;
 let sender: JobQueue;
 let worker: SignalpostProcess;
 beforeAll(async () => {
-  api = await startApiServer();
   await startPubSub(process.env.DATABASE_URL as string, logger);
   sender = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  api = await startApiServer(undefined, { jobs: sender });
   worker = runSignalpost(["serve", "--role", "worker"], { DATABASE_URL: process.env.DATABASE_URL });
   await worker.waitForLog((line) => line.msg === "job queue started");
 });

@@ -12,13 +12,15 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
-import { consoleFeed } from "../../src/modules/console/console-feed.js";
+import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { seed } from "../support/seed.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 import { until } from "../support/wait.js";
 
 let api: RunningApiServer;
+/** The API server's console feed. */
+const serverFeed = () => api.consoleFeed as ConsoleFeed;
 let proxy: TcpProxy;
 beforeAll(async () => {
   api = await startLiveApiServer();
@@ -81,7 +83,7 @@ describe("the TypeScript SDK", () => {
       "the first connection",
     );
     await until(
-      async () => consoleFeed().subscriberCount,
+      async () => serverFeed().subscriberCount,
       (n) => n >= 1,
       "the subscription to join the feed",
     );

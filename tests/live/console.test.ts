@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { pool } from "../../src/db/prisma.js";
 import { CONSOLE_CHANNEL, recordConsoleEvent, recordConsoleEvents } from "../../src/modules/console/console-events.js";
-import { consoleFeed } from "../../src/modules/console/console-feed.js";
+import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
@@ -14,6 +14,8 @@ import { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
 
 let api: RunningApiServer;
+/** The API server's console feed. */
+const feed = () => api.consoleFeed as ConsoleFeed;
 let delivering: Delivering;
 let receiver: TestReceiver;
 beforeAll(async () => {
@@ -72,10 +74,10 @@ function sent(watcher: { lines: ConsoleLine[] }): ConsoleLine[] {
 
 /** Opens subscriptions and waits until each has joined the feed (is live, not still connecting). */
 async function watchersJoined<T>(open: () => T, count = 1): Promise<T> {
-  const before = consoleFeed().subscriberCount;
+  const before = feed().subscriberCount;
   const opened = open();
   await until(
-    async () => consoleFeed().subscriberCount,
+    async () => feed().subscriberCount,
     (n) => n >= before + count,
     `${count} console subscribers`,
   );
@@ -279,7 +281,7 @@ describe("consoleEvents", () => {
       await recordConsoleEvent({ tenantId: tenant.id, kind: "TEST_SENT", data: { statusCode: 2 } });
       // The feed has read 2 and holds it back (or, wrongly, sent it).
       await until(
-        async () => ({ holding: consoleFeed().holdingBack, sent: sent(watcher).length }),
+        async () => ({ holding: feed().holdingBack, sent: sent(watcher).length }),
         (state) => state.holding || state.sent > 0,
         "the feed to read the committed row",
       );
@@ -376,7 +378,7 @@ describe("endpointHealthChanged", () => {
 describe("over Server-Sent Events (Yoga's HTTP transport)", () => {
   it("streams consoleEvents to a plain HTTP client with Accept: text/event-stream", async () => {
     const { tenant, headers } = await seed.tenantWithKey();
-    const before = consoleFeed().subscriberCount;
+    const before = feed().subscriberCount;
     const controller = new AbortController();
     const response = await fetch(`${api.httpUrl}/graphql`, {
       method: "POST",
@@ -386,7 +388,7 @@ describe("over Server-Sent Events (Yoga's HTTP transport)", () => {
     });
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     await until(
-      async () => consoleFeed().subscriberCount,
+      async () => feed().subscriberCount,
       (n) => n > before,
       "the SSE subscriber",
     );

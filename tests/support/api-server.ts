@@ -1,29 +1,40 @@
-import { startPubSub, stopPubSub } from "../../src/db/pubsub.js";
+import { wireApp } from "../../src/app-context.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
-import { allJobs } from "../../src/jobs/index.js";
-import { startJobQueue } from "../../src/jobs/kit/queue.js";
+import type { JobQueue } from "../../src/jobs/kit/queue.js";
 import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
-import { startConsoleFeed, stopConsoleFeed } from "../../src/modules/console/console-feed.js";
+import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
+import { testServices } from "./graphql.js";
 
 export interface RunningApiServer {
   server: HttpServer;
+  /** The console's live feed, in servers started with one (startLiveApiServer). */
+  consoleFeed?: ConsoleFeed;
   port: number;
   httpUrl: string;
   wsUrl: string;
   close(): Promise<void>;
 }
 
-/** Starts the API listener on a real loopback port (for WebSocket tests and raw HTTP), using this file's database. */
+/**
+ * Starts the API listener on a real loopback port (for WebSocket tests and raw HTTP), using this file's database.
+ * Inbound webhooks are accepted only with `jobs`, the queue they are queued on, and the console subscription needs
+ * `consoleFeed` (as in a server process, whose context has both).
+ */
 export async function startApiServer(
   readiness: () => Promise<ReadinessCheck[]> = async () => [{ name: "test", ok: true }],
+  services: { jobs?: JobQueue; consoleFeed?: ConsoleFeed } = {},
 ): Promise<RunningApiServer> {
-  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga: createGraphQLServer(), readiness, logger });
+  const { jobs, consoleFeed } = services;
+  if (consoleFeed) testServices.consoleFeed = consoleFeed;
+  const yoga = createGraphQLServer(testServices);
+  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga, readiness, logger, jobs });
   const port = await server.listen();
   configureUrls({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
   return {
     server,
+    consoleFeed,
     port,
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
@@ -37,14 +48,12 @@ export async function startApiServer(
  */
 export async function startLiveApiServer(): Promise<RunningApiServer> {
   const databaseUrl = process.env.DATABASE_URL as string;
-  const api = await startApiServer();
-  await startPubSub(databaseUrl, logger);
-  await startConsoleFeed(databaseUrl, logger);
+  const live = await wireApp({ databaseUrl, logger, pubsub: true, consoleFeed: true });
+  const api = await startApiServer(undefined, { consoleFeed: live.consoleFeed });
   return {
     ...api,
     close: async () => {
-      await stopConsoleFeed();
-      await stopPubSub();
+      await live.stop(Date.now() + 1_000);
       await api.close();
     },
   };
@@ -55,12 +64,12 @@ export async function startLiveApiServer(): Promise<RunningApiServer> {
  * nothing works it (the executions stay queued). `close` stops both.
  */
 export async function startInboundApiServer(): Promise<RunningApiServer> {
-  const api = await startApiServer();
-  const jobs = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
+  const queued = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, jobs: { work: false } });
+  const api = await startApiServer(undefined, { jobs: queued.jobs });
   return {
     ...api,
     close: async () => {
-      await jobs.stop(1_000);
+      await queued.stop(Date.now() + 1_000);
       await api.close();
     },
   };

@@ -1,7 +1,8 @@
 import { afterAll, inject } from "vitest";
+import { wireApp } from "../../src/app-context.js";
 import { connectPrisma, disconnectPrisma } from "../../src/db/prisma.js";
-import { parseMasterKeys, useKeyring } from "../../src/lib/master-key.js";
-import { configureAuthentication } from "../../src/modules/auth/authenticate.js";
+import { parseMasterKeys } from "../../src/lib/master-key.js";
+import { logger } from "../../src/logger.js";
 import { createDatabase, dropDatabase } from "./databases.js";
 import { TEST_MASTER_KEY } from "./master-key.js";
 
@@ -11,8 +12,12 @@ const database = await createDatabase({ template: inject("templateDatabase") });
 process.env.DATABASE_URL = database.url;
 connectPrisma(database.url, 5);
 // What start-up does for a server process: a master keyring and authentication settings.
-useKeyring(parseMasterKeys(TEST_MASTER_KEY));
-configureAuthentication({ sessionTtlSeconds: 3_600 });
+await wireApp({
+  databaseUrl: database.url,
+  logger,
+  keyring: parseMasterKeys(TEST_MASTER_KEY),
+  authentication: { sessionTtlSeconds: 3_600 },
+});
 
 afterAll(async () => {
   await disconnectPrisma();

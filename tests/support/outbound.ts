@@ -1,12 +1,9 @@
-import { createOutboundClient, type OutboundClient, type Resolver } from "../../src/lib/http-client.js";
+import { wireApp } from "../../src/app-context.js";
+import type { OutboundClient, Resolver } from "../../src/lib/http-client.js";
 import { logger } from "../../src/logger.js";
-import { DeliveryDispatcher } from "../../src/modules/deliveries/dispatcher.js";
-import { useOutboundClient } from "../../src/modules/deliveries/outbound-client.js";
-import {
-  addressPolicy,
-  configureOutbound,
-  type OutboundSettings,
-} from "../../src/modules/endpoints/outbound-settings.js";
+import type { DeliveryDispatcher } from "../../src/modules/deliveries/dispatcher.js";
+import type { OutboundSettings } from "../../src/modules/endpoints/outbound-settings.js";
+import { testServices } from "./graphql.js";
 
 export interface Delivering {
   dispatcher: DeliveryDispatcher;
@@ -27,29 +24,32 @@ export async function startDelivering(
     dispatch?: boolean;
   } = {},
 ): Promise<Delivering> {
-  configureOutbound({
-    allowInsecureUrls: true,
-    allowedPrivateRanges: [],
-    autoDisableAfterMs: 5 * 24 * 3_600_000,
-    ...options.settings,
-  });
-  const client = createOutboundClient({ policy: addressPolicy, lookup: options.lookup });
-  useOutboundClient(client);
-  const dispatcher = new DeliveryDispatcher({
+  const wired = await wireApp({
     databaseUrl: process.env.DATABASE_URL as string,
-    client,
     logger,
-    concurrency: options.concurrency ?? 16,
-    pollIntervalMs: 200,
-    leaseGraceMs: options.leaseGraceMs,
+    outboundSettings: {
+      allowInsecureUrls: true,
+      allowedPrivateRanges: [],
+      autoDisableAfterMs: 5 * 24 * 3_600_000,
+      ...options.settings,
+    },
+    outbound: { lookup: options.lookup },
+    dispatcher: {
+      concurrency: options.concurrency ?? 16,
+      pollIntervalMs: 200,
+      leaseGraceMs: options.leaseGraceMs,
+      start: options.dispatch !== false,
+    },
   });
-  if (options.dispatch !== false) await dispatcher.start();
+  const client = wired.outbound as OutboundClient;
+  // Test sends and manual retries through this file's GraphQL servers use it, as in a worker-and-API process.
+  testServices.outbound = client;
   return {
-    dispatcher,
+    dispatcher: wired.dispatcher as DeliveryDispatcher,
     client,
     stop: async () => {
-      if (options.dispatch !== false) await dispatcher.stop(Date.now() + 2_000);
-      await client.close();
+      if (testServices.outbound === client) delete testServices.outbound;
+      await wired.stop(Date.now() + 2_000);
     },
   };
 }

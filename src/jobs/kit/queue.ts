@@ -5,8 +5,6 @@ import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Logger } from "../../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
 
-let activeBoss: PgBoss | undefined;
-
 /** Distinct from the migration lock; held while pg-boss creates or upgrades its schema and our queues. */
 const SETUP_LOCK_KEY = 72707370;
 
@@ -24,12 +22,6 @@ async function withSetupLock(databaseUrl: string, work: () => Promise<void>): Pr
     await client.query("SELECT pg_advisory_unlock($1)", [SETUP_LOCK_KEY]).catch(() => undefined);
     await client.end();
   }
-}
-
-/** The process's started pg-boss, for sending jobs. @throws before start-up has started it. */
-export function jobQueue(): PgBoss {
-  if (!activeBoss) throw new Error("the job queue is not started");
-  return activeBoss;
 }
 
 /** pg-boss keeps its tables in this schema of the application database. */
@@ -103,7 +95,6 @@ export async function startJobQueue(
       listeners.push(listener);
     }
   }
-  activeBoss = boss;
   if (options.work) logger.info({ jobs: jobs.map((job) => job.name) }, "job queue started");
   return {
     boss,

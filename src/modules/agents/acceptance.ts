@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
+import type PgBoss from "pg-boss";
 import { EXECUTIONS_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { withTransaction } from "../../db/transaction.js";
-import { jobQueue } from "../../jobs/kit/queue.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { insertConsoleEvents, wakeConsole } from "../console/console-events.js";
 import { agentVersions, claimMessageIds, insertExecutions } from "./inbound.store.js";
@@ -41,9 +41,14 @@ export type AcceptanceResult =
  * event, all in one transaction, so there is never an execution without its job. Requests arriving while a write is
  * in flight are written together (group commit).
  */
-export const accept: (acceptance: Acceptance) => Promise<AcceptanceResult> = groupCommit(writeBatch);
+export type Accept = (acceptance: Acceptance) => Promise<AcceptanceResult>;
 
-async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
+/** The process's {@link Accept}, queueing executions on `queue` (the started pg-boss of the app context). */
+export function createAcceptance(queue: Pick<PgBoss, "insert">): Accept {
+  return groupCommit((batch: Acceptance[]) => writeBatch(queue, batch));
+}
+
+async function writeBatch(queue: Pick<PgBoss, "insert">, batch: Acceptance[]): Promise<AcceptanceResult[]> {
   const { results, acceptedAny } = await withTransaction(pool, async (client) => {
     // Requests checked against an agent row that has changed since are handed back, having consumed nothing.
     const current = await agentVersions(client, [...new Set(batch.map((item) => item.agent.id))]);
@@ -82,7 +87,7 @@ async function writeBatch(batch: Acceptance[]): Promise<AcceptanceResult[]> {
         })),
       );
       // pg-boss writes the jobs through this transaction's connection.
-      await jobQueue().insert(
+      await queue.insert(
         accepted.map((entry) => ({
           name: EXECUTION_QUEUE,
           data: { executionId: entry.executionId },

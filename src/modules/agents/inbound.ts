@@ -11,7 +11,7 @@ import { describeUnstorable, findUnstorableTextInParsed } from "../../lib/storab
 import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
 import { recordConsoleEvent } from "../console/console-events.js";
-import { accept } from "./acceptance.js";
+import type { Accept } from "./acceptance.js";
 import type { AgentAction } from "./agent-config.js";
 import {
   failedVerificationsExceeded,
@@ -248,6 +248,7 @@ export async function handleAgentWebhook(
   res: ServerResponse,
   agentId: string,
   logger: Logger,
+  accept: Accept,
 ): Promise<void> {
   const sourceIp = req.socket.remoteAddress ?? null;
   try {
@@ -265,7 +266,7 @@ export async function handleAgentWebhook(
         { "retry-after": String(failures.retryAfterSeconds) },
       );
     }
-    const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp);
+    const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp, accept);
     inboundRequestsTotal.inc({ result: "accepted" });
     sendJson(res, 202, { status: "queued", executionId });
   } catch (error) {
@@ -303,6 +304,7 @@ async function receiveWithCurrentAgent(
   req: IncomingMessage,
   body: Buffer,
   sourceIp: string | null,
+  accept: Accept,
 ): Promise<string> {
   const remembered = rememberedAgents.get(agentId);
   let agent = remembered ?? (await currentAgent(agentId));
@@ -310,7 +312,7 @@ async function receiveWithCurrentAgent(
   let justRead = remembered === undefined;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await receive(agent, req, body, sourceIp);
+      return await receive(agent, req, body, sourceIp, accept);
     } catch (error) {
       const refusal = error instanceof InboundRefusal ? error : undefined;
       if (!refusal && !(error instanceof AgentChanged)) throw error;
@@ -337,6 +339,7 @@ async function receive(
   req: IncomingMessage,
   body: Buffer,
   sourceIp: string | null,
+  accept: Accept,
 ): Promise<string> {
   requireActive(agent);
   const messageId = await verifySignature(agent, req, body);

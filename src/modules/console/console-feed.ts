@@ -239,22 +239,9 @@ async function* replay(
   }
 }
 
-let active: ConsoleFeed | undefined;
-
+/** Starts an API process's feed (the app context holds it; `stop()` stops it). */
 export async function startConsoleFeed(databaseUrl: string, logger: Logger): Promise<ConsoleFeed> {
   const feed = new ConsoleFeed(logger);
   await feed.start(databaseUrl);
-  active = feed;
   return feed;
-}
-
-export async function stopConsoleFeed(): Promise<void> {
-  await active?.stop();
-  active = undefined;
-}
-
-/** The process's feed. @throws before start-up has started it. */
-export function consoleFeed(): ConsoleFeed {
-  if (!active) throw new Error("the console feed is not started");
-  return active;
 }

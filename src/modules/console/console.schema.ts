@@ -2,8 +2,15 @@ import { builder } from "../../builder.js";
 import { subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
 import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
-import { consoleFeed } from "./console-feed.js";
+import type { ConsoleFeed } from "./console-feed.js";
 import { describeConsoleEvent } from "./describe.js";
+
+declare module "../../graphql/context.js" {
+  interface ContextServices {
+    /** The console's live feed: API processes have one (src/app-context.ts starts it). */
+    consoleFeed?: ConsoleFeed;
+  }
+}
 
 const MAX_LAST = 500;
 
@@ -65,7 +72,9 @@ builder.subscriptionField("consoleEvents", (t) =>
         if (error instanceof ValidationError) throw subscriptionError(error);
         throw error;
       }
-      return withSubscriptionErrors(consoleFeed().subscribe(tenantId, { after, last: args.last ?? undefined }));
+      const feed = context.services.consoleFeed;
+      if (!feed) throw new Error("the console feed is not started");
+      return withSubscriptionErrors(feed.subscribe(tenantId, { after, last: args.last ?? undefined }));
     },
     resolve: (event) => event,
   }),

@@ -3,8 +3,9 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { type DeliveryChange, type HealthChange, pubsub } from "../../db/pubsub.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
-import { originOf } from "../../graphql/context.js";
+import { type GraphQLContext, originOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import type { OutboundClient } from "../../lib/http-client.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
   findDelivery,
@@ -18,6 +19,20 @@ import { attemptWhere, deliveryWhere, STATUS_CODE_CLASSES } from "./delivery-fil
 import { messageId } from "./delivery-sender.js";
 import { exportDeliveries, MAX_EXPORT_BYTES, MAX_EXPORT_ROWS } from "./export.js";
 import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
+
+declare module "../../graphql/context.js" {
+  interface ContextServices {
+    /** The process's outbound HTTP client (its connection pools), for test sends and manual retries. */
+    outbound?: OutboundClient;
+  }
+}
+
+/** The app context's outbound client. @throws when the server was built without one (a programming error). */
+function outboundOf(context: GraphQLContext): OutboundClient {
+  const client = context.services.outbound;
+  if (!client) throw new Error("the outbound HTTP client is not started");
+  return client;
+}
 
 const DeliveryStatusEnum = builder.enumType("DeliveryStatus", {
   values: {
@@ -234,7 +249,7 @@ builder.mutationField("retryDelivery", (t) =>
     errors: { types: [NotFoundError, ConflictError] },
     description: "Sends the delivery now (a MANUAL attempt with the same webhook-id), whatever its state.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => retryDelivery(context.viewer.tenantId, id),
+    resolve: (_root, { id }, context) => retryDelivery(() => outboundOf(context), context.viewer.tenantId, id),
   }),
 );
 
@@ -275,7 +290,8 @@ builder.mutationField("sendTestEvent", (t) =>
     description:
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
     args: { endpointId: t.arg.id() },
-    resolve: (_root, { endpointId }, context) => sendTestEvent(context.viewer.tenantId, endpointId, originOf(context)),
+    resolve: (_root, { endpointId }, context) =>
+      sendTestEvent(() => outboundOf(context), context.viewer.tenantId, endpointId, originOf(context)),
   }),
 );
 
@@ -309,7 +325,8 @@ builder.mutationField("sendTestEventToAll", (t) =>
     type: [TestSendToEndpoint],
     description:
       "A test send to every enabled endpoint, concurrently. Each item carries that endpoint's own outcome: one over its limit (5 a minute) does not fail the others.",
-    resolve: (_root, _args, context) => sendTestEventToAll(context.viewer.tenantId, originOf(context)),
+    resolve: (_root, _args, context) =>
+      sendTestEventToAll(() => outboundOf(context), context.viewer.tenantId, originOf(context)),
   }),
 );
 

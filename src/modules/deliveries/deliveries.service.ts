@@ -3,7 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import { rateLimit } from "../../db/rate-limit.js";
 import type { Delivery, Endpoint, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import type { OutboundResult } from "../../lib/http-client.js";
+import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { logger } from "../../logger.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
@@ -12,7 +12,6 @@ import { decideOutcome, type Outcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { applyEndpointConsequences } from "./endpoint-consequences.js";
-import { outboundClient } from "./outbound-client.js";
 
 /** The answer of a synchronous send (test or manual retry). */
 export interface SendReport {
@@ -34,14 +33,18 @@ export async function findDelivery(
   return findOrNotFound("delivery", id, () => prisma.delivery.findFirst({ ...query, where: { id, tenantId } }));
 }
 
-/** Sends a claimed delivery now and records the attempt with its trigger; `decide` maps the result to an outcome. */
+/**
+ * Sends a claimed delivery now and records the attempt with its trigger; `decide` maps the result to an outcome.
+ * `client` gives the app context's outbound client, asked for only once there is something to send.
+ */
 async function sendNow(
+  client: () => OutboundClient,
   work: DeliveryWork,
   trigger: "MANUAL" | "TEST",
   decide: (result: OutboundResult) => Outcome,
 ): Promise<SendReport> {
   const result = await sendWebhook(
-    outboundClient(),
+    client(),
     work,
     await credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt),
   );
@@ -57,13 +60,13 @@ async function sendNow(
  * If it fails, a delivery that was waiting for a retry keeps its schedule; a finished one stays FAILED.
  * @throws NotFoundError, ConflictError when a worker is sending it at this moment or it was cancelled.
  */
-export async function retryDelivery(tenantId: string, id: string): Promise<SendReport> {
+export async function retryDelivery(client: () => OutboundClient, tenantId: string, id: string): Promise<SendReport> {
   const existing = await findDelivery(tenantId, id);
   if (existing.status === "CANCELLED") throw new ConflictError("the delivery was cancelled", "id");
   const work = await claimDelivery(existing.id);
   if (!work) throw new ConflictError("the delivery is being sent right now; try again in a moment", "id");
   const wasWaiting = work.previous.status === "PENDING" || work.previous.status === "SENDING";
-  return sendNow(work, "MANUAL", (result) => {
+  return sendNow(client, work, "MANUAL", (result) => {
     if (result.ok) return { kind: "succeeded" };
     if (wasWaiting)
       return { kind: "retry", delayMs: Math.max(0, work.previous.dueAt.getTime() - Date.now()), keepRetryIndex: true };
@@ -78,12 +81,21 @@ export async function retryDelivery(tenantId: string, id: string): Promise<SendR
  * Sends the endpoint a `signalpost.test` event right now and reports what the receiver answered. Not retried; logged
  * as a TEST attempt; at most 5 a minute per endpoint. Works on disabled endpoints, to check them before enabling.
  */
-export async function sendTestEvent(tenantId: string, endpointId: string, origin: RequestOrigin): Promise<SendReport> {
+export async function sendTestEvent(
+  client: () => OutboundClient,
+  tenantId: string,
+  endpointId: string,
+  origin: RequestOrigin,
+): Promise<SendReport> {
   const endpoint = await findEndpoint(tenantId, endpointId);
-  return sendTestTo(endpoint, origin);
+  return sendTestTo(client, endpoint, origin);
 }
 
-async function sendTestTo(endpoint: Endpoint, origin: RequestOrigin): Promise<SendReport> {
+async function sendTestTo(
+  client: () => OutboundClient,
+  endpoint: Endpoint,
+  origin: RequestOrigin,
+): Promise<SendReport> {
   const decision = await rateLimit("test-sends", TESTS_PER_MINUTE, 60).consume(endpoint.id);
   if (!decision.allowed)
     throw new RateLimitedError(
@@ -113,13 +125,13 @@ async function sendTestTo(endpoint: Endpoint, origin: RequestOrigin): Promise<Se
   const work = await claimDelivery(delivery.id);
   if (!work) throw new Error("a fresh test delivery could not be claimed");
   // Sending to a disabled endpoint is the point of a test, so the claim's enabled flag is ignored here.
-  return sendNow(work, "TEST", (result) =>
+  return sendNow(client, work, "TEST", (result) =>
     result.ok ? { kind: "succeeded" } : { kind: "failed", reason: "test_failed" },
   );
 }
 
 /** Test sends to every enabled endpoint of the tenant, concurrently; each result says how that endpoint answered. */
-export async function sendTestEventToAll(tenantId: string, origin: RequestOrigin) {
+export async function sendTestEventToAll(client: () => OutboundClient, tenantId: string, origin: RequestOrigin) {
   const endpoints = await prisma.endpoint.findMany({
     where: { tenantId, enabled: true },
     orderBy: { createdAt: "asc" },
@@ -128,7 +140,7 @@ export async function sendTestEventToAll(tenantId: string, origin: RequestOrigin
   return Promise.all(
     endpoints.map(async (endpoint) => {
       try {
-        return { endpoint, report: await sendTestTo(endpoint, origin), error: null };
+        return { endpoint, report: await sendTestTo(client, endpoint, origin), error: null };
       } catch (error) {
         if (error instanceof RateLimitedError) return { endpoint, report: null, error };
         throw error;

@@ -31,8 +31,6 @@ export interface LiveSettings {
   stop(): Promise<void>;
 }
 
-let active: LiveSettings | undefined;
-
 /**
  * Applies the instance settings to this process now and on every later change (from any process): the URL rules
  * for endpoints, the default retry schedule, the public URL, and the metrics listener's port.
@@ -62,19 +60,12 @@ export async function startLiveSettings(options: {
   };
   const watcher = new InstanceSettingsWatcher(apply, options.logger);
   await watcher.start(options.databaseUrl);
-  active = {
+  return {
     watcher,
     metrics,
     stop: async () => {
       await watcher.stop();
       await metrics.close();
-      active = undefined;
     },
   };
-  return active;
-}
-
-/** This process's metrics listener, for the settings query (undefined before start-up or in tests without one). */
-export function metricsListenerState() {
-  return active?.metrics.state ?? null;
 }

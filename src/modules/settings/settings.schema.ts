@@ -4,7 +4,7 @@ import { ForbiddenError, ValidationError } from "../../lib/errors.js";
 import { publicUrl } from "../../lib/public-url.js";
 import { RetryPolicy, RetryPolicyInput } from "../endpoints/endpoints.schema.js";
 import { grants, INSTANCE_ADMIN } from "../identity/scopes.js";
-import { metricsListenerState } from "./live-settings.js";
+import type { MetricsListener, MetricsListenerState } from "./live-settings.js";
 import {
   type InstanceSettings,
   readInstanceSettings,
@@ -13,17 +13,22 @@ import {
   updateSettings,
 } from "./settings.service.js";
 
-const MetricsListenerType = builder
-  .objectRef<NonNullable<ReturnType<typeof metricsListenerState>>>("MetricsListener")
-  .implement({
-    description: "The Prometheus listener of the process that answered (each process serves its own /metrics).",
-    fields: (t) => ({
-      enabled: t.exposeBoolean("enabled"),
-      port: t.exposeInt("port", { description: "The port asked for." }),
-      boundPort: t.exposeInt("boundPort", { nullable: true, description: "The port listening now, if any." }),
-      error: t.exposeString("error", { nullable: true, description: "Why the asked-for port is not listening." }),
-    }),
-  });
+declare module "../../graphql/context.js" {
+  interface ContextServices {
+    /** This process's metrics listener, which the live settings move (absent in a server without them). */
+    metrics?: MetricsListener;
+  }
+}
+
+const MetricsListenerType = builder.objectRef<MetricsListenerState>("MetricsListener").implement({
+  description: "The Prometheus listener of the process that answered (each process serves its own /metrics).",
+  fields: (t) => ({
+    enabled: t.exposeBoolean("enabled"),
+    port: t.exposeInt("port", { description: "The port asked for." }),
+    boundPort: t.exposeInt("boundPort", { nullable: true, description: "The port listening now, if any." }),
+    error: t.exposeString("error", { nullable: true, description: "Why the asked-for port is not listening." }),
+  }),
+});
 
 const InstanceSettingsType = builder.objectRef<InstanceSettings>("InstanceSettings").implement({
   description:
@@ -35,7 +40,7 @@ const InstanceSettingsType = builder.objectRef<InstanceSettings>("InstanceSettin
       type: MetricsListenerType,
       nullable: true,
       description: "This process's listener, as it is now (null on a process that serves no metrics).",
-      resolve: () => metricsListenerState(),
+      resolve: (_settings, _args, context) => context.services.metrics?.state ?? null,
     }),
     publicUrl: t.string({
       description: "The base of agents' webhook URLs (the configured one, else this server's address).",

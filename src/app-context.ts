@@ -2,7 +2,7 @@ import type { Config, ExternalJwtConfig } from "./config.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { type MigrateResult, migrate } from "./db/migrator.js";
 import { connectPrisma, disconnectPrisma } from "./db/prisma.js";
-import { type SignalpostPubSub, startPubSub, stopPubSub } from "./db/pubsub.js";
+import { type SubscriptionHub, startSubscriptionHub } from "./db/pubsub.js";
 import { backfillSecretMasks } from "./db/secret-masks.js";
 import { MetricsServer } from "./http/metrics-server.js";
 import { allJobs } from "./jobs/index.js";
@@ -32,8 +32,8 @@ export interface AppParts {
   authentication?: { sessionTtlSeconds: number; externalJwt?: ExternalJwtConfig };
   /** The start-up outbound rules (live settings change them later). */
   outboundSettings?: Partial<OutboundSettings>;
-  /** Subscription events between processes (NOTIFY); every server role publishes or subscribes. */
-  pubsub?: boolean;
+  /** Subscriptions to events published by any process (LISTEN): API processes serve subscriptions. */
+  subscriptions?: boolean;
   /** The console's live feed; its subscribers live on API processes. */
   consoleFeed?: boolean;
   /** Stored instance settings over these defaults, applied now and on every change. */
@@ -58,7 +58,7 @@ export interface AppParts {
 
 /** What {@link wireApp} started, each present when its part was asked for. */
 export interface WiredApp {
-  pubsub?: SignalpostPubSub;
+  subscriptions?: SubscriptionHub;
   consoleFeed?: ConsoleFeed;
   settings?: LiveSettings;
   outbound?: OutboundClient;
@@ -73,7 +73,7 @@ export interface WiredApp {
 
 /**
  * The one place that wires a process's services together, in the order that matters: configuration first (keyring,
- * authentication, outbound rules), then the listeners (pub/sub before anything that publishes, the console feed),
+ * authentication, outbound rules), then the listeners (the subscription hub, the console feed),
  * the instance settings (which move the outbound rules and the retry schedule), the outbound client, the job queue
  * and last the dispatcher, which needs the client. A part that fails to start stops the ones before it.
  */
@@ -87,11 +87,11 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     await wired.outbound?.close();
     await wired.settings?.stop();
     await wired.consoleFeed?.stop();
-    if (wired.pubsub) await stopPubSub();
+    await wired.subscriptions?.stop();
   };
   try {
     configure(parts);
-    if (parts.pubsub) wired.pubsub = await startPubSub(databaseUrl, logger);
+    if (parts.subscriptions) wired.subscriptions = await startSubscriptionHub(databaseUrl, logger);
     if (parts.consoleFeed) wired.consoleFeed = await startConsoleFeed(databaseUrl, logger);
     if (parts.settings) {
       configureInstanceDefaults(parts.settings.defaults);
@@ -173,7 +173,7 @@ export async function createAppContext(
     const wired = await wireApp({
       databaseUrl: database.url,
       logger,
-      pubsub: true,
+      subscriptions: role !== "worker",
       consoleFeed: role !== "worker",
       settings: {
         defaults: {

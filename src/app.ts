@@ -48,6 +48,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         port: config.port,
         host: config.host,
         yoga: createGraphQLServer({
+          subscriptions: context.subscriptions,
           consoleFeed: context.consoleFeed,
           outbound: context.outbound,
           metrics: context.settings?.metrics,

@@ -43,10 +43,11 @@ export type Topics = {
 };
 
 /**
- * An EventTarget whose dispatches go through PostgreSQL NOTIFY, so an event published by any process (a worker running
- * a relay action) reaches subscribers on every API process, each of which LISTENs and re-dispatches locally.
+ * The subscriber side of a process: an EventTarget fed by the process's LISTEN on {@link PUBSUB_CHANNEL}, so an event
+ * published by any process (a worker running a relay action) reaches subscribers on every API process. Publishing
+ * needs none of it (see {@link publish}): it is a NOTIFY through the pool.
  */
-class PostgresEventTarget extends EventTarget {
+class ListeningEventTarget extends EventTarget {
   /** Listeners per event type: each subscription adds its own (graphql-yoga's pubsub), so this counts subscriptions. */
   private readonly listeners = new Map<string, number>();
 
@@ -57,6 +58,7 @@ class PostgresEventTarget extends EventTarget {
 
   override removeEventListener(...args: Parameters<EventTarget["removeEventListener"]>): void {
     super.removeEventListener(...args);
+    if (!args[1]) return;
     const left = this.listenerCount(args[0]) - 1;
     if (left > 0) this.listeners.set(args[0], left);
     else this.listeners.delete(args[0]);
@@ -66,30 +68,31 @@ class PostgresEventTarget extends EventTarget {
     return this.listeners.get(type) ?? 0;
   }
 
-  dispatchLocally(type: string, detail: unknown): void {
+  dispatchReceived(type: string, detail: unknown): void {
     // A batch (see publishMany) arrives as one notification and is handed to subscribers item by item.
     const items = (detail as { many?: unknown[] } | null)?.many;
     for (const item of Array.isArray(items) ? items : [detail])
-      super.dispatchEvent(new CustomEvent(type, { detail: item }));
-  }
-
-  override dispatchEvent(event: Event): boolean {
-    const message = JSON.stringify({ type: event.type, detail: (event as CustomEvent).detail });
-    if (Buffer.byteLength(message) > MAX_NOTIFY_BYTES)
-      throw new Error(`subscription event ${event.type} is too large for NOTIFY`);
-    // Sent with the process's other notifications of the next couple of milliseconds, in one query.
-    notifySoon(PUBSUB_CHANNEL, message);
-    return true;
+      this.dispatchEvent(new CustomEvent(type, { detail: item }));
   }
 }
 
-export type SignalpostPubSub = ReturnType<typeof createPubSub<Topics>>;
+/**
+ * A process's subscriptions to events published anywhere: built once by the app context (src/app-context.ts) on API
+ * processes and handed to resolvers as `context.services.subscriptions`.
+ */
+export interface SubscriptionHub {
+  subscribe<Topic extends keyof Topics>(topic: Topic, id: Topics[Topic][0]): AsyncIterable<Topics[Topic][1]>;
+  /**
+   * How many subscriptions of this process listen to `topic` for `id` right now: an event published from then on
+   * reaches them. Tests wait on it rather than sleeping for a subscription to attach.
+   */
+  subscriberCount<Topic extends keyof Topics>(topic: Topic, id: Topics[Topic][0]): number;
+  stop(): Promise<void>;
+}
 
-let active: { pubsub: SignalpostPubSub; listener: ChannelListener; target: PostgresEventTarget } | undefined;
-
-/** Starts the process's pub/sub on the database (at start-up, after the pool is connected). */
-export async function startPubSub(databaseUrl: string, logger: Logger): Promise<SignalpostPubSub> {
-  const target = new PostgresEventTarget();
+/** Starts listening for subscription events on the database (at start-up, after the pool is connected). */
+export async function startSubscriptionHub(databaseUrl: string, logger: Logger): Promise<SubscriptionHub> {
+  const target = new ListeningEventTarget();
   const listener = new ChannelListener(
     databaseUrl,
     PUBSUB_CHANNEL,
@@ -97,7 +100,7 @@ export async function startPubSub(databaseUrl: string, logger: Logger): Promise<
       if (!payload) return;
       try {
         const { type, detail } = JSON.parse(payload) as { type: string; detail: unknown };
-        target.dispatchLocally(type, detail);
+        target.dispatchReceived(type, detail);
       } catch (error) {
         logger.warn({ err: error }, "unreadable subscription event");
       }
@@ -105,28 +108,31 @@ export async function startPubSub(databaseUrl: string, logger: Logger): Promise<
     logger,
   );
   await listener.start();
+  // graphql-yoga's pubsub does the subscribing (a Repeater per subscription, listeners removed when it ends); its
+  // publish is never called: events are published with NOTIFY and arrive through the listener.
   const pubsub = createPubSub<Topics>({ eventTarget: target as never });
-  active = { pubsub, listener, target };
-  return pubsub;
+  return {
+    subscribe: (topic, id) => (pubsub.subscribe as (topic: string, id: unknown) => AsyncIterable<never>)(topic, id),
+    subscriberCount: (topic, id) => target.listenerCount(`${topic}:${id}`),
+    stop: () => listener.stop(),
+  };
 }
 
-export async function stopPubSub(): Promise<void> {
-  await active?.listener.stop();
-  active = undefined;
+/** Sends one subscription event to every process's subscribers, with the process's next NOTIFY flush. */
+function send(type: string, detail: unknown): void {
+  const message = JSON.stringify({ type, detail });
+  if (Buffer.byteLength(message) > MAX_NOTIFY_BYTES)
+    throw new Error(`subscription event ${type} is too large for NOTIFY`);
+  notifySoon(PUBSUB_CHANNEL, message);
 }
 
-/** The process's pub/sub. @throws before start-up has started it. */
-export function pubsub(): SignalpostPubSub {
-  if (!active) throw new Error("the pub/sub is not started");
-  return active.pubsub;
-}
-
-/**
- * How many subscriptions of this process listen to `topic` for `id` right now: an event published from then on
- * reaches them. Tests wait on it rather than sleeping for a subscription to attach.
- */
-export function localSubscriberCount<Topic extends keyof Topics>(topic: Topic, id: Topics[Topic][0]): number {
-  return active?.target.listenerCount(`${topic}:${id}`) ?? 0;
+/** Publishes one event to the subscribers of `topic` for `id`, on every process. Call it after the commit. */
+export function publish<Topic extends keyof Topics>(
+  topic: Topic,
+  id: Topics[Topic][0],
+  payload: Topics[Topic][1],
+): void {
+  send(`${topic}:${id}`, payload);
 }
 
 /** Items per notification: each DeliveryChange is about 170 bytes of JSON, well inside NOTIFY's limit at 40. */
@@ -141,15 +147,12 @@ export function publishMany<Topic extends keyof Topics>(
   id: Topics[Topic][0],
   items: Topics[Topic][1][],
 ): void {
-  if (!active || items.length === 0) return;
   for (let start = 0; start < items.length; start += ITEMS_PER_NOTIFY) {
-    active.target.dispatchEvent(
-      new CustomEvent(`${topic}:${id}`, { detail: { many: items.slice(start, start + ITEMS_PER_NOTIFY) } }),
-    );
+    send(`${topic}:${id}`, { many: items.slice(start, start + ITEMS_PER_NOTIFY) });
   }
 }
 
 /** Tells endpointHealthChanged subscribers of the tenant, on every instance. */
 export function announceHealthChange(change: HealthChange): void {
-  active?.pubsub.publish("endpoint:health", change.tenantId, change);
+  publish("endpoint:health", change.tenantId, change);
 }

@@ -1,4 +1,5 @@
 import { GraphQLError } from "graphql";
+import type { SubscriptionHub } from "../db/pubsub.js";
 import { AppError } from "../lib/errors.js";
 import { type AuditActor, actorOf, type Viewer } from "../modules/identity/viewer.js";
 
@@ -9,8 +10,10 @@ export type { Viewer };
  * src/app-context.ts) instead of read from module singletons. Each domain adds its own field by declaration merging
  * (`declare module` in its schema file), so that this folder imports no domain and folders stay free of cycles.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in the schema files.
-export interface ContextServices {}
+export interface ContextServices {
+  /** Events published by any process, for subscriptions: API processes have it (src/app-context.ts starts it). */
+  subscriptions?: SubscriptionHub;
+}
 
 /** Per-request (or per-WebSocket-operation) context shared by every resolver. */
 export interface GraphQLContext {
@@ -39,6 +42,15 @@ export interface AuthenticatedContext extends GraphQLContext {
 export function requireViewer(context: GraphQLContext): Viewer {
   if (!context.viewer) throw new Error("resolver reached without an authenticated viewer");
   return context.viewer;
+}
+
+/**
+ * The process's subscription hub. Every API process starts one before it serves (src/app-context.ts), so its absence
+ * is a wiring mistake, not a caller's.
+ */
+export function subscriptionsOf(context: GraphQLContext): SubscriptionHub {
+  if (!context.services.subscriptions) throw new Error("this process serves subscriptions without a subscription hub");
+  return context.services.subscriptions;
 }
 
 /** Where a change comes from, as audit entries record it: the viewer as actor, with address and user agent. */

@@ -2,12 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startPubSub, stopPubSub } from "../../src/db/pubsub.js";
 import { allJobs } from "../../src/jobs/index.js";
 import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
 
 import { logger } from "../../src/logger.js";
-import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type RunningApiServer, startApiServer, startSubscriptions } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
 import { postSignedWebhook } from "../support/inbound.js";
 import { runSignalpost, type SignalpostProcess } from "../support/process.js";
@@ -18,8 +17,9 @@ import { subscribersJoined } from "../support/subscribers.js";
 let api: RunningApiServer;
 let sender: JobQueue;
 let worker: SignalpostProcess;
+let stopSubscriptions: () => Promise<void>;
 beforeAll(async () => {
-  await startPubSub(process.env.DATABASE_URL as string, logger);
+  stopSubscriptions = await startSubscriptions();
   sender = await startJobQueue(process.env.DATABASE_URL as string, allJobs, logger, { work: false });
   api = await startApiServer(undefined, { jobs: sender });
   worker = runSignalpost(["serve", "--role", "worker"], { DATABASE_URL: process.env.DATABASE_URL });
@@ -29,7 +29,7 @@ afterAll(async () => {
   worker.child.kill("SIGTERM");
   await worker.exited;
   await sender.stop(1_000);
-  await stopPubSub();
+  await stopSubscriptions();
   await api.close();
 });
 

@@ -43,19 +43,34 @@ export async function startApiServer(
 }
 
 /**
- * The API listener plus what live subscriptions need in a server process: the cross-process pub/sub and the
+ * The API listener plus what live subscriptions need in a server process: the subscription hub and the
  * console feed, all on this file's database. `close` stops the three.
  */
 export async function startLiveApiServer(): Promise<RunningApiServer> {
   const databaseUrl = process.env.DATABASE_URL as string;
-  const live = await wireApp({ databaseUrl, logger, pubsub: true, consoleFeed: true });
+  const live = await wireApp({ databaseUrl, logger, subscriptions: true, consoleFeed: true });
+  testServices.subscriptions = live.subscriptions;
   const api = await startApiServer(undefined, { consoleFeed: live.consoleFeed });
   return {
     ...api,
     close: async () => {
       await live.stop(Date.now() + 1_000);
+      if (testServices.subscriptions === live.subscriptions) delete testServices.subscriptions;
       await api.close();
     },
+  };
+}
+
+/**
+ * Starts this file's subscription hub (as an API process's app context does), for API servers started without
+ * startLiveApiServer; returns the function that stops it.
+ */
+export async function startSubscriptions(): Promise<() => Promise<void>> {
+  const live = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, subscriptions: true });
+  testServices.subscriptions = live.subscriptions;
+  return async () => {
+    await live.stop(Date.now() + 1_000);
+    if (testServices.subscriptions === live.subscriptions) delete testServices.subscriptions;
   };
 }
 

@@ -1,9 +1,8 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import { pubsub } from "../../db/pubsub.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Agent } from "../../generated/prisma/client.js";
-import { originOf, subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
+import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
@@ -309,7 +308,7 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
     subscribe: async (_root, { agentId, after }, context) => {
       const { tenantId } = context.viewer;
       await subscribableAgent(tenantId, agentId);
-      const live = pubsub().subscribe("agent:webhook", agentId);
+      const live = subscriptionsOf(context).subscribe("agent:webhook", agentId);
       if (!after) return live;
       return withSubscriptionErrors(relayedSince(tenantId, agentId, after, live));
     },
@@ -336,7 +335,7 @@ builder.subscriptionField("agentExecutionUpdated", (t) =>
     args: { agentId: t.arg.id() },
     subscribe: async (_root, { agentId }, context) => {
       await subscribableAgent(context.viewer.tenantId, agentId);
-      return pubsub().subscribe("agent:execution", agentId);
+      return subscriptionsOf(context).subscribe("agent:execution", agentId);
     },
     resolve: async (query, { executionId, status }, _args, context) => ({
       ...(await prisma.agentExecution.findFirstOrThrow({

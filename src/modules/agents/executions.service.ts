@@ -1,5 +1,5 @@
 import { prisma } from "../../db/prisma.js";
-import { pubsub } from "../../db/pubsub.js";
+import { publish } from "../../db/pubsub.js";
 import type { AgentExecution, Prisma } from "../../generated/prisma/client.js";
 import { findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { groupCommit } from "../../lib/group-commit.js";
@@ -64,7 +64,7 @@ async function writeTransitions(transitions: Transition[]): Promise<undefined[]>
   );
   // Announced once committed: agentExecutionUpdated subscribers, then the consoles (see db/notify.ts).
   for (const t of transitions) {
-    pubsub().publish("agent:execution", t.execution.agentId, { executionId: t.execution.id, status: t.status });
+    publish("agent:execution", t.execution.agentId, { executionId: t.execution.id, status: t.status });
     executionsTotal.inc({ status: t.status.toLowerCase() });
   }
   wakeConsole();
@@ -107,7 +107,7 @@ export async function runExecution(executionId: string, retryCount: number, logg
         results.push({ type: action.type, eventId: published?.event.id, deliveryCount: published?.deliveryCount ?? 0 });
       } else if (action.type === "relay") {
         // Subscribers on any API process get the execution id through NOTIFY and read the request back.
-        pubsub().publish("agent:webhook", execution.agentId, { executionId: execution.id });
+        publish("agent:webhook", execution.agentId, { executionId: execution.id });
         results.push({ type: action.type });
       } else {
         // Forward sends the request as it came in (before any transform), with the headers the action names.

@@ -1,9 +1,9 @@
 import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import { type DeliveryChange, type HealthChange, pubsub } from "../../db/pubsub.js";
+import type { DeliveryChange, HealthChange } from "../../db/pubsub.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
-import { type GraphQLContext, originOf } from "../../graphql/context.js";
+import { type GraphQLContext, originOf, subscriptionsOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
@@ -368,7 +368,7 @@ builder.subscriptionField("deliveryUpdated", (t) =>
     args: { endpointId: t.arg.id({ required: false }), eventId: t.arg.id({ required: false }) },
     subscribe: (_root, args, context) =>
       pipe(
-        pubsub().subscribe("delivery:updated", context.viewer.tenantId),
+        subscriptionsOf(context).subscribe("delivery:updated", context.viewer.tenantId),
         filter(
           (change: DeliveryChange) =>
             (!args.endpointId || change.endpointId === args.endpointId) &&
@@ -405,7 +405,7 @@ builder.subscriptionField("endpointHealthChanged", (t) =>
     args: { endpointId: t.arg.id({ required: false }) },
     subscribe: (_root, args, context) =>
       pipe(
-        pubsub().subscribe("endpoint:health", context.viewer.tenantId),
+        subscriptionsOf(context).subscribe("endpoint:health", context.viewer.tenantId),
         filter((change: HealthChange) => !args.endpointId || change.endpointId === args.endpointId),
       ),
     resolve: (change) => change,

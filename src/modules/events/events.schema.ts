@@ -1,9 +1,9 @@
 import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
-import { type EventPublishedNotice, pubsub } from "../../db/pubsub.js";
+import type { EventPublishedNotice } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
-import { subscriptionError } from "../../graphql/context.js";
+import { subscriptionError, subscriptionsOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
 import { cancelScheduledEvent, findEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
@@ -167,7 +167,7 @@ builder.subscriptionField("eventPublished", (t) =>
         throw subscriptionError(new ValidationError(`at most ${MAX_EVENT_TYPE_FILTER} event types`, "eventTypes"));
       const wanted = eventTypes?.length ? new Set(eventTypes) : null;
       return pipe(
-        pubsub().subscribe("event:published", tenantId),
+        subscriptionsOf(context).subscribe("event:published", tenantId),
         filter((notice: EventPublishedNotice) => !wanted || wanted.has(notice.eventType)),
       );
     },

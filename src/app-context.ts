@@ -12,7 +12,9 @@ import { type Keyring, resolveKeyring, useKeyring } from "./lib/master-key.js";
 import type { Logger } from "./logger.js";
 import { configureAuthentication } from "./modules/auth/authenticate.js";
 import { type ConsoleFeed, startConsoleFeed } from "./modules/console/console-feed.js";
+import { DELIVERY_QUEUE } from "./modules/deliveries/delivery-jobs.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
+import { prepareDeliveryQueue } from "./modules/deliveries/prepare-delivery-queue.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
 import { addressPolicy, configureOutbound, type OutboundSettings } from "./modules/endpoints/outbound-settings.js";
 import { DEFAULT_RETRY_DELAYS } from "./modules/endpoints/retry-policy.js";
@@ -45,7 +47,10 @@ export interface AppParts {
   };
   /** The outbound HTTP client (workers deliver, the API sends test events and manual retries). */
   outbound?: { lookup?: Resolver };
-  /** pg-boss: every role enqueues, `work` attaches the job workers. */
+  /**
+   * pg-boss: every role enqueues, `work` attaches the job workers; the delivery queue is created with it and its
+   * maintenance runs wherever workers or the dispatcher do.
+   */
   jobs?: { work: boolean };
   /** The delivery dispatcher (needs `outbound`); `start: false` builds it without starting its loop. */
   dispatcher?: {
@@ -100,10 +105,23 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     if (parts.outbound) {
       wired.outbound = createOutboundClient({ policy: addressPolicy, lookup: parts.outbound.lookup });
     }
-    if (parts.jobs) wired.jobs = await startJobQueue(databaseUrl, allJobs, logger, parts.jobs);
+    if (parts.jobs) {
+      wired.jobs = await startJobQueue(databaseUrl, allJobs, logger, {
+        work: parts.jobs.work,
+        supervise: parts.dispatcher !== undefined,
+        queues: [DELIVERY_QUEUE],
+      });
+    }
     if (parts.dispatcher) {
       if (!wired.outbound) throw new Error("the dispatcher needs the outbound client");
-      wired.dispatcher = new DeliveryDispatcher({ databaseUrl, client: wired.outbound, logger, ...parts.dispatcher });
+      if (!wired.jobs) throw new Error("the dispatcher needs the job queue");
+      wired.dispatcher = new DeliveryDispatcher({
+        databaseUrl,
+        client: wired.outbound,
+        jobs: wired.jobs.boss,
+        logger,
+        ...parts.dispatcher,
+      });
       if (parts.dispatcher.start !== false) {
         await wired.dispatcher.start();
         dispatcherStarted = true;
@@ -166,6 +184,8 @@ export async function createAppContext(
     const migration = await migrate(database.url, logger);
     if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
     connectPrisma(database.url);
+    // pg-boss's schema and the delivery queue, before anything can publish (producers insert jobs themselves).
+    await prepareDeliveryQueue(database.url, logger);
     // Header values stored in plaintext before encryption at rest (SQL could not seal them): seal them now.
     await sealLegacyEndpointHeaders(logger);
     // Masks of secrets stored before listings read them from a column (SQL could not compute them): store them now.

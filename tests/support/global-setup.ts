@@ -5,7 +5,9 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { EmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { migrate } from "../../src/db/migrator.js";
+import { prepareJobQueues } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
+import { DELIVERY_QUEUE } from "../../src/modules/deliveries/delivery-jobs.js";
 import { withDatabase } from "./urls.js";
 
 declare module "vitest" {
@@ -41,6 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await admin.query(`CREATE DATABASE ${templateDatabase}`);
   await admin.end();
   await migrate(withDatabase(adminUrl, templateDatabase), quiet);
+  // As every start-up does: pg-boss's schema and the delivery queue, which publishes store their jobs in.
+  await prepareJobQueues(withDatabase(adminUrl, templateDatabase), [DELIVERY_QUEUE]);
 
   project.provide("adminDatabaseUrl", adminUrl);
   project.provide("templateDatabase", templateDatabase);

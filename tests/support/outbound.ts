@@ -34,6 +34,8 @@ export async function startDelivering(
       ...options.settings,
     },
     outbound: { lookup: options.lookup },
+    // pg-boss schedules the deliveries; this process works no job definitions, it only runs the dispatcher.
+    jobs: { work: false },
     dispatcher: {
       concurrency: options.concurrency ?? 16,
       pollIntervalMs: 200,

@@ -4,6 +4,7 @@ import { ChannelListener } from "../../db/listen.js";
 import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Logger } from "../../logger.js";
 import { type JobDefinition, runBatch } from "./define-job.js";
+import { JOB_SCHEMA } from "./schema.js";
 
 /** Distinct from the migration lock; held while pg-boss creates or upgrades its schema and our queues. */
 const SETUP_LOCK_KEY = 72707370;
@@ -24,8 +25,67 @@ async function withSetupLock(databaseUrl: string, work: () => Promise<void>): Pr
   }
 }
 
-/** pg-boss keeps its tables in this schema of the application database. */
-export const JOB_SCHEMA = "pgboss";
+export { JOB_SCHEMA };
+
+/** A queue that jobs are sent to outside the job definitions (the delivery pipeline's), with its settings. */
+export interface QueueSpec {
+  name: string;
+  options: Omit<PgBoss.Queue, "name">;
+}
+
+/** Creates each missing queue (inside the setup lock: see withSetupLock); returns the names of those it created. */
+async function createQueues(boss: PgBoss, queues: readonly QueueSpec[]): Promise<string[]> {
+  const created: string[] = [];
+  for (const queue of queues) {
+    if (await boss.getQueue(queue.name)) continue;
+    await boss.createQueue(queue.name, { name: queue.name, ...queue.options });
+    created.push(queue.name);
+  }
+  return created;
+}
+
+/**
+ * Creates (or upgrades) pg-boss's schema and the given queues, then lets go: run after the migrations by whatever
+ * migrates (start-up, `signalpost migrate`, the test template), because producers insert jobs on their own
+ * connection (produce.ts), which finds a queue only if it exists.
+ */
+export async function prepareJobQueues(databaseUrl: string, queues: readonly QueueSpec[]): Promise<string[]> {
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    schema: JOB_SCHEMA,
+    application_name: "signalpost-setup",
+    supervise: false,
+    schedule: false,
+    max: 1,
+  });
+  boss.on("error", () => undefined);
+  let created: string[] = [];
+  try {
+    await withSetupLock(databaseUrl, async () => {
+      await boss.start();
+      created = await createQueues(boss, queues);
+    });
+  } finally {
+    await boss.stop({ graceful: false, wait: true });
+  }
+  return created;
+}
+
+/**
+ * How often pg-boss's maintenance runs (expiring the jobs of workers that died, archiving finished ones), at most once
+ * per interval across all processes. pg-boss's default is 2 minutes; delivery jobs expire after 30 s, and a dead
+ * worker's deliveries should not wait much longer than that.
+ */
+const MAINTENANCE_INTERVAL_SECONDS = 10;
+
+export interface JobQueueOptions {
+  /** Attach the job definitions' workers (and their cron schedules). */
+  work: boolean;
+  /** Run pg-boss's maintenance without workers (a process whose dispatcher fetches delivery jobs itself). */
+  supervise?: boolean;
+  /** Queues to create besides the job definitions' (the delivery pipeline's). */
+  queues?: readonly QueueSpec[];
+}
 
 /** A started pg-boss with our workers attached. */
 export interface JobQueue {
@@ -43,14 +103,17 @@ export async function startJobQueue(
   databaseUrl: string,
   jobs: readonly JobDefinition[],
   logger: Logger,
-  options: { work: boolean } = { work: true },
+  options: JobQueueOptions = { work: true },
 ): Promise<JobQueue> {
-  // An API process only sends jobs: no maintenance, no cron, no workers.
+  // An API process only sends jobs: no maintenance, no cron, no workers. A process that fetches jobs itself (the
+  // delivery dispatcher) supervises: pg-boss's maintenance expires the jobs of a worker that died, so they run again.
+  const supervise = options.work || options.supervise === true;
   const boss = new PgBoss({
     connectionString: databaseUrl,
     schema: JOB_SCHEMA,
     application_name: options.work ? "signalpost-worker" : "signalpost-api",
-    ...(options.work ? {} : { supervise: false, schedule: false }),
+    ...(supervise ? { maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS } : { supervise: false }),
+    ...(options.work ? {} : { schedule: false }),
   });
   let healthy = false;
   // pg-boss keeps polling through a database outage (each worker's loop catches the failed fetch, emits 'error' and
@@ -68,6 +131,7 @@ export async function startJobQueue(
   });
   await withSetupLock(databaseUrl, async () => {
     await boss.start();
+    await createQueues(boss, options.queues ?? []);
     for (const job of jobs) {
       if (!(await boss.getQueue(job.name))) await boss.createQueue(job.name, { name: job.name, ...job.queue });
       if (job.schedule && options.work) await boss.schedule(job.name, job.schedule, {}, { tz: "UTC" });

@@ -2,12 +2,14 @@ import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { prisma } from "../../db/prisma.js";
 import { rateLimit } from "../../db/rate-limit.js";
 import type { Delivery, Endpoint, Prisma } from "../../generated/prisma/client.js";
+import { prismaConnection } from "../../jobs/kit/produce.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { logger } from "../../logger.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
 import type { RequestOrigin } from "../identity/viewer.js";
+import { scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
@@ -166,10 +168,17 @@ export async function recoverEndpoint(
   if (window.dryRun) return prisma.delivery.count({ where });
   if (!endpoint.enabled) throw new ConflictError("enable the endpoint before recovering its deliveries", "endpointId");
   return prisma.$transaction(async (tx) => {
-    const { count } = await tx.delivery.updateMany({
+    const now = new Date();
+    const queued = await tx.delivery.updateManyAndReturn({
       where,
-      data: { status: "PENDING", dueAt: new Date(), retryIndex: 0, failureReason: null, completedAt: null },
+      data: { status: "PENDING", dueAt: now, retryIndex: 0, failureReason: null, completedAt: null },
+      select: { id: true },
     });
+    const count = queued.length;
+    await scheduleDeliveries(
+      prismaConnection(tx),
+      queued.map(({ id }) => ({ id, dueAt: now })),
+    );
     if (count) await tx.$executeRaw`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`;
     await recordAudit(
       {

@@ -1,6 +1,7 @@
 import { named, prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../db/pubsub.js";
+import { withTransaction } from "../../db/transaction.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
@@ -12,6 +13,8 @@ import {
   wakeConsole,
 } from "../console/console-events.js";
 import { effectiveDelays } from "../endpoints/retry-policy.js";
+import { JOB_SCHEMA } from "../../jobs/kit/schema.js";
+import { DELIVERY_QUEUE, scheduleDeliveries, type WaitingDelivery } from "./delivery-jobs.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 
 /** Everything needed to send one delivery, read in the same statement that claims it. */
@@ -86,27 +89,43 @@ const CLAIM_UPDATE = `
 // result decoding in its runtime) was a third of the worker's CPU in the benchmark profile.
 
 /**
- * Claims up to `limit` due deliveries (waiting ones whose time has come, and sending ones whose worker's lease ran out)
- * with FOR UPDATE SKIP LOCKED, so any number of workers share the queue without taking the same row, and leases them.
- * The same statement returns the event and endpoint each needs.
+ * Claims the given deliveries that are due (waiting ones whose time has come, and sending ones whose worker's lease
+ * ran out) with FOR UPDATE SKIP LOCKED, so two workers holding the same ids (a job retried while its first run still
+ * goes on) never take the same row, and leases them. The same statement returns the event and endpoint each needs.
+ * Ids not returned are finished, not yet due, leased by a live worker, or locked right now: see {@link stillWaiting}.
  */
-export async function claimDueDeliveries(
-  limit: number,
+export async function claimDeliveries(
+  ids: readonly string[],
   leaseGraceMs = DEFAULT_LEASE_GRACE_MS,
 ): Promise<DeliveryWork[]> {
   const { rows } = await pool.query<ClaimedRow>(
     prepared(
       `WITH ${ASYNC_COMMIT}, due AS (
       SELECT id, status, "dueAt" FROM "Delivery"
-      WHERE status IN ('PENDING', 'SENDING') AND "dueAt" <= now()
-      ORDER BY "dueAt"
-      LIMIT $2
+      WHERE id = ANY($2::uuid[]) AND status IN ('PENDING', 'SENDING') AND "dueAt" <= now()
       FOR UPDATE SKIP LOCKED
     ) ${CLAIM_UPDATE}`,
-      [leaseGraceMs, limit],
+      [leaseGraceMs, ids],
     ),
   );
   return rows.map(toWork);
+}
+
+/**
+ * Of `ids`, those still waiting to be sent (PENDING, or SENDING under a lease), with when to look at them next: their
+ * due time or lease end, at least a second from now (a row locked by another claim right now is looked at again
+ * then). Finished ones are left out. Read without locks: a job that could not claim some of its ids schedules them
+ * again with this, so that no waiting delivery is ever left without a job.
+ */
+export async function stillWaiting(ids: readonly string[]): Promise<{ id: string; dueAt: Date }[]> {
+  const { rows } = await pool.query<{ id: string; dueAt: Date }>(
+    prepared(
+      `SELECT id, greatest("dueAt", now() + interval '1 second') AS "dueAt" FROM "Delivery"
+       WHERE id = ANY($1::uuid[]) AND status IN ('PENDING', 'SENDING')`,
+      [ids],
+    ),
+  );
+  return rows;
 }
 
 /**
@@ -186,6 +205,13 @@ function columns<Row extends Record<string, unknown>>(rows: readonly Row[]): { [
  */
 export async function recordAttempts(records: readonly AttemptRecord[]): Promise<void> {
   if (records.length === 0) return;
+  // A scheduled retry is a new job, stored in the same transaction as the attempt that decided it. A manual attempt
+  // that keeps the schedule (keepRetryIndex) leaves the delivery's existing job in place.
+  const retries: WaitingDelivery[] = records.flatMap(({ work, outcome, finishedAt }) =>
+    outcome.kind === "retry" && !outcome.keepRetryIndex
+      ? [{ id: work.deliveryId, dueAt: new Date(finishedAt.getTime() + outcome.delayMs) }]
+      : [],
+  );
   const attempts = columns(
     records.map(({ work, result, trigger, finishedAt }) => ({
       tenantId: work.tenantId,
@@ -221,9 +247,8 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   // One statement, so one round trip and its own transaction: the attempts, the deliveries' new state, the
   // endpoints' streaks and the console events commit together. Data-modifying WITH clauses all run, on one
   // snapshot: `before` below is the endpoint as it was before this statement.
-  const { rows: healthChanges } = await pool.query<HealthChange>(
-    named(
-      `WITH attempts AS (
+  const statement = named(
+    `WITH attempts AS (
          INSERT INTO "DeliveryAttempt" ("tenantId", "deliveryId", "endpointId", "number", "trigger", "statusCode",
            "durationMs", "responseHeaders", "responseBody", "errorClass", "errorMessage", "createdAt")
          SELECT * FROM unnest($attemptTenantId::uuid[], $attemptDeliveryId::uuid[], $attemptEndpointId::uuid[],
@@ -269,36 +294,43 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
        SELECT id AS "endpointId", "tenantId", CASE WHEN failures_after > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS state,
          CASE WHEN failures_before > 0 THEN 'FAILING' ELSE 'HEALTHY' END AS "previousState"
        FROM updated WHERE enabled AND (failures_before > 0) <> (failures_after > 0)`,
-      {
-        attemptTenantId: attempts.tenantId,
-        attemptDeliveryId: attempts.deliveryId,
-        attemptEndpointId: attempts.endpointId,
-        attemptNumber: attempts.number,
-        attemptTrigger: attempts.trigger,
-        attemptStatusCode: attempts.statusCode,
-        attemptDurationMs: attempts.durationMs,
-        attemptResponseHeaders: attempts.responseHeaders,
-        attemptResponseBody: attempts.responseBody,
-        attemptErrorClass: attempts.errorClass,
-        attemptErrorMessage: attempts.errorMessage,
-        attemptCreatedAt: attempts.createdAt,
-        deliveryId: deliveries.id,
-        deliveryStatus: deliveries.status,
-        deliveryDue: deliveries.due,
-        deliveryRetryIndex: deliveries.retryIndex,
-        deliveryCode: deliveries.code,
-        deliveryError: deliveries.error,
-        deliveryFinished: deliveries.finished,
-        deliveryReason: deliveries.reason,
-        streakEndpointId: streaks.id,
-        streakSuccessAt: streaks.successAt,
-        streakLastFailureAt: streaks.lastFailureAt,
-        streakFailuresAfter: streaks.failuresAfter,
-        streakFirstFailureAfter: streaks.firstFailureAfter,
-        ...consoleEventParams(consoleEvents),
-      },
-    ),
+    {
+      attemptTenantId: attempts.tenantId,
+      attemptDeliveryId: attempts.deliveryId,
+      attemptEndpointId: attempts.endpointId,
+      attemptNumber: attempts.number,
+      attemptTrigger: attempts.trigger,
+      attemptStatusCode: attempts.statusCode,
+      attemptDurationMs: attempts.durationMs,
+      attemptResponseHeaders: attempts.responseHeaders,
+      attemptResponseBody: attempts.responseBody,
+      attemptErrorClass: attempts.errorClass,
+      attemptErrorMessage: attempts.errorMessage,
+      attemptCreatedAt: attempts.createdAt,
+      deliveryId: deliveries.id,
+      deliveryStatus: deliveries.status,
+      deliveryDue: deliveries.due,
+      deliveryRetryIndex: deliveries.retryIndex,
+      deliveryCode: deliveries.code,
+      deliveryError: deliveries.error,
+      deliveryFinished: deliveries.finished,
+      deliveryReason: deliveries.reason,
+      streakEndpointId: streaks.id,
+      streakSuccessAt: streaks.successAt,
+      streakLastFailureAt: streaks.lastFailureAt,
+      streakFailuresAfter: streaks.failuresAfter,
+      streakFirstFailureAfter: streaks.firstFailureAfter,
+      ...consoleEventParams(consoleEvents),
+    },
   );
+  // Without retries to schedule, one statement is its own transaction: no BEGIN/COMMIT round trips on the hot path.
+  const { rows: healthChanges } = retries.length
+    ? await withTransaction(pool, async (client) => {
+        const result = await client.query<HealthChange>(statement);
+        await scheduleDeliveries(client, retries);
+        return result;
+      })
+    : await pool.query<HealthChange>(statement);
   wakeConsole();
   countAttempts(records, consoleEvents);
   announceChanges(records, deliveries.status);
@@ -407,11 +439,35 @@ function endpointStreaks(records: readonly AttemptRecord[]): Streak[] {
   return [...byEndpoint.values()];
 }
 
-/** Deliveries due and not yet sent, and how long the oldest has waited: the queue gauges read at each scrape. */
+/** Every waiting delivery (PENDING, or SENDING under a lease), in pages of 10,000 by id. */
+export async function* waitingDeliveryPages(): AsyncGenerator<{ id: string; dueAt: Date }[]> {
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const { rows } = await pool.query<{ id: string; dueAt: Date }>(
+      named(
+        `SELECT id, "dueAt" FROM "Delivery" WHERE status IN ('PENDING', 'SENDING') AND id > $after::uuid
+         ORDER BY id LIMIT 10000`,
+        { after },
+      ),
+    );
+    if (rows.length === 0) return;
+    yield rows;
+    after = (rows[rows.length - 1] as { id: string }).id;
+  }
+}
+
+/**
+ * Deliveries due and not yet taken by a worker, and how long the oldest has waited: the queue gauges read at each
+ * scrape, from pg-boss's waiting delivery jobs (due ones: started after their time), each naming its deliveries.
+ */
 export async function readQueueGauges(): Promise<{ depth: number; oldestAgeSeconds: number }> {
   const { rows } = await pool.query<{ depth: number; age: number | null }>(
-    `SELECT count(*)::int AS depth, extract(epoch FROM now() - min("dueAt"))::float8 AS age
-     FROM "Delivery" WHERE status = 'PENDING' AND "dueAt" <= now()`,
+    named(
+      `SELECT coalesce(sum(jsonb_array_length(data->'deliveryIds')), 0)::int AS depth,
+         extract(epoch FROM now() - min(start_after))::float8 AS age
+       FROM ${JOB_SCHEMA}.job WHERE name = $queue AND state < 'active' AND start_after <= now()`,
+      { queue: DELIVERY_QUEUE.name },
+    ),
   );
   return { depth: rows[0]?.depth ?? 0, oldestAgeSeconds: Math.max(rows[0]?.age ?? 0, 0) };
 }

@@ -1,23 +1,36 @@
+import type PgBoss from "pg-boss";
 import { ChannelListener, DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import { backoffMs } from "../../lib/backoff.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
+import { DELIVERY_QUEUE, deliveryJobData, scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome } from "./delivery-outcome.js";
 import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
-import { type AttemptRecord, claimDueDeliveries, type DeliveryWork, recordAttempts } from "./delivery-store.js";
+import {
+  type AttemptRecord,
+  claimDeliveries,
+  type DeliveryWork,
+  recordAttempts,
+  stillWaiting,
+} from "./delivery-store.js";
 import { applyEndpointConsequences } from "./endpoint-consequences.js";
+
+/** What the dispatcher asks of pg-boss: the started instance of the app context's job queue. */
+export type DeliveryJobSource = Pick<PgBoss, "fetch" | "complete" | "fail">;
 
 export interface DispatcherOptions {
   databaseUrl: string;
+  /** pg-boss, which schedules the deliveries (delivery-jobs.ts). */
+  jobs: DeliveryJobSource;
   client: OutboundClient;
   logger: Logger;
   /** Deliveries in flight at once (bounded so one slow receiver cannot exhaust sockets or memory). */
   concurrency: number;
-  /** Rows claimed per query. */
+  /** Jobs fetched at most per look at the queue. */
   batchSize?: number;
-  /** Longest idle wait between looks at the queue when no NOTIFY arrives. */
+  /** Longest idle wait between looks at the queue when no NOTIFY arrives (retries and scheduled sends fall due). */
   pollIntervalMs?: number;
   /** Added to each endpoint's timeout to lease a claimed delivery (see DEFAULT_LEASE_GRACE_MS). */
   leaseGraceMs?: number;
@@ -28,9 +41,25 @@ const RECORD_BATCH = 500;
 const OUTAGE_BACKOFF_MS = 250;
 const OUTAGE_BACKOFF_CAP_MS = 5_000;
 
+/** A fetched job in this worker's hands: the deliveries not yet claimed, and those not yet finished. */
+interface HeldJob {
+  id: string;
+  unclaimed: string[];
+  unfinished: Set<string>;
+  /** An attempt of one of its deliveries could not be recorded: the job is failed (and retried), not completed. */
+  broken: boolean;
+}
+
 /**
- * The worker's delivery loop: claims due deliveries in batches, sends them concurrently within a bound, records the
- * results in batches, and sleeps until a NOTIFY (a publish), a free slot, or the next retry falls due.
+ * The worker's delivery loop. pg-boss schedules the work (delivery-jobs.ts): the loop fetches jobs while it has free
+ * slots, claims their deliveries only as slots free up (so a claimed delivery's lease starts when it is about to be
+ * sent), sends them concurrently within the bound, records the results in batches, and completes each job once all
+ * its deliveries are recorded (in batches too). Ids a job could not claim (not due yet, leased by a live worker) are
+ * scheduled again as new jobs. It sleeps until a NOTIFY (a publish), a free slot, or the poll interval (retries and
+ * scheduled sends falling due).
+ *
+ * Not pg-boss's `work()`: its handler must finish a whole fetched batch before the next fetch, so one slow receiver
+ * would hold up every delivery fetched with it (head-of-line blocking); fetching ourselves keeps every slot busy.
  */
 export class DeliveryDispatcher {
   private running = false;
@@ -50,9 +79,13 @@ export class DeliveryDispatcher {
   private readonly listener: ChannelListener;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  /** Jobs fetched and not yet completed, in fetch order. */
+  private readonly held = new Map<string, HeldJob>();
+  /** The job each claimed, unfinished delivery came from. */
+  private readonly jobOfDelivery = new Map<string, HeldJob>();
 
   constructor(private readonly options: DispatcherOptions) {
-    this.batchSize = options.batchSize ?? 200;
+    this.batchSize = options.batchSize ?? 50;
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     // After a reconnect, publishes notified in the gap were missed: look at the queue at once.
     this.listener = new ChannelListener(
@@ -70,7 +103,11 @@ export class DeliveryDispatcher {
     this.loopDone = this.loop();
   }
 
-  /** Stops claiming, lets in-flight deliveries finish until the deadline and records them. Unfinished ones come back when their lease runs out. */
+  /**
+   * Stops fetching, lets in-flight deliveries finish until the deadline and records them, then hands the jobs still
+   * held back to pg-boss (failed, so they are retried at once by any worker; deliveries still leased are then
+   * scheduled again for when their lease runs out).
+   */
   async stop(deadline: number): Promise<void> {
     this.running = false;
     this.stopDeadline = deadline;
@@ -78,6 +115,13 @@ export class DeliveryDispatcher {
     await this.loopDone;
     while (this.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.flush();
+    const unfinished = [...this.held.keys()];
+    this.held.clear();
+    if (unfinished.length) {
+      await this.options.jobs
+        .fail(DELIVERY_QUEUE.name, unfinished)
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, "could not hand back delivery jobs"));
+    }
     await this.listener.stop();
   }
 
@@ -90,10 +134,12 @@ export class DeliveryDispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       const capacity = this.options.concurrency - this.inFlight;
-      let claimed: DeliveryWork[] = [];
+      let claimed = 0;
+      let fetched = 0;
       if (capacity > 0) {
         try {
-          claimed = await claimDueDeliveries(Math.min(capacity, this.batchSize), this.options.leaseGraceMs);
+          if (this.unclaimedCount() < capacity) fetched = await this.fetchJobs();
+          claimed = await this.claimFromHeldJobs(capacity);
           this.databaseAnswered();
         } catch (error) {
           if (isDatabaseUnavailable(error)) {
@@ -104,14 +150,94 @@ export class DeliveryDispatcher {
           await this.sleep(this.pollIntervalMs);
           continue;
         }
-        for (const work of claimed) this.launch(work);
       }
-      // A full batch means more may be waiting: look again at once.
-      if (claimed.length > 0 && claimed.length === Math.min(capacity, this.batchSize)) continue;
-      this.waitingForCapacity = capacity <= 0;
-      await this.sleep(claimed.length > 0 || capacity <= 0 ? this.pollIntervalMs : await this.idleWaitMs());
+      // Work came in and slots are left: more may be waiting, look again at once.
+      if ((claimed > 0 || fetched > 0) && this.inFlight < this.options.concurrency) continue;
+      this.waitingForCapacity = this.inFlight >= this.options.concurrency;
+      await this.sleep(this.pollIntervalMs);
       this.waitingForCapacity = false;
     }
+  }
+
+  private unclaimedCount(): number {
+    let count = 0;
+    for (const job of this.held.values()) count += job.unclaimed.length;
+    return count;
+  }
+
+  /** Fetches waiting jobs into this worker's hands; returns how many. */
+  private async fetchJobs(): Promise<number> {
+    const jobs = await this.options.jobs.fetch<unknown>(DELIVERY_QUEUE.name, { batchSize: this.batchSize });
+    const malformed: string[] = [];
+    for (const job of jobs) {
+      const data = deliveryJobData.safeParse(job.data);
+      if (!data.success) {
+        malformed.push(job.id);
+        continue;
+      }
+      const ids = [...new Set(data.data.deliveryIds)];
+      this.held.set(job.id, { id: job.id, unclaimed: ids, unfinished: new Set(ids), broken: false });
+    }
+    if (malformed.length) {
+      this.options.logger.error({ jobs: malformed }, "delivery jobs without a list of deliveries were dropped");
+      await this.options.jobs.complete(DELIVERY_QUEUE.name, malformed);
+    }
+    return jobs.length;
+  }
+
+  /**
+   * Claims up to `capacity` of the held jobs' deliveries in one statement and launches them. Those that could not be
+   * claimed are scheduled again (or dropped when finished), and jobs left with nothing unfinished are completed.
+   */
+  private async claimFromHeldJobs(capacity: number): Promise<number> {
+    const taken: { id: string; job: HeldJob }[] = [];
+    for (const job of this.held.values()) {
+      while (taken.length < capacity && job.unclaimed.length > 0)
+        taken.push({ id: job.unclaimed.shift() as string, job });
+      if (taken.length >= capacity) break;
+    }
+    if (taken.length === 0) return 0;
+    const claimed = await claimDeliveries(
+      taken.map((item) => item.id),
+      this.options.leaseGraceMs,
+    );
+    const jobOfTaken = new Map(taken.map((item) => [item.id, item.job]));
+    const claimedIds = new Set(claimed.map((work) => work.deliveryId));
+    const missed = taken.filter((item) => !claimedIds.has(item.id));
+    if (missed.length) {
+      // Not due yet, leased by a live worker, locked, or finished: whatever still waits gets a job of its own.
+      const waiting = await stillWaiting(missed.map((item) => item.id));
+      await scheduleDeliveries(pool, waiting);
+      for (const item of missed) item.job.unfinished.delete(item.id);
+    }
+    for (const work of claimed) {
+      this.jobOfDelivery.set(work.deliveryId, jobOfTaken.get(work.deliveryId) as HeldJob);
+      this.launch(work);
+    }
+    await this.settleJobs();
+    return claimed.length;
+  }
+
+  /** Completes (in one statement) the held jobs whose deliveries are all recorded; fails the broken ones. */
+  private async settleJobs(): Promise<void> {
+    const done: string[] = [];
+    const broken: string[] = [];
+    for (const job of this.held.values()) {
+      if (job.unfinished.size > 0 || job.unclaimed.length > 0) continue;
+      this.held.delete(job.id);
+      (job.broken ? broken : done).push(job.id);
+    }
+    if (done.length) await this.options.jobs.complete(DELIVERY_QUEUE.name, done);
+    if (broken.length) await this.options.jobs.fail(DELIVERY_QUEUE.name, broken);
+  }
+
+  /** A claimed delivery is finished (recorded, or given up for its lease to run out): its job may be done. */
+  private finishDelivery(deliveryId: string, recorded: boolean): void {
+    const job = this.jobOfDelivery.get(deliveryId);
+    if (!job) return;
+    this.jobOfDelivery.delete(deliveryId);
+    job.unfinished.delete(deliveryId);
+    if (!recorded) job.broken = true;
   }
 
   /** Notes a failure for want of a database and says how long to wait before the next look (backing off). */
@@ -126,16 +252,6 @@ export class DeliveryDispatcher {
     if (this.outageFailures === 0) return;
     this.options.logger.info({ failedLooks: this.outageFailures }, "the database is back; deliveries resume");
     this.outageFailures = 0;
-  }
-
-  /** How long to sleep when nothing is due: until the next retry falls due, at most the poll interval. */
-  private async idleWaitMs(): Promise<number> {
-    const { rows } = await pool
-      .query<{ due: Date | null }>(`SELECT min("dueAt") AS due FROM "Delivery" WHERE status IN ('PENDING', 'SENDING')`)
-      .catch(() => ({ rows: [{ due: null }] }));
-    const [next] = rows;
-    if (!next?.due) return this.pollIntervalMs;
-    return Math.max(0, Math.min(this.pollIntervalMs, next.due.getTime() - Date.now()));
   }
 
   private async sleep(ms: number): Promise<void> {
@@ -159,12 +275,17 @@ export class DeliveryDispatcher {
     this.inFlight += 1;
     this.attempt(work)
       .then((record) => {
-        if (!record) return;
+        if (!record) {
+          this.finishDelivery(work.deliveryId, true);
+          return;
+        }
         this.finished.push(record);
         void this.flush();
       })
       .catch((error: unknown) => {
-        // Left SENDING: the lease runs out and another attempt follows, with the same webhook-id.
+        // Left SENDING: its job is failed, pg-boss retries it, and once the lease has run out another attempt
+        // follows, with the same webhook-id.
+        this.finishDelivery(work.deliveryId, false);
         this.options.logger.error(
           { err: error, deliveryId: work.deliveryId },
           "delivery attempt could not be completed",
@@ -204,6 +325,14 @@ export class DeliveryDispatcher {
     return { work, trigger: "SCHEDULED", result, outcome, finishedAt: new Date() };
   }
 
+  private async settleJobsLogged(): Promise<void> {
+    // A job not completed here stays active until pg-boss expires it and runs it again, which finds its deliveries
+    // finished: a little work, no duplicate.
+    await this.settleJobs().catch((error: unknown) =>
+      this.options.logger.warn({ err: error }, "completing delivery jobs failed"),
+    );
+  }
+
   /** Records finished attempts in batches, one flush at a time; then applies endpoint consequences. */
   private flush(): Promise<void> {
     if (this.flushing) return this.flushing;
@@ -222,8 +351,12 @@ export class DeliveryDispatcher {
             continue;
           }
           this.options.logger.error({ err: error, count: batch.length }, "recording delivery attempts failed");
+          for (const record of batch) this.finishDelivery(record.work.deliveryId, false);
+          await this.settleJobsLogged();
           continue;
         }
+        for (const record of batch) this.finishDelivery(record.work.deliveryId, true);
+        await this.settleJobsLogged();
         try {
           await applyEndpointConsequences(batch, this.options.logger);
         } catch (error) {

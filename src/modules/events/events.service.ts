@@ -4,9 +4,11 @@ import { DELIVERIES_CHANNEL } from "../../db/listen.js";
 import { wakeSoon } from "../../db/notify.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { publishMany } from "../../db/pubsub.js";
-import { withClient, withTransaction } from "../../db/transaction.js";
+import { withTransaction } from "../../db/transaction.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
+import { prismaConnection } from "../../jobs/kit/produce.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
+import { cancelScheduledEventJobs, scheduleDeliveries, type WaitingDelivery } from "../deliveries/delivery-jobs.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 import {
   findEventIdByIdempotencyKey,
@@ -136,10 +138,9 @@ async function insertChecked(
   now: number,
 ): Promise<PublishedEvent[] | undefined> {
   const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
-  // Without keys the insert is a single statement, atomic on its own: no BEGIN/COMMIT round trips on the hot path.
-  const run = keys.length ? withTransaction : withClient;
   try {
-    return await run(pool, (client) => insertOnClient(client, tenantId, checked, keys, batch, now));
+    // One transaction: the events, their deliveries and the deliveries' pg-boss jobs commit (or not) together.
+    return await withTransaction(pool, (client) => insertOnClient(client, tenantId, checked, keys, batch, now));
   } catch (error) {
     if (error instanceof TypesChanged) return undefined;
     throw error;
@@ -196,7 +197,15 @@ async function insertOnClient(
         "idempotencyKey",
       );
     }
-    for (const item of fresh) results[item.index] = { ...(inserted.get(item.id) as PublishedEvent), duplicate: false };
+    const waiting: WaitingDelivery[] = [];
+    for (const item of fresh) {
+      const { event, deliveryIds } = inserted.get(item.id) as { event: Event; deliveryIds: string[] };
+      results[item.index] = { event, deliveryCount: deliveryIds.length, duplicate: false };
+      const dueAt = event.deliverAt ?? event.createdAt;
+      for (const id of deliveryIds)
+        waiting.push({ id, dueAt, scheduledEventId: event.deliverAt ? event.id : undefined });
+    }
+    await scheduleDeliveries(client, waiting);
   }
   return results as PublishedEvent[];
 }
@@ -206,7 +215,7 @@ function insertAndFanOut(
   client: PoolClient,
   tenantId: string,
   fresh: { data: CheckedInput; id: string }[],
-): Promise<Map<string, Omit<PublishedEvent, "duplicate">> | undefined> {
+): Promise<Map<string, { event: Event; deliveryIds: string[] }> | undefined> {
   return insertEventsAndFanOut(
     client,
     tenantId,
@@ -240,7 +249,13 @@ export async function forwardToEndpoint(input: {
   const forwarded = await withTransaction(pool, async (client) => {
     const existing = await findEventIdByIdempotencyKey(client, input.tenantId, input.idempotencyKey);
     if (existing) return { eventId: existing, deliveryCount: 0 };
-    return insertForwardedEvent(client, { ...input, eventType: FORWARD_EVENT_TYPE });
+    const { eventId, deliveryIds } = await insertForwardedEvent(client, { ...input, eventType: FORWARD_EVENT_TYPE });
+    const now = new Date();
+    await scheduleDeliveries(
+      client,
+      deliveryIds.map((id) => ({ id, dueAt: now })),
+    );
+    return { eventId, deliveryCount: deliveryIds.length };
   });
   if (forwarded.deliveryCount > 0) wakeSoon(DELIVERIES_CHANNEL);
   return forwarded;
@@ -272,6 +287,9 @@ export async function cancelScheduledEvent(tenantId: string, id: string): Promis
       where: { eventId: id, status: "PENDING" },
       data: { status: "CANCELLED", completedAt: new Date(), failureReason: "cancelled" },
     });
+    // And their pg-boss jobs, found by the ids derived from the event (a job that started anyway finds them
+    // CANCELLED and sends nothing).
+    await cancelScheduledEventJobs(prismaConnection(tx), id, await tx.delivery.count({ where: { eventId: id } }));
     return tx.event.update({ where: { id }, data: { cancelledAt: new Date() } });
   });
 }

@@ -72,16 +72,16 @@ const INSERT_AND_FAN_OUT = `WITH current AS (
        SELECT ins."tenantId", ins.id, ep.id, ins."eventType", COALESCE(ins."deliverAt", ins."createdAt")
        FROM ins JOIN "Endpoint" ep ON ep."tenantId" = ins."tenantId" AND ep.enabled
          AND (cardinality(ep."eventTypes") = 0 OR ins."eventType" = ANY(ep."eventTypes"))
-       RETURNING "eventId"
+       RETURNING id, "eventId"
      )
      SELECT current.ok AS "typesCurrent", ${columnList(Prisma.EventScalarFieldEnum, "ins")},
-       (SELECT count(*) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryCount"
+       (SELECT array_agg(fanned.id) FROM fanned WHERE fanned."eventId" = ins.id) AS "deliveryIds"
      FROM current LEFT JOIN ins ON true`;
 
 /**
  * One statement checks that every event type is still at the version (`types`: name -> xmin) the inputs were
  * validated against (and not archived), then inserts the events and every delivery of the batch (INSERT ... SELECT
- * over the subscribed, enabled endpoints). Returns the inserted events by id with their delivery counts (an event
+ * over the subscribed, enabled endpoints). Returns the inserted events by id with their deliveries' ids (an event
  * whose key another transaction took is missing), or undefined, having inserted nothing, when a type changed.
  */
 export async function insertEventsAndFanOut(
@@ -89,7 +89,7 @@ export async function insertEventsAndFanOut(
   tenantId: string,
   events: readonly NewEvent[],
   types: ReadonlyMap<string, string>,
-): Promise<Map<string, { event: Event; deliveryCount: number }> | undefined> {
+): Promise<Map<string, { event: Event; deliveryIds: string[] }> | undefined> {
   const { rows } = await client.query<Record<string, unknown>>(
     named(INSERT_AND_FAN_OUT, {
       tenantId,
@@ -106,9 +106,9 @@ export async function insertEventsAndFanOut(
   return new Map(
     rows
       .filter((row) => row.id !== null)
-      .map(({ deliveryCount, typesCurrent: _, ...event }) => [
+      .map(({ deliveryIds, typesCurrent: _, ...event }) => [
         event.id as string,
-        { event: eventRow(event), deliveryCount: Number(deliveryCount) },
+        { event: eventRow(event), deliveryIds: (deliveryIds as string[] | null) ?? [] },
       ]),
   );
 }
@@ -128,7 +128,7 @@ export async function findEventIdByIdempotencyKey(
   return rows.length ? z.object({ id: z.string() }).parse(rows[0]).id : undefined;
 }
 
-const forwardedRow = z.object({ id: z.string(), deliveries: z.coerce.number().int() });
+const forwardedRow = z.object({ id: z.string(), deliveryIds: z.array(z.string()).nullable() });
 
 /**
  * Inserts a forwarded request as an event of `eventType` with its raw body and chosen headers, and its one delivery
@@ -145,7 +145,7 @@ export async function insertForwardedEvent(
     headers: Record<string, string>;
     idempotencyKey: string;
   },
-): Promise<{ eventId: string; deliveryCount: number }> {
+): Promise<{ eventId: string; deliveryIds: string[] }> {
   const { rows } = await client.query(
     named(
       `WITH ins AS (
@@ -158,7 +158,7 @@ export async function insertForwardedEvent(
          JOIN "Endpoint" ep ON ep.id = $endpointId AND ep."tenantId" = ins."tenantId" AND ep.enabled
          RETURNING id
        )
-       SELECT ins.id, (SELECT count(*) FROM fanned) AS deliveries FROM ins`,
+       SELECT ins.id, (SELECT array_agg(fanned.id) FROM fanned) AS "deliveryIds" FROM ins`,
       {
         tenantId: input.tenantId,
         eventType: input.eventType,
@@ -171,5 +171,5 @@ export async function insertForwardedEvent(
     ),
   );
   const row = forwardedRow.parse(rows[0]);
-  return { eventId: row.id, deliveryCount: row.deliveries };
+  return { eventId: row.id, deliveryIds: row.deliveryIds ?? [] };
 }

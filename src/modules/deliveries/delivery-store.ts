@@ -3,6 +3,7 @@ import { pool } from "../../db/prisma.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../db/pubsub.js";
 import { withTransaction } from "../../db/transaction.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
+import { JOB_SCHEMA } from "../../jobs/kit/schema.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
@@ -13,7 +14,6 @@ import {
   wakeConsole,
 } from "../console/console-events.js";
 import { effectiveDelays } from "../endpoints/retry-policy.js";
-import { JOB_SCHEMA } from "../../jobs/kit/schema.js";
 import { DELIVERY_QUEUE, scheduleDeliveries, type WaitingDelivery } from "./delivery-jobs.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 

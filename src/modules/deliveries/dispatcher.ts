@@ -81,6 +81,8 @@ export class DeliveryDispatcher {
   private readonly pollIntervalMs: number;
   /** Jobs fetched and not yet completed, in fetch order. */
   private readonly held = new Map<string, HeldJob>();
+  /** Deliveries per job in the last fetch (1 for single publishes, up to 100 for batches and fan-out). */
+  private deliveriesPerJob = 1;
   /** The job each claimed, unfinished delivery came from. */
   private readonly jobOfDelivery = new Map<string, HeldJob>();
 
@@ -138,7 +140,7 @@ export class DeliveryDispatcher {
       let fetched = 0;
       if (capacity > 0) {
         try {
-          if (this.unclaimedCount() < capacity) fetched = await this.fetchJobs();
+          if (this.unclaimedCount() < capacity) fetched = await this.fetchJobs(capacity);
           claimed = await this.claimFromHeldJobs(capacity);
           this.databaseAnswered();
         } catch (error) {
@@ -165,10 +167,16 @@ export class DeliveryDispatcher {
     return count;
   }
 
-  /** Fetches waiting jobs into this worker's hands; returns how many. */
-  private async fetchJobs(): Promise<number> {
-    const jobs = await this.options.jobs.fetch<unknown>(DELIVERY_QUEUE.name, { batchSize: this.batchSize });
+  /**
+   * Fetches waiting jobs into this worker's hands, about as many as fill its free slots (judged by the size of the
+   * jobs fetched last), so that held jobs are claimed well within their expiry; returns how many.
+   */
+  private async fetchJobs(capacity: number): Promise<number> {
+    const wanted = Math.ceil(Math.max(capacity - this.unclaimedCount(), 1) / this.deliveriesPerJob);
+    const batchSize = Math.min(this.batchSize, Math.max(wanted, 1));
+    const jobs = await this.options.jobs.fetch<unknown>(DELIVERY_QUEUE.name, { batchSize });
     const malformed: string[] = [];
+    let fetchedIds = 0;
     for (const job of jobs) {
       const data = deliveryJobData.safeParse(job.data);
       if (!data.success) {
@@ -177,7 +185,9 @@ export class DeliveryDispatcher {
       }
       const ids = [...new Set(data.data.deliveryIds)];
       this.held.set(job.id, { id: job.id, unclaimed: ids, unfinished: new Set(ids), broken: false });
+      fetchedIds += ids.length;
     }
+    if (jobs.length > malformed.length) this.deliveriesPerJob = fetchedIds / (jobs.length - malformed.length);
     if (malformed.length) {
       this.options.logger.error({ jobs: malformed }, "delivery jobs without a list of deliveries were dropped");
       await this.options.jobs.complete(DELIVERY_QUEUE.name, malformed);
@@ -197,10 +207,17 @@ export class DeliveryDispatcher {
       if (taken.length >= capacity) break;
     }
     if (taken.length === 0) return 0;
-    const claimed = await claimDeliveries(
-      taken.map((item) => item.id),
-      this.options.leaseGraceMs,
-    );
+    let claimed: DeliveryWork[];
+    try {
+      claimed = await claimDeliveries(
+        taken.map((item) => item.id),
+        this.options.leaseGraceMs,
+      );
+    } catch (error) {
+      // Nothing was claimed (the database is away, say): the ids go back to their jobs for the next look.
+      for (const item of [...taken].reverse()) item.job.unclaimed.unshift(item.id);
+      throw error;
+    }
     const jobOfTaken = new Map(taken.map((item) => [item.id, item.job]));
     const claimedIds = new Set(claimed.map((work) => work.deliveryId));
     const missed = taken.filter((item) => !claimedIds.has(item.id));

@@ -19,6 +19,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
+import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.js";
 import { readCpu, shares } from "./cpu.js";
 
 const quick = process.argv.includes("--quick");
@@ -401,12 +402,16 @@ async function main() {
         [parkedEndpoint],
       );
       const event = rows[0] as { id: string; tenantId: string };
-      await db.query(
+      const parked = await db.query<{ id: string; dueAt: Date }>(
         `INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-         SELECT $1, $2, $3, 'bench.parked', now() + interval '1 day' FROM generate_series(1, $4)`,
+         SELECT $1, $2, $3, 'bench.parked', now() + interval '1 day' FROM generate_series(1, $4) RETURNING id, "dueAt"`,
         [event.tenantId, event.id, parkedEndpoint, count],
       );
+      // Waiting deliveries are pg-boss jobs too (100 deliveries a job, starting when they fall due), as a publish
+      // stores them: the backlog is in the queue pg-boss fetches from, not only in the Delivery table.
+      await scheduleDeliveries(db, parked.rows);
       await db.query(`ANALYZE "Delivery"`);
+      await db.query(`ANALYZE pgboss.job`);
     };
     const [smallBacklog, largeBacklog] = plan.backlogs as [number, number];
     await park(smallBacklog);

@@ -1,4 +1,5 @@
 import PgBoss from "pg-boss";
+import { prepared } from "../../db/prepared.js";
 import { JOB_SCHEMA } from "./schema.js";
 
 /**
@@ -6,14 +7,16 @@ import { JOB_SCHEMA } from "./schema.js";
  * transaction through {@link prismaConnection}), so that jobs commit or roll back with the work that needs them.
  */
 export interface JobConnection {
-  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+  query(statement: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 /** A Prisma interactive transaction as a {@link JobConnection}. */
 export function prismaConnection(tx: {
   $queryRawUnsafe(query: string, ...values: unknown[]): Promise<unknown>;
 }): JobConnection {
-  return { query: async (text, values) => ({ rows: (await tx.$queryRawUnsafe(text, ...values)) as unknown[] }) };
+  return {
+    query: async ({ text, values = [] }) => ({ rows: (await tx.$queryRawUnsafe(text, ...values)) as unknown[] }),
+  };
 }
 
 /**
@@ -30,8 +33,9 @@ const statements = new PgBoss({
   },
 });
 
+/** pg-boss's statements are few and fixed: prepared once per connection, like the hot paths' own (db/prepared.ts). */
 function asDb(connection: JobConnection): PgBoss.Db {
-  return { executeSql: (text, values) => connection.query(text, values) as Promise<{ rows: never[] }> };
+  return { executeSql: (text, values) => connection.query(prepared(text, values)) as Promise<{ rows: never[] }> };
 }
 
 /**

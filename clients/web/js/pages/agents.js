@@ -1,19 +1,18 @@
 import { gql } from "../api.js";
-import { clearErrors, confirmDialog, copy, field, h, say, showError, shownOnce } from "../dom.js";
+import {
+  clearErrors,
+  confirmDialog,
+  copy,
+  detailHref,
+  field,
+  h,
+  parseJsonField,
+  say,
+  showError,
+  shownOnce,
+} from "../dom.js";
 
 const FIELDS = "id name status webhookUrl maskedSecret payloadSchema rateLimitPerMinute";
-
-/** Parses a textarea's JSON, or shows why not under it (before anything is sent) and returns undefined. */
-function parseJsonField(form, name, { emptyIsNull = false } = {}) {
-  const text = String(new FormData(form).get(name)).trim();
-  if (!text && emptyIsNull) return null;
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    showError(form, { code: "INVALID_JSON", message: `Not valid JSON: ${error.message}`, field: name });
-    return undefined;
-  }
-}
 
 /** The payload schema editor: checked as JSON here, then as JSON Schema by the server (errors name the field). */
 function schemaForm(agent) {

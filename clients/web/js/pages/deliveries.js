@@ -1,5 +1,5 @@
 import { gql } from "../api.js";
-import { dataTable, formatTime, h, say } from "../dom.js";
+import { dataTable, detailHref, formatTime, h, say } from "../dom.js";
 
 const STATUSES = ["PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
 const DELIVERY_FIELDS =
@@ -46,7 +46,18 @@ function deliveryRow(delivery, reload) {
   return h(
     "tr",
     { "data-delivery": delivery.id },
-    h("td", {}, formatTime(delivery.createdAt)),
+    h(
+      "td",
+      {},
+      h(
+        "a",
+        {
+          href: detailHref("deliveries", delivery.id),
+          "aria-label": `Details of ${delivery.eventType} to ${delivery.endpoint.name}, ${formatTime(delivery.createdAt)}`,
+        },
+        formatTime(delivery.createdAt),
+      ),
+    ),
     h("td", {}, delivery.eventType),
     h("td", {}, delivery.endpoint.name),
     h(

@@ -150,6 +150,139 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     await expect.poll(() => page.getByRole("alert").textContent()).toBe("No delivery with that id");
     expect(panel.pageErrors).toEqual([]);
   });
+
+  it("runs an agent: status, actions per type with the transform, schema examples and Validate, the secret, executions, delete", async () => {
+    await open("Agents");
+    const add = page.getByRole("form", { name: "Add agent" });
+    await add.getByLabel("Name").fill("helpdesk");
+    await add.getByLabel("Name").press("Enter");
+    const secret = (await page.getByTestId("secret-value").textContent()) as string;
+    await page.getByRole("button", { name: "Done" }).click();
+    await page.getByRole("link", { name: "Manage helpdesk" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Agent helpdesk" }).waitFor();
+    const agentStatus = () => page.locator("[data-agent-status]").textContent();
+    expect(await agentStatus()).toBe("ACTIVE");
+    expect(await page.getByRole("button", { name: "Activate", exact: true }).isDisabled()).toBe(true);
+
+    // Suspend, deactivate, activate: each is the agent's status as the API has it.
+    await page.getByRole("button", { name: "Suspend" }).click();
+    await expect.poll(agentStatus).toBe("SUSPENDED");
+    await page.getByRole("button", { name: "Deactivate" }).click();
+    await expect.poll(agentStatus).toBe("INACTIVE");
+    await page.getByRole("button", { name: "Activate", exact: true }).click();
+    await expect.poll(agentStatus).toBe("ACTIVE");
+
+    // Actions: one form per type. A header that may not be forwarded is refused next to its input.
+    const actions = page.getByRole("form", { name: "Actions of helpdesk" });
+    for (const type of ["emitEvent", "forward", "relay"]) {
+      await actions.getByLabel("New action type").selectOption(type);
+      await actions.getByRole("button", { name: "Add action" }).click();
+    }
+    // Focus moves into each new action: a relay has no inputs, so its Remove button.
+    expect(await focused(page)).toMatchObject({ tag: "BUTTON", text: "Remove" });
+    await actions.getByLabel("Event type").fill("order.created");
+    await actions.getByLabel("Endpoint").selectOption({ label: "orders-receiver" });
+    await actions.getByLabel("Request headers to forward").fill("authorization");
+    await actions.getByRole("button", { name: "Save actions" }).click();
+    await expect.poll(() => errorFor(actions, "actions.1.headers")).toBe("authorization cannot be forwarded");
+    expect(await actions.getByLabel("Request headers to forward").getAttribute("aria-invalid")).toBe("true");
+    await actions.getByLabel("Request headers to forward").fill("x-ticket");
+    await actions.getByLabel(/JSONata transform/).fill("{ orderId: ");
+    await actions.getByRole("button", { name: "Save actions" }).click();
+    await expect.poll(() => errorFor(actions, "transform")).toMatch(/\(at character \d+\)$/);
+    expect(await errorFor(actions, "actions.1.headers")).toBe("");
+    await actions
+      .getByLabel(/JSONata transform/)
+      .fill('fail ? $error("the ticket is broken") : { "orderId": data.id }');
+    await actions.getByRole("button", { name: "Save actions" }).click();
+    await expect.poll(status).toBe("Actions of helpdesk saved");
+    const saved = await panel.api<{ agents: { edges: { node: { id: string; actions: unknown } }[] } }>(
+      "{ agents(first: 10) { edges { node { id name actions } } } }",
+    );
+    const agent = saved.agents.edges[0]?.node;
+    expect(agent?.actions).toEqual([
+      { type: "emitEvent", eventType: "order.created" },
+      { type: "forward", endpointId, headers: ["x-ticket"] },
+      { type: "relay" },
+    ]);
+    // Removing one renders the rest again, values kept.
+    await actions.getByRole("button", { name: "Remove action 3" }).click();
+    expect(await actions.locator("fieldset.action").count()).toBe(2);
+    expect(await actions.getByLabel("Request headers to forward").inputValue()).toBe("x-ticket");
+
+    // The schema: an example from the dropdown, Validate a sample (refused, then passing), a broken schema, save.
+    const schema = page.getByRole("form", { name: "Payload schema of helpdesk" });
+    await schema.getByLabel("Start from an example schema").selectOption({ label: "Generic event" });
+    expect(JSON.parse(await schema.getByLabel(/^Payload schema/).inputValue())).toMatchObject({ required: ["type"] });
+    await schema.getByLabel("Sample payload to validate").fill('{ "data": {} }');
+    await schema.getByRole("button", { name: "Validate" }).click();
+    await expect.poll(() => errorFor(schema, "samplePayload")).toMatch(/must have required property 'type'/);
+    await schema.getByLabel("Sample payload to validate").fill('{ "type": "ticket", "data": { "id": "T-1" } }');
+    await schema.getByRole("button", { name: "Validate" }).click();
+    await expect
+      .poll(() => schema.getByTestId("validate-result").textContent())
+      .toBe("Valid: the sample satisfies the schema");
+    expect(await errorFor(schema, "samplePayload")).toBe("");
+    const generic = await schema.getByLabel(/^Payload schema/).inputValue();
+    await schema.getByLabel(/^Payload schema/).fill('{ "type": "nonsense" }');
+    await schema.getByRole("button", { name: "Validate" }).click();
+    await expect.poll(() => errorFor(schema, "payloadSchema")).not.toBe("");
+    await schema.getByLabel(/^Payload schema/).fill(generic);
+    await schema.getByRole("button", { name: "Save schema" }).click();
+    await expect.poll(status).toBe("Schema of helpdesk saved");
+
+    // The secret: shown on request (audited), hidden again.
+    const shown = page.getByTestId("agent-secret");
+    const masked = await shown.textContent();
+    expect(masked).toContain("••••");
+    await page.getByRole("button", { name: "Show secret" }).click();
+    await expect.poll(() => shown.textContent()).toBe(secret);
+    expect(await page.getByRole("button", { name: "Hide secret" }).getAttribute("aria-pressed")).toBe("true");
+    await page.getByRole("button", { name: "Hide secret" }).click();
+    expect(await shown.textContent()).toBe(masked);
+    expect(await page.locator("main").textContent()).not.toContain(secret);
+
+    // Executions: one that ran (payload and result) and one whose transform failed (its error).
+    const test = page.getByRole("form", { name: "Test webhook for helpdesk" });
+    await test.getByLabel("Test payload").fill('{ "type": "ticket", "data": { "id": "T-1" } }');
+    await test.getByRole("button", { name: "Send test webhook" }).click();
+    await expect.poll(() => test.getByTestId("test-result").textContent()).toMatch(/^The agent answered 202/);
+    await test.getByLabel("Test payload").fill('{ "type": "ticket", "fail": true }');
+    await test.getByRole("button", { name: "Send test webhook" }).click();
+    await expect.poll(() => test.getByTestId("test-result").textContent()).toMatch(/^The agent answered 202/);
+    const executions = page.getByTestId("executions");
+    await expect
+      .poll(async () => {
+        await page.getByRole("button", { name: "Refresh executions" }).click();
+        return executions
+          .locator("details")
+          .evaluateAll((items) => items.map((item) => item.getAttribute("data-status")).sort());
+      })
+      .toEqual(["QUEUED", "SUCCEEDED"]);
+    const ran = executions.locator('details[data-status="SUCCEEDED"]');
+    await ran.locator("summary").click();
+    expect(JSON.parse((await ran.getByTestId("execution-payload").textContent()) as string)).toEqual({
+      type: "ticket",
+      data: { id: "T-1" },
+    });
+    expect(JSON.parse((await ran.getByTestId("execution-result").textContent()) as string)).toMatchObject({
+      payload: { orderId: "T-1" },
+    });
+    const failed = executions.locator('details[data-status="QUEUED"]');
+    await failed.locator("summary").focus();
+    await page.keyboard.press("Enter");
+    expect(await failed.getByTestId("execution-error").textContent()).toContain("the ticket is broken");
+    await shot("agent-detail");
+
+    // Delete, confirmed: back on the list, which no longer has it.
+    await page.getByRole("button", { name: "Delete agent" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+    await page.getByRole("heading", { name: "Agents", exact: true }).waitFor();
+    await expect.poll(status).toBe("helpdesk deleted");
+    expect(await page.getByRole("region", { name: "helpdesk" }).count()).toBe(0);
+    expect(panel.pageErrors).toEqual([]);
+  }, 60_000);
 });
 
 export { copyFile, readFile };

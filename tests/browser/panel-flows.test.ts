@@ -283,6 +283,44 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     expect(await page.getByRole("region", { name: "helpdesk" }).count()).toBe(0);
     expect(panel.pageErrors).toEqual([]);
   }, 60_000);
+
+  it("creates event types with a schema and a checked example, refuses bad input by field, and archives", async () => {
+    await open("Event types");
+    const form = page.getByRole("form", { name: "Create an event type" });
+    await form.getByLabel("Name").fill("bad name!");
+    await form
+      .getByLabel(/^JSON Schema/)
+      .fill('{ "type": "object", "required": ["amount"], "properties": { "amount": { "type": "number" } } }');
+    await form.getByLabel(/^Example payload/).fill('{ "amount": "ten" }');
+    await form.getByRole("button", { name: "Validate example" }).click();
+    await expect.poll(() => errorFor(form, "example")).toMatch(/^payload\/amount must be number/);
+    // Create checks the example too, before anything is saved.
+    await form.getByRole("button", { name: "Create event type" }).click();
+    await expect.poll(() => errorFor(form, "example")).toMatch(/^payload\/amount must be number/);
+    await form.getByLabel(/^Example payload/).fill('{ "amount": 10 }');
+    await form.getByLabel("Name").press("Enter");
+    await expect.poll(() => errorFor(form, "name")).toMatch(/^a name is 1-100 of/);
+    expect(await errorFor(form, "example")).toBe("");
+    await form.getByLabel("Name").fill("invoice.paid");
+    await form.getByLabel("Name").press("Enter");
+    await expect.poll(status).toBe("Event type invoice.paid created");
+    const row = page.locator('tr[data-event-type="invoice.paid"]');
+    await row.getByText("Schema").click();
+    expect(JSON.parse((await row.locator("pre").textContent()) as string)).toMatchObject({ required: ["amount"] });
+
+    // The same name again: the conflict is shown under the name.
+    await form.getByLabel("Name").fill("invoice.paid");
+    await form.getByRole("button", { name: "Create event type" }).click();
+    await expect.poll(() => errorFor(form, "name")).toBe('an event type named "invoice.paid" already exists');
+
+    await row.getByRole("button", { name: "Archive invoice.paid" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Archive" }).click();
+    await expect.poll(status).toBe("invoice.paid archived");
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByLabel("Show archived types").check();
+    await expect.poll(() => row.getByTestId("archived").textContent()).toMatch(/^archived /);
+    expect(panel.pageErrors).toEqual([]);
+  });
 });
 
 export { copyFile, readFile };

@@ -76,9 +76,13 @@ export async function auditPage(view) {
   const table = h("div");
   const more = h("div", { class: "actions" });
   let rows = [];
+  let loads = 0;
 
   const load = async (filter, after) => {
+    // Only the newest request renders, whichever answer comes last.
+    const current = ++loads;
     const { auditLog } = await gql(QUERY, { filter, after });
+    if (current !== loads) return;
     rows = after
       ? [...rows, ...auditLog.edges.map(({ node }) => entryRow(node))]
       : auditLog.edges.map(({ node }) => entryRow(node));

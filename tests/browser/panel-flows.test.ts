@@ -488,4 +488,87 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     await flaky.close();
     expect(panel.pageErrors).toEqual([]);
   });
+
+  it("edits an endpoint: masked headers, timeout, retries, the TLS toggle with its warning; health; test to all", async () => {
+    await open("Endpoints");
+    const row = page.locator('tr[data-endpoint="orders-receiver"]');
+    await row.getByRole("button", { name: "Edit" }).click();
+    const form = page.getByRole("form", { name: "Edit orders-receiver" });
+    const headerRows = form.locator(".header-row");
+    expect(await headerRows.count()).toBe(1);
+    expect(await headerRows.first().getByLabel("Header name").inputValue()).toBe("x-api-key");
+    const storedValue = headerRows.first().getByLabel("Value");
+    expect(await storedValue.inputValue()).toBe("••••••••");
+    expect(await storedValue.getAttribute("type")).toBe("password");
+
+    // Per-endpoint health, with the latency percentiles of its attempts so far.
+    const lastHour = form
+      .getByRole("table", { name: "Health of orders-receiver" })
+      .locator('[data-window="Last hour"]');
+    expect(await lastHour.locator("td").first().textContent()).toMatch(/^[1-9]\d*$/);
+    expect(await lastHour.locator("td").nth(2).textContent()).toMatch(/^\d+ ms$/);
+
+    // A header Signalpost sets itself is refused under its own row.
+    await form.getByRole("button", { name: "Add header" }).click();
+    expect(await focused(page)).toMatchObject({ tag: "INPUT" });
+    await page.keyboard.type("content-type");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("text/plain");
+    await page.keyboard.press("Enter");
+    const added = headerRows.nth(1);
+    await expect
+      .poll(() => added.locator(".field-error").textContent())
+      .toBe("content-type is set by Signalpost and cannot be overridden");
+    await added.getByLabel("Header name").fill("x-tenant");
+    await added.getByLabel("Value").fill("acme");
+    await form.getByLabel(/^Timeout/).fill("500");
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => errorFor(form, "timeoutMs")).toBe("timeoutMs must be between 1000 and 30000");
+    expect(await added.locator(".field-error").textContent()).toBe("");
+    await form.getByLabel(/^Timeout/).fill("5000");
+
+    // Its own retry schedule: an out-of-range delay is refused under the delays.
+    await form.getByLabel("Use the instance's default retry schedule").uncheck();
+    await form.getByLabel(/^Retry delays/).fill("5, 99999999");
+    await form.getByLabel(/^Attempts in all/).fill("3");
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => errorFor(form, "delaysSeconds")).toMatch(/^each delay is whole seconds from 0 to/);
+    await form.getByLabel(/^Retry delays/).fill("5, 60");
+
+    // Switching TLS verification off shows the warning at once, and on the endpoint once saved.
+    const warning = form.getByTestId("tls-warning");
+    expect(await warning.isHidden()).toBe(true);
+    await form.getByLabel("Verify the receiver's TLS certificate").uncheck();
+    expect(await warning.isVisible()).toBe(true);
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect.poll(status).toBe("orders-receiver saved");
+    await expect
+      .poll(() => row.getByTestId("warning").textContent())
+      .toContain("TLS certificate verification is disabled");
+
+    const { endpoint } = await panel.api<{ endpoint: Record<string, unknown> }>(
+      `query ($id: ID!) { endpoint(id: $id) { ... on Endpoint { headers timeoutMs verifyTls
+        retryPolicy { delaysSeconds maxAttempts isDefault } } } }`,
+      { id: endpointId },
+    );
+    expect(endpoint).toEqual({
+      headers: { "x-api-key": "••••••••", "x-tenant": "••••••••" },
+      timeoutMs: 5000,
+      verifyTls: false,
+      retryPolicy: { delaysSeconds: [5, 60], maxAttempts: 3, isDefault: false },
+    });
+
+    // Send test to all: every enabled endpoint's own answer (flaky's receiver is gone by now).
+    const before = receiver.requests.length;
+    await page.getByRole("button", { name: "Send test to all" }).click();
+    const results = page.getByTestId("test-all-results");
+    await expect
+      .poll(() => results.locator('[data-endpoint="orders-receiver"]').textContent())
+      .toMatch(/^orders-receiver: 200 in \d+ ms$/);
+    expect(await results.locator('[data-endpoint="flaky"]').textContent()).toMatch(/^flaky: no answer \(/);
+    // The stored header value was kept through the edit (sent back masked); the new one is sent too.
+    const [test] = (await receiver.waitForRequests(before + 1)).slice(before);
+    expect(test?.headers).toMatchObject({ "x-api-key": "panel-secret-value", "x-tenant": "acme" });
+    expect(panel.pageErrors).toEqual([]);
+  });
 });

@@ -124,13 +124,15 @@ export function showError(form, result) {
   for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
   // The API names nested input paths (input.url, defaultRetryPolicy.delaysSeconds): the last part is our field.
+  // A slot for the whole path comes first (headers.x-api-key: one header's row), then one for its last part.
   const name = result.field?.split(".").pop();
   const slot = name
-    ? (form.querySelector(`[data-error-for="${name}"]`) ?? form.querySelector(`[data-error-for="${result.field}"]`))
+    ? (form.querySelector(`[data-error-for="${CSS.escape(result.field)}"]`) ??
+      form.querySelector(`[data-error-for="${CSS.escape(name)}"]`))
     : null;
   if (slot) {
     slot.textContent = result.message;
-    const input = form.querySelector(`[name="${slot.dataset.errorFor}"]`);
+    const input = form.querySelector(`[name="${CSS.escape(slot.dataset.errorFor)}"]`);
     input?.setAttribute("aria-invalid", "true");
     input?.focus();
   }

@@ -571,4 +571,39 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     expect(test?.headers).toMatchObject({ "x-api-key": "panel-secret-value", "x-tenant": "acme" });
     expect(panel.pageErrors).toEqual([]);
   });
+
+  it("generates an API key with scopes picked and an expiry, refusing bad input next to the field", async () => {
+    await open("API keys");
+    const form = page.getByRole("form", { name: "Generate an API key" });
+    const local = (offsetMinutes: number) =>
+      page.evaluate((minutes) => {
+        const at = new Date(Date.now() + minutes * 60_000);
+        at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
+        return at.toISOString().slice(0, 16);
+      }, offsetMinutes);
+    await form.getByLabel("Name").fill("expiring key");
+    await form.getByRole("button", { name: "Generate key" }).click();
+    await expect.poll(() => errorFor(form, "scopes")).toBe("a key needs at least one scope");
+    await form.getByLabel("deliveries:read").check();
+    await form.getByLabel("events:publish").check();
+    await form.getByLabel(/^Expires/).fill(await local(-60));
+    await form.getByLabel(/^Expires/).press("Enter");
+    await expect.poll(() => errorFor(form, "expiresAt")).toBe("expiresAt must be in the future");
+    expect(await errorFor(form, "scopes")).toBe("");
+    const expiry = await local(30 * 24 * 60);
+    await form.getByLabel(/^Expires/).fill(expiry);
+    await form.getByRole("button", { name: "Generate key" }).click();
+    expect(await page.getByTestId("secret-value").textContent()).toMatch(/^sp_/);
+    await page.getByRole("button", { name: "Done" }).click();
+    const row = page.locator('tr[data-key="expiring key"]');
+    await expect.poll(() => row.getByTestId("expires").textContent()).not.toBe("never");
+    expect(await row.textContent()).toContain("deliveries:read, events:publish");
+    const { apiKeys } = await panel.api<{ apiKeys: { edges: { node: { name: string; expiresAt: string } }[] } }>(
+      "{ apiKeys(first: 20) { edges { node { name expiresAt } } } }",
+    );
+    const saved = apiKeys.edges.find(({ node }) => node.name === "expiring key")?.node;
+    const chosen = await page.evaluate((value) => new Date(value).toISOString(), expiry);
+    expect(saved?.expiresAt).toBe(chosen);
+    expect(panel.pageErrors).toEqual([]);
+  });
 });

@@ -606,4 +606,22 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     expect(saved?.expiresAt).toBe(chosen);
     expect(panel.pageErrors).toEqual([]);
   });
+
+  it("links the docs: GraphiQL and the README by section", async () => {
+    await open("Docs");
+    expect(await page.getByRole("link", { name: "GraphiQL" }).getAttribute("href")).toBe("/graphql");
+    const graphiql = await fetch(`${panel.baseUrl}/graphql`, { headers: { accept: "text/html" } });
+    expect(await graphiql.text()).toMatch(/graphiql/i);
+    for (const title of ["Outbound webhooks", "Inbound webhooks for agents", "Limits", "Web developer panel"])
+      expect(await page.getByRole("link", { name: title }).count(), title).toBe(1);
+    await page.getByRole("link", { name: "Limits", exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Limits", exact: true }).waitFor();
+    const readme = await readFile(path.resolve("README.md"), "utf8");
+    const limits = readme.slice(readme.indexOf("## Limits\n") + "## Limits\n".length);
+    expect(await page.getByTestId("section").textContent()).toBe(limits.slice(0, limits.indexOf("\n## ")).trim());
+    await page.getByRole("link", { name: "← Docs" }).click();
+    await page.getByRole("heading", { name: "Docs", exact: true }).waitFor();
+    expect(panel.pageErrors).toEqual([]);
+  });
 });

@@ -278,9 +278,12 @@ describe.skipIf(!CHROMIUM)("the web developer panel at /console", () => {
       ["Deliveries", "Deliveries", "deliveries"],
       ["Health", "Endpoint health", "health"],
       ["Agents", "Agents", "agents"],
+      ["Event types", "Event types", "event-types"],
       ["API keys", "API keys", "keys"],
+      ["Audit log", "Audit log", "audit"],
       ["Settings", "Settings", "settings"],
       ["Live console", "Live console", "console"],
+      ["Docs", "Docs", "docs"],
     ] as const) {
       await page.getByRole("link", { name: link, exact: true }).click();
       await page.getByRole("heading", { name: heading, exact: true }).waitFor();

@@ -33,6 +33,7 @@ const PAGES = {
 const DETAIL_PAGES = {
   deliveries: deliveryDetailPage,
   agents: agentDetailPage,
+  docs: docsPage,
 };
 
 const main = document.getElementById("main");

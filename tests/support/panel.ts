@@ -26,47 +26,56 @@ export async function startPanel(chromiumPath: string, options: { scopes?: Scope
     HOST: "127.0.0.1",
     SIGNALPOST_ALLOW_INSECURE_URLS: "true",
   });
-  const baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
-  const admin = await seed.tenantWithKey({ scopes: options.scopes ?? ["admin"] });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--headless", "--no-sandbox", "--disable-background-networking"],
-  });
-  const context = await browser.newContext({ baseURL: baseUrl, acceptDownloads: true });
-  const page = await context.newPage();
-  const pageErrors: string[] = [];
-  page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
-  });
+  let browser: Browser | undefined;
+  try {
+    const baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
+    const admin = await seed.tenantWithKey({ scopes: options.scopes ?? ["admin"] });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ["--headless", "--no-sandbox", "--disable-background-networking"],
+    });
+    const openedBrowser = browser;
+    const context = await browser.newContext({ baseURL: baseUrl, acceptDownloads: true });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") pageErrors.push(`console: ${message.text()}`);
+    });
 
-  await page.goto("/console");
-  await page.getByLabel("API key").fill(admin.token);
-  await page.keyboard.press("Enter");
-  await page.getByRole("heading", { name: "Endpoints", exact: true }).waitFor();
-
-  return {
-    baseUrl,
-    browser,
-    page,
-    admin,
-    pageErrors,
-    async api<T>(query: string, variables: Record<string, unknown> = {}) {
-      const response = await fetch(`${baseUrl}/graphql`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...admin.headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as { data?: T; errors?: unknown[] };
-      expect(body.errors).toBeUndefined();
-      return body.data as T;
-    },
-    async stop() {
-      await browser.close();
-      server.child.kill("SIGTERM");
-      await server.exited;
-    },
-  };
+    await page.goto("/console");
+    await page.getByLabel("API key").fill(admin.token);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Endpoints", exact: true }).waitFor();
+    return {
+      baseUrl,
+      browser: openedBrowser,
+      page,
+      admin,
+      pageErrors,
+      async api<T>(query: string, variables: Record<string, unknown> = {}) {
+        const response = await fetch(`${baseUrl}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...admin.headers },
+          body: JSON.stringify({ query, variables }),
+        });
+        const body = (await response.json()) as { data?: T; errors?: unknown[] };
+        expect(body.errors).toBeUndefined();
+        return body.data as T;
+      },
+      async stop() {
+        await openedBrowser.close();
+        server.child.kill("SIGTERM");
+        await server.exited;
+      },
+    };
+  } catch (error) {
+    // A start that fails half-way (a busy machine timing out) must not leave the server or the browser running.
+    await browser?.close();
+    server.child.kill("SIGTERM");
+    await server.exited;
+    throw error;
+  }
 }
 
 /** The element that has focus, described for assertions: its tag, name attribute and text. */

@@ -8,6 +8,8 @@ import { sendJsonError } from "../lib/json-response.js";
 
 /** The web developer panel's hand-written static files (no build step). */
 const PANEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../clients/web");
+/** The README, which the panel's Docs page lists by section (public documentation, nothing else of the repo). */
+const README = path.resolve(PANEL_DIR, "../../README.md");
 /** graphql-ws's browser bundle, served from the installed package so the panel speaks the same protocol version. */
 const GRAPHQL_WS_BUNDLE = path.join(
   path.dirname(createRequire(import.meta.url).resolve("graphql-ws/package.json")),
@@ -20,12 +22,14 @@ const TYPES: Record<string, string> = {
   ".css": "text/css; charset=utf-8",
   ".svg": "image/svg+xml",
   ".png": "image/png",
+  ".md": "text/markdown; charset=utf-8",
 };
 
 /** Where /console/<rest> comes from, or null for anything outside the panel's folder. */
 function fileFor(rest: string): string | null {
   if (rest === "" || rest === "/") return path.join(PANEL_DIR, "index.html");
   if (rest === "/vendor/graphql-ws.js") return GRAPHQL_WS_BUNDLE;
+  if (rest === "/README.md") return README;
   const resolved = path.resolve(PANEL_DIR, `.${decodeURIComponent(rest)}`);
   return resolved.startsWith(`${PANEL_DIR}${path.sep}`) ? resolved : null;
 }

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { chromiumForTests } from "../support/chromium.js";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { type SeededKey, seed } from "../support/seed.js";
@@ -10,6 +10,10 @@ import { TestReceiver } from "../support/test-receiver.js";
 /** CHROMIUM_PATH or an installed Chromium; none skips this file with the reason (fails under .ci/run). */
 const CHROMIUM = chromiumForTests("tests/browser/panel.test.ts").path;
 const SCREENSHOTS = path.resolve("test-artifacts/screenshots");
+
+// Pages render after requests to a server that shares two cores with other test files: wait on conditions for up
+// to 10 s (vitest's default for expect.poll is 1 s, which a busy machine overruns).
+vi.setConfig({ expect: { poll: { timeout: 10_000 } } });
 
 let server: SignalpostProcess | undefined;
 let baseUrl: string;
@@ -278,8 +282,12 @@ describe.skipIf(!CHROMIUM)("the web developer panel at /console", () => {
       ["Deliveries", "Deliveries", "deliveries"],
       ["Health", "Endpoint health", "health"],
       ["Agents", "Agents", "agents"],
+      ["Event types", "Event types", "event-types"],
       ["API keys", "API keys", "keys"],
+      ["Audit log", "Audit log", "audit"],
       ["Settings", "Settings", "settings"],
+      ["Docs", "Docs", "docs"],
+      // Last: the next test reads the console's lines on this page.
       ["Live console", "Live console", "console"],
     ] as const) {
       await page.getByRole("link", { name: link, exact: true }).click();

@@ -314,3 +314,28 @@ describe("event types", () => {
     expect(mine.data?.eventType.__typename).toBe("EventType");
   });
 });
+
+describe("validatePayload", () => {
+  const VALIDATE = `query ($schema: JSON!, $payload: JSON!) { validatePayload(schema: $schema, payload: $payload) {
+    __typename ... on PayloadValid { valid } ... on Error { code field message } } }`;
+
+  it("checks an example payload against a schema without saving anything, naming the field at fault", async () => {
+    const { tenant, headers } = await seed.tenantWithKey({ scopes: ["agents:read"] });
+    const schema = { type: "object", required: ["id"], properties: { id: { type: "integer" } } };
+    const check = async (variables: Record<string, unknown>) =>
+      (await execute<{ validatePayload: Outcome & { valid?: boolean } }>(VALIDATE, variables, headers)).data
+        ?.validatePayload;
+
+    expect(await check({ schema, payload: { id: 1 } })).toEqual({ __typename: "PayloadValid", valid: true });
+    expect(await check({ schema, payload: { id: "1" } })).toMatchObject({
+      __typename: "ValidationError",
+      field: "payload",
+      message: expect.stringMatching(/^payload\/id must be integer/),
+    });
+    expect(await check({ schema: { type: "nonsense" }, payload: {} })).toMatchObject({
+      __typename: "ValidationError",
+      field: "schema",
+    });
+    expect(await prisma.eventType.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
+});

@@ -33,6 +33,10 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
     operation: `{ endpoint(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
   },
   "Query.eventTypes": { scope: "endpoints:read", operation: "{ eventTypes { edges { node { id } } } }" },
+  "Query.validatePayload": {
+    scope: "authenticated",
+    operation: `{ validatePayload(schema: { type: "object" }, payload: {}) { __typename } }`,
+  },
   "Query.eventType": {
     scope: "endpoints:read",
     operation: `{ eventType(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,

@@ -141,6 +141,30 @@ describe("manual retry and recovery", () => {
     await receiver.close();
   });
 
+  it("shows the request a delivery sent: the same body and headers the receiver got, custom values masked", async () => {
+    const receiver = await TestReceiver.start();
+    const { api, headers } = await story({ headers: { "x-api-key": "s3cret-value" } }, receiver);
+    const published = await api.publish({ eventType: "order.created", payload: { id: 7, note: "héllo" } });
+    const [received] = await receiver.waitForRequests(1);
+    const delivery = await prisma.delivery.findFirstOrThrow({ where: { eventId: published.event.id } });
+    const read = await execute<{ delivery: { request: { body: string; headers: Record<string, string> } } }>(
+      "query ($id: ID!) { delivery(id: $id) { ... on Delivery { request { body headers } } } }",
+      { id: delivery.id },
+      headers,
+    );
+    expect(read.errors).toBeUndefined();
+    const request = read.data?.delivery.request;
+    expect(request?.body).toBe(received?.body.toString("utf8"));
+    expect(request?.headers["x-api-key"]).toBe("••••••••");
+    expect(JSON.stringify(request)).not.toContain("s3cret-value");
+    expect(received?.headers["x-api-key"]).toBe("s3cret-value");
+    // Every other header as it arrived; the signature and its timestamp are made per attempt and not kept.
+    const { "x-api-key": _masked, ...unmasked } = request?.headers ?? {};
+    for (const [name, value] of Object.entries(unmasked)) expect(received?.headers[name], name).toBe(value);
+    expect(Object.keys(unmasked).sort()).toEqual(["content-type", "user-agent", "webhook-id"]);
+    await receiver.close();
+  });
+
   it("recovers failed deliveries in a window, counting them first with a dry run", async () => {
     const receiver = await TestReceiver.start();
     const { api, headers, endpointId } = await story({ retryPolicy: { delaysSeconds: [0], maxAttempts: 1 } }, receiver);

@@ -1,9 +1,14 @@
 import { gql, SESSION_ENDED, session } from "./api.js";
 import { field, h, say, showError } from "./dom.js";
+import { agentDetailPage } from "./pages/agent-detail.js";
 import { agentsPage } from "./pages/agents.js";
+import { auditPage } from "./pages/audit.js";
 import { consolePage, startConsole, stopConsole } from "./pages/console.js";
 import { deliveriesPage } from "./pages/deliveries.js";
+import { deliveryDetailPage } from "./pages/delivery-detail.js";
+import { docsPage } from "./pages/docs.js";
 import { endpointsPage } from "./pages/endpoints.js";
+import { eventTypesPage } from "./pages/event-types.js";
 import { healthPage } from "./pages/health.js";
 import { keysPage } from "./pages/keys.js";
 import { settingsPage } from "./pages/settings.js";
@@ -14,9 +19,21 @@ const PAGES = {
   deliveries: deliveriesPage,
   health: healthPage,
   agents: agentsPage,
+  "event-types": eventTypesPage,
   keys: keysPage,
+  audit: auditPage,
   settings: settingsPage,
   console: consolePage,
+  docs: docsPage,
+};
+/**
+ * One object's page, #/<section>/<id>. The id is the API's, opaque: it is only URI-encoded into the hash and decoded
+ * back, never parsed or built here.
+ */
+const DETAIL_PAGES = {
+  deliveries: deliveryDetailPage,
+  agents: agentDetailPage,
+  docs: docsPage,
 };
 
 const main = document.getElementById("main");
@@ -67,8 +84,9 @@ async function route() {
     return signInPage();
   }
   startConsole();
-  const requested = location.hash.replace(/^#\//, "");
+  const [requested, encodedId] = location.hash.replace(/^#\//, "").split("/");
   const name = requested in PAGES ? requested : "endpoints";
+  const detail = encodedId && DETAIL_PAGES[name];
   for (const link of document.querySelectorAll("nav a")) {
     if (link.getAttribute("href") === `#/${name}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -78,7 +96,8 @@ async function route() {
   const view = h("div", { class: "page" }, h("p", { class: "muted" }, "Loading…"));
   main.replaceChildren(view);
   try {
-    await PAGES[name](view);
+    if (detail) await detail(view, decodeURIComponent(encodedId));
+    else await PAGES[name](view);
     if (view.isConnected) main.focus();
   } catch (error) {
     // An ended session is handled by the SESSION_ENDED listener; anything else is worth saying.

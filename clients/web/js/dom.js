@@ -124,13 +124,15 @@ export function showError(form, result) {
   for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
   for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
   // The API names nested input paths (input.url, defaultRetryPolicy.delaysSeconds): the last part is our field.
+  // A slot for the whole path comes first (headers.x-api-key: one header's row), then one for its last part.
   const name = result.field?.split(".").pop();
   const slot = name
-    ? (form.querySelector(`[data-error-for="${name}"]`) ?? form.querySelector(`[data-error-for="${result.field}"]`))
+    ? (form.querySelector(`[data-error-for="${CSS.escape(result.field)}"]`) ??
+      form.querySelector(`[data-error-for="${CSS.escape(name)}"]`))
     : null;
   if (slot) {
     slot.textContent = result.message;
-    const input = form.querySelector(`[name="${slot.dataset.errorFor}"]`);
+    const input = form.querySelector(`[name="${CSS.escape(slot.dataset.errorFor)}"]`);
     input?.setAttribute("aria-invalid", "true");
     input?.focus();
   }
@@ -165,4 +167,63 @@ export function dataTable(caption, headings, rows) {
     ),
     h("tbody", {}, rows),
   );
+}
+
+/** The hash of one object's page: the id is the API's, opaque, only URI-encoded (app.js decodes it back). */
+export function detailHref(section, id) {
+  return `#/${section}/${encodeURIComponent(id)}`;
+}
+
+/** JSON (or text) in a scrollable, focusable block, so keyboard users can scroll a long body too. */
+export function codeBlock(value, label, attributes = {}) {
+  const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  return h("pre", { class: "code", tabindex: 0, "aria-label": label, ...attributes }, text ?? "—");
+}
+
+/** A body that may be JSON: pretty-printed when it is, as received when it is not. */
+export function prettyBody(text) {
+  if (text === null || text === undefined || text === "") return "";
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** Header names and values as a two-column table; "None" when there are none. */
+export function headersTable(caption, headers) {
+  const entries = Object.entries(headers ?? {});
+  if (!entries.length) return h("p", { class: "muted" }, "None");
+  return h(
+    "table",
+    { class: "headers" },
+    h("caption", { class: "visually-hidden" }, caption),
+    h(
+      "tbody",
+      {},
+      entries.map(([name, value]) =>
+        h("tr", {}, h("th", { scope: "row", class: "mono" }, name), h("td", { class: "mono" }, String(value))),
+      ),
+    ),
+  );
+}
+
+/**
+ * Parses a textarea's JSON, or shows why not under it (before anything is sent) and returns undefined.
+ * `emptyIsNull`: an empty field means null (no schema, say).
+ */
+export function parseJsonField(form, name, { emptyIsNull = false } = {}) {
+  const text = String(new FormData(form).get(name) ?? "").trim();
+  if (!text && emptyIsNull) return null;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    showError(form, { code: "INVALID_JSON", message: `Not valid JSON: ${error.message}`, field: name });
+    return undefined;
+  }
+}
+
+/** A datetime-local input's value as the API's ISO date-time, or null when empty. */
+export function isoFromLocal(value) {
+  return value ? new Date(String(value)).toISOString() : null;
 }

@@ -16,7 +16,7 @@ import {
   sendTestEventToAll,
 } from "./deliveries.service.js";
 import { attemptWhere, deliveryWhere, STATUS_CODE_CLASSES } from "./delivery-filters.js";
-import { messageId } from "./delivery-sender.js";
+import { messageId, type RequestAsSent, requestAsSent } from "./delivery-sender.js";
 import { exportDeliveries, MAX_EXPORT_BYTES, MAX_EXPORT_ROWS } from "./export.js";
 import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
 
@@ -74,6 +74,18 @@ builder.prismaObject("DeliveryAttempt", {
   }),
 });
 
+const DeliveryRequest = builder.objectRef<RequestAsSent>("DeliveryRequest").implement({
+  description:
+    "The request a delivery sends on every attempt. webhook-timestamp and webhook-signature are added at each attempt and not kept.",
+  fields: (t) => ({
+    body: t.exposeString("body", { description: "Byte for byte as the endpoint receives it." }),
+    headers: t.expose("headers", {
+      type: "JSON",
+      description: "Header names to values; custom header values masked as on the endpoint.",
+    }),
+  }),
+});
+
 const DeliveryObject = builder.prismaObject("Delivery", {
   description: "One event for one endpoint: sent, retried, dead-lettered and replayed as a unit.",
   fields: (t) => ({
@@ -102,6 +114,17 @@ const DeliveryObject = builder.prismaObject("Delivery", {
     event: t.relation("event"),
     endpoint: t.relation("endpoint"),
     attempts: t.relation("attempts", { query: { orderBy: { number: "asc" } } }),
+    request: t.field({
+      type: DeliveryRequest,
+      description: "The request as sent: headers (custom values masked) and body.",
+      select: {
+        eventId: true,
+        eventType: true,
+        event: { select: { payload: true, createdAt: true, rawBody: true, extraHeaders: true } },
+        endpoint: { select: { headerNames: true } },
+      },
+      resolve: (delivery) => requestAsSent(delivery),
+    }),
   }),
 });
 

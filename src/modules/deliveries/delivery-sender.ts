@@ -4,7 +4,7 @@ import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
 import { VERSION } from "../../version.js";
-import { openHeaders } from "../endpoints/endpoint-headers.js";
+import { maskedHeaders, openHeaders } from "../endpoints/endpoint-headers.js";
 import type { DeliveryWork } from "./delivery-store.js";
 
 const USER_AGENT = `Signalpost/${VERSION}`;
@@ -20,6 +20,44 @@ export function messageId(eventId: string): string {
  */
 export function webhookBody(work: Pick<DeliveryWork, "eventType" | "eventCreatedAt" | "payload">): string {
   return JSON.stringify({ type: work.eventType, timestamp: work.eventCreatedAt.toISOString(), data: work.payload });
+}
+
+/** Headers every delivery request carries besides the per-attempt signature (`webhook-id/-timestamp/-signature`). */
+export function unsignedHeaders(
+  extraHeaders: Record<string, string> | null,
+  customHeaders: Record<string, string>,
+): Record<string, string> {
+  return { ...extraHeaders, ...customHeaders, "content-type": "application/json", "user-agent": USER_AGENT };
+}
+
+/** A delivery's request as every attempt sends it, for reading: the custom header values masked. */
+export interface RequestAsSent {
+  body: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * The body and headers a delivery goes out with (what {@link sendWebhook} sends), custom header values masked. The
+ * signature and its timestamp are made at each attempt and are not kept, so only `webhook-id` of the three is here.
+ */
+export function requestAsSent(delivery: {
+  eventId: string;
+  eventType: string;
+  event: { payload: unknown; createdAt: Date; rawBody: string | null; extraHeaders: unknown };
+  endpoint: { headerNames: string[] | null };
+}): RequestAsSent {
+  const { event } = delivery;
+  const body =
+    event.rawBody ??
+    webhookBody({ eventType: delivery.eventType, eventCreatedAt: event.createdAt, payload: event.payload });
+  const extra = (event.extraHeaders ?? null) as Record<string, string> | null;
+  return {
+    body,
+    headers: {
+      ...unsignedHeaders(extra, maskedHeaders(delivery.endpoint)),
+      "webhook-id": messageId(delivery.eventId),
+    },
+  };
 }
 
 /** What an endpoint's deliveries are sent with: its live signing secrets and its custom headers, decrypted. */
@@ -92,12 +130,6 @@ export async function sendWebhook(
     body,
     timeoutMs: work.endpoint.timeoutMs,
     verifyTls: work.endpoint.verifyTls,
-    headers: {
-      ...work.extraHeaders,
-      ...headers,
-      "content-type": "application/json",
-      "user-agent": USER_AGENT,
-      ...signature,
-    },
+    headers: { ...unsignedHeaders(work.extraHeaders, headers), ...signature },
   });
 }

@@ -2,7 +2,13 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { originOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import { archiveEventType, createEventType, findEventType, updateEventType } from "./event-types.service.js";
+import {
+  archiveEventType,
+  checkPayloadAgainst,
+  createEventType,
+  findEventType,
+  updateEventType,
+} from "./event-types.service.js";
 
 const EventTypeObject = builder.prismaObject("EventType", {
   description: "A kind of event. With a schema, every published payload must satisfy it.",
@@ -102,5 +108,22 @@ builder.mutationField("archiveEventType", (t) =>
     description: "Stops new events of this type; what was published stays.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) => archiveEventType(context.viewer.tenantId, id, originOf(context)),
+  }),
+);
+
+const PayloadValid = builder.objectRef<{ valid: true }>("PayloadValid").implement({
+  description: "The payload satisfies the schema.",
+  fields: (t) => ({ valid: t.exposeBoolean("valid") }),
+});
+
+// Any caller who signed in (the Query type's own rule): it reads and writes nothing of the tenant.
+builder.queryField("validatePayload", (t) =>
+  t.field({
+    type: PayloadValid,
+    errors: { types: [ValidationError] },
+    description:
+      "Checks a payload against a JSON Schema (draft 2020-12) without saving anything, for editors' Validate buttons. A schema that does not compile is a ValidationError on `schema`; a payload that fails it, on `payload`, with the failures.",
+    args: { schema: t.arg({ type: "JSON" }), payload: t.arg({ type: "JSON" }) },
+    resolve: (_root, { schema, payload }) => checkPayloadAgainst(schema, payload),
   }),
 );

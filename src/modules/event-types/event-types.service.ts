@@ -155,3 +155,13 @@ export async function eventTypeForPublish(tenantId: string, name: string, fresh 
   publishable.set(key, type);
   return type;
 }
+
+/**
+ * Checks a payload against a JSON Schema without saving anything: what editors' Validate buttons ask (an event
+ * type's example payload, an agent's test payload) before the schema is saved.
+ * @throws ValidationError on `schema` when the schema does not compile, on `payload` when the payload fails it.
+ */
+export function checkPayloadAgainst(schema: unknown, payload: unknown): { valid: true } {
+  validateAgainst(compileSchema(schema), payload, "payload");
+  return { valid: true };
+}

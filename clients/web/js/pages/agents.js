@@ -1,50 +1,22 @@
 import { gql } from "../api.js";
-import { clearErrors, confirmDialog, copy, field, h, say, showError, shownOnce } from "../dom.js";
+import {
+  clearErrors,
+  confirmDialog,
+  copy,
+  detailHref,
+  field,
+  h,
+  parseJsonField,
+  say,
+  showError,
+  shownOnce,
+} from "../dom.js";
+import { schemaForm } from "./agent-schema.js";
 
 const FIELDS = "id name status webhookUrl maskedSecret payloadSchema rateLimitPerMinute";
 
-/** Parses a textarea's JSON, or shows why not under it (before anything is sent) and returns undefined. */
-function parseJsonField(form, name, { emptyIsNull = false } = {}) {
-  const text = String(new FormData(form).get(name)).trim();
-  if (!text && emptyIsNull) return null;
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    showError(form, { code: "INVALID_JSON", message: `Not valid JSON: ${error.message}`, field: name });
-    return undefined;
-  }
-}
-
-/** The payload schema editor: checked as JSON here, then as JSON Schema by the server (errors name the field). */
-function schemaForm(agent) {
-  const form = h(
-    "form",
-    { "aria-label": `Payload schema of ${agent.name}` },
-    field("Payload schema (JSON Schema 2020-12; empty for none)", "payloadSchema", {
-      multiline: true,
-      spellcheck: "false",
-      value: agent.payloadSchema ? JSON.stringify(agent.payloadSchema, null, 2) : "",
-    }),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save schema")),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const payloadSchema = parseJsonField(form, "payloadSchema", { emptyIsNull: true });
-    if (payloadSchema === undefined) return;
-    const { updateAgent } = await gql(
-      `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) {
-        __typename ... on Error { code message field } } }`,
-      { id: agent.id, input: { payloadSchema } },
-    );
-    if (updateAgent.code) return showError(form, updateAgent);
-    clearErrors(form);
-    say(`Schema of ${agent.name} saved`);
-  });
-  return form;
-}
-
 /** Sends a signed test request through the agent's own URL and shows what it answered. */
-function testForm(agent) {
+export function testForm(agent) {
   const result = h("p", { class: "muted", "data-testid": "test-result", "aria-live": "polite" });
   const form = h(
     "form",
@@ -101,7 +73,15 @@ function agentCard(agent) {
   return h(
     "section",
     { class: "card", "aria-label": agent.name },
-    h("h3", {}, agent.name, " ", h("span", { class: "muted" }, `(${agent.status}, ${agent.rateLimitPerMinute}/min)`)),
+    h(
+      "h3",
+      {},
+      agent.name,
+      " ",
+      h("span", { class: "muted" }, `(${agent.status}, ${agent.rateLimitPerMinute}/min)`),
+      " ",
+      h("a", { href: detailHref("agents", agent.id), class: "manage" }, `Manage ${agent.name}`),
+    ),
     h(
       "p",
       {},

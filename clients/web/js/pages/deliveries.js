@@ -1,5 +1,6 @@
 import { gql } from "../api.js";
-import { dataTable, formatTime, h, say } from "../dom.js";
+import { dataTable, detailHref, field, formatTime, h, isoFromLocal, say, showError } from "../dom.js";
+import { exportForm, recoverForm } from "./delivery-tools.js";
 
 const STATUSES = ["PENDING", "SENDING", "SUCCEEDED", "FAILED", "CANCELLED"];
 const DELIVERY_FIELDS =
@@ -46,7 +47,18 @@ function deliveryRow(delivery, reload) {
   return h(
     "tr",
     { "data-delivery": delivery.id },
-    h("td", {}, formatTime(delivery.createdAt)),
+    h(
+      "td",
+      {},
+      h(
+        "a",
+        {
+          href: detailHref("deliveries", delivery.id),
+          "aria-label": `Details of ${delivery.eventType} to ${delivery.endpoint.name}, ${formatTime(delivery.createdAt)}`,
+        },
+        formatTime(delivery.createdAt),
+      ),
+    ),
     h("td", {}, delivery.eventType),
     h("td", {}, delivery.endpoint.name),
     h(
@@ -61,21 +73,38 @@ function deliveryRow(delivery, reload) {
   );
 }
 
-export async function deliveriesPage(view, filter = {}) {
-  // Only the filters set: an empty select means "any", which the API spells as an absent field.
-  const apiFilter = {
+/** The API's DeliveryFilter for the page's filter (raw form values): only what is set. */
+function apiFilterOf(filter) {
+  return {
     ...(filter.status ? { statuses: [filter.status] } : {}),
     ...(filter.endpointId ? { endpointId: filter.endpointId } : {}),
+    ...(filter.eventType ? { eventType: filter.eventType } : {}),
+    ...(filter.since ? { since: isoFromLocal(filter.since) } : {}),
+    ...(filter.until ? { until: isoFromLocal(filter.until) } : {}),
   };
-  const [{ endpoints }, { deliveries }] = await Promise.all([
-    gql("{ endpoints(first: 100) { edges { node { id name } } } }"),
+}
+
+/**
+ * The delivery log with its filters (status, endpoint, event type, a date range), the export of what the filter
+ * selects, and the recovery of an endpoint. `filter` holds the form's raw values, so a re-render shows them again.
+ */
+let renders = 0;
+
+export async function deliveriesPage(view, filter = {}) {
+  // Filters submitted quickly one after the other: only the newest may render, whichever answer comes last.
+  const render = ++renders;
+  const apiFilter = apiFilterOf(filter);
+  const [{ endpoints, eventTypes }, { deliveries }] = await Promise.all([
+    gql(`{ endpoints(first: 100) { edges { node { id name } } }
+      eventTypes(first: 200, includeArchived: true) { edges { node { name } } } }`),
     gql(
       `query ($filter: DeliveryFilter) { deliveries(first: 50, filter: $filter) { __typename
         ... on DeliveryConnection { edges { node { ${DELIVERY_FIELDS} } } }
-        ... on Error { code message } } }`,
+        ... on Error { code message field } } }`,
       { filter: apiFilter },
     ),
   ]);
+  if (render !== renders) return;
   const reload = () => deliveriesPage(view, filter);
   const form = h(
     "form",
@@ -92,14 +121,29 @@ export async function deliveriesPage(view, filter = {}) {
       endpoints.edges.map(({ node }) => [node.id, node.name]),
       filter.endpointId,
     ),
+    filterSelect(
+      "Event type",
+      "eventType",
+      eventTypes.edges.map(({ node }) => [node.name, node.name]),
+      filter.eventType,
+    ),
+    field("From", "since", { type: "datetime-local", value: filter.since }),
+    field("Until", "until", { type: "datetime-local", value: filter.until }),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Filter")),
   );
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    deliveriesPage(view, { status: data.get("status") || undefined, endpointId: data.get("endpointId") || undefined });
+    const value = (name) => data.get(name) || undefined;
+    await deliveriesPage(view, {
+      status: value("status"),
+      endpointId: value("endpointId"),
+      eventType: value("eventType"),
+      since: value("since"),
+      until: value("until"),
+    });
+    view.querySelector("form")?.querySelector("button[type=submit]")?.focus();
   });
-  if (deliveries.code) say(`${deliveries.code}: ${deliveries.message}`, { error: true });
   const rows = (deliveries.edges ?? []).map(({ node }) => deliveryRow(node, reload));
   view.replaceChildren(
     h("h2", {}, "Deliveries"),
@@ -110,6 +154,13 @@ export async function deliveriesPage(view, filter = {}) {
           ["Created", "Event type", "Endpoint", "Status", "Attempts", "Last answer", ""],
           rows,
         )
-      : h("p", { class: "muted" }, "No deliveries match."),
+      : deliveries.code
+        ? ""
+        : h("p", { class: "muted", "data-testid": "no-deliveries" }, "No deliveries match."),
+    h("h3", {}, "Export"),
+    exportForm(() => apiFilter),
+    recoverForm(endpoints.edges.map(({ node }) => node)),
   );
+  // The API names the filter field at fault (filter.since): show it there.
+  if (deliveries.code) showError(form, deliveries);
 }

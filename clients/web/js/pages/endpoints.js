@@ -1,8 +1,12 @@
 import { gql } from "../api.js";
-import { clearErrors, confirmDialog, copy, dataTable, field, h, say, showError, shownOnce } from "../dom.js";
+import { confirmDialog, copy, dataTable, h, say, shownOnce } from "../dom.js";
+import { endpointForm } from "./endpoint-form.js";
+import { healthSummary, sendTestToAll } from "./endpoint-health.js";
 
-const FIELDS = "id name url description eventTypes enabled disabledReason secret { masked } health { state }";
-const ERROR_FIELDS = "... on Error { code message field }";
+const WINDOW = "attempts successRate p50Ms p95Ms p99Ms";
+const FIELDS = `id name url description eventTypes enabled disabledReason secret { masked }
+  headers timeoutMs verifyTls warnings retryPolicy { delaysSeconds maxAttempts isDefault }
+  health { state consecutiveFailures lastHour { ${WINDOW} } lastDay { ${WINDOW} } }`;
 
 async function loadEndpoints() {
   const { endpoints } = await gql(`{ endpoints(first: 100) { edges { node { ${FIELDS} } } } }`);
@@ -15,58 +19,6 @@ async function run(mutation, variables, success) {
   if (result.code) say(`${result.code}: ${result.message}`, { error: true });
   else say(success(result));
   return result;
-}
-
-/** "a, b" -> ["a", "b"]; empty means every event type. */
-function eventTypeList(text) {
-  return text
-    .split(",")
-    .map((type) => type.trim())
-    .filter(Boolean);
-}
-
-/**
- * The add/edit form; `endpoint` set means edit. `onSaved(secret?)` gets the new secret after an add, the only time
- * the API returns it in full. Field errors from the API appear under their input.
- */
-function endpointForm(endpoint, { onSaved, onCancel }) {
-  const title = endpoint ? `Edit ${endpoint.name}` : "Add an endpoint";
-  const form = h(
-    "form",
-    { "aria-label": title },
-    h("h3", {}, title),
-    field("Name", "name", { required: true, value: endpoint?.name }),
-    field("URL", "url", { required: true, value: endpoint?.url, placeholder: "https://example.com/webhooks" }),
-    field("Event types (comma-separated; empty for all)", "eventTypes", { value: endpoint?.eventTypes.join(", ") }),
-    field("Description", "description", { value: endpoint?.description }),
-    h(
-      "div",
-      { class: "actions" },
-      h("button", { type: "submit", class: "primary" }, endpoint ? "Save" : "Add endpoint"),
-      h("button", { type: "button", onclick: onCancel }, "Cancel"),
-    ),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const values = Object.fromEntries(new FormData(form));
-    const input = {
-      name: values.name,
-      url: values.url,
-      description: values.description || null,
-      eventTypes: eventTypeList(values.eventTypes),
-    };
-    const mutation = endpoint
-      ? `mutation ($id: ID!, $input: UpdateEndpointInput!) { result: updateEndpoint(id: $id, input: $input) {
-          __typename ${ERROR_FIELDS} } }`
-      : `mutation ($input: CreateEndpointInput!) { result: createEndpoint(input: $input) {
-          __typename ... on CreatedEndpoint { secret } ${ERROR_FIELDS} } }`;
-    const { result } = await gql(mutation, { id: endpoint?.id, input });
-    if (result.code) return showError(form, result);
-    clearErrors(form);
-    say(endpoint ? `${input.name} saved` : `${input.name} added`);
-    onSaved(result.secret);
-  });
-  return form;
 }
 
 /** One row: the endpoint, its masked secret with Reveal/Rotate, and its actions. */
@@ -189,7 +141,13 @@ function endpointRow(endpoint, { reload, showSecret, openForm }) {
         "Copy",
       ),
     ),
-    h("td", {}, endpoint.enabled ? "Yes" : "No", endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ""),
+    h(
+      "td",
+      {},
+      endpoint.enabled ? "Yes" : "No",
+      endpoint.disabledReason ? ` (${endpoint.disabledReason})` : "",
+      endpoint.warnings.map((warning) => h("div", { class: "bad", "data-testid": "warning" }, `⚠ ${warning}`)),
+    ),
     h("td", { class: `state-${endpoint.health.state}` }, endpoint.health.state),
     h("td", {}, h("span", { class: "mono" }, endpoint.secret.masked), h("div", { class: "actions" }, secretActions)),
     h("td", {}, testResult),
@@ -207,6 +165,7 @@ export async function endpointsPage(view) {
   // Forms and shown-once secrets live here, outside the table, so reloading the table does not wipe them.
   const area = h("div", { class: "area" });
   const table = h("div");
+  const results = h("div", { "data-testid": "test-all-results", "aria-live": "polite" });
   const showSecret = (title, secret) => {
     area.replaceChildren(shownOnce(title, secret, () => area.replaceChildren()));
     area.querySelector("button")?.focus();
@@ -217,7 +176,8 @@ export async function endpointsPage(view) {
       if (secret) showSecret("Signing secret of the new endpoint", secret);
       else area.replaceChildren();
     };
-    area.replaceChildren(endpointForm(endpoint, { onSaved, onCancel: () => area.replaceChildren() }));
+    const health = endpoint ? healthSummary(endpoint) : null;
+    area.replaceChildren(endpointForm(endpoint, { onSaved, onCancel: () => area.replaceChildren(), health }));
     area.querySelector("input")?.focus();
   };
   const reload = async () => {
@@ -232,7 +192,13 @@ export async function endpointsPage(view) {
   await reload();
   view.replaceChildren(
     h("h2", {}, "Endpoints"),
-    h("button", { type: "button", class: "primary", onclick: () => openForm(null) }, "Add endpoint"),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "primary", onclick: () => openForm(null) }, "Add endpoint"),
+      h("button", { type: "button", onclick: () => sendTestToAll(results) }, "Send test to all"),
+    ),
+    results,
     area,
     table,
   );

@@ -1,7 +1,19 @@
 import { gql } from "../api.js";
-import { checkbox, clearErrors, confirmDialog, dataTable, formatTime, h, say, showError, shownOnce } from "../dom.js";
+import {
+  checkbox,
+  clearErrors,
+  confirmDialog,
+  dataTable,
+  field,
+  formatTime,
+  h,
+  isoFromLocal,
+  say,
+  showError,
+  shownOnce,
+} from "../dom.js";
 
-const KEY_FIELDS = "id name maskedKey lastChars scopes status createdAt lastUsedAt revokedAt";
+const KEY_FIELDS = "id name maskedKey lastChars scopes status createdAt expiresAt lastUsedAt revokedAt";
 
 /** ENDPOINTS_READ -> endpoints:read, the spelling used everywhere else (docs, CLI, error messages). */
 function scopeLabel(scope) {
@@ -36,6 +48,7 @@ function keyRow(key, reload) {
     h("td", { class: "mono" }, key.maskedKey),
     h("td", {}, key.scopes.map(scopeLabel).join(", ")),
     h("td", {}, formatTime(key.createdAt)),
+    h("td", { "data-testid": "expires" }, key.expiresAt ? formatTime(key.expiresAt) : "never"),
     h("td", {}, formatTime(key.lastUsedAt)),
     h("td", {}, key.revokedAt ? `Revoked ${formatTime(key.revokedAt)}` : key.status.toLowerCase()),
     h("td", {}, key.revokedAt ? "" : revoke),
@@ -76,6 +89,7 @@ function generateForm(scopes, held) {
       ),
       h("span", { class: "field-error", "data-error-for": "scopes", "aria-live": "polite" }),
     ),
+    field("Expires (empty: never; within 5 years)", "expiresAt", { type: "datetime-local" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Generate key")),
   );
 }
@@ -93,7 +107,7 @@ export async function keysPage(view) {
     list.replaceChildren(
       dataTable(
         "API keys",
-        ["Name", "Key", "Scopes", "Created", "Last used", "Status", ""],
+        ["Name", "Key", "Scopes", "Created", "Expires", "Last used", "Status", ""],
         keys.map((key) => keyRow(key, reload)),
       ),
     );
@@ -109,7 +123,13 @@ export async function keysPage(view) {
     const { createApiKey: result } = await gql(
       `mutation ($input: CreateApiKeyInput!) { createApiKey(input: $input) {
         __typename ... on CreatedApiKey { secret apiKey { name maskedKey } } ... on Error { code message field } } }`,
-      { input: { name: data.get("name"), scopes: data.getAll("scopes") } },
+      {
+        input: {
+          name: data.get("name"),
+          scopes: data.getAll("scopes"),
+          ...(data.get("expiresAt") ? { expiresAt: isoFromLocal(data.get("expiresAt")) } : {}),
+        },
+      },
     );
     if (result.code) return showError(form, result);
     clearErrors(form);

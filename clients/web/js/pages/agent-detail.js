@@ -1,0 +1,188 @@
+import { gql } from "../api.js";
+import { confirmDialog, copy, h, say, shownOnce } from "../dom.js";
+import { actionsForm } from "./agent-actions.js";
+import { executionsSection } from "./agent-executions.js";
+import { schemaForm } from "./agent-schema.js";
+import { testForm } from "./agents.js";
+
+/** One agent: status, secret, actions and transform, payload schema, test webhook and executions. */
+const QUERY = `query ($id: ID!) {
+  agent(id: $id) { __typename
+    ... on Agent { id name description status webhookUrl maskedSecret payloadSchema transform actions rateLimitPerMinute }
+    ... on Error { code message } }
+  examplePayloadSchemas { name description schema }
+  eventTypes(first: 200) { edges { node { name } } }
+  endpoints(first: 100) { edges { node { id name } } } }`;
+
+const STATUS_CHANGES = [
+  ["ACTIVE", "Activate", "accepts webhooks again"],
+  ["SUSPENDED", "Suspend", "is paused: its URL answers 403"],
+  ["INACTIVE", "Deactivate", "is retired: its URL answers 403"],
+];
+
+function statusControls(agent, reload) {
+  return h(
+    "div",
+    { class: "actions", role: "group", "aria-label": "Status" },
+    STATUS_CHANGES.map(([status, label, effect]) =>
+      h(
+        "button",
+        {
+          type: "button",
+          disabled: agent.status === status,
+          onclick: async () => {
+            const { updateAgent: result } = await gql(
+              `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) {
+                __typename ... on Agent { status } ... on Error { code message } } }`,
+              { id: agent.id, input: { status } },
+            );
+            if (result.code) return say(`${result.code}: ${result.message}`, { error: true });
+            say(`${agent.name} ${effect}`);
+            await reload();
+            document.querySelector("[data-agent-status]")?.focus();
+          },
+        },
+        label,
+      ),
+    ),
+  );
+}
+
+/** The masked secret with Show/Hide (the reveal is audited and limited) and Regenerate. */
+function secretControls(agent) {
+  const value = h("span", { class: "mono", "data-testid": "agent-secret" }, agent.maskedSecret);
+  const once = h("div");
+  const toggle = h("button", { type: "button", "aria-pressed": "false" }, "Show secret");
+  toggle.addEventListener("click", async () => {
+    if (toggle.getAttribute("aria-pressed") === "true") {
+      value.textContent = agent.maskedSecret;
+      toggle.setAttribute("aria-pressed", "false");
+      toggle.textContent = "Show secret";
+      return;
+    }
+    const { revealAgentSecret: result } = await gql(
+      `mutation ($id: ID!) { revealAgentSecret(id: $id) { __typename
+        ... on AgentSecret { secret } ... on Error { code message } } }`,
+      { id: agent.id },
+    );
+    if (result.code) return say(`${result.code}: ${result.message}`, { error: true });
+    value.textContent = result.secret;
+    toggle.setAttribute("aria-pressed", "true");
+    toggle.textContent = "Hide secret";
+    say("Secret shown (this is audited)");
+  });
+  const regenerate = h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      onclick: async () => {
+        const confirmed = await confirmDialog(
+          `Regenerate the secret of ${agent.name}? The current one stops working at once.`,
+          "Regenerate",
+        );
+        if (!confirmed) return;
+        const { regenerateAgentSecret: result } = await gql(
+          `mutation ($id: ID!) { regenerateAgentSecret(id: $id) { __typename
+            ... on CreatedAgent { secret agent { maskedSecret } } ... on Error { code message } } }`,
+          { id: agent.id },
+        );
+        if (result.code) return say(result.message, { error: true });
+        agent.maskedSecret = result.agent.maskedSecret;
+        value.textContent = agent.maskedSecret;
+        toggle.setAttribute("aria-pressed", "false");
+        toggle.textContent = "Show secret";
+        once.replaceChildren(shownOnce(`New secret of ${agent.name}`, result.secret, () => once.replaceChildren()));
+        once.querySelector("button")?.focus();
+        say(`Secret of ${agent.name} regenerated`);
+      },
+    },
+    "Regenerate secret",
+  );
+  return [h("p", {}, "Secret: ", value, " ", toggle, " ", regenerate), once];
+}
+
+function deleteButton(agent) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      onclick: async () => {
+        if (
+          !(await confirmDialog(`Delete ${agent.name}? Its URL stops answering and its executions go too.`, "Delete"))
+        )
+          return;
+        const { deleteAgent: result } = await gql(
+          "mutation ($id: ID!) { deleteAgent(id: $id) { __typename ... on Error { code message } } }",
+          { id: agent.id },
+        );
+        if (result.code) return say(`${result.code}: ${result.message}`, { error: true });
+        // Said after the app's own hashchange handler, which clears the status line for the next page.
+        window.addEventListener("hashchange", () => setTimeout(() => say(`${agent.name} deleted`)), { once: true });
+        location.hash = "#/agents";
+      },
+    },
+    "Delete agent",
+  );
+}
+
+export async function agentDetailPage(view, id) {
+  const data = await gql(QUERY, { id });
+  const { agent } = data;
+  if (agent.code) {
+    view.replaceChildren(
+      h("h2", {}, "Agent"),
+      h("p", { role: "alert" }, agent.message),
+      h("p", {}, h("a", { href: "#/agents" }, "Back to agents")),
+    );
+    return;
+  }
+  const context = {
+    eventTypes: data.eventTypes.edges.map(({ node }) => node.name),
+    endpoints: data.endpoints.edges.map(({ node }) => node),
+  };
+  const reload = () => agentDetailPage(view, id);
+  const executions = executionsSection(agent);
+  view.replaceChildren(
+    h("p", {}, h("a", { href: "#/agents" }, "← Agents")),
+    h("h2", {}, `Agent ${agent.name}`),
+    agent.description ? h("p", { class: "muted" }, agent.description) : "",
+    h(
+      "p",
+      {},
+      "Status: ",
+      h("strong", { "data-agent-status": agent.status, tabindex: -1 }, agent.status),
+      ` · ${agent.rateLimitPerMinute} requests a minute`,
+    ),
+    statusControls(agent, reload),
+    h(
+      "p",
+      {},
+      "Webhook URL: ",
+      h("span", { class: "mono" }, agent.webhookUrl),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          "aria-label": "Copy webhook URL",
+          onclick: () => copy(agent.webhookUrl, "Webhook URL copied"),
+        },
+        "Copy",
+      ),
+    ),
+    ...secretControls(agent),
+    h(
+      "div",
+      { class: "columns" },
+      h("div", { class: "card" }, actionsForm(agent, context)),
+      h("div", { class: "card" }, h("h3", {}, "Payload schema"), schemaForm(agent, data.examplePayloadSchemas)),
+    ),
+    h("div", { class: "card" }, h("h3", {}, "Test webhook"), testForm(agent)),
+    executions.element,
+    h("h3", {}, "Danger zone"),
+    deleteButton(agent),
+  );
+  await executions.load();
+}

@@ -8,6 +8,7 @@ import { withTransaction } from "../../db/transaction.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { prismaConnection } from "../../jobs/kit/produce.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
+import { groupCommit } from "../../lib/group-commit.js";
 import { cancelScheduledEventJobs, scheduleDeliveries, type WaitingDelivery } from "../deliveries/delivery-jobs.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 import {
@@ -138,6 +139,11 @@ async function insertChecked(
   now: number,
 ): Promise<PublishedEvent[] | undefined> {
   const keys = [...new Set(checked.map((item) => item.idempotencyKey).filter((key): key is string => key !== null))];
+  const [single] = checked;
+  if (!batch && keys.length === 0 && single) {
+    const published = await publishTogether({ tenantId, checked: single });
+    return published ? [published] : undefined;
+  }
   try {
     // One transaction: the events, their deliveries and the deliveries' pg-boss jobs commit (or not) together.
     return await withTransaction(pool, (client) => insertOnClient(client, tenantId, checked, keys, batch, now));
@@ -145,6 +151,39 @@ async function insertChecked(
     if (error instanceof TypesChanged) return undefined;
     throw error;
   }
+}
+
+/**
+ * Single publishes without an idempotency key (the common `publishEvent` call) that arrive while one is being written
+ * are written together by the next transaction: one statement each (none can fail on its own: a changed event type
+ * inserts nothing and is answered undefined, for the caller to check again), one insert of all their pg-boss jobs,
+ * and one commit, so concurrent callers share the WAL flush and the BEGIN/COMMIT round trips.
+ */
+const publishTogether = groupCommit(
+  (items: { tenantId: string; checked: CheckedInput }[]): Promise<(PublishedEvent | undefined)[]> =>
+    withTransaction(pool, async (client) => {
+      const results: (PublishedEvent | undefined)[] = [];
+      const waiting: WaitingDelivery[] = [];
+      for (const { tenantId, checked } of items) {
+        const id = randomUUID();
+        const inserted = (await insertAndFanOut(client, tenantId, [{ data: checked, id }]))?.get(id);
+        if (!inserted) {
+          results.push(undefined);
+          continue;
+        }
+        results.push({ event: inserted.event, deliveryCount: inserted.deliveryIds.length, duplicate: false });
+        waiting.push(...waitingDeliveries(inserted.event, inserted.deliveryIds));
+      }
+      await scheduleDeliveries(client, waiting);
+      return results;
+    }),
+);
+
+/** An event's new deliveries, due when the event is (its deliverAt, else now). */
+function waitingDeliveries(event: Event, deliveryIds: readonly string[]): WaitingDelivery[] {
+  const dueAt = event.deliverAt ?? event.createdAt;
+  const scheduledEventId = event.deliverAt ? event.id : undefined;
+  return deliveryIds.map((id) => ({ id, dueAt, scheduledEventId }));
 }
 
 /** Thrown inside the transaction when an event type changed since the inputs were checked: rolls it back. */
@@ -201,9 +240,7 @@ async function insertOnClient(
     for (const item of fresh) {
       const { event, deliveryIds } = inserted.get(item.id) as { event: Event; deliveryIds: string[] };
       results[item.index] = { event, deliveryCount: deliveryIds.length, duplicate: false };
-      const dueAt = event.deliverAt ?? event.createdAt;
-      for (const id of deliveryIds)
-        waiting.push({ id, dueAt, scheduledEventId: event.deliverAt ? event.id : undefined });
+      waiting.push(...waitingDeliveries(event, deliveryIds));
     }
     await scheduleDeliveries(client, waiting);
   }

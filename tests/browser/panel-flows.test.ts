@@ -55,6 +55,15 @@ async function open(link: string, heading = link): Promise<void> {
   await page.getByRole("heading", { name: heading, exact: true }).waitFor();
 }
 
+/** A datetime-local input's value, `offsetMinutes` from now in the browser's time zone. */
+function local(offsetMinutes: number): Promise<string> {
+  return page.evaluate((minutes) => {
+    const at = new Date(Date.now() + minutes * 60_000);
+    at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
+    return at.toISOString().slice(0, 16);
+  }, offsetMinutes);
+}
+
 /** The focused element draws a visible outline (the panel's :focus-visible style). */
 async function focusOutline(): Promise<string> {
   return page.evaluate(() => {
@@ -369,12 +378,6 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     expect(await page.locator("tbody tr").first().textContent()).toContain("auditor");
 
     // Time: a window in the future has nothing; an empty window is refused next to Until.
-    const local = (offsetMinutes: number) =>
-      page.evaluate((minutes) => {
-        const at = new Date(Date.now() + minutes * 60_000);
-        at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
-        return at.toISOString().slice(0, 16);
-      }, offsetMinutes);
     await form.getByLabel("Actor").selectOption({ label: "anyone" });
     await form.getByLabel("From").fill(await local(60));
     await form.getByLabel("Until").fill(await local(30));
@@ -420,12 +423,6 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     await filters.getByRole("button", { name: "Filter" }).click();
     // Each of the two events went to both endpoints.
     await expect.poll(eventTypes).toEqual(["audit.probe", "audit.probe", "audit.probe", "audit.probe"]);
-    const local = (offsetMinutes: number) =>
-      page.evaluate((minutes) => {
-        const at = new Date(Date.now() + minutes * 60_000);
-        at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
-        return at.toISOString().slice(0, 16);
-      }, offsetMinutes);
     await filters.getByLabel("From").fill(await local(60));
     await filters.getByLabel("Until").fill(await local(30));
     await filters.getByRole("button", { name: "Filter" }).click();
@@ -581,12 +578,6 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
   it("generates an API key with scopes picked and an expiry, refusing bad input next to the field", async () => {
     await open("API keys");
     const form = page.getByRole("form", { name: "Generate an API key" });
-    const local = (offsetMinutes: number) =>
-      page.evaluate((minutes) => {
-        const at = new Date(Date.now() + minutes * 60_000);
-        at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
-        return at.toISOString().slice(0, 16);
-      }, offsetMinutes);
     await form.getByLabel("Name").fill("expiring key");
     await form.getByRole("button", { name: "Generate key" }).click();
     await expect.poll(() => errorFor(form, "scopes")).toBe("a key needs at least one scope");

@@ -1,9 +1,9 @@
 import { gql } from "../api.js";
-import { confirmDialog, copy, h, say, shownOnce } from "../dom.js";
+import { confirmDialog, copy, h, say } from "../dom.js";
 import { actionsForm } from "./agent-actions.js";
 import { executionsSection } from "./agent-executions.js";
 import { schemaForm } from "./agent-schema.js";
-import { testForm } from "./agents.js";
+import { regenerateSecretButton, testForm } from "./agents.js";
 
 /** One agent: status, secret, actions and transform, payload schema, test webhook and executions. */
 const QUERY = `query ($id: ID!) {
@@ -71,34 +71,12 @@ function secretControls(agent) {
     toggle.textContent = "Hide secret";
     say("Secret shown (this is audited)");
   });
-  const regenerate = h(
-    "button",
-    {
-      type: "button",
-      class: "danger",
-      onclick: async () => {
-        const confirmed = await confirmDialog(
-          `Regenerate the secret of ${agent.name}? The current one stops working at once.`,
-          "Regenerate",
-        );
-        if (!confirmed) return;
-        const { regenerateAgentSecret: result } = await gql(
-          `mutation ($id: ID!) { regenerateAgentSecret(id: $id) { __typename
-            ... on CreatedAgent { secret agent { maskedSecret } } ... on Error { code message } } }`,
-          { id: agent.id },
-        );
-        if (result.code) return say(result.message, { error: true });
-        agent.maskedSecret = result.agent.maskedSecret;
-        value.textContent = agent.maskedSecret;
-        toggle.setAttribute("aria-pressed", "false");
-        toggle.textContent = "Show secret";
-        once.replaceChildren(shownOnce(`New secret of ${agent.name}`, result.secret, () => once.replaceChildren()));
-        once.querySelector("button")?.focus();
-        say(`Secret of ${agent.name} regenerated`);
-      },
-    },
-    "Regenerate secret",
-  );
+  const regenerate = regenerateSecretButton(agent, once, (maskedSecret) => {
+    agent.maskedSecret = maskedSecret;
+    value.textContent = maskedSecret;
+    toggle.setAttribute("aria-pressed", "false");
+    toggle.textContent = "Show secret";
+  });
   return [h("p", {}, "Secret: ", value, " ", toggle, " ", regenerate), once];
 }
 

@@ -42,10 +42,12 @@ export function testForm(agent) {
   return form;
 }
 
-function agentCard(agent) {
-  const once = h("div");
-  const masked = h("span", { class: "mono", "data-testid": "masked-secret" }, agent.maskedSecret);
-  const regenerate = h(
+/**
+ * "Regenerate secret" for one agent, asked for confirmation: the new secret is shown once in `once`, and
+ * `onRegenerated` gets the new masked form. Used by the agents list and the agent's page.
+ */
+export function regenerateSecretButton(agent, once, onRegenerated) {
+  return h(
     "button",
     {
       type: "button",
@@ -62,7 +64,7 @@ function agentCard(agent) {
           { id: agent.id },
         );
         if (result.code) return say(result.message, { error: true });
-        masked.textContent = result.agent.maskedSecret;
+        onRegenerated(result.agent.maskedSecret);
         once.replaceChildren(shownOnce(`New secret of ${agent.name}`, result.secret, () => once.replaceChildren()));
         once.querySelector("button")?.focus();
         say(`Secret of ${agent.name} regenerated`);
@@ -70,6 +72,14 @@ function agentCard(agent) {
     },
     "Regenerate secret",
   );
+}
+
+function agentCard(agent) {
+  const once = h("div");
+  const masked = h("span", { class: "mono", "data-testid": "masked-secret" }, agent.maskedSecret);
+  const regenerate = regenerateSecretButton(agent, once, (maskedSecret) => {
+    masked.textContent = maskedSecret;
+  });
   return h(
     "section",
     { class: "card", "aria-label": agent.name },

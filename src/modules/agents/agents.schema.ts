@@ -6,6 +6,7 @@ import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } 
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter, localId, toGlobalId } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
+import { actionsForApi, actionsFromApi, executionResultForApi } from "./agent-config.js";
 import {
   createAgent,
   deleteAgent,
@@ -37,7 +38,7 @@ const AgentObject = builder.prismaNode("Agent", {
     name: t.exposeString("name"),
     description: t.exposeString("description", { nullable: true }),
     status: t.expose("status", { type: AgentStatusEnum }),
-    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${agent.id}/webhook` }),
+    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${toGlobalId("Agent", agent.id)}/webhook` }),
     // Stored with the secret: listing agents decrypts nothing.
     maskedSecret: t.string({ resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK }),
     payloadSchema: t.expose("payloadSchema", { type: "JSON", nullable: true }),
@@ -45,8 +46,9 @@ const AgentObject = builder.prismaNode("Agent", {
       nullable: true,
       description: "A JSONata expression applied to the payload.",
     }),
-    actions: t.expose("actions", {
+    actions: t.field({
       type: "JSON",
+      resolve: (agent) => actionsForApi(agent.actions),
       description: 'e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }]',
     }),
     rateLimitPerMinute: t.exposeInt("rateLimitPerMinute"),
@@ -67,7 +69,7 @@ builder.prismaNode("AgentExecution", {
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
     attempts: t.exposeInt("attempts"),
-    result: t.expose("result", { type: "JSON", nullable: true }),
+    result: t.field({ type: "JSON", nullable: true, resolve: (execution) => executionResultForApi(execution.result) }),
     error: t.exposeString("error", { nullable: true }),
     agent: t.relation("agent"),
   }),
@@ -123,6 +125,7 @@ function fields(input: Record<string, unknown>) {
   const present = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   return {
     ...present,
+    ...(input.actions !== undefined ? { actions: actionsFromApi(input.actions) } : {}),
     description: input.description as string | null | undefined,
     transform: input.transform as string | null | undefined,
   };

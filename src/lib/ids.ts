@@ -27,7 +27,7 @@ export type NodeType = (typeof NODE_TYPES)[number];
 const nodeTypes = new Set<string>(NODE_TYPES);
 
 /** The longest global id worth decoding: the longest type name, a colon and a uuid, in base64url. */
-const MAX_GLOBAL_ID_LENGTH = 64;
+const MAX_GLOBAL_ID_LENGTH = 96;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**

@@ -1,6 +1,7 @@
 import { brandWithType } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import { builder } from "../../builder.js";
+import { requireViewer } from "../../graphql/context.js";
 import { ForbiddenError } from "../../lib/errors.js";
 import { type FoundNode, loadNodes, MAX_NODE_IDS } from "./nodes.service.js";
 
@@ -17,7 +18,7 @@ function asNode(result: FoundNode | ForbiddenError | null) {
 }
 
 builder.queryField("node", (t) =>
-  t.withAuth({ authenticated: true }).field({
+  t.field({
     type: NodeInterface,
     nullable: true,
     description:
@@ -25,7 +26,7 @@ builder.queryField("node", (t) =>
       "a missing object and another tenant's are all null. FORBIDDEN when the caller lacks the scope that reads objects of the id's type.",
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, context) => {
-      const [result] = await loadNodes(context.viewer, [id]);
+      const [result] = await loadNodes(requireViewer(context), [id]);
       const node = asNode(result ?? null);
       if (node instanceof GraphQLError) throw node;
       return node;
@@ -34,7 +35,7 @@ builder.queryField("node", (t) =>
 );
 
 builder.queryField("nodes", (t) =>
-  t.withAuth({ authenticated: true }).field({
+  t.field({
     type: [NodeInterface],
     nullable: { list: false, items: true },
     description: `The objects the global ids name, in order, each as node(id:) answers it (null, or a FORBIDDEN error for that item). At most ${MAX_NODE_IDS} ids.`,
@@ -47,7 +48,7 @@ builder.queryField("nodes", (t) =>
           extensions: { code: "BAD_USER_INPUT", argument: "ids", limit: MAX_NODE_IDS, measured: ids.length },
         });
       }
-      const results = await loadNodes(context.viewer, ids);
+      const results = await loadNodes(requireViewer(context), ids);
       // An error in the list makes that item null with its own error (path nodes.<index>), leaving the others.
       return results.map((result) => {
         const node = asNode(result);

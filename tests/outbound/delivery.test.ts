@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { messageId } from "../../src/modules/deliveries/delivery-sender.js";
+import { uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
-import { uuidOf } from "../support/ids.js";
 
 let delivering: Delivering;
 let receiver: TestReceiver;
@@ -255,7 +255,9 @@ describe("retries", () => {
     expect(endpoint.disabledReason).toBe("the endpoint answered 410 Gone");
     expect((await deliveryOf(gone.event.id)).failureReason).toBe("endpoint_gone");
     expect(await deliveryOf(waiting.event.id)).toMatchObject({ status: "FAILED", failureReason: "endpoint_disabled" });
-    const audit = await prisma.auditEntry.findFirst({ where: { action: "endpoint.disabled", targetId: uuidOf(endpointId) } });
+    const audit = await prisma.auditEntry.findFirst({
+      where: { action: "endpoint.disabled", targetId: uuidOf(endpointId) },
+    });
     expect(audit).toMatchObject({ actorType: "system" });
     await receiver.close();
   });

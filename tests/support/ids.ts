@@ -14,3 +14,8 @@ export function uuidOf(globalId: string): string {
   if (!parsed) throw new Error(`not a global id: ${globalId}`);
   return parsed.id;
 }
+
+/** The uuid of an API id, or a uuid as it is (rows written through services): for helpers that read both. */
+export function rowIdOf(idOrUuid: string): string {
+  return parseGlobalId(idOrUuid)?.id ?? idOrUuid;
+}

@@ -212,10 +212,10 @@ describe("storing accepted requests in batches", () => {
       where: { agentId: uuidOf(agentId) },
       select: { id: true, payload: true },
     });
-    expect(stored.map((execution) => execution.id).sort()).toEqual(executionIds.map(uuidOf).sort());
+    expect(stored.map((execution) => execution.id).sort()).toEqual(executionIds.map((id) => uuidOf(id ?? "")).sort());
     const jobs = await pool.query<{ count: string }>(
       `SELECT count(*) FROM pgboss.job WHERE name = 'agent.execute' AND data->>'executionId' = ANY($1)`,
-      [executionIds.map(uuidOf)],
+      [executionIds.map((id) => uuidOf(id ?? ""))],
     );
     expect(Number(jobs.rows[0]?.count)).toBe(41);
   });
@@ -243,7 +243,7 @@ describe("executions", () => {
     });
 
     const execution = await until(
-      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId) } }),
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId ?? "") } }),
       (e) => e.status === "SUCCEEDED",
       "execution",
     );
@@ -284,7 +284,7 @@ describe("executions", () => {
         .ok,
     ).toBe(true);
     const execution = await until(
-      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId) } }),
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId ?? "") } }),
       (e) => e.status === "SUCCEEDED",
       "execution",
     );
@@ -302,7 +302,7 @@ describe("executions", () => {
     });
     const accepted = await post(agentId, "{}", signed(secret, "{}"));
     const execution = await until(
-      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId) } }),
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId ?? "") } }),
       (e) => e.status === "FAILED",
       "failure",
       30_000,

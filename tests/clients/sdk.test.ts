@@ -14,6 +14,7 @@ import WebSocket from "ws";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
 import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
+import { gid } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 import { until } from "../support/wait.js";
@@ -36,7 +37,7 @@ describe("the TypeScript SDK", () => {
     const { token, tenant } = await seed.tenantWithKey();
     const client = createSignalpostClient({ url: api.httpUrl, token, webSocketImpl: WebSocket });
     const { viewer } = await client.request(ViewerDocument);
-    expect(viewer.tenant.id).toBe(tenant.id);
+    expect(viewer.tenant.id).toBe(gid("Tenant", tenant.id));
 
     const refused = await client.request(CreateEndpointDocument, { input: { name: "x", url: "not a url" } });
     expect(refused.createEndpoint).toMatchObject({ __typename: "ValidationError", field: "url" });

@@ -12,6 +12,7 @@ import { getDatamodel } from "./generated/pothos-types.js";
 import type { AuthenticatedContext, GraphQLContext } from "./graphql/context.js";
 import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
+import { type NodeType, parseGlobalId, toGlobalId } from "./lib/ids.js";
 import { grants, type Scope } from "./modules/identity/scopes.js";
 
 /**
@@ -77,7 +78,19 @@ export const builder = new SchemaBuilder<{
   // Only the cost model (see src/graphql/cost.ts). The limit is checked once per operation, before execution, by
   // useOperationLimits (src/graphql/limits.ts), so the plugin's own per-resolver check stays off.
   complexity: { disabled: true, fieldComplexity: fieldCost, defaultListMultiplier: LIST_COST_MULTIPLIER },
-  relay: { clientMutationId: "omit", cursorType: "String" },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    // Global ids are base64url `<TypeName>:<uuid>` (src/lib/ids.ts). `node` and `nodes` are ours
+    // (src/modules/nodes): they read only the caller's tenant and apply the caller's scopes.
+    encodeGlobalID: (typename, id) => toGlobalId(typename as NodeType, String(id)),
+    decodeGlobalID: (globalId) => {
+      const parsed = parseGlobalId(globalId);
+      return parsed ? { typename: parsed.type, id: parsed.id } : { typename: "", id: "" };
+    },
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+  },
   prisma: {
     client: () => prisma,
     dmmf: getDatamodel(),

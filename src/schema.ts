@@ -13,6 +13,7 @@ import "./modules/deliveries/deliveries.schema.js";
 import "./modules/agents/agents.schema.js";
 import "./modules/console/console.schema.js";
 import "./modules/settings/settings.schema.js";
+import "./modules/nodes/nodes.schema.js";
 
 /** The executable schema: every module's types and root fields. */
 export const schema = builder.toSchema();

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { migrate } from "../db/migrator.js";
 import { connectPrisma, disconnectPrisma } from "../db/prisma.js";
+import { toGlobalId } from "../lib/ids.js";
 import { generateMasterKey } from "../lib/master-key.js";
 import { logger } from "../logger.js";
 import { createApiKey } from "../modules/api-keys/api-keys.service.js";
@@ -64,7 +65,7 @@ export async function keysCommand(args: string[]): Promise<void> {
       );
       if (values.json) {
         process.stdout.write(
-          `${JSON.stringify({ tenant: tenant.slug, tenantCreated: created, id: apiKey.id, scopes: apiKey.scopes, expiresAt: apiKey.expiresAt, key: token })}\n`,
+          `${JSON.stringify({ tenant: tenant.slug, tenantCreated: created, id: toGlobalId("ApiKey", apiKey.id), scopes: apiKey.scopes, expiresAt: apiKey.expiresAt, key: token })}\n`,
         );
       } else {
         process.stdout.write(

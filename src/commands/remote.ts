@@ -1,7 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import WebSocket from "ws";
 import { createSignalpostClient, type SignalpostClient } from "../../clients/typescript/src/index.js";
-import { isUuid } from "../lib/ids.js";
+import { parseGlobalId } from "../lib/ids.js";
 import { UsageError } from "./usage-error.js";
 
 /**
@@ -81,7 +81,8 @@ export async function idFromNameOrId(
   value: string,
   candidates: () => Promise<{ id: string; name: string }[]>,
 ): Promise<string> {
-  if (isUuid(value)) return value;
+  // An id as the API prints it goes through as it is; anything else is a name.
+  if (parseGlobalId(value)) return value;
   const all = await candidates();
   const matches = all.filter((item) => item.name === value);
   if (matches.length === 1) return (matches[0] as { id: string }).id;

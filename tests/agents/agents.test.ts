@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { execute } from "../support/graphql.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 const CREATE = `mutation ($input: CreateAgentInput!) { createAgent(input: $input) {
@@ -29,7 +30,7 @@ describe("agents", () => {
     expect(Buffer.from(result?.secret ?? "", "base64")).toHaveLength(32);
     expect(result?.agent).toMatchObject({ status: "DRAFT", maskedSecret: `••••••••${result?.secret.slice(-4)}` });
     expect(result?.agent.webhookUrl).toMatch(new RegExp(`/agents/${result?.agent.id}/webhook$`));
-    const row = await prisma.agent.findUniqueOrThrow({ where: { id: result?.agent.id } });
+    const row = await prisma.agent.findUniqueOrThrow({ where: { id: uuidOf(result?.agent.id ?? "") } });
     expect(row.encryptedSecret).not.toContain(result?.secret);
   });
 
@@ -42,13 +43,24 @@ describe("agents", () => {
     [{ transform: "$.{ broken" }, "transform", "at character"],
     [{ actions: [{ type: "teleport" }] }, "actions.0.type", "type"],
     [
-      { actions: [{ type: "forward", endpointId: "5f0c7a3e-0000-4000-8000-000000000000" }] },
+      { actions: [{ type: "forward", endpointId: gid("Endpoint", "5f0c7a3e-0000-4000-8000-000000000000") }] },
       "actions.0.endpointId",
       "no endpoint",
     ],
     [
+      { actions: [{ type: "forward", endpointId: "5f0c7a3e-0000-4000-8000-000000000000" }] },
+      "actions.0.endpointId",
+      "is not an endpoint id",
+    ],
+    [
       {
-        actions: [{ type: "forward", endpointId: "5f0c7a3e-0000-4000-8000-000000000000", headers: ["Authorization"] }],
+        actions: [
+          {
+            type: "forward",
+            endpointId: gid("Endpoint", "5f0c7a3e-0000-4000-8000-000000000000"),
+            headers: ["Authorization"],
+          },
+        ],
       },
       "actions.0.headers",
       "authorization cannot be forwarded",
@@ -74,7 +86,7 @@ describe("agents", () => {
     const revealed = await execute<{ revealAgentSecret: { secret: string } }>(reveal, { id }, revealer.headers);
     expect(revealed.data?.revealAgentSecret.secret).toBe(created.data?.createAgent.secret);
     const audit = await prisma.auditEntry.findFirstOrThrow({
-      where: { action: "agent_secret.revealed", targetId: id },
+      where: { action: "agent_secret.revealed", targetId: uuidOf(id ?? "") },
     });
     expect(audit).toMatchObject({ actorId: revealer.apiKey.id, actorName: "auditor" });
 
@@ -84,7 +96,9 @@ describe("agents", () => {
       owner.headers,
     );
     expect(regenerated.data?.regenerateAgentSecret.secret).not.toBe(created.data?.createAgent.secret);
-    expect(await prisma.auditEntry.count({ where: { action: "agent_secret.regenerated", targetId: id } })).toBe(1);
+    expect(
+      await prisma.auditEntry.count({ where: { action: "agent_secret.regenerated", targetId: uuidOf(id ?? "") } }),
+    ).toBe(1);
   });
 
   it("answers another tenant's agent as NOT_FOUND", async () => {

@@ -9,6 +9,7 @@ import { signGitHub, signWebhook, verifyStandardWebhook } from "../../src/lib/we
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer, startSubscriptions } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -136,7 +137,8 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
     // The server remembers agents between requests; these writes go straight to the database, as another instance's
     // would, and must be seen at the very next request in both directions.
     const { agentId, secret } = await activeAgent();
-    const setAgent = (assignments: string) => pool.query(`UPDATE "Agent" SET ${assignments} WHERE id = $1`, [agentId]);
+    const setAgent = (assignments: string) =>
+      pool.query(`UPDATE "Agent" SET ${assignments} WHERE id = $1`, [uuidOf(agentId)]);
     const send = () => post(agentId, '{"n":1}', signed(secret, '{"n":1}'));
     expect((await send()).status).toBe(202);
     await setAgent(`status = 'SUSPENDED'`);
@@ -148,7 +150,7 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
     // This minute's requests have already spent more than the new limit of 1.
     await setAgent(`"payloadSchema" = NULL, "rateLimitPerMinute" = 1`);
     expect((await send()).body).toMatchObject({ code: "RATE_LIMITED" });
-    expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(2);
+    expect(await prisma.agentExecution.count({ where: { agentId: uuidOf(agentId) } })).toBe(2);
   });
 
   it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one", async () => {
@@ -206,11 +208,14 @@ describe("storing accepted requests in batches", () => {
     expect(results.filter((result) => result.body.code === "REPLAYED")).toHaveLength(4);
     const executionIds = results.flatMap((result) => (result.status === 202 ? [result.body.executionId] : []));
     expect(new Set(executionIds).size).toBe(41);
-    const stored = await prisma.agentExecution.findMany({ where: { agentId }, select: { id: true, payload: true } });
-    expect(stored.map((execution) => execution.id).sort()).toEqual([...executionIds].sort());
+    const stored = await prisma.agentExecution.findMany({
+      where: { agentId: uuidOf(agentId) },
+      select: { id: true, payload: true },
+    });
+    expect(stored.map((execution) => execution.id).sort()).toEqual(executionIds.map((id) => uuidOf(id ?? "")).sort());
     const jobs = await pool.query<{ count: string }>(
       `SELECT count(*) FROM pgboss.job WHERE name = 'agent.execute' AND data->>'executionId' = ANY($1)`,
-      [executionIds],
+      [executionIds.map((id) => uuidOf(id ?? ""))],
     );
     expect(Number(jobs.rows[0]?.count)).toBe(41);
   });
@@ -238,7 +243,7 @@ describe("executions", () => {
     });
 
     const execution = await until(
-      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId ?? "") } }),
       (e) => e.status === "SUCCEEDED",
       "execution",
     );
@@ -279,7 +284,7 @@ describe("executions", () => {
         .ok,
     ).toBe(true);
     const execution = await until(
-      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId ?? "") } }),
       (e) => e.status === "SUCCEEDED",
       "execution",
     );
@@ -292,12 +297,12 @@ describe("executions", () => {
     const { agentId, secret } = await activeAgent();
     // Saved before emitEvent actions were checked against the tenant's event types (createAgent refuses it now).
     await prisma.agent.update({
-      where: { id: agentId },
+      where: { id: uuidOf(agentId) },
       data: { actions: [{ type: "emitEvent", eventType: "never.registered" }] },
     });
     const accepted = await post(agentId, "{}", signed(secret, "{}"));
     const execution = await until(
-      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: accepted.body.executionId } }),
+      () => prisma.agentExecution.findUniqueOrThrow({ where: { id: uuidOf(accepted.body.executionId ?? "") } }),
       (e) => e.status === "FAILED",
       "failure",
       30_000,
@@ -317,7 +322,7 @@ describe("executions", () => {
     );
     expect(result.data?.sendTestWebhook).toMatchObject({ statusCode: 202, body: { status: "queued" } });
     const execution = await prisma.agentExecution.findUniqueOrThrow({
-      where: { id: result.data?.sendTestWebhook.executionId },
+      where: { id: uuidOf(result.data?.sendTestWebhook.executionId ?? "") },
     });
     expect(execution.payload).toEqual({ hello: "world" });
   });
@@ -353,7 +358,7 @@ describe("relay to live subscribers", () => {
       );
     });
     // The subscription must have reached the server before anything is sent.
-    await subscribersJoined("agent:webhook", agentId);
+    await subscribersJoined("agent:webhook", uuidOf(agentId));
     const bodies = ['{"n": 1}', '{ "n" : 2 }'];
     const ids = [];
     for (const body of bodies)
@@ -391,7 +396,7 @@ describe("relay to live subscribers", () => {
         },
       );
     });
-    await subscribersJoined("agent:execution", agentId);
+    await subscribersJoined("agent:execution", uuidOf(agentId));
     const accepted = await post(agentId, "{}", signed(secret, "{}"));
     await finished;
     await client.dispose();

@@ -8,6 +8,7 @@ import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
 import { type RunningApiServer, startApiServer, startSubscriptions } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { postSignedWebhook } from "../support/inbound.js";
 import { runSignalpost, type SignalpostProcess } from "../support/process.js";
 import { seed } from "../support/seed.js";
@@ -63,7 +64,7 @@ describe("relay across processes", () => {
         },
       );
     });
-    await subscribersJoined("agent:webhook", agent.id);
+    await subscribersJoined("agent:webhook", uuidOf(agent.id));
     const body = `{"from":"production","n":${randomBytes(2).readUInt16BE()}}`;
     const response = await postSignedWebhook(api.httpUrl, agent.id, secret, body);
     expect(response.status).toBe(202);

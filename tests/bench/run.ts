@@ -20,6 +20,7 @@ import pg from "pg";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.js";
+import { uuidOf } from "../support/ids.js";
 import { readCpu, shares } from "./cpu.js";
 
 const quick = process.argv.includes("--quick");
@@ -385,7 +386,7 @@ async function main() {
     for (;;) {
       const { rows } = await inboundDb.query<{ pending: string }>(
         `SELECT count(*) AS pending FROM "AgentExecution" WHERE "agentId" = $1 AND status IN ('QUEUED', 'RUNNING')`,
-        [benchAgent.createAgent.agent.id],
+        [uuidOf(benchAgent.createAgent.agent.id)],
       );
       if (Number(rows[0]?.pending) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -399,13 +400,13 @@ async function main() {
     const park = async (count: number) => {
       const { rows } = await db.query<{ id: string; tenantId: string }>(
         `INSERT INTO "Event" ("tenantId", "eventType", payload) SELECT "tenantId", 'bench.parked', '{}'::jsonb FROM "Endpoint" WHERE id = $1 RETURNING id, "tenantId"`,
-        [parkedEndpoint],
+        [uuidOf(parkedEndpoint)],
       );
       const event = rows[0] as { id: string; tenantId: string };
       const parked = await db.query<{ id: string; dueAt: Date }>(
         `INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
          SELECT $1, $2, $3, 'bench.parked', now() + interval '1 day' FROM generate_series(1, $4) RETURNING id, "dueAt"`,
-        [event.tenantId, event.id, parkedEndpoint, count],
+        [event.tenantId, event.id, uuidOf(parkedEndpoint), count],
       );
       // Waiting deliveries are pg-boss jobs too (100 deliveries a job, starting when they fall due), as a publish
       // stores them: the backlog is in the queue pg-boss fetches from, not only in the Delivery table.

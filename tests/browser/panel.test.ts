@@ -3,6 +3,7 @@ import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { chromiumForTests } from "../support/chromium.js";
+import { gid } from "../support/ids.js";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { type SeededKey, seed } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
@@ -231,7 +232,9 @@ describe.skipIf(!CHROMIUM)("the web developer panel at /console", () => {
     expect(await page.getByTestId("secret-value").textContent()).toBeTruthy();
     await page.getByRole("button", { name: "Done" }).click();
     const card = page.getByRole("region", { name: "orders" });
-    expect(await card.textContent()).toMatch(/Webhook URL: http:\/\/localhost:\d+\/agents\/[0-9a-f-]{36}\/webhook/);
+    expect(await card.textContent()).toMatch(
+      /Webhook URL: http:\/\/localhost:\d+\/agents\/[A-Za-z0-9_-]{40,}\/webhook/,
+    );
     expect(await card.getByTestId("masked-secret").textContent()).toContain("••••");
 
     const schema = card.getByRole("form", { name: "Payload schema of orders" });
@@ -350,7 +353,7 @@ describe.skipIf(!CHROMIUM)("the web developer panel at /console", () => {
     await page.getByLabel("API key").fill(other.token);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Endpoints" }).waitFor();
-    await api(`mutation { revokeApiKey(id: "${other.apiKey.id}") { __typename } }`);
+    await api(`mutation { revokeApiKey(id: "${gid("ApiKey", other.apiKey.id)}") { __typename } }`);
     const errorsBefore = pageErrors.length;
     await page.getByRole("link", { name: "Deliveries", exact: true }).click();
     await page.getByRole("form", { name: "Sign in" }).waitFor();

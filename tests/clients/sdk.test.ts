@@ -6,6 +6,8 @@ import {
   CreateEndpointDocument,
   consoleEvents,
   createSignalpostClient,
+  NodeDocument,
+  NodesDocument,
   SignalpostError,
   ViewerDocument,
 } from "@signalpost/client";
@@ -14,6 +16,7 @@ import WebSocket from "ws";
 import { recordConsoleEvent } from "../../src/modules/console/console-events.js";
 import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
+import { gid } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 import { until } from "../support/wait.js";
@@ -36,10 +39,29 @@ describe("the TypeScript SDK", () => {
     const { token, tenant } = await seed.tenantWithKey();
     const client = createSignalpostClient({ url: api.httpUrl, token, webSocketImpl: WebSocket });
     const { viewer } = await client.request(ViewerDocument);
-    expect(viewer.tenant.id).toBe(tenant.id);
+    expect(viewer.tenant.id).toBe(gid("Tenant", tenant.id));
 
     const refused = await client.request(CreateEndpointDocument, { input: { name: "x", url: "not a url" } });
     expect(refused.createEndpoint).toMatchObject({ __typename: "ValidationError", field: "url" });
+  });
+
+  it("refetches any object by the id the API gave it (Node, Nodes): another tenant's is null", async () => {
+    const { token } = await seed.tenantWithKey();
+    const client = createSignalpostClient({ url: api.httpUrl, token, webSocketImpl: WebSocket });
+    const created = await client.request(CreateEndpointDocument, {
+      input: { name: "orders", url: "https://orders.example.com/in" },
+    });
+    if (created.createEndpoint.__typename !== "CreatedEndpoint") throw new Error("endpoint not created");
+    const { id } = created.createEndpoint.endpoint;
+    const { node } = await client.request(NodeDocument, { id });
+    expect(node).toMatchObject({ __typename: "Endpoint", id, name: "orders", url: "https://orders.example.com/in" });
+
+    const stranger = await seed.tenantWithKey();
+    const theirs = createSignalpostClient({ url: api.httpUrl, token: stranger.token, webSocketImpl: WebSocket });
+    expect((await theirs.request(NodeDocument, { id })).node).toBeNull();
+    const { viewer } = await theirs.request(ViewerDocument);
+    const { nodes } = await theirs.request(NodesDocument, { ids: [id, viewer.tenant.id] });
+    expect(nodes.map((found) => found?.__typename ?? null)).toEqual([null, "Tenant"]);
   });
 
   it("throws SignalpostError with the server's code for a bad token or a missing scope", async () => {

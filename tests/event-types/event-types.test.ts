@@ -5,6 +5,7 @@ import { cachedSchema, compileSchema, validateAgainst } from "../../src/lib/json
 import { eventTypeForPublish, updateEventType } from "../../src/modules/event-types/event-types.service.js";
 import type { RequestOrigin } from "../../src/modules/identity/viewer.js";
 import { execute } from "../support/graphql.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 const CREATE = `mutation ($input: CreateEventTypeInput!) { createEventType(input: $input) {
@@ -179,7 +180,7 @@ describe("event types", () => {
     const names = await prisma.eventType.findMany({ where: { tenantId: tenant.id }, select: { name: true } });
     expect(names).toEqual([{ name: "invoice.paid" }]);
     const audit = await prisma.auditEntry.findMany({ where: { tenantId: tenant.id, action: "event_type.created" } });
-    expect(audit.map((entry) => entry.targetId)).toEqual([ok.data?.createEventType.id]);
+    expect(audit.map((entry) => entry.targetId)).toEqual([uuidOf(ok.data?.createEventType.id ?? "")]);
   });
 
   it("updates the schema, and publishing checks payloads against the new one", async () => {
@@ -189,7 +190,11 @@ describe("event types", () => {
     expect(() => before.validate({})).toThrow("payload must have required property 'orderId'");
 
     const schema = { type: "object", properties: { orderId: { type: "integer" } }, required: ["orderId"] };
-    const updated = await execute<{ updateEventType: Outcome }>(UPDATE, { id: created.id, input: { schema } }, headers);
+    const updated = await execute<{ updateEventType: Outcome }>(
+      UPDATE,
+      { id: gid("EventType", created.id), input: { schema } },
+      headers,
+    );
     expect(updated.data?.updateEventType).toMatchObject({ __typename: "EventType", schema });
     const after = await eventTypeForPublish(tenant.id, "order.created");
     expect(() => after.validate({ orderId: "42" })).toThrow(
@@ -200,7 +205,7 @@ describe("event types", () => {
     // A bad schema changes nothing; null removes the schema.
     const refused = await execute<{ updateEventType: Outcome }>(
       UPDATE,
-      { id: created.id, input: { schema: { type: "object", required: "orderId" } } },
+      { id: gid("EventType", created.id), input: { schema: { type: "object", required: "orderId" } } },
       headers,
     );
     expect(refused.data?.updateEventType).toMatchObject({ __typename: "ValidationError", field: "schema" });
@@ -208,7 +213,7 @@ describe("event types", () => {
     expect((await prisma.eventType.findUniqueOrThrow({ where: { id: created.id } })).schema).toEqual(schema);
     const cleared = await execute<{ updateEventType: Outcome }>(
       UPDATE,
-      { id: created.id, input: { schema: null, description: "orders" } },
+      { id: gid("EventType", created.id), input: { schema: null, description: "orders" } },
       headers,
     );
     expect(cleared.data?.updateEventType).toMatchObject({ schema: null, description: "orders" });
@@ -240,9 +245,9 @@ describe("event types", () => {
   it("archives idempotently; archived and unknown types cannot be published", async () => {
     const { headers, tenant } = await seed.tenantWithKey();
     const created = await seedEventType(tenant.id, "user.deleted");
-    const first = await execute<{ archiveEventType: Outcome }>(ARCHIVE, { id: created.id }, headers);
+    const first = await execute<{ archiveEventType: Outcome }>(ARCHIVE, { id: gid("EventType", created.id) }, headers);
     expect(first.data?.archiveEventType).toMatchObject({ __typename: "EventType", archived: true });
-    const second = await execute<{ archiveEventType: Outcome }>(ARCHIVE, { id: created.id }, headers);
+    const second = await execute<{ archiveEventType: Outcome }>(ARCHIVE, { id: gid("EventType", created.id) }, headers);
     expect(second.data?.archiveEventType.archivedAt).toBe(first.data?.archiveEventType.archivedAt);
     expect(await prisma.auditEntry.count({ where: { tenantId: tenant.id, action: "event_type.archived" } })).toBe(1);
 
@@ -258,7 +263,7 @@ describe("event types", () => {
     await seedEventType(tenant.id, "b.second");
     await seedEventType(tenant.id, "a.first");
     const archived = await seedEventType(tenant.id, "c.archived");
-    await execute(ARCHIVE, { id: archived.id }, headers);
+    await execute(ARCHIVE, { id: gid("EventType", archived.id) }, headers);
     type Listed = { eventTypes: { edges: { node: { name: string; archived: boolean } }[] } };
     const listed = await execute<Listed>("{ eventTypes { edges { node { name archived } } } }", {}, headers);
     expect(listed.data?.eventTypes.edges.map((edge) => edge.node.name)).toEqual(["a.first", "b.second"]);
@@ -278,7 +283,7 @@ describe("event types", () => {
     const alice = await seed.tenantWithKey();
     const bob = await seed.tenantWithKey();
     const created = await seedEventType(alice.tenant.id, "secret.thing", { type: "object" });
-    const id = created.id;
+    const id = gid("EventType", created.id);
     const read = await execute<{ eventType: Outcome }>(
       "query ($id: ID!) { eventType(id: $id) { __typename ... on Error { code field } } }",
       { id },
@@ -291,6 +296,11 @@ describe("event types", () => {
     expect(archive.data?.archiveEventType.__typename).toBe("NotFoundError");
     const malformed = await execute<{ archiveEventType: Outcome }>(ARCHIVE, { id: "not-a-uuid" }, alice.headers);
     expect(malformed.data?.archiveEventType.__typename).toBe("NotFoundError");
+    // Alice's own type by its row uuid, or by an id of another type: not found either.
+    for (const wrong of [created.id, gid("Endpoint", created.id)]) {
+      const answer = await execute<{ archiveEventType: Outcome }>(ARCHIVE, { id: wrong }, alice.headers);
+      expect(answer.data?.archiveEventType.__typename).toBe("NotFoundError");
+    }
     const listed = await execute<{ eventTypes: { edges: unknown[] } }>(
       "{ eventTypes(includeArchived: true) { edges { node { id } } } }",
       {},
@@ -299,7 +309,7 @@ describe("event types", () => {
     expect(listed.data?.eventTypes.edges).toEqual([]);
     expect((await refusal(() => eventTypeForPublish(bob.tenant.id, "secret.thing"))).message).toMatch(/^unknown/);
 
-    expect(await prisma.eventType.findUniqueOrThrow({ where: { id } })).toMatchObject({
+    expect(await prisma.eventType.findUniqueOrThrow({ where: { id: created.id } })).toMatchObject({
       schema: { type: "object" },
       archivedAt: null,
     });

@@ -8,6 +8,7 @@ import { pool, prisma } from "../../src/db/prisma.js";
 import { logger } from "../../src/logger.js";
 import { createDatabase, dropDatabase } from "../support/databases.js";
 import { execute } from "../support/graphql.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -52,7 +53,7 @@ describe("endpoint custom headers", () => {
     const { endpoint } = await endpointWithCredentials();
     const { rows } = await pool.query<{ row: string; sealed: string | null }>(
       `SELECT row_to_json(e)::text AS row, e."sealedHeaders" AS sealed FROM "Endpoint" e WHERE id = $1`,
-      [endpoint.id],
+      [uuidOf(endpoint.id)],
     );
     expect(rows[0]?.row).not.toContain("s3cret-receiver-token");
     expect(rows[0]?.row).not.toContain(TEAM);
@@ -64,14 +65,14 @@ describe("endpoint custom headers", () => {
     const { owner, api, endpoint } = await endpointWithCredentials();
     const published = await api.publish({ eventType: "order.created", payload: { n: 1 } });
     const delivery = await until(
-      () => prisma.delivery.findFirstOrThrow({ where: { eventId: published.event.id } }),
+      () => prisma.delivery.findFirstOrThrow({ where: { eventId: uuidOf(published.event.id) } }),
       (found) => found.status === "SUCCEEDED",
       "delivery",
     );
     const reader = await seed.keyFor(owner.tenant, { scopes: ["deliveries:read"], name: "reader" });
     const result = await execute<{ delivery: { endpoint: { headers: Record<string, string> } } }>(
       `query ($id: ID!) { delivery(id: $id) { ... on Delivery { endpoint { url headers secret { masked } } } } }`,
-      { id: delivery.id },
+      { id: gid("Delivery", delivery.id) },
       reader.headers,
     );
     expect(result.errors).toBeUndefined();
@@ -113,7 +114,7 @@ describe("endpoint custom headers", () => {
     const audit = await prisma.auditEntry.findFirst({
       where: { tenantId: owner.tenant.id, action: "endpoint_headers.revealed" },
     });
-    expect(audit).toMatchObject({ actorId: revealer.apiKey.id, targetId: endpoint.id });
+    expect(audit).toMatchObject({ actorId: revealer.apiKey.id, targetId: uuidOf(endpoint.id) });
     expect(JSON.stringify(audit?.metadata)).not.toContain("s3cret");
 
     // Another tenant's endpoint is NOT_FOUND, like a missing one.
@@ -205,7 +206,7 @@ describe("endpoint custom headers", () => {
     const { owner, endpoint } = await endpointWithCredentials();
     // Saving such a URL is refused today; rows from before may still hold one.
     const withUserinfo = receiver.url.replace("http://", "http://deploy:hunter2@");
-    await prisma.endpoint.update({ where: { id: endpoint.id }, data: { url: withUserinfo } });
+    await prisma.endpoint.update({ where: { id: uuidOf(endpoint.id) }, data: { url: withUserinfo } });
     const reader = await seed.keyFor(owner.tenant, { scopes: ["endpoints:read"], name: "url reader" });
     const result = await execute<{ endpoint: { url: string } }>(
       `query ($id: ID!) { endpoint(id: $id) { ... on Endpoint { url } } }`,
@@ -267,7 +268,7 @@ describe("plaintext header values from before encryption at rest", () => {
     await pool.query(
       `UPDATE "Endpoint" SET "sealedHeaders" = NULL, "headerNames" = '{X-Legacy}',
         "legacyPlaintextHeaders" = '{"X-Legacy":"legacy-value"}', "updatedAt" = now() WHERE id = $1`,
-      [endpoint.id],
+      [uuidOf(endpoint.id)],
     );
     const published = await api.publish({ eventType: "order.created", payload: { n: 3 } });
     const sent = await until(
@@ -286,7 +287,7 @@ describe("plaintext header values from before encryption at rest", () => {
     const { rows } = await pool.query(
       `SELECT row_to_json(e)::text AS row, "legacyPlaintextHeaders" AS legacy, "headerNames" AS names
        FROM "Endpoint" e WHERE id = $1`,
-      [endpoint.id],
+      [uuidOf(endpoint.id)],
     );
     expect(rows[0]).toMatchObject({ legacy: null, names: ["X-Legacy"] });
     expect(rows[0].row).not.toContain("legacy-value");

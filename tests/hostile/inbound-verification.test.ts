@@ -7,6 +7,7 @@ import { forgetExpiredMessageIds } from "../../src/modules/agents/acceptance.js"
 import { MAX_FAILED_VERIFICATIONS_PER_MINUTE, sourceKey } from "../../src/modules/agents/failed-verifications.js";
 import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
 // Forged traffic must not use up an agent's budget, is limited at its own source address, and GitHub-style
@@ -120,7 +121,7 @@ describe("failed verifications are limited per source address", () => {
     // ...while the real sender, elsewhere, is served as before...
     const real = await post(agentId, body, standard(secret, body));
     expect(real.status).toBe(202);
-    expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(1);
+    expect(await prisma.agentExecution.count({ where: { agentId: uuidOf(agentId) } })).toBe(1);
     // ...and so is the same address at another agent: senders behind one address (a provider's egress, a NAT) are
     // not blocked everywhere by failures against one agent.
     const other = await activeAgent();
@@ -144,11 +145,11 @@ describe("GitHub-style requests cannot be replayed", () => {
     expect(replay.body.message).toContain("X-GitHub-Delivery");
     // A new delivery of the same body is a new request.
     expect((await post(agentId, body, { ...headers, "x-github-delivery": randomUUID() })).status).toBe(202);
-    expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(2);
+    expect(await prisma.agentExecution.count({ where: { agentId: uuidOf(agentId) } })).toBe(2);
     // The id outlives the Standard Webhooks window (GitHub signs no timestamp): still a replay an hour on...
     const age = (interval: string) =>
       pool.query(`UPDATE "InboundMessage" SET "receivedAt" = now() - $2::interval WHERE "agentId" = $1`, [
-        agentId,
+        uuidOf(agentId),
         interval,
       ]);
     await age("1 hour");
@@ -157,7 +158,7 @@ describe("GitHub-style requests cannot be replayed", () => {
     // ...and forgotten after the 72 hours GitHub allows redeliveries for.
     await age("73 hours");
     await forgetExpiredMessageIds();
-    expect(await prisma.inboundMessage.count({ where: { agentId } })).toBe(0);
+    expect(await prisma.inboundMessage.count({ where: { agentId: uuidOf(agentId) } })).toBe(0);
     // A delivery id is the agent's own: another agent may receive the same one.
     const other = await activeAgent();
     const otherHeaders = {
@@ -173,6 +174,6 @@ describe("GitHub-style requests cannot be replayed", () => {
     const refused = await post(agentId, body, { "x-hub-signature-256": signGitHub(body, secret) });
     expect(refused).toMatchObject({ status: 401, body: { code: "SIGNATURE_MISSING" } });
     expect(refused.body.message).toContain("X-GitHub-Delivery");
-    expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(0);
+    expect(await prisma.agentExecution.count({ where: { agentId: uuidOf(agentId) } })).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import { prisma } from "../../src/db/prisma.js";
 import { signWebhook } from "../../src/lib/webhook-signature.js";
 import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 // PostgreSQL's jsonb refuses "\u0000" and unpaired surrogates; a text column refuses NUL. Each must be a typed
@@ -223,7 +224,7 @@ describe("on the inbound route: 400 INVALID_JSON with the JSON pointer", () => {
     const result = await postSigned(agentId, secret, body);
     expect(result).toMatchObject({ status: 400, body: { status: "error", code: "INVALID_JSON", field: pointer } });
     expect(result.body.message).toContain(what);
-    expect(await prisma.agentExecution.count({ where: { agentId } })).toBe(0);
+    expect(await prisma.agentExecution.count({ where: { agentId: uuidOf(agentId) } })).toBe(0);
   });
 
   it("refuses an unpaired surrogate but accepts a pair and an escaped backslash before u0000", async () => {
@@ -232,7 +233,7 @@ describe("on the inbound route: 400 INVALID_JSON with the JSON pointer", () => {
     expect(refused).toMatchObject({ status: 400, body: { code: "INVALID_JSON", field: "/emoji" } });
     const result = await postSigned(agentId, secret, '{"emoji":"\\ud83d\\ude00","text":"\\\\u0000"}');
     expect(result.status).toBe(202);
-    const execution = await prisma.agentExecution.findFirstOrThrow({ where: { agentId } });
+    const execution = await prisma.agentExecution.findFirstOrThrow({ where: { agentId: uuidOf(agentId) } });
     expect(execution.payload).toEqual({ emoji: "😀", text: "\\u0000" });
   });
 });

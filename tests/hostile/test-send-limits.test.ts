@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed } from "../support/seed.js";
@@ -57,6 +58,6 @@ describe("sendTestEventToAll with one endpoint over its test limit", () => {
     expect(byName.busy?.outcome.retryAfterSeconds).toBeGreaterThan(0);
     // Only the quiet endpoint was sent to; the limited one got no delivery row either.
     expect(receiver.requests.length).toBe(before + 1);
-    expect(await prisma.delivery.count({ where: { endpointId: busy.id } })).toBe(5);
+    expect(await prisma.delivery.count({ where: { endpointId: uuidOf(busy.id) } })).toBe(5);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { noteApiKeyUsed } from "../../src/modules/api-keys/api-keys.service.js";
 import { execute } from "../support/graphql.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
 const CREATE = `mutation ($input: CreateApiKeyInput!) {
@@ -58,7 +59,7 @@ describe("API keys", () => {
     expect(result?.apiKey?.maskedKey).toBe(`${result?.apiKey?.prefix}…${secret.slice(-4)}`);
 
     // Only a hash is stored: nothing in the row contains the secret part.
-    const row = await prisma.apiKey.findUniqueOrThrow({ where: { id: result?.apiKey?.id } });
+    const row = await prisma.apiKey.findUniqueOrThrow({ where: { id: uuidOf(result?.apiKey?.id ?? "") } });
     // (Sliced, not split on "_": the secret part is base64url and may contain underscores itself.)
     const secretPart = secret.slice("sp_".length + 32 + 1);
     expect(secretPart).toHaveLength(43);
@@ -152,11 +153,15 @@ describe("API keys", () => {
     const revoke = `mutation ($id: ID!) { revokeApiKey(id: $id) { __typename ... on ApiKey { status revokedAt } ... on NotFoundError { field } } }`;
     const first = await execute<{ revokeApiKey: { status: string; revokedAt: string } }>(
       revoke,
-      { id: victim.apiKey.id },
+      { id: gid("ApiKey", victim.apiKey.id) },
       headers,
     );
     expect(first.data?.revokeApiKey.status).toBe("REVOKED");
-    const second = await execute<{ revokeApiKey: { revokedAt: string } }>(revoke, { id: victim.apiKey.id }, headers);
+    const second = await execute<{ revokeApiKey: { revokedAt: string } }>(
+      revoke,
+      { id: gid("ApiKey", victim.apiKey.id) },
+      headers,
+    );
     expect(second.data?.revokeApiKey.revokedAt).toBe(first.data?.revokeApiKey.revokedAt);
 
     const refused = await execute("{ viewer { scopes } }", {}, victim.headers);

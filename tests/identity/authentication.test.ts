@@ -9,6 +9,7 @@ import { configureAuthentication } from "../../src/modules/auth/authenticate.js"
 import { issueSessionToken } from "../../src/modules/auth/sessions.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
+import { gid } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
 const VIEWER = "{ viewer { method scopes tenant { slug } apiKey { name } expiresAt } }";
@@ -116,7 +117,7 @@ describe("sessions", () => {
     }
     expect(messages).toEqual(["Invalid session token", "Session has expired", "Invalid session token"]);
 
-    await execute(`mutation { revokeApiKey(id: "${apiKey.id}") { __typename } }`, {}, headers);
+    await execute(`mutation { revokeApiKey(id: "${gid("ApiKey", apiKey.id)}") { __typename } }`, {}, headers);
     const afterRevoke = await execute(VIEWER, {}, { authorization: `Bearer ${token}` });
     expect(afterRevoke.errors?.[0]?.message).toBe("Session's API key has been revoked");
   });

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { execute } from "../support/graphql.js";
+import { gid } from "../support/ids.js";
 import { runSignalpost, servingPort } from "../support/process.js";
 import { seed } from "../support/seed.js";
 
@@ -28,7 +29,7 @@ describe("two instances on one database", () => {
     };
     expect((await ask()).status).toBe(200);
 
-    await execute(`mutation { revokeApiKey(id: "${victim.apiKey.id}") { __typename } }`, {}, headers);
+    await execute(`mutation { revokeApiKey(id: "${gid("ApiKey", victim.apiKey.id)}") { __typename } }`, {}, headers);
     // "At once": the very next request, sent with no wait or retry, is refused.
     const after = await ask();
     expect(after.status).toBe(401);

@@ -12,6 +12,8 @@ import { seed } from "../support/seed.js";
 const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation: string }> = {
   "Query.serverInfo": { scope: null, operation: "{ serverInfo { version } }" },
   "Query.viewer": { scope: "authenticated", operation: "{ viewer { scopes } }" },
+  "Query.node": { scope: "authenticated", operation: `{ node(id: "bm8") { id } }` },
+  "Query.nodes": { scope: "authenticated", operation: `{ nodes(ids: ["bm8"]) { id } }` },
   "Query.apiKeys": { scope: "keys:read", operation: "{ apiKeys { edges { node { id } } } }" },
   "Query.apiKey": {
     scope: "keys:read",

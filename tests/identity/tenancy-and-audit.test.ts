@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { execute } from "../support/graphql.js";
+import { gid } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
 const AUDIT = `query ($filter: AuditLogFilter) {
@@ -14,8 +15,12 @@ describe("tenant isolation", () => {
     const get = `query ($id: ID!) { apiKey(id: $id) { __typename ... on NotFoundError { code message field } } }`;
     const revoke = `mutation ($id: ID!) { revokeApiKey(id: $id) { __typename ... on NotFoundError { code message field } } }`;
     for (const operation of [get, revoke]) {
-      const foreign = await execute(operation, { id: alice.apiKey.id }, bob.headers);
-      const missing = await execute(operation, { id: "5f0c7a3e-0000-4000-8000-000000000000" }, bob.headers);
+      const foreign = await execute(operation, { id: gid("ApiKey", alice.apiKey.id) }, bob.headers);
+      const missing = await execute(
+        operation,
+        { id: gid("ApiKey", "5f0c7a3e-0000-4000-8000-000000000000") },
+        bob.headers,
+      );
       const malformed = await execute(operation, { id: "not-a-uuid" }, bob.headers);
       expect(foreign.data).toEqual(missing.data);
       expect(malformed.data).toEqual(missing.data);
@@ -34,8 +39,9 @@ describe("tenant isolation", () => {
       {},
       bob.headers,
     );
-    expect(keys.data?.apiKeys.edges.map((edge) => edge.node.id)).toEqual([bob.apiKey.id]);
+    expect(keys.data?.apiKeys.edges.map((edge) => edge.node.id)).toEqual([gid("ApiKey", bob.apiKey.id)]);
     const audit = await execute<AuditData>(AUDIT, {}, bob.headers);
+    expect(JSON.stringify(audit.data)).not.toContain(gid("ApiKey", alice.apiKey.id));
     expect(JSON.stringify(audit.data)).not.toContain(alice.apiKey.id);
   });
 });
@@ -64,7 +70,7 @@ describe("audit log", () => {
     expect(entries[2]).toMatchObject({
       action: "api_key.created",
       actorType: "api_key",
-      actorId: apiKey.id,
+      actorId: gid("ApiKey", apiKey.id),
       actorName: "test key",
       targetType: "ApiKey",
       targetId: newId,
@@ -72,7 +78,7 @@ describe("audit log", () => {
       metadata: { name: "audited", scopes: ["keys:read"] },
     });
     // The seed's own key was created by the system actor.
-    expect(entries[3]).toMatchObject({ actorType: "system", targetId: apiKey.id });
+    expect(entries[3]).toMatchObject({ actorType: "system", targetId: gid("ApiKey", apiKey.id) });
     expect(JSON.stringify(entries)).not.toMatch(/sp_[0-9a-f]{32}_/);
   });
 
@@ -89,10 +95,10 @@ describe("audit log", () => {
 
     const byAction = await execute<AuditData>(AUDIT, { filter: { actions: ["session.created"] } }, headers);
     expect(byAction.data?.auditLog.edges.map((edge) => edge.node.action)).toEqual(["session.created"]);
-    const byActor = await execute<AuditData>(AUDIT, { filter: { actorId: other.apiKey.id } }, headers);
-    expect(byActor.data?.auditLog.edges.map((edge) => edge.node.actorId)).toEqual([other.apiKey.id]);
+    const byActor = await execute<AuditData>(AUDIT, { filter: { actorId: gid("ApiKey", other.apiKey.id) } }, headers);
+    expect(byActor.data?.auditLog.edges.map((edge) => edge.node.actorId)).toEqual([gid("ApiKey", other.apiKey.id)]);
     const since = await execute<AuditData>(AUDIT, { filter: { since: start.toISOString() } }, headers);
-    expect(since.data?.auditLog.edges.map((edge) => edge.node.actorId)).toEqual([apiKey.id]);
+    expect(since.data?.auditLog.edges.map((edge) => edge.node.actorId)).toEqual([gid("ApiKey", apiKey.id)]);
     const until = await execute<AuditData>(AUDIT, { filter: { until: start.toISOString() } }, headers);
     expect(until.data?.auditLog.edges.map((edge) => edge.node.action)).not.toContain("session.created");
   });

@@ -6,6 +6,7 @@ import { pool } from "../../src/db/prisma.js";
 import { CONSOLE_CHANNEL, recordConsoleEvent, recordConsoleEvents } from "../../src/modules/console/console-events.js";
 import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
+import { gid } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -117,14 +118,18 @@ describe("consoleEvents", () => {
     expect(delivered?.message).toContain("order.created");
     expect(mine.lines.find((line) => line.kind === "ENDPOINT_DISABLED")?.data).toMatchObject({ reason: "maintenance" });
     // (The subscriber's own key may be announced too, depending on when its connection's write lands.)
-    expect(mine.lines.filter((line) => line.kind === "API_KEY_USED" && line.apiKeyId !== apiKey.id)).toEqual([
+    expect(
+      mine.lines.filter((line) => line.kind === "API_KEY_USED" && line.apiKeyId !== gid("ApiKey", apiKey.id)),
+    ).toEqual([
       expect.objectContaining({
-        apiKeyId: second.apiKey.id,
+        apiKeyId: gid("ApiKey", second.apiKey.id),
         data: { name: "second", lastChars: second.token.slice(-4) },
       }),
     ]);
-    expect(mine.lines.find((line) => line.kind === "API_KEY_CREATED" && line.apiKeyId !== apiKey.id)).toMatchObject({
-      apiKeyId: second.apiKey.id,
+    expect(
+      mine.lines.find((line) => line.kind === "API_KEY_CREATED" && line.apiKeyId !== gid("ApiKey", apiKey.id)),
+    ).toMatchObject({
+      apiKeyId: gid("ApiKey", second.apiKey.id),
     });
     // Nothing secret travels: a revealed secret is announced, not shown.
     expect(JSON.stringify(mine.lines)).not.toContain("whsec_");
@@ -135,7 +140,7 @@ describe("consoleEvents", () => {
       expect(current[0] > previous[0] || (current[0] === previous[0] && current[1] > previous[1])).toBe(true);
     }
     expect(theirs.lines.filter((line) => line.kind !== "API_KEY_USED")).toEqual([]);
-    expect(theirs.lines.every((line) => line.apiKeyId === stranger.apiKey.id)).toBe(true);
+    expect(theirs.lines.every((line) => line.apiKeyId === gid("ApiKey", stranger.apiKey.id))).toBe(true);
     await Promise.all([mine.close(), theirs.close()]);
   });
 

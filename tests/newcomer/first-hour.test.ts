@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { prisma } from "../../src/db/prisma.js";
 import { chooseLogFormat } from "../../src/logger.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { type SeededKey, seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
@@ -89,19 +90,19 @@ describe("a newcomer's first requests", () => {
     );
     const eventId = (published.publishEvent as { event: { id: string } }).event.id;
     const delivery = await until(
-      () => prisma.delivery.findFirst({ where: { eventId } }),
+      () => prisma.delivery.findFirst({ where: { eventId: uuidOf(eventId) } }),
       (found) => found?.status === "SUCCEEDED",
       "the first delivery",
     );
     const retried = await graphql(
       `mutation ($id: ID!) { retryDelivery(id: $id) { ... on SendResult {
         attemptNumber statusCode delivery { id status endpoint { id } } } } }`,
-      { id: delivery?.id },
+      { id: gid("Delivery", delivery?.id ?? "") },
     );
     expect(retried.retryDelivery).toEqual({
       attemptNumber: 2,
       statusCode: 200,
-      delivery: { id: delivery?.id, status: "SUCCEEDED", endpoint: { id: endpointId } },
+      delivery: { id: gid("Delivery", delivery?.id ?? ""), status: "SUCCEEDED", endpoint: { id: endpointId } },
     });
     expect(strayOutput()).toEqual([]);
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { messageId } from "../../src/modules/deliveries/delivery-sender.js";
+import { uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -29,7 +30,7 @@ async function story(endpoint: Record<string, unknown> = {}) {
 
 /** The receiver's requests for one event (each delivery of it carries its webhook-id). */
 function requestsFor(eventId: string) {
-  return receiver.requests.filter((request) => request.headers["webhook-id"] === messageId(eventId));
+  return receiver.requests.filter((request) => request.headers["webhook-id"] === messageId(uuidOf(eventId)));
 }
 
 /**
@@ -48,7 +49,7 @@ async function sentinelDelivered(api: ReturnType<typeof outboundApi>): Promise<v
 
 async function deliveryOf(eventId: string) {
   return prisma.delivery.findFirstOrThrow({
-    where: { eventId },
+    where: { eventId: uuidOf(eventId) },
     include: { attempts: { orderBy: { number: "asc" } } },
   });
 }
@@ -247,14 +248,16 @@ describe("retries", () => {
       "410",
     );
     const endpoint = await until(
-      () => prisma.endpoint.findUniqueOrThrow({ where: { id: endpointId } }),
+      () => prisma.endpoint.findUniqueOrThrow({ where: { id: uuidOf(endpointId) } }),
       (e) => !e.enabled,
       "disable",
     );
     expect(endpoint.disabledReason).toBe("the endpoint answered 410 Gone");
     expect((await deliveryOf(gone.event.id)).failureReason).toBe("endpoint_gone");
     expect(await deliveryOf(waiting.event.id)).toMatchObject({ status: "FAILED", failureReason: "endpoint_disabled" });
-    const audit = await prisma.auditEntry.findFirst({ where: { action: "endpoint.disabled", targetId: endpointId } });
+    const audit = await prisma.auditEntry.findFirst({
+      where: { action: "endpoint.disabled", targetId: uuidOf(endpointId) },
+    });
     expect(audit).toMatchObject({ actorType: "system" });
     await receiver.close();
   });
@@ -263,12 +266,12 @@ describe("retries", () => {
     const { api, endpointId } = await story({ retryPolicy: { delaysSeconds: [0], maxAttempts: 4 } });
     receiver.respondWith({ status: 500 });
     await prisma.endpoint.update({
-      where: { id: endpointId },
+      where: { id: uuidOf(endpointId) },
       data: { failingSince: new Date(Date.now() - 6 * 24 * 3_600_000) },
     });
     await api.publish({ eventType: "order.created", payload: {} });
     const endpoint = await until(
-      () => prisma.endpoint.findUniqueOrThrow({ where: { id: endpointId } }),
+      () => prisma.endpoint.findUniqueOrThrow({ where: { id: uuidOf(endpointId) } }),
       (e) => !e.enabled,
       "auto-disable",
     );

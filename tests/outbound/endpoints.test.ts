@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { configureOutbound } from "../../src/modules/endpoints/outbound-settings.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 
@@ -58,7 +59,9 @@ describe("endpoints", () => {
     const listed = await execute("{ endpoints { edges { node { id secret { masked } } } } }", {}, headers);
     expect(JSON.stringify(listed.data)).not.toContain(created?.secret);
     // Encrypted at rest: the stored value is a JWE that does not contain the secret.
-    const row = await prisma.endpointSecret.findFirstOrThrow({ where: { endpointId: created?.endpoint?.id } });
+    const row = await prisma.endpointSecret.findFirstOrThrow({
+      where: { endpointId: uuidOf(created?.endpoint?.id ?? "") },
+    });
     expect(row.encrypted.split(".")).toHaveLength(5);
     expect(row.encrypted).not.toContain((created?.secret ?? "").slice(6, 20));
   });
@@ -130,7 +133,9 @@ describe("endpoints", () => {
       verifyTls: false,
       warnings: ["TLS certificate verification is disabled for this endpoint"],
     });
-    const audit = await prisma.auditEntry.findFirstOrThrow({ where: { action: "endpoint.updated", targetId: id } });
+    const audit = await prisma.auditEntry.findFirstOrThrow({
+      where: { action: "endpoint.updated", targetId: uuidOf(id ?? "") },
+    });
     expect(audit.metadata).toEqual({ fields: ["timeoutMs", "verifyTls"], tlsVerificationDisabled: true });
   });
 
@@ -160,7 +165,7 @@ describe("endpoints", () => {
     expect(answers[0]).toEqual({ __typename: "RevealedSecret", secret: created?.secret, version: 1 });
     expect(answers[10]).toMatchObject({ __typename: "RateLimitedError" });
     const audits = await prisma.auditEntry.findMany({
-      where: { action: "endpoint_secret.revealed", targetId: created?.endpoint?.id },
+      where: { action: "endpoint_secret.revealed", targetId: uuidOf(created?.endpoint?.id ?? "") },
     });
     expect(audits).toHaveLength(10);
     expect(audits[0]).toMatchObject({ actorId: revealer.apiKey.id, actorName: "revealer" });
@@ -179,11 +184,11 @@ describe("endpoints", () => {
     expect(disabled.disableEndpoint).toEqual({ enabled: false, disabledReason: "maintenance" });
     await api.run(`mutation ($id: ID!) { enableEndpoint(id: $id) { __typename } }`, { id });
     await api.run(`mutation ($id: ID!) { deleteEndpoint(id: $id) { __typename } }`, { id });
-    const actions = (await prisma.auditEntry.findMany({ where: { targetId: id }, orderBy: { createdAt: "asc" } })).map(
-      (entry) => entry.action,
-    );
+    const actions = (
+      await prisma.auditEntry.findMany({ where: { targetId: uuidOf(id ?? "") }, orderBy: { createdAt: "asc" } })
+    ).map((entry) => entry.action);
     expect(actions).toEqual(["endpoint.created", "endpoint.disabled", "endpoint.enabled", "endpoint.deleted"]);
-    expect(await prisma.endpoint.count({ where: { id } })).toBe(0);
+    expect(await prisma.endpoint.count({ where: { id: uuidOf(id ?? "") } })).toBe(0);
   });
 
   it("answers another tenant's endpoint as NOT_FOUND everywhere", async () => {

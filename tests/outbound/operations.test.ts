@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import type { Resolver } from "../../src/lib/http-client.js";
 import { execute } from "../support/graphql.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { runSignalpost } from "../support/process.js";
@@ -40,7 +41,11 @@ describe("connect-time address checks", () => {
     const { api } = await story({ url: "http://rebinding.test/hook", retryPolicy: { delaysSeconds: [0, 0] } });
     const published = await api.publish({ eventType: "order.created", payload: {} });
     const delivery = await until(
-      () => prisma.delivery.findFirstOrThrow({ where: { eventId: published.event.id }, include: { attempts: true } }),
+      () =>
+        prisma.delivery.findFirstOrThrow({
+          where: { eventId: uuidOf(published.event.id) },
+          include: { attempts: true },
+        }),
       (d) => d.status === "FAILED",
       "refusal",
     );
@@ -68,7 +73,7 @@ describe("test sends", () => {
       delivery: { status: "SUCCEEDED" },
     });
     expect(JSON.parse(receiver.requests[0]?.body.toString() ?? "{}")).toMatchObject({ type: "signalpost.test" });
-    const attempt = await prisma.deliveryAttempt.findFirstOrThrow({ where: { endpointId } });
+    const attempt = await prisma.deliveryAttempt.findFirstOrThrow({ where: { endpointId: uuidOf(endpointId) } });
     expect(attempt.trigger).toBe("TEST");
 
     receiver.respondWith({ status: 500, body: "down" });
@@ -113,14 +118,14 @@ describe("manual retry and recovery", () => {
     receiver.respondWith({ status: 503 });
     const published = await api.publish({ eventType: "order.created", payload: {} });
     const dead = await until(
-      () => prisma.delivery.findFirstOrThrow({ where: { eventId: published.event.id } }),
+      () => prisma.delivery.findFirstOrThrow({ where: { eventId: uuidOf(published.event.id) } }),
       (d) => d.status === "FAILED",
       "dead",
     );
     receiver.respondWith({ status: 200 });
     const retried = await execute<{ retryDelivery: Record<string, unknown> }>(
       `mutation ($id: ID!) { retryDelivery(id: $id) { __typename ${SEND_FIELDS} } }`,
-      { id: dead.id },
+      { id: gid("Delivery", dead.id) },
       headers,
     );
     expect(retried.errors).toBeUndefined();
@@ -146,10 +151,10 @@ describe("manual retry and recovery", () => {
     const { api, headers } = await story({ headers: { "x-api-key": "s3cret-value" } }, receiver);
     const published = await api.publish({ eventType: "order.created", payload: { id: 7, note: "héllo" } });
     const [received] = await receiver.waitForRequests(1);
-    const delivery = await prisma.delivery.findFirstOrThrow({ where: { eventId: published.event.id } });
+    const delivery = await prisma.delivery.findFirstOrThrow({ where: { eventId: uuidOf(published.event.id) } });
     const read = await execute<{ delivery: { request: { body: string; headers: Record<string, string> } } }>(
       "query ($id: ID!) { delivery(id: $id) { ... on Delivery { request { body headers } } } }",
-      { id: delivery.id },
+      { id: gid("Delivery", delivery.id) },
       headers,
     );
     expect(read.errors).toBeUndefined();
@@ -173,7 +178,7 @@ describe("manual retry and recovery", () => {
     const events = [];
     for (let i = 0; i < 3; i += 1) events.push(await api.publish({ eventType: "order.created", payload: { i } }));
     await until(
-      () => prisma.delivery.count({ where: { endpointId, status: "FAILED" } }),
+      () => prisma.delivery.count({ where: { endpointId: uuidOf(endpointId), status: "FAILED" } }),
       (n) => n === 3,
       "three dead",
     );
@@ -185,7 +190,7 @@ describe("manual retry and recovery", () => {
       headers,
     );
     expect(dry.data?.recoverEndpoint).toEqual({ __typename: "RecoverResult", count: 3, dryRun: true });
-    expect(await prisma.delivery.count({ where: { endpointId, status: "FAILED" } })).toBe(3);
+    expect(await prisma.delivery.count({ where: { endpointId: uuidOf(endpointId), status: "FAILED" } })).toBe(3);
 
     receiver.respondWith({ status: 200 });
     const real = await execute<{ recoverEndpoint: { count: number } }>(
@@ -195,11 +200,13 @@ describe("manual retry and recovery", () => {
     );
     expect(real.data?.recoverEndpoint.count).toBe(3);
     await until(
-      () => prisma.delivery.count({ where: { endpointId, status: "SUCCEEDED" } }),
+      () => prisma.delivery.count({ where: { endpointId: uuidOf(endpointId), status: "SUCCEEDED" } }),
       (n) => n === 3,
       "recovered",
     );
-    expect(await prisma.auditEntry.count({ where: { action: "endpoint.recovered", targetId: endpointId } })).toBe(1);
+    expect(
+      await prisma.auditEntry.count({ where: { action: "endpoint.recovered", targetId: uuidOf(endpointId) } }),
+    ).toBe(1);
     const later = await execute<{ recoverEndpoint: { field: string } }>(
       recover,
       { id: endpointId, since: new Date(Date.now() + 60_000).toISOString(), dryRun: true },
@@ -219,7 +226,8 @@ describe("the delivery log, export and health", () => {
     for (let i = 0; i < 5; i += 1) {
       ids.push((await api.publish({ eventType: "order.created", payload: { i } })).event.id);
       await until(
-        () => prisma.delivery.count({ where: { endpointId, status: { in: ["SUCCEEDED", "FAILED"] } } }),
+        () =>
+          prisma.delivery.count({ where: { endpointId: uuidOf(endpointId), status: { in: ["SUCCEEDED", "FAILED"] } } }),
         (n) => n === i + 1,
         "settled",
       );
@@ -320,7 +328,7 @@ describe("at-least-once", () => {
       delivering = await startDelivering({ lookup, leaseGraceMs: 1_000 });
       // The dead worker's job runs again once pg-boss has expired it (30 s, at its next maintenance, every 10 s).
       const delivery = await until(
-        () => prisma.delivery.findFirstOrThrow({ where: { eventId: published.event.id } }),
+        () => prisma.delivery.findFirstOrThrow({ where: { eventId: uuidOf(published.event.id) } }),
         (d) => d.status === "SUCCEEDED",
         "redelivery",
         70_000,

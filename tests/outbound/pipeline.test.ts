@@ -7,6 +7,7 @@ import { DELIVERY_QUEUE } from "../../src/modules/deliveries/delivery-jobs.js";
 import { messageId } from "../../src/modules/deliveries/delivery-sender.js";
 import { prepareDeliveryQueue } from "../../src/modules/deliveries/prepare-delivery-queue.js";
 import { cancelScheduledEvent, publishEvents } from "../../src/modules/events/events.service.js";
+import { rowIdOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -42,7 +43,10 @@ async function tenantWithEndpoints(receiver: TestReceiver, endpoints = 1, input:
 }
 
 async function deliveryIdsOf(eventIds: readonly string[]): Promise<string[]> {
-  const rows = await prisma.delivery.findMany({ where: { eventId: { in: [...eventIds] } }, select: { id: true } });
+  const rows = await prisma.delivery.findMany({
+    where: { eventId: { in: eventIds.map(rowIdOf) } },
+    select: { id: true },
+  });
   return rows.map((row) => row.id);
 }
 
@@ -126,7 +130,7 @@ describe("workers", () => {
       }
       const eventIds = published.map((result) => result.event.id);
       await until(
-        () => prisma.delivery.count({ where: { eventId: { in: eventIds }, status: "SUCCEEDED" } }),
+        () => prisma.delivery.count({ where: { eventId: { in: eventIds.map(rowIdOf) }, status: "SUCCEEDED" } }),
         (count) => count === 600,
         "600 deliveries sent",
         60_000,

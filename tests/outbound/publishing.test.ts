@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
 import { configureOutbound } from "../../src/modules/endpoints/outbound-settings.js";
 import { execute } from "../support/graphql.js";
+import { gid, uuidOf } from "../support/ids.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 
@@ -34,12 +35,12 @@ describe("publishing", () => {
     expect(created).toMatchObject({ __typename: "PublishedEvent", deliveryCount: 2, duplicate: false });
     const shipped = await api.publish({ eventType: "order.shipped", payload: { anything: true } });
     expect(shipped.deliveryCount).toBe(1);
-    const deliveries = await prisma.delivery.findMany({ where: { eventId: created.event.id } });
-    expect(deliveries.map((delivery) => delivery.endpointId).sort()).toEqual(
+    const deliveries = await prisma.delivery.findMany({ where: { eventId: uuidOf(created.event.id) } });
+    expect(deliveries.map((delivery) => gid("Endpoint", delivery.endpointId)).sort()).toEqual(
       [endpoints.all.id, endpoints.orders.id].sort(),
     );
     expect(deliveries.every((delivery) => delivery.status === "PENDING")).toBe(true);
-    expect(created.event.messageId).toBe(`msg_${created.event.id.replace(/-/g, "")}`);
+    expect(created.event.messageId).toBe(`msg_${uuidOf(created.event.id).replace(/-/g, "")}`);
   });
 
   it.each([
@@ -69,7 +70,9 @@ describe("publishing", () => {
   it("refuses an archived event type", async () => {
     const { api, tenant } = await tenantWithEndpoints();
     const type = await prisma.eventType.findFirstOrThrow({ where: { tenantId: tenant.id, name: "order.shipped" } });
-    await api.run(`mutation ($id: ID!) { archiveEventType(id: $id) { __typename } }`, { id: type.id });
+    await api.run(`mutation ($id: ID!) { archiveEventType(id: $id) { __typename } }`, {
+      id: gid("EventType", type.id),
+    });
     const result = await api.publish({ eventType: "order.shipped", payload: {} });
     expect(result).toMatchObject({
       __typename: "ValidationError",
@@ -119,7 +122,7 @@ describe("publishing", () => {
 
     // After 24 hours the key is free again.
     await prisma.event.update({
-      where: { id: first.event.id },
+      where: { id: uuidOf(first.event.id) },
       data: { createdAt: new Date(Date.now() - 25 * 3_600_000) },
     });
     const later = await api.publish({ eventType: "order.shipped", payload: { n: 3 }, idempotencyKey: "ship-1" });
@@ -167,7 +170,7 @@ describe("publishing", () => {
     const { api, headers } = await tenantWithEndpoints();
     const at = new Date(Date.now() + 3_600_000);
     const scheduled = await api.publish({ eventType: "order.shipped", payload: {}, deliverAt: at.toISOString() });
-    const [delivery] = await prisma.delivery.findMany({ where: { eventId: scheduled.event.id } });
+    const [delivery] = await prisma.delivery.findMany({ where: { eventId: uuidOf(scheduled.event.id) } });
     expect(delivery?.dueAt.toISOString()).toBe(at.toISOString());
 
     const cancel = `mutation ($id: ID!) { cancelScheduledEvent(id: $id) { __typename ... on Event { cancelledAt } ... on Error { field message } } }`;
@@ -177,7 +180,7 @@ describe("publishing", () => {
       headers,
     );
     expect(cancelled.data?.cancelScheduledEvent.__typename).toBe("Event");
-    expect((await prisma.delivery.findFirstOrThrow({ where: { eventId: scheduled.event.id } })).status).toBe(
+    expect((await prisma.delivery.findFirstOrThrow({ where: { eventId: uuidOf(scheduled.event.id) } })).status).toBe(
       "CANCELLED",
     );
 

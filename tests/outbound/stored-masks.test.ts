@@ -7,6 +7,7 @@ import { logger } from "../../src/logger.js";
 import { createAgent } from "../../src/modules/agents/agents.service.js";
 import { createEndpoint, rotateEndpointSecret } from "../../src/modules/endpoints/endpoints.service.js";
 import { execute } from "../support/graphql.js";
+import { uuidOf } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
 /**
@@ -131,7 +132,7 @@ describe("stored secret masks", () => {
     const newSecret = regenerated.data?.regenerateAgentSecret.secret as string;
     expect(regenerated.data?.regenerateAgentSecret.agent.maskedSecret).toBe(`••••••••${newSecret.slice(-4)}`);
     const stored = await pool.query<{ maskedSecret: string }>(`SELECT "maskedSecret" FROM "Agent" WHERE id = $1`, [
-      agentId,
+      uuidOf(agentId),
     ]);
     expect(stored.rows[0]?.maskedSecret).toBe(`••••••••${newSecret.slice(-4)}`);
   });

@@ -1,6 +1,7 @@
 import jsonata from "jsonata";
 import { z } from "zod";
 import { ValidationError } from "../../lib/errors.js";
+import { isUuid, localId, toGlobalId } from "../../lib/ids.js";
 import { compileSchema } from "../../lib/json-schema.js";
 
 /**
@@ -101,4 +102,47 @@ export function checkPayloadSchema(schema: unknown): unknown {
 /** Runs a transform with the time and stack limits. @throws when it fails or runs too long. */
 export async function runTransform(transform: string, payload: unknown): Promise<unknown> {
   return jsonata(transform, TRANSFORM_LIMITS).evaluate(payload);
+}
+
+/** Each `forward` action's endpointId run through `convert`; anything else (even malformed input) as it is. */
+function mapForwardIds(actions: unknown, convert: (endpointId: string) => string): unknown {
+  if (!Array.isArray(actions)) return actions;
+  return actions.map((action) =>
+    action && typeof action === "object" && action.type === "forward" && typeof action.endpointId === "string"
+      ? { ...action, endpointId: convert(action.endpointId) }
+      : action,
+  );
+}
+
+/**
+ * Actions as the API shows them: a forward names its endpoint by the endpoint's global id. Rows keep the uuid, like
+ * every other reference between rows.
+ */
+export function actionsForApi(actions: unknown): unknown {
+  return mapForwardIds(actions, (endpointId) => (isUuid(endpointId) ? toGlobalId("Endpoint", endpointId) : endpointId));
+}
+
+/**
+ * Actions as a caller sent them, with each forward's endpoint global id turned into the row's uuid. An id that names
+ * no endpoint becomes one that is not a uuid, which `checkActions` refuses on `actions.<index>.endpointId`.
+ */
+export function actionsFromApi(actions: unknown): unknown {
+  return mapForwardIds(actions, (endpointId) => localId("Endpoint", endpointId));
+}
+
+/** An execution's result as the API shows it: the events its actions published named by their global ids. */
+export function executionResultForApi(result: unknown): unknown {
+  if (!result || typeof result !== "object" || !Array.isArray((result as { actions?: unknown }).actions)) return result;
+  const { actions } = result as { actions: unknown[] };
+  return {
+    ...result,
+    actions: actions.map((action) =>
+      action &&
+      typeof action === "object" &&
+      typeof (action as { eventId?: unknown }).eventId === "string" &&
+      isUuid((action as { eventId: string }).eventId)
+        ? { ...action, eventId: toGlobalId("Event", (action as { eventId: string }).eventId) }
+        : action,
+    ),
+  };
 }

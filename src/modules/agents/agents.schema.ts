@@ -4,8 +4,9 @@ import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { idFilter } from "../../lib/ids.js";
+import { idFilter, localId, toGlobalId } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
+import { actionsForApi, actionsFromApi, executionResultForApi } from "./agent-config.js";
 import {
   createAgent,
   deleteAgent,
@@ -30,14 +31,14 @@ const ExecutionStatusEnum = builder.enumType("ExecutionStatus", {
   values: ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] as const,
 });
 
-const AgentObject = builder.prismaObject("Agent", {
+const AgentObject = builder.prismaNode("Agent", {
+  id: { field: "id" },
   description: "Receives webhooks at its own URL, verifies and validates them, and runs its actions.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     name: t.exposeString("name"),
     description: t.exposeString("description", { nullable: true }),
     status: t.expose("status", { type: AgentStatusEnum }),
-    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${agent.id}/webhook` }),
+    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${toGlobalId("Agent", agent.id)}/webhook` }),
     // Stored with the secret: listing agents decrypts nothing.
     maskedSecret: t.string({ resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK }),
     payloadSchema: t.expose("payloadSchema", { type: "JSON", nullable: true }),
@@ -45,8 +46,9 @@ const AgentObject = builder.prismaObject("Agent", {
       nullable: true,
       description: "A JSONata expression applied to the payload.",
     }),
-    actions: t.expose("actions", {
+    actions: t.field({
       type: "JSON",
+      resolve: (agent) => actionsForApi(agent.actions),
       description: 'e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }]',
     }),
     rateLimitPerMinute: t.exposeInt("rateLimitPerMinute"),
@@ -55,10 +57,10 @@ const AgentObject = builder.prismaObject("Agent", {
   }),
 });
 
-builder.prismaObject("AgentExecution", {
+builder.prismaNode("AgentExecution", {
+  id: { field: "id" },
   description: "One accepted inbound request and the run of its agent's actions.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     status: t.expose("status", { type: ExecutionStatusEnum }),
     payload: t.expose("payload", { type: "JSON" }),
     headers: t.expose("headers", { type: "JSON" }),
@@ -67,7 +69,7 @@ builder.prismaObject("AgentExecution", {
     startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
     attempts: t.exposeInt("attempts"),
-    result: t.expose("result", { type: "JSON", nullable: true }),
+    result: t.field({ type: "JSON", nullable: true, resolve: (execution) => executionResultForApi(execution.result) }),
     error: t.exposeString("error", { nullable: true }),
     agent: t.relation("agent"),
   }),
@@ -123,6 +125,7 @@ function fields(input: Record<string, unknown>) {
   const present = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   return {
     ...present,
+    ...(input.actions !== undefined ? { actions: actionsFromApi(input.actions) } : {}),
     description: input.description as string | null | undefined,
     transform: input.transform as string | null | undefined,
   };
@@ -152,7 +155,7 @@ builder.queryField("agent", (t) =>
     type: "Agent",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) => findAgent(context.viewer.tenantId, id, prisma, query),
+    resolve: (query, _root, { id }, context) => findAgent(context.viewer.tenantId, localId("Agent", id), prisma, query),
   }),
 );
 
@@ -170,7 +173,7 @@ builder.queryField("agentExecutions", (t) =>
           ...query,
           where: {
             tenantId: context.viewer.tenantId,
-            ...(args.agentId ? { agentId: idFilter(args.agentId) } : {}),
+            ...(args.agentId ? { agentId: idFilter(localId("Agent", args.agentId)) } : {}),
             ...(args.status ? { status: args.status } : {}),
           },
           orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
@@ -187,7 +190,8 @@ builder.queryField("agentExecution", (t) =>
     type: "AgentExecution",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) => findExecution(context.viewer.tenantId, id, prisma, query),
+    resolve: (query, _root, { id }, context) =>
+      findExecution(context.viewer.tenantId, localId("AgentExecution", id), prisma, query),
   }),
 );
 
@@ -217,7 +221,12 @@ builder.mutationField("updateAgent", (t) =>
     errors: { types: [ValidationError, ConflictError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateAgentInput }) },
     resolve: (_root, { id, input }, context) =>
-      updateAgent(context.viewer.tenantId, id, { ...fields(input), name: input.name ?? undefined }, originOf(context)),
+      updateAgent(
+        context.viewer.tenantId,
+        localId("Agent", id),
+        { ...fields(input), name: input.name ?? undefined },
+        originOf(context),
+      ),
   }),
 );
 
@@ -226,7 +235,7 @@ builder.mutationField("deleteAgent", (t) =>
     type: AgentObject,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => deleteAgent(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) => deleteAgent(context.viewer.tenantId, localId("Agent", id), originOf(context)),
   }),
 );
 
@@ -241,7 +250,7 @@ builder.mutationField("revealAgentSecret", (t) =>
     description: "Shows the agent's HMAC secret. Audited with actor and IP; at most 10 a minute.",
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, context) => ({
-      secret: await revealAgentSecret(context.viewer.tenantId, id, originOf(context)),
+      secret: await revealAgentSecret(context.viewer.tenantId, localId("Agent", id), originOf(context)),
     }),
   }),
 );
@@ -252,7 +261,8 @@ builder.mutationField("regenerateAgentSecret", (t) =>
     errors: { types: [NotFoundError] },
     description: "Replaces the secret: the old one stops working at once. The new one is shown this once.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => regenerateAgentSecret(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) =>
+      regenerateAgentSecret(context.viewer.tenantId, localId("Agent", id), originOf(context)),
   }),
 );
 
@@ -263,7 +273,8 @@ builder.mutationField("sendTestWebhook", (t) =>
     description:
       "Signs the payload with the agent's secret, POSTs it through the agent's own URL and returns the answer.",
     args: { agentId: t.arg.id(), payload: t.arg({ type: "JSON" }) },
-    resolve: (_root, args, context) => sendTestWebhook(context.viewer.tenantId, args.agentId, args.payload),
+    resolve: (_root, args, context) =>
+      sendTestWebhook(context.viewer.tenantId, localId("Agent", args.agentId), args.payload),
   }),
 );
 
@@ -289,8 +300,8 @@ interface RelayedWebhook {
 const RelayedWebhookType = builder.objectRef<RelayedWebhook>("RelayedWebhook").implement({
   description: "An inbound request relayed live: its body exactly as received and the headers kept with it.",
   fields: (t) => ({
-    executionId: t.exposeID("executionId"),
-    agentId: t.exposeID("agentId"),
+    executionId: t.id({ resolve: (relayed) => toGlobalId("AgentExecution", relayed.executionId) }),
+    agentId: t.id({ resolve: (relayed) => toGlobalId("Agent", relayed.agentId) }),
     receivedAt: t.expose("receivedAt", { type: "DateTime" }),
     headers: t.expose("headers", { type: "JSON" }),
     body: t.exposeString("body"),
@@ -305,8 +316,10 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
       "Requests accepted by an agent with a relay action, as they arrive (from any instance). With `after` (the " +
       "executionId of the last one you handled), first the requests relayed since then, then live ones; each once.",
     args: { agentId: t.arg.id(), after: t.arg.id({ required: false }) },
-    subscribe: async (_root, { agentId, after }, context) => {
+    subscribe: async (_root, args, context) => {
       const { tenantId } = context.viewer;
+      const agentId = localId("Agent", args.agentId);
+      const after = args.after ? localId("AgentExecution", args.after) : null;
       await subscribableAgent(tenantId, agentId);
       const live = subscriptionsOf(context).subscribe("agent:webhook", agentId);
       if (!after) return live;
@@ -333,7 +346,8 @@ builder.subscriptionField("agentExecutionUpdated", (t) =>
     type: "AgentExecution",
     description: "An agent's executions as their status changes (RUNNING, SUCCEEDED, QUEUED for a retry, FAILED).",
     args: { agentId: t.arg.id() },
-    subscribe: async (_root, { agentId }, context) => {
+    subscribe: async (_root, args, context) => {
+      const agentId = localId("Agent", args.agentId);
       await subscribableAgent(context.viewer.tenantId, agentId);
       return subscriptionsOf(context).subscribe("agent:execution", agentId);
     },

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { LRUCache } from "lru-cache";
 import { SharedWindowBudget } from "../../db/shared-window.js";
 import type { Agent } from "../../generated/prisma/client.js";
-import { isUuid } from "../../lib/ids.js";
+import { isUuid, localId, toGlobalId } from "../../lib/ids.js";
 import { sendJson, sendJsonError } from "../../lib/json-response.js";
 import { cachedSchema } from "../../lib/json-schema.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
@@ -246,10 +246,13 @@ function parsePayload(agent: InboundAgent, text: string): unknown {
 export async function handleAgentWebhook(
   req: IncomingMessage,
   res: ServerResponse,
-  agentId: string,
+  idInUrl: string,
   logger: Logger,
   accept: Accept,
 ): Promise<void> {
+  // Webhook URLs carry the agent's global id; URLs with the row's uuid, as earlier versions handed them out, keep
+  // working (senders were given them once and cannot be asked to change).
+  const agentId = isUuid(idInUrl) ? idInUrl : localId("Agent", idInUrl);
   const sourceIp = req.socket.remoteAddress ?? null;
   try {
     if (req.method !== "POST")
@@ -268,7 +271,8 @@ export async function handleAgentWebhook(
     }
     const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp, accept);
     inboundRequestsTotal.inc({ result: "accepted" });
-    sendJson(res, 202, { status: "queued", executionId });
+    // The API's id of the execution (the same as agentExecution(id:) takes), not the row's uuid.
+    sendJson(res, 202, { status: "queued", executionId: toGlobalId("AgentExecution", executionId) });
   } catch (error) {
     if (!(error instanceof InboundRefusal)) throw error;
     inboundRequestsTotal.inc({ result: error.code.toLowerCase() });

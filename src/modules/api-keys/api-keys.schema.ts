@@ -3,6 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
 import { originOf } from "../../graphql/context.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { localId } from "../../lib/ids.js";
 import { ScopeEnum } from "../identity/identity.schema.js";
 import { isScope } from "../identity/scopes.js";
 import { displayPrefix } from "./api-key-token.js";
@@ -10,10 +11,10 @@ import { createApiKey, findApiKey, revokeApiKey } from "./api-keys.service.js";
 
 const ApiKeyStatus = builder.enumType("ApiKeyStatus", { values: ["ACTIVE", "EXPIRED", "REVOKED"] as const });
 
-export const ApiKeyType = builder.prismaObject("ApiKey", {
+export const ApiKeyType = builder.prismaNode("ApiKey", {
+  id: { field: "id" },
   description: "An API credential. Its secret is shown once, at creation; listings show a mask.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     name: t.exposeString("name"),
     prefix: t.string({
       description: "The start of the key, e.g. sp_1a2b3c4d.",
@@ -64,7 +65,8 @@ builder.queryField("apiKey", (t) =>
     type: "ApiKey",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, args, context) => findApiKey(context.viewer.tenantId, args.id, prisma, query),
+    resolve: (query, _root, args, context) =>
+      findApiKey(context.viewer.tenantId, localId("ApiKey", args.id), prisma, query),
   }),
 );
 
@@ -114,6 +116,7 @@ builder.mutationField("revokeApiKey", (t) =>
     errors: { types: [NotFoundError] },
     description: "Revokes a key on every instance at once. Sessions created from it stop working too.",
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) => revokeApiKey(context.viewer.tenantId, args.id, originOf(context)),
+    resolve: (_root, args, context) =>
+      revokeApiKey(context.viewer.tenantId, localId("ApiKey", args.id), originOf(context)),
   }),
 );

@@ -1,17 +1,45 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { isUuid, NODE_TYPES, type NodeType, parseGlobalId, toGlobalId } from "../../lib/ids.js";
 
-builder.prismaObject("AuditEntry", {
+/** Actors that are API keys (directly, or the key a session was made from): their actorId is the key's global id. */
+const KEY_ACTORS = ["api_key", "session"];
+
+/** The id an audit entry shows for its actor: an API key's global id, or an external token's subject as it came. */
+function actorIdOf(entry: { actorType: string; actorId: string | null }): string | null {
+  if (!entry.actorId) return null;
+  return KEY_ACTORS.includes(entry.actorType) && isUuid(entry.actorId)
+    ? toGlobalId("ApiKey", entry.actorId)
+    : entry.actorId;
+}
+
+/** The id an audit entry shows for its target: the object's global id (instance settings keep the word "instance"). */
+function targetIdOf(entry: { targetType: string | null; targetId: string | null }): string | null {
+  const { targetType, targetId } = entry;
+  if (!targetId || !isUuid(targetId)) return targetId;
+  if (NODE_TYPES.includes(targetType as NodeType)) return toGlobalId(targetType as NodeType, targetId);
+  // A tenant's own settings are named by the tenant.
+  return targetType === "Settings" ? toGlobalId("Tenant", targetId) : targetId;
+}
+
+/** The where-clause for the actorId filter: an API key's global id, or an external subject as shown. */
+function actorWhere(actorId: string): Prisma.AuditEntryWhereInput {
+  const key = parseGlobalId(actorId);
+  if (key?.type === "ApiKey") return { actorId: key.id, actorType: { in: KEY_ACTORS } };
+  return { actorId, actorType: { notIn: KEY_ACTORS } };
+}
+
+builder.prismaNode("AuditEntry", {
+  id: { field: "id" },
   description: "One audited change: who (actor), what (action), to which object (target), from where (ip).",
   fields: (t) => ({
-    id: t.exposeID("id"),
     action: t.exposeString("action", { description: "A dotted verb such as api_key.created." }),
     actorType: t.exposeString("actorType", { description: "api_key, session, external, system or cli." }),
-    actorId: t.exposeString("actorId", { nullable: true }),
+    actorId: t.string({ nullable: true, resolve: actorIdOf }),
     actorName: t.exposeString("actorName", { nullable: true }),
     targetType: t.exposeString("targetType", { nullable: true }),
-    targetId: t.exposeString("targetId", { nullable: true }),
+    targetId: t.string({ nullable: true, resolve: targetIdOf }),
     ip: t.exposeString("ip", { nullable: true }),
     userAgent: t.exposeString("userAgent", { nullable: true }),
     metadata: t.expose("metadata", { type: "JSON", nullable: true }),
@@ -40,7 +68,7 @@ builder.queryField("auditLog", (t) =>
       resolve: (query, _root, { filter }, context) => {
         const where: Prisma.AuditEntryWhereInput = { tenantId: context.viewer.tenantId };
         if (filter?.actions?.length) where.action = { in: filter.actions };
-        if (filter?.actorId) where.actorId = filter.actorId;
+        if (filter?.actorId) Object.assign(where, actorWhere(filter.actorId));
         if (filter?.since || filter?.until) {
           where.createdAt = {
             ...(filter.since ? { gte: filter.since } : {}),

@@ -1,6 +1,7 @@
 import { builder } from "../../builder.js";
 import { subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
+import { toOptionalGlobalId } from "../../lib/ids.js";
 import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
 import type { ConsoleFeed } from "./console-feed.js";
 import { describeConsoleEvent } from "./describe.js";
@@ -44,11 +45,11 @@ const ConsoleEventType = builder.objectRef<ConsoleEventRow>("ConsoleEvent").impl
     kind: t.field({ type: ConsoleEventKindEnum, resolve: (event) => event.kind }),
     at: t.field({ type: "DateTime", resolve: (event) => event.createdAt }),
     message: t.string({ description: "One readable line about it.", resolve: describeConsoleEvent }),
-    endpointId: t.id({ nullable: true, resolve: (event) => event.endpointId }),
-    deliveryId: t.id({ nullable: true, resolve: (event) => event.deliveryId }),
-    agentId: t.id({ nullable: true, resolve: (event) => event.agentId }),
-    executionId: t.id({ nullable: true, resolve: (event) => event.executionId }),
-    apiKeyId: t.id({ nullable: true, resolve: (event) => event.apiKeyId }),
+    endpointId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("Endpoint", event.endpointId) }),
+    deliveryId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("Delivery", event.deliveryId) }),
+    agentId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("Agent", event.agentId) }),
+    executionId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("AgentExecution", event.executionId) }),
+    apiKeyId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("ApiKey", event.apiKeyId) }),
     data: t.field({ type: "JSON", description: "The details, by kind.", resolve: (event) => event.data }),
   }),
 });

@@ -1,3 +1,4 @@
+import { type NodeType, toOptionalGlobalId } from "../../lib/ids.js";
 import type { ConsoleEventRow } from "./console-events.js";
 
 function text(value: unknown, fallback = "?"): string {
@@ -8,6 +9,11 @@ function text(value: unknown, fallback = "?"): string {
 function answer(data: Record<string, unknown>): string {
   const status = data.statusCode ? `${data.statusCode}` : text(data.errorClass, "no response");
   return `${status} in ${text(data.durationMs)} ms`;
+}
+
+/** An object named by its API id (the one clients can look up), for events whose data carries no name. */
+function idOf(type: NodeType, uuid: string | null): string {
+  return toOptionalGlobalId(type, uuid) ?? "?";
 }
 
 /** Whose secret: `endpoint orders`. */
@@ -31,9 +37,9 @@ export function describeConsoleEvent(event: ConsoleEventRow): string {
     case "TEST_SENT":
       return `Test sent to ${text(data.url, "endpoint")}: ${answer(data)}`;
     case "ENDPOINT_DISABLED":
-      return `Endpoint ${text(data.name, event.endpointId ?? "?")} disabled: ${text(data.reason, "by request")}`;
+      return `Endpoint ${text(data.name, idOf("Endpoint", event.endpointId))} disabled: ${text(data.reason, "by request")}`;
     case "ENDPOINT_ENABLED":
-      return `Endpoint ${text(data.name, event.endpointId ?? "?")} enabled`;
+      return `Endpoint ${text(data.name, idOf("Endpoint", event.endpointId))} enabled`;
     case "API_KEY_USED":
       return `API key ${text(data.name)} (…${text(data.lastChars)}) used`;
     case "API_KEY_CREATED":
@@ -47,10 +53,10 @@ export function describeConsoleEvent(event: ConsoleEventRow): string {
     case "SECRET_REGENERATED":
       return `Secret of ${owner(data)} regenerated`;
     case "INBOUND_ACCEPTED":
-      return `Webhook accepted by agent ${text(data.agentName, event.agentId ?? "?")}`;
+      return `Webhook accepted by agent ${text(data.agentName, idOf("Agent", event.agentId))}`;
     case "INBOUND_REJECTED":
-      return `Webhook refused by agent ${text(data.agentName, event.agentId ?? "?")}: ${text(data.status)} ${text(data.code)}`;
+      return `Webhook refused by agent ${text(data.agentName, idOf("Agent", event.agentId))}: ${text(data.status)} ${text(data.code)}`;
     case "EXECUTION_UPDATED":
-      return `Execution ${text(event.executionId)} ${text(data.status).toLowerCase()}${data.error ? `: ${text(data.error)}` : ""}`;
+      return `Execution ${idOf("AgentExecution", event.executionId)} ${text(data.status).toLowerCase()}${data.error ? `: ${text(data.error)}` : ""}`;
   }
 }

@@ -6,6 +6,7 @@ import type { Endpoint } from "../../generated/prisma/client.js";
 import { type GraphQLContext, originOf, subscriptionsOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundClient } from "../../lib/http-client.js";
+import { localId, optionalLocalId, toGlobalId } from "../../lib/ids.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
 import {
   findDelivery,
@@ -50,10 +51,10 @@ const HealthStateEnum = builder.enumType("EndpointHealthState", {
   values: ["HEALTHY", "FAILING", "DISABLED"] as const,
 });
 
-builder.prismaObject("DeliveryAttempt", {
+builder.prismaNode("DeliveryAttempt", {
+  id: { field: "id" },
   description: "One HTTP attempt, as the receiver answered it.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     number: t.exposeInt("number", { description: "1 for the first attempt of the delivery." }),
     trigger: t.expose("trigger", { type: AttemptTriggerEnum }),
     statusCode: t.exposeInt("statusCode", {
@@ -86,10 +87,10 @@ const DeliveryRequest = builder.objectRef<RequestAsSent>("DeliveryRequest").impl
   }),
 });
 
-const DeliveryObject = builder.prismaObject("Delivery", {
+const DeliveryObject = builder.prismaNode("Delivery", {
+  id: { field: "id" },
   description: "One event for one endpoint: sent, retried, dead-lettered and replayed as a unit.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     messageId: t.string({
       description: "The webhook-id header, the same on every attempt.",
       resolve: (d) => messageId(d.eventId),
@@ -155,7 +156,11 @@ function filterOf(
   filter: { endpointId?: string | null; eventId?: string | null; [key: string]: unknown } | null | undefined,
 ) {
   if (!filter) return {};
-  return { ...filter, endpointId: filter.endpointId ?? null, eventId: filter.eventId ?? null };
+  return {
+    ...filter,
+    endpointId: optionalLocalId("Endpoint", filter.endpointId) ?? null,
+    eventId: optionalLocalId("Event", filter.eventId) ?? null,
+  };
 }
 
 builder.queryField("deliveries", (t) =>
@@ -195,8 +200,8 @@ builder.queryField("deliveryAttempts", (t) =>
           ...query,
           where: attemptWhere(context.viewer.tenantId, {
             ...filter,
-            endpointId: filter?.endpointId || null,
-            deliveryId: filter?.deliveryId || null,
+            endpointId: optionalLocalId("Endpoint", filter?.endpointId) || null,
+            deliveryId: optionalLocalId("Delivery", filter?.deliveryId) || null,
           }),
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
@@ -211,7 +216,7 @@ builder.queryField("delivery", (t) =>
     type: "Delivery",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) => findDelivery(context.viewer.tenantId, id, query),
+    resolve: (query, _root, { id }, context) => findDelivery(context.viewer.tenantId, localId("Delivery", id), query),
   }),
 );
 
@@ -272,7 +277,8 @@ builder.mutationField("retryDelivery", (t) =>
     errors: { types: [NotFoundError, ConflictError] },
     description: "Sends the delivery now (a MANUAL attempt with the same webhook-id), whatever its state.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => retryDelivery(() => outboundOf(context), context.viewer.tenantId, id),
+    resolve: (_root, { id }, context) =>
+      retryDelivery(() => outboundOf(context), context.viewer.tenantId, localId("Delivery", id)),
   }),
 );
 
@@ -297,7 +303,7 @@ builder.mutationField("recoverEndpoint", (t) =>
     resolve: async (_root, args, context) => ({
       count: await recoverEndpoint(
         context.viewer.tenantId,
-        args.endpointId,
+        localId("Endpoint", args.endpointId),
         { since: args.since, until: args.until, dryRun: args.dryRun },
         originOf(context),
       ),
@@ -314,7 +320,12 @@ builder.mutationField("sendTestEvent", (t) =>
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
     args: { endpointId: t.arg.id() },
     resolve: (_root, { endpointId }, context) =>
-      sendTestEvent(() => outboundOf(context), context.viewer.tenantId, endpointId, originOf(context)),
+      sendTestEvent(
+        () => outboundOf(context),
+        context.viewer.tenantId,
+        localId("Endpoint", endpointId),
+        originOf(context),
+      ),
   }),
 );
 
@@ -394,8 +405,8 @@ builder.subscriptionField("deliveryUpdated", (t) =>
         subscriptionsOf(context).subscribe("delivery:updated", context.viewer.tenantId),
         filter(
           (change: DeliveryChange) =>
-            (!args.endpointId || change.endpointId === args.endpointId) &&
-            (!args.eventId || change.eventId === args.eventId),
+            (!args.endpointId || change.endpointId === localId("Endpoint", args.endpointId)) &&
+            (!args.eventId || change.eventId === localId("Event", args.eventId)),
         ),
       ),
     resolve: (query, change, _args, context) =>
@@ -409,7 +420,7 @@ builder.subscriptionField("deliveryUpdated", (t) =>
 const EndpointHealthChangeType = builder.objectRef<HealthChange>("EndpointHealthChange").implement({
   description: "An endpoint's health state moved: a first failure, a success ending a streak, disabled or enabled.",
   fields: (t) => ({
-    endpointId: t.exposeID("endpointId"),
+    endpointId: t.id({ resolve: (change) => toGlobalId("Endpoint", change.endpointId) }),
     state: t.field({ type: HealthStateEnum, resolve: (change) => change.state }),
     previousState: t.field({ type: HealthStateEnum, resolve: (change) => change.previousState }),
     endpoint: t.field({
@@ -429,7 +440,9 @@ builder.subscriptionField("endpointHealthChanged", (t) =>
     subscribe: (_root, args, context) =>
       pipe(
         subscriptionsOf(context).subscribe("endpoint:health", context.viewer.tenantId),
-        filter((change: HealthChange) => !args.endpointId || change.endpointId === args.endpointId),
+        filter(
+          (change: HealthChange) => !args.endpointId || change.endpointId === localId("Endpoint", args.endpointId),
+        ),
       ),
     resolve: (change) => change,
   }),

@@ -1,5 +1,6 @@
 import { prisma } from "../../db/prisma.js";
 import { ValidationError } from "../../lib/errors.js";
+import { toGlobalId } from "../../lib/ids.js";
 import { type DeliveryFilter, deliveryWhere } from "./delivery-filters.js";
 import { messageId, webhookBody } from "./delivery-sender.js";
 
@@ -59,7 +60,17 @@ export async function exportDeliveries(tenantId: string, filter: DeliveryFilter,
       include: { event: { select: { payload: true, rawBody: true, createdAt: true } } },
     });
     for (const delivery of page) {
-      const line = exportLine({ ...delivery, messageId: messageId(delivery.eventId) }, format);
+      const line = exportLine(
+        {
+          ...delivery,
+          // The API's ids, as every other surface shows them (the rows are read by uuid above).
+          id: toGlobalId("Delivery", delivery.id),
+          eventId: toGlobalId("Event", delivery.eventId),
+          endpointId: toGlobalId("Endpoint", delivery.endpointId),
+          messageId: messageId(delivery.eventId),
+        },
+        format,
+      );
       if (bytes + line.length + separator.length > MAX_EXPORT_BYTES) {
         truncated = true;
         break;

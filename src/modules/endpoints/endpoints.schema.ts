@@ -4,6 +4,7 @@ import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import { localId } from "../../lib/ids.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
 import {
@@ -41,10 +42,10 @@ const SecretSummary = builder
     }),
   });
 
-export const EndpointType = builder.prismaObject("Endpoint", {
+export const EndpointType = builder.prismaNode("Endpoint", {
+  id: { field: "id" },
   description: "A subscriber URL that receives signed deliveries of the event types it asks for.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     name: t.exposeString("name"),
     url: t.string({
       description: "The delivery URL; credentials in it (from before they were refused) are masked: user:****@.",
@@ -215,7 +216,7 @@ builder.queryField("endpoint", (t) =>
     type: EndpointType,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, args, context) => findEndpoint(context.viewer.tenantId, args.id),
+    resolve: (_root, args, context) => findEndpoint(context.viewer.tenantId, localId("Endpoint", args.id)),
   }),
 );
 
@@ -251,7 +252,7 @@ builder.mutationField("updateEndpoint", (t) =>
     resolve: (_root, { id, input }, context) =>
       updateEndpoint(
         context.viewer.tenantId,
-        id,
+        localId("Endpoint", id),
         {
           name: input.name ?? undefined,
           url: input.url ?? undefined,
@@ -273,7 +274,8 @@ builder.mutationField("deleteEndpoint", (t) =>
     errors: { types: [NotFoundError] },
     description: "Deletes the endpoint with its deliveries and attempt log.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => deleteEndpoint(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) =>
+      deleteEndpoint(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
   }),
 );
 
@@ -284,7 +286,12 @@ builder.mutationField("disableEndpoint", (t) =>
     description: "Stops deliveries; waiting ones fail with endpoint_disabled and can be recovered later.",
     args: { id: t.arg.id(), reason: t.arg.string({ required: false }) },
     resolve: (_root, { id, reason }, context) =>
-      disableEndpoint(context.viewer.tenantId, id, reason?.trim() || "disabled by a user", originOf(context)),
+      disableEndpoint(
+        context.viewer.tenantId,
+        localId("Endpoint", id),
+        reason?.trim() || "disabled by a user",
+        originOf(context),
+      ),
   }),
 );
 
@@ -294,7 +301,8 @@ builder.mutationField("enableEndpoint", (t) =>
     errors: { types: [NotFoundError] },
     description: "Resumes deliveries and resets the failure streak that drives auto-disable.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => enableEndpoint(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) =>
+      enableEndpoint(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
   }),
 );
 
@@ -304,7 +312,8 @@ builder.mutationField("revealEndpointSecret", (t) =>
     errors: { types: [NotFoundError, RateLimitedError] },
     description: "Shows the current signing secret. Audited; at most 10 a minute.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => revealEndpointSecret(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) =>
+      revealEndpointSecret(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
   }),
 );
 
@@ -320,7 +329,8 @@ builder.mutationField("revealEndpointHeaders", (t) =>
     errors: { types: [NotFoundError, RateLimitedError] },
     description: "Shows the custom header values in full. Audited; shares revealEndpointSecret's limit of 10 a minute.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => revealEndpointHeaders(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) =>
+      revealEndpointHeaders(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
   }),
 );
 
@@ -337,7 +347,7 @@ builder.mutationField("rotateEndpointSecret", (t) =>
     resolve: (_root, args, context) =>
       rotateEndpointSecret(
         context.viewer.tenantId,
-        args.id,
+        localId("Endpoint", args.id),
         { gracePeriodSeconds: args.gracePeriodSeconds, secret: args.secret },
         originOf(context),
       ),

@@ -2,6 +2,7 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { originOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { localId } from "../../lib/ids.js";
 import {
   archiveEventType,
   checkPayloadAgainst,
@@ -10,10 +11,10 @@ import {
   updateEventType,
 } from "./event-types.service.js";
 
-const EventTypeObject = builder.prismaObject("EventType", {
+const EventTypeObject = builder.prismaNode("EventType", {
+  id: { field: "id" },
   description: "A kind of event. With a schema, every published payload must satisfy it.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     name: t.exposeString("name"),
     description: t.exposeString("description", { nullable: true }),
     schema: t.expose("schema", { type: "JSON", nullable: true, description: "JSON Schema, draft 2020-12." }),
@@ -66,7 +67,8 @@ builder.queryField("eventType", (t) =>
     type: "EventType",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (query, _root, { id }, context) => findEventType(context.viewer.tenantId, id, prisma, query),
+    resolve: (query, _root, { id }, context) =>
+      findEventType(context.viewer.tenantId, localId("EventType", id), prisma, query),
   }),
 );
 
@@ -94,7 +96,7 @@ builder.mutationField("updateEventType", (t) =>
     resolve: (_root, { id, input }, context) =>
       updateEventType(
         context.viewer.tenantId,
-        id,
+        localId("EventType", id),
         { description: input.description, schema: input.schema },
         originOf(context),
       ),
@@ -107,7 +109,8 @@ builder.mutationField("archiveEventType", (t) =>
     errors: { types: [NotFoundError] },
     description: "Stops new events of this type; what was published stays.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => archiveEventType(context.viewer.tenantId, id, originOf(context)),
+    resolve: (_root, { id }, context) =>
+      archiveEventType(context.viewer.tenantId, localId("EventType", id), originOf(context)),
   }),
 );
 

@@ -5,14 +5,15 @@ import type { EventPublishedNotice } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
 import { subscriptionError, subscriptionsOf } from "../../graphql/context.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { localId, toGlobalId } from "../../lib/ids.js";
 import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
 import { cancelScheduledEvent, findEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
 
-export const EventObject = builder.prismaObject("Event", {
+export const EventObject = builder.prismaNode("Event", {
+  id: { field: "id" },
   name: "Event",
   description: "A published event. Every delivery of it carries webhook-id = messageId.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     messageId: t.string({ resolve: (event) => messageId(event.id) }),
     eventType: t.exposeString("eventType"),
     payload: t.expose("payload", { type: "JSON" }),
@@ -96,7 +97,7 @@ builder.mutationField("cancelScheduledEvent", (t) =>
     errors: { types: [NotFoundError, ConflictError] },
     description: "Cancels an event published with deliverAt, before it goes out.",
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => cancelScheduledEvent(context.viewer.tenantId, id),
+    resolve: (_root, { id }, context) => cancelScheduledEvent(context.viewer.tenantId, localId("Event", id)),
   }),
 );
 
@@ -105,7 +106,7 @@ builder.queryField("event", (t) =>
     type: EventObject,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) => findEvent(context.viewer.tenantId, id),
+    resolve: (_root, { id }, context) => findEvent(context.viewer.tenantId, localId("Event", id)),
   }),
 );
 
@@ -142,7 +143,7 @@ OutboundEventType.implement({
     "A published event as its deliveries carry it: the webhook-id (messageId) and the exact body an endpoint receives, " +
     "so a listener can sign and post it like a real delivery.",
   fields: (t) => ({
-    eventId: t.id({ resolve: ({ event }) => event.id }),
+    eventId: t.id({ resolve: ({ event }) => toGlobalId("Event", event.id) }),
     messageId: t.string({ resolve: ({ event }) => messageId(event.id) }),
     eventType: t.string({ resolve: ({ event }) => event.eventType }),
     createdAt: t.field({ type: "DateTime", resolve: ({ event }) => event.createdAt }),

@@ -1,9 +1,9 @@
 import { builder } from "../../builder.js";
 
-export const TenantType = builder.prismaObject("Tenant", {
+export const TenantType = builder.prismaNode("Tenant", {
+  id: { field: "id" },
   description: "The organisation every object belongs to.",
   fields: (t) => ({
-    id: t.exposeID("id"),
     slug: t.exposeString("slug"),
     name: t.exposeString("name"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

@@ -11,6 +11,7 @@ import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { AuthenticatedContext, GraphQLContext } from "./graphql/context.js";
 import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
+import PaginationPlugin from "./graphql/pagination.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
 import { grants, type Scope } from "./modules/identity/scopes.js";
 
@@ -48,8 +49,17 @@ export const builder = new SchemaBuilder<{
   DefaultInputFieldRequiredness: true;
 }>({
   // scope-auth first, so that no other plugin's wrapper runs before authorization; storable-input after errors, so
-  // that its refusals become the typed ValidationError of fields that declare one.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, StorableInputPlugin, RelayPlugin, PrismaPlugin, ComplexityPlugin],
+  // that its refusals become the typed ValidationError of fields that declare one; pagination checks connections'
+  // paging arguments before their resolvers (src/graphql/pagination.ts).
+  plugins: [
+    ScopeAuthPlugin,
+    ErrorsPlugin,
+    StorableInputPlugin,
+    PaginationPlugin,
+    RelayPlugin,
+    PrismaPlugin,
+    ComplexityPlugin,
+  ],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {

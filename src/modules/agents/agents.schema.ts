@@ -3,6 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
@@ -133,8 +134,7 @@ builder.queryField("agents", (t) =>
     {
       type: "Agent",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       resolve: (query, _root, _args, context) =>
         prisma.agent.findMany({
           ...query,
@@ -161,8 +161,7 @@ builder.queryField("agentExecutions", (t) =>
     {
       type: "AgentExecution",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "Executions, newest first.",
       args: { agentId: t.arg.id({ required: false }), status: t.arg({ type: ExecutionStatusEnum, required: false }) },
       resolve: (query, _root, args, context) => {

@@ -2,6 +2,7 @@ import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { ApiKey } from "../../generated/prisma/client.js";
 import { originOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { ScopeEnum } from "../identity/identity.schema.js";
 import { isScope } from "../identity/scopes.js";
@@ -43,8 +44,7 @@ builder.queryField("apiKeys", (t) =>
     {
       type: "ApiKey",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "The tenant's API keys, newest first.",
       args: { includeRevoked: t.arg.boolean({ defaultValue: true }) },
       resolve: (query, _root, args, context) =>

@@ -1,6 +1,7 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { pageSize } from "../../graphql/pagination.js";
 
 builder.prismaObject("AuditEntry", {
   description: "One audited change: who (actor), what (action), to which object (target), from where (ip).",
@@ -33,8 +34,7 @@ builder.queryField("auditLog", (t) =>
     {
       type: "AuditEntry",
       cursor: "id",
-      defaultSize: 50,
-      maxSize: 200,
+      ...pageSize({ defaultSize: 50, maxSize: 200 }),
       description: "The tenant's audit log, newest first.",
       args: { filter: t.arg({ type: AuditLogFilter, required: false }) },
       resolve: (query, _root, { filter }, context) => {

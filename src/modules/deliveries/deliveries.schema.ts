@@ -4,6 +4,7 @@ import { prisma } from "../../db/prisma.js";
 import type { DeliveryChange, HealthChange } from "../../db/pubsub.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { type GraphQLContext, originOf, subscriptionsOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import { EndpointType } from "../endpoints/endpoints.schema.js";
@@ -163,8 +164,7 @@ builder.queryField("deliveries", (t) =>
     {
       type: "Delivery",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       errors: { types: [ValidationError] },
       description: "The delivery log, newest first.",
       args: { filter: t.arg({ type: DeliveryFilterInput, required: false }) },
@@ -185,8 +185,7 @@ builder.queryField("deliveryAttempts", (t) =>
     {
       type: "DeliveryAttempt",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       errors: { types: [ValidationError] },
       description: "Every attempt, newest first.",
       args: { filter: t.arg({ type: AttemptFilterInput, required: false }) },

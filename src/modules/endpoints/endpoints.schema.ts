@@ -3,6 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { HEADER_VALUE_MASK, maskedHeaders } from "./endpoint-headers.js";
@@ -189,8 +190,7 @@ builder.queryField("endpoints", (t) =>
     {
       type: "Endpoint",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "The tenant's endpoints, newest first.",
       args: {
         enabled: t.arg.boolean({ required: false, description: "Only enabled (true) or disabled (false) ones." }),

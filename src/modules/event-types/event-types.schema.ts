@@ -1,6 +1,7 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { originOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import {
   archiveEventType,
@@ -45,8 +46,7 @@ builder.queryField("eventTypes", (t) =>
     {
       type: "EventType",
       cursor: "id",
-      defaultSize: 50,
-      maxSize: 200,
+      ...pageSize({ defaultSize: 50, maxSize: 200 }),
       description: "The tenant's event types by name.",
       args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
       resolve: (query, _root, args, context) =>

@@ -4,6 +4,7 @@ import { prisma } from "../../db/prisma.js";
 import type { EventPublishedNotice } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
 import { subscriptionError, subscriptionsOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
 import { cancelScheduledEvent, findEvent, MAX_BATCH, type PublishedEvent, publishEvents } from "./events.service.js";
@@ -114,8 +115,7 @@ builder.queryField("events", (t) =>
     {
       type: "Event",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "Published events, newest first.",
       args: { eventType: t.arg.string({ required: false }) },
       resolve: (query, _root, args, context) =>

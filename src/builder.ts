@@ -11,6 +11,7 @@ import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { AuthenticatedContext, GraphQLContext } from "./graphql/context.js";
 import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
+import GenericDescriptionsPlugin from "./graphql/generic-descriptions.js";
 import PaginationPlugin from "./graphql/pagination.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
 import { grants, type Scope } from "./modules/identity/scopes.js";
@@ -59,6 +60,7 @@ export const builder = new SchemaBuilder<{
     RelayPlugin,
     PrismaPlugin,
     ComplexityPlugin,
+    GenericDescriptionsPlugin,
   ],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,

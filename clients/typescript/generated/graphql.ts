@@ -4,6 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Whether an agent's webhook URL accepts requests. */
 export type AgentStatus =
   /** Accepting webhooks. */
   | 'ACTIVE'
@@ -14,14 +15,22 @@ export type AgentStatus =
   /** Paused: its URL answers 403. */
   | 'SUSPENDED';
 
+/** Whether an API key still authenticates. */
 export type ApiKeyStatus =
+  /** Valid: requests with it are accepted. */
   | 'ACTIVE'
+  /** Its expiresAt has passed: refused with UNAUTHENTICATED. */
   | 'EXPIRED'
+  /** Revoked (revokeApiKey): refused with UNAUTHENTICATED. */
   | 'REVOKED';
 
+/** What started a delivery attempt. */
 export type AttemptTrigger =
+  /** A retry asked for through the API (retryDelivery, recoverEndpoint). */
   | 'MANUAL'
+  /** The first attempt or a retry, sent by a worker on schedule. */
   | 'SCHEDULED'
+  /** A test send (sendTestWebhook): no event or delivery behind it. */
   | 'TEST';
 
 export type AuditLogFilter = {
@@ -34,10 +43,13 @@ export type AuditLogFilter = {
   until?: string | null | undefined;
 };
 
+/** How the caller authenticated. */
 export type AuthMethod =
+  /** An API key (sp_...). */
   | 'API_KEY'
   /** A token from the configured identity provider. */
   | 'EXTERNAL'
+  /** A session token from createSession. */
   | 'SESSION';
 
 export type ConsoleEventKind =
@@ -142,6 +154,7 @@ export type DeliveryFilter = {
   until?: string | null | undefined;
 };
 
+/** Where a delivery (one event to one endpoint) is in its life. */
 export type DeliveryStatus =
   /** A scheduled delivery cancelled before it went out. */
   | 'CANCELLED'
@@ -151,21 +164,34 @@ export type DeliveryStatus =
   | 'PENDING'
   /** A worker is sending it. */
   | 'SENDING'
+  /** The receiver answered 2xx; no more attempts. */
   | 'SUCCEEDED';
 
+/** An endpoint's health, from whether it is enabled and its consecutive failures. */
 export type EndpointHealthState =
+  /** The endpoint is disabled (by a person or automatically); nothing is sent to it. */
   | 'DISABLED'
+  /** Enabled, and its latest attempts failed (consecutiveFailures > 0); retries continue. */
   | 'FAILING'
+  /** Enabled, and its latest attempt did not fail. */
   | 'HEALTHY';
 
+/** Where an agent execution is in its run. */
 export type ExecutionStatus =
+  /** An action failed and no retry is left; see error. */
   | 'FAILED'
+  /** Accepted and waiting for a worker (also between retries). */
   | 'QUEUED'
+  /** A worker is running the agent's actions. */
   | 'RUNNING'
+  /** Every action ran; see result. */
   | 'SUCCEEDED';
 
+/** The file format of a delivery export. */
 export type ExportFormat =
+  /** Comma-separated values with a header row (text/csv). */
   | 'CSV'
+  /** One JSON object per line (application/x-ndjson). */
   | 'NDJSON';
 
 export type PublishEventInput = {
@@ -221,11 +247,17 @@ export type Scope =
   /** `settings:write`: Change settings. */
   | 'SETTINGS_WRITE';
 
+/** A class of HTTP answers, for filtering attempts. */
 export type StatusCodeClass =
+  /** The receiver answered 400-499. */
   | 'CLIENT_ERROR_4XX'
+  /** No HTTP answer: timeout, DNS, connection or TLS failure, or a blocked address. */
   | 'NO_RESPONSE'
+  /** The receiver answered 300-399 (redirects are not followed). */
   | 'REDIRECT_3XX'
+  /** The receiver answered 500-599. */
   | 'SERVER_ERROR_5XX'
+  /** The receiver answered 200-299. */
   | 'SUCCESS_2XX';
 
 export type UpdateAgentInput = {

@@ -20,6 +20,7 @@ import { EXAMPLE_PAYLOAD_SCHEMAS } from "./example-schemas.js";
 import { findExecution, relayedSince } from "./executions.service.js";
 
 const AgentStatusEnum = builder.enumType("AgentStatus", {
+  description: "Whether an agent's webhook URL accepts requests.",
   values: {
     DRAFT: { description: "Being set up: its URL answers 403." },
     ACTIVE: { description: "Accepting webhooks." },
@@ -28,7 +29,13 @@ const AgentStatusEnum = builder.enumType("AgentStatus", {
   } as const,
 });
 const ExecutionStatusEnum = builder.enumType("ExecutionStatus", {
-  values: ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] as const,
+  description: "Where an agent execution is in its run.",
+  values: {
+    QUEUED: { description: "Accepted and waiting for a worker (also between retries)." },
+    RUNNING: { description: "A worker is running the agent's actions." },
+    SUCCEEDED: { description: "Every action ran; see result." },
+    FAILED: { description: "An action failed and no retry is left; see error." },
+  } as const,
 });
 
 const AgentObject = builder.prismaObject("Agent", {
@@ -48,7 +55,8 @@ const AgentObject = builder.prismaObject("Agent", {
     }),
     actions: t.expose("actions", {
       type: "JSON",
-      description: 'e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }]',
+      description:
+        'The actions run for each accepted webhook, in order, e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }].',
     }),
     rateLimitPerMinute: t.exposeInt("rateLimitPerMinute"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

@@ -9,7 +9,14 @@ import { isScope } from "../identity/scopes.js";
 import { displayPrefix } from "./api-key-token.js";
 import { createApiKey, findApiKey, revokeApiKey } from "./api-keys.service.js";
 
-const ApiKeyStatus = builder.enumType("ApiKeyStatus", { values: ["ACTIVE", "EXPIRED", "REVOKED"] as const });
+const ApiKeyStatus = builder.enumType("ApiKeyStatus", {
+  description: "Whether an API key still authenticates.",
+  values: {
+    ACTIVE: { description: "Valid: requests with it are accepted." },
+    EXPIRED: { description: "Its expiresAt has passed: refused with UNAUTHENTICATED." },
+    REVOKED: { description: "Revoked (revokeApiKey): refused with UNAUTHENTICATED." },
+  } as const,
+});
 
 export const ApiKeyType = builder.prismaObject("ApiKey", {
   description: "An API credential. Its secret is shown once, at creation; listings show a mask.",

@@ -8,7 +8,7 @@ builder.prismaObject("AuditEntry", {
   fields: (t) => ({
     id: t.exposeID("id"),
     action: t.exposeString("action", { description: "A dotted verb such as api_key.created." }),
-    actorType: t.exposeString("actorType", { description: "api_key, session, external, system or cli." }),
+    actorType: t.exposeString("actorType", { description: "Who acted: api_key, session, external, system or cli." }),
     actorId: t.exposeString("actorId", { nullable: true }),
     actorName: t.exposeString("actorName", { nullable: true }),
     targetType: t.exposeString("targetType", { nullable: true }),

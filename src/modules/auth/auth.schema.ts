@@ -8,9 +8,10 @@ import type { AuthMethod, Viewer } from "../identity/viewer.js";
 import { createSession } from "./sessions.service.js";
 
 const AuthMethodEnum = builder.enumType("AuthMethod", {
+  description: "How the caller authenticated.",
   values: {
-    API_KEY: { value: "api_key" satisfies AuthMethod },
-    SESSION: { value: "session" satisfies AuthMethod },
+    API_KEY: { value: "api_key" satisfies AuthMethod, description: "An API key (sp_...)." },
+    SESSION: { value: "session" satisfies AuthMethod, description: "A session token from createSession." },
     EXTERNAL: { value: "external" satisfies AuthMethod, description: "A token from the configured identity provider." },
   } as const,
 });

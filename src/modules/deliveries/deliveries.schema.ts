@@ -16,7 +16,7 @@ import {
   sendTestEvent,
   sendTestEventToAll,
 } from "./deliveries.service.js";
-import { attemptWhere, deliveryWhere, STATUS_CODE_CLASSES } from "./delivery-filters.js";
+import { attemptWhere, deliveryWhere, type STATUS_CODE_CLASSES } from "./delivery-filters.js";
 import { messageId, type RequestAsSent, requestAsSent } from "./delivery-sender.js";
 import { exportDeliveries, MAX_EXPORT_BYTES, MAX_EXPORT_ROWS } from "./export.js";
 import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
@@ -36,19 +36,47 @@ function outboundOf(context: GraphQLContext): OutboundClient {
 }
 
 const DeliveryStatusEnum = builder.enumType("DeliveryStatus", {
+  description: "Where a delivery (one event to one endpoint) is in its life.",
   values: {
     PENDING: { description: "Waiting for its first attempt or its next retry." },
     SENDING: { description: "A worker is sending it." },
-    SUCCEEDED: {},
+    SUCCEEDED: { description: "The receiver answered 2xx; no more attempts." },
     FAILED: { description: "Dead letter: see failureReason. retryDelivery or recoverEndpoint sends it again." },
     CANCELLED: { description: "A scheduled delivery cancelled before it went out." },
   } as const,
 });
-const AttemptTriggerEnum = builder.enumType("AttemptTrigger", { values: ["SCHEDULED", "MANUAL", "TEST"] as const });
-const StatusCodeClassEnum = builder.enumType("StatusCodeClass", { values: STATUS_CODE_CLASSES });
-const ExportFormatEnum = builder.enumType("ExportFormat", { values: ["NDJSON", "CSV"] as const });
+const AttemptTriggerEnum = builder.enumType("AttemptTrigger", {
+  description: "What started a delivery attempt.",
+  values: {
+    SCHEDULED: { description: "The first attempt or a retry, sent by a worker on schedule." },
+    MANUAL: { description: "A retry asked for through the API (retryDelivery, recoverEndpoint)." },
+    TEST: { description: "A test send (sendTestWebhook): no event or delivery behind it." },
+  } as const,
+});
+const StatusCodeClassEnum = builder.enumType("StatusCodeClass", {
+  description: "A class of HTTP answers, for filtering attempts.",
+  values: {
+    SUCCESS_2XX: { description: "The receiver answered 200-299." },
+    REDIRECT_3XX: { description: "The receiver answered 300-399 (redirects are not followed)." },
+    CLIENT_ERROR_4XX: { description: "The receiver answered 400-499." },
+    SERVER_ERROR_5XX: { description: "The receiver answered 500-599." },
+    NO_RESPONSE: { description: "No HTTP answer: timeout, DNS, connection or TLS failure, or a blocked address." },
+  } satisfies Record<(typeof STATUS_CODE_CLASSES)[number], { description: string }>,
+});
+const ExportFormatEnum = builder.enumType("ExportFormat", {
+  description: "The file format of a delivery export.",
+  values: {
+    NDJSON: { description: "One JSON object per line (application/x-ndjson)." },
+    CSV: { description: "Comma-separated values with a header row (text/csv)." },
+  } as const,
+});
 const HealthStateEnum = builder.enumType("EndpointHealthState", {
-  values: ["HEALTHY", "FAILING", "DISABLED"] as const,
+  description: "An endpoint's health, from whether it is enabled and its consecutive failures.",
+  values: {
+    HEALTHY: { description: "Enabled, and its latest attempt did not fail." },
+    FAILING: { description: "Enabled, and its latest attempts failed (consecutiveFailures > 0); retries continue." },
+    DISABLED: { description: "The endpoint is disabled (by a person or automatically); nothing is sent to it." },
+  } as const,
 });
 
 builder.prismaObject("DeliveryAttempt", {
@@ -66,7 +94,8 @@ builder.prismaObject("DeliveryAttempt", {
     responseBody: t.exposeString("responseBody", { nullable: true, description: "At most 16 KB." }),
     errorClass: t.exposeString("errorClass", {
       nullable: true,
-      description: "timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
+      description:
+        "The kind of failure: timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
     }),
     errorMessage: t.exposeString("errorMessage", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -109,7 +138,8 @@ const DeliveryObject = builder.prismaObject("Delivery", {
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
     failureReason: t.exposeString("failureReason", {
       nullable: true,
-      description: "attempts_exhausted, not_retryable_status, blocked_address, endpoint_gone, endpoint_disabled...",
+      description:
+        "Why a FAILED delivery stopped: attempts_exhausted, not_retryable_status, blocked_address, endpoint_gone, endpoint_disabled...",
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     event: t.relation("event"),

@@ -105,6 +105,15 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("JSON", JSONResolver);
 
-builder.queryType({ authScopes: { authenticated: true } });
-builder.mutationType({ authScopes: { authenticated: true } });
-builder.subscriptionType({ authScopes: { authenticated: true } });
+builder.queryType({
+  description: "Reads. Every field needs an API key or session; each says which scope it needs.",
+  authScopes: { authenticated: true },
+});
+builder.mutationType({
+  description: "Changes. Every field needs an API key or session; each says which scope it needs.",
+  authScopes: { authenticated: true },
+});
+builder.subscriptionType({
+  description: "Live updates over WebSocket (graphql-ws, same path as HTTP); the same credentials and scopes as reads.",
+  authScopes: { authenticated: true },
+});

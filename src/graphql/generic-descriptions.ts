@@ -52,6 +52,26 @@ function fieldDescription(parentType: string, field: string): string | undefined
   return undefined;
 }
 
+const ROOT_TYPES = new Set(["Query", "Mutation", "Subscription"]);
+
+/**
+ * Who may call a root field, from the scopes it was declared with (`t.withAuth({ scope })`), appended to the
+ * description the module wrote, so that GraphiQL shows the scope next to what the field does.
+ */
+function accessSentence(options: unknown): string | undefined {
+  const { authScopes, skipTypeScopes } = options as { authScopes?: unknown; skipTypeScopes?: boolean };
+  if (authScopes && typeof authScopes === "object") {
+    const scopes = authScopes as { scope?: string; public?: boolean; authenticated?: boolean };
+    // `admin` implies every scope but the operators' `instance:admin` (src/modules/identity/scopes.ts).
+    if (scopes.scope === "instance:admin") return "Needs the `instance:admin` scope (instance operators).";
+    if (scopes.scope) return `Needs the \`${scopes.scope}\` scope (or \`admin\`).`;
+    if (scopes.public) return "Needs no credential.";
+    if (scopes.authenticated) return "Needs any API key or session.";
+  }
+  if (skipTypeScopes) return "Needs no credential.";
+  return undefined;
+}
+
 export class GenericDescriptionsPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   override onTypeConfig(typeConfig: PothosTypeConfig): PothosTypeConfig {
     if (typeConfig.description) return typeConfig;
@@ -60,7 +80,10 @@ export class GenericDescriptionsPlugin<Types extends SchemaTypes> extends BasePl
   }
 
   override onOutputFieldConfig(fieldConfig: PothosOutputFieldConfig<Types>): PothosOutputFieldConfig<Types> {
-    if (fieldConfig.description) return fieldConfig;
+    if (fieldConfig.description) {
+      const access = ROOT_TYPES.has(fieldConfig.parentType) ? accessSentence(fieldConfig.pothosOptions) : undefined;
+      return access ? { ...fieldConfig, description: `${fieldConfig.description} ${access}` } : fieldConfig;
+    }
     const description = fieldDescription(fieldConfig.parentType, fieldConfig.name);
     return description ? { ...fieldConfig, description } : fieldConfig;
   }

@@ -33,6 +33,7 @@ export type AttemptTrigger =
   /** A test send (sendTestWebhook): no event or delivery behind it. */
   | 'TEST';
 
+/** Narrows the audit log; every field given must match. */
 export type AuditLogFilter = {
   /** Only these actions, e.g. ["api_key.revoked"]. */
   actions?: Array<string> | null | undefined;
@@ -81,6 +82,7 @@ export type ConsoleEventKind =
   /** A test event was sent to an endpoint (data.statusCode, data.succeeded). */
   | 'TEST_SENT';
 
+/** A new agent: its name, payload schema, transform, actions and rate limit. */
 export type CreateAgentInput = {
   actions?: unknown;
   description?: string | null | undefined;
@@ -95,6 +97,7 @@ export type CreateAgentInput = {
   transform?: string | null | undefined;
 };
 
+/** A new API key: its name, scopes and optional expiry. */
 export type CreateApiKeyInput = {
   /** Within 5 years; never expires when omitted. */
   expiresAt?: string | null | undefined;
@@ -104,6 +107,7 @@ export type CreateApiKeyInput = {
   scopes: Array<Scope>;
 };
 
+/** A new endpoint that receives signed webhooks for the event types it subscribes to. */
 export type CreateEndpointInput = {
   description?: string | null | undefined;
   /** Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all. */
@@ -124,6 +128,7 @@ export type CreateEndpointInput = {
   verifyTls?: boolean | null | undefined;
 };
 
+/** A new event type: its name and the JSON Schema its payloads must satisfy. */
 export type CreateEventTypeInput = {
   description?: string | null | undefined;
   /** 1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant. */
@@ -132,6 +137,7 @@ export type CreateEventTypeInput = {
   schema?: unknown;
 };
 
+/** Narrows the attempt log; every field given must match. */
 export type DeliveryAttemptFilter = {
   deliveryId?: string | number | null | undefined;
   endpointId?: string | number | null | undefined;
@@ -141,6 +147,7 @@ export type DeliveryAttemptFilter = {
   until?: string | null | undefined;
 };
 
+/** Narrows the delivery log; every field given must match. */
 export type DeliveryFilter = {
   endpointId?: string | number | null | undefined;
   eventId?: string | number | null | undefined;
@@ -194,6 +201,7 @@ export type ExportFormat =
   /** One JSON object per line (application/x-ndjson). */
   | 'NDJSON';
 
+/** One event to publish: its type, payload and optional idempotency key. */
 export type PublishEventInput = {
   /** Send later (up to 30 days); cancellable until then. */
   deliverAt?: string | null | undefined;
@@ -205,6 +213,7 @@ export type PublishEventInput = {
   payload: unknown;
 };
 
+/** When to retry a failed delivery: the delays between attempts. */
 export type RetryPolicyInput = {
   /** Seconds before each retry, e.g. [10, 60, 600]. */
   delaysSeconds: Array<number>;
@@ -260,6 +269,7 @@ export type StatusCodeClass =
   /** The receiver answered 200-299. */
   | 'SUCCESS_2XX';
 
+/** Changes to an agent: only the fields given are changed. */
 export type UpdateAgentInput = {
   actions?: unknown;
   description?: string | null | undefined;

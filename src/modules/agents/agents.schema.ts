@@ -84,6 +84,9 @@ builder.prismaObject("AgentExecution", {
 
 const AgentInput = (name: string, required: boolean) =>
   builder.inputType(name, {
+    description: required
+      ? "A new agent: its name, payload schema, transform, actions and rate limit."
+      : "Changes to an agent: only the fields given are changed.",
     fields: (t) => ({
       name: t.string({ required }),
       description: t.string({ required: false }),
@@ -111,6 +114,7 @@ const CreatedAgent = builder.objectRef<{ agent: Agent; secret: string }>("Create
 });
 
 const ExampleSchema = builder.objectRef<(typeof EXAMPLE_PAYLOAD_SCHEMAS)[number]>("ExamplePayloadSchema").implement({
+  description: "A ready-made payload schema for a known webhook sender, to start an agent from.",
   fields: (t) => ({
     name: t.exposeString("name"),
     description: t.exposeString("description"),
@@ -121,6 +125,7 @@ const ExampleSchema = builder.objectRef<(typeof EXAMPLE_PAYLOAD_SCHEMAS)[number]
 const TestWebhookResult = builder
   .objectRef<{ statusCode: number; body: unknown; executionId: string | null }>("TestWebhookResult")
   .implement({
+    description: "What an agent's webhook URL answered to a test request sent through the API.",
     fields: (t) => ({
       statusCode: t.exposeInt("statusCode"),
       body: t.field({ type: "JSON", resolve: (result) => result.body }),
@@ -238,6 +243,7 @@ builder.mutationField("deleteAgent", (t) =>
 );
 
 const AgentSecret = builder.objectRef<{ secret: string }>("AgentSecret").implement({
+  description: "An agent's signing secret, in clear: shown by revealAgentSecret (audited) and never listed elsewhere.",
   fields: (t) => ({ secret: t.exposeString("secret") }),
 });
 

@@ -76,6 +76,7 @@ builder.queryField("apiKey", (t) =>
 );
 
 const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
+  description: "A new API key: its name, scopes and optional expiry.",
   fields: (t) => ({
     name: t.string({ description: "1-100 characters, to tell keys apart." }),
     scopes: t.field({

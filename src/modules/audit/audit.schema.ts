@@ -21,6 +21,7 @@ builder.prismaObject("AuditEntry", {
 });
 
 const AuditLogFilter = builder.inputType("AuditLogFilter", {
+  description: "Narrows the audit log; every field given must match.",
   fields: (t) => ({
     actions: t.stringList({ required: false, description: 'Only these actions, e.g. ["api_key.revoked"].' }),
     actorId: t.string({ required: false }),

@@ -160,6 +160,7 @@ const DeliveryObject = builder.prismaObject("Delivery", {
 });
 
 const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
+  description: "Narrows the delivery log; every field given must match.",
   fields: (t) => ({
     endpointId: t.id({ required: false }),
     eventId: t.id({ required: false }),
@@ -172,6 +173,7 @@ const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
 });
 
 const AttemptFilterInput = builder.inputType("DeliveryAttemptFilter", {
+  description: "Narrows the attempt log; every field given must match.",
   fields: (t) => ({
     endpointId: t.id({ required: false }),
     deliveryId: t.id({ required: false }),
@@ -249,6 +251,7 @@ const DeliveryExport = builder
     "DeliveryExport",
   )
   .implement({
+    description: "The delivery log written out as one file's text (NDJSON or CSV).",
     fields: (t) => ({
       format: t.field({ type: ExportFormatEnum, resolve: (exported) => exported.format }),
       contentType: t.exposeString("contentType"),
@@ -278,6 +281,7 @@ builder.queryField("exportDeliveries", (t) =>
 );
 
 const ErrorDetail = builder.objectRef<{ class: string; message: string }>("AttemptError").implement({
+  description: "Why an attempt got no usable answer: the kind of failure and its message.",
   fields: (t) => ({ class: t.exposeString("class"), message: t.exposeString("message") }),
 });
 
@@ -306,6 +310,7 @@ builder.mutationField("retryDelivery", (t) =>
 );
 
 const RecoverResult = builder.objectRef<{ count: number; dryRun: boolean }>("RecoverResult").implement({
+  description: "What recoverEndpoint found (and, unless dryRun, queued again).",
   fields: (t) => ({
     count: t.exposeInt("count", { description: "Failed deliveries in the window (queued again unless dryRun)." }),
     dryRun: t.exposeBoolean("dryRun"),
@@ -356,7 +361,10 @@ const TestSendToEndpoint = builder
       outcome: t.field({
         type: SendResult,
         description: "The receiver's answer, or RateLimitedError (with retryAfterSeconds) when over its test limit.",
-        errors: { types: [RateLimitedError], union: { name: "TestSendOutcome" } },
+        errors: {
+          types: [RateLimitedError],
+          union: { name: "TestSendOutcome", description: "The receiver's answer to a test send, or RateLimitedError." },
+        },
         resolve: (item) => {
           // Thrown here, the errors plugin turns it into the union's RateLimitedError member for this item alone.
           if (item.error) throw item.error;
@@ -383,6 +391,7 @@ builder.mutationField("sendTestEventToAll", (t) =>
 );
 
 const HealthWindowType = builder.objectRef<HealthWindow>("EndpointHealthWindow").implement({
+  description: "An endpoint's attempts over one time window: counts, success rate and latency percentiles.",
   fields: (t) => ({
     attempts: t.exposeInt("attempts"),
     successes: t.exposeInt("successes"),

@@ -96,6 +96,7 @@ export const EndpointType = builder.prismaObject("Endpoint", {
 });
 
 export const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
+  description: "When to retry a failed delivery: the delays between attempts.",
   fields: (t) => ({
     delaysSeconds: t.intList({ description: "Seconds before each retry, e.g. [10, 60, 600]." }),
     maxAttempts: t.int({
@@ -112,6 +113,7 @@ const endpointFields = {
 };
 
 const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
+  description: "A new endpoint that receives signed webhooks for the event types it subscribes to.",
   fields: (t) => ({
     name: t.string({ description: "Unique within the tenant." }),
     url: t.string({ description: endpointFields.url }),
@@ -159,6 +161,7 @@ const CreatedEndpoint = builder.objectRef<{ endpoint: Endpoint; secret: string }
 const RevealedSecret = builder
   .objectRef<{ secret: string; version: number; createdAt: Date }>("RevealedSecret")
   .implement({
+    description: "An endpoint's signing secret, in clear (revealEndpointSecret, audited and rate-limited).",
     fields: (t) => ({
       secret: t.exposeString("secret"),
       version: t.exposeInt("version"),
@@ -309,6 +312,7 @@ builder.mutationField("revealEndpointSecret", (t) =>
 );
 
 const RevealedHeaders = builder.objectRef<{ headers: Record<string, string> }>("RevealedEndpointHeaders").implement({
+  description: "An endpoint's custom header values, in clear (revealEndpointHeaders, audited).",
   fields: (t) => ({
     headers: t.field({ type: "JSON", description: "Header names to their values.", resolve: (r) => r.headers }),
   }),

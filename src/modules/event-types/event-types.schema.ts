@@ -26,6 +26,7 @@ const EventTypeObject = builder.prismaObject("EventType", {
 });
 
 const CreateEventTypeInput = builder.inputType("CreateEventTypeInput", {
+  description: "A new event type: its name and the JSON Schema its payloads must satisfy.",
   fields: (t) => ({
     name: t.string({ description: "1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant." }),
     description: t.string({ required: false }),

@@ -25,6 +25,7 @@ export const EventObject = builder.prismaObject("Event", {
 });
 
 const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implement({
+  description: "The outcome of publishing one event: the event and how many deliveries it made.",
   fields: (t) => ({
     event: t.field({ type: EventObject, resolve: (published) => published.event }),
     deliveryCount: t.exposeInt("deliveryCount", {
@@ -38,10 +39,12 @@ const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implem
 });
 
 const PublishedEvents = builder.objectRef<{ results: PublishedEvent[] }>("PublishedEvents").implement({
+  description: "The outcome of a batch publish, one result per event in the order sent.",
   fields: (t) => ({ results: t.field({ type: [PublishResult], resolve: (batch) => batch.results }) }),
 });
 
 const PublishEventInput = builder.inputType("PublishEventInput", {
+  description: "One event to publish: its type, payload and optional idempotency key.",
   fields: (t) => ({
     eventType: t.string({ description: "A registered, unarchived event type; the payload must satisfy its schema." }),
     payload: t.field({ type: "JSON", description: "Any JSON value, at most 256 KB." }),

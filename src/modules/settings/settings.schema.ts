@@ -81,6 +81,7 @@ interface SettingsView {
 }
 
 const SettingsType = builder.objectRef<SettingsView>("Settings").implement({
+  description: "Settings as the caller may see them: the instance's (operators) and the caller's tenant's.",
   fields: (t) => ({
     instance: t.field({ type: InstanceSettingsType, resolve: (settings) => settings.instance }),
     tenant: t.field({ type: TenantSettingsType, resolve: (settings) => settings.tenant }),

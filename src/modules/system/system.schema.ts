@@ -17,6 +17,7 @@ const Heartbeat = builder.objectRef<HeartbeatShape>("Heartbeat").implement({
 });
 
 const ServerInfo = builder.objectRef<{ version: string; startedAt: Date }>("ServerInfo").implement({
+  description: "The running server: its version and when it started.",
   fields: (t) => ({
     version: t.exposeString("version"),
     startedAt: t.expose("startedAt", { type: "DateTime" }),

@@ -37,7 +37,23 @@ function typeDescription(config: PothosTypeConfig): string | undefined {
   return undefined;
 }
 
+/** Fields every object type has, described once. A module's own description wins. */
+const COMMON_FIELDS: Record<string, string> = {
+  id: "This object's id: opaque, pass it back as it is to the fields that take one.",
+  createdAt: "When it was created (ISO 8601, UTC).",
+  updatedAt: "When it last changed (ISO 8601, UTC).",
+};
+
+/** Arguments many root fields share, described once. */
+const COMMON_ARGUMENTS: Record<string, string> = {
+  id: "The id of the object to read or change. Another tenant's id answers NOT_FOUND, exactly like a missing one.",
+  input: "The values to set; the input type describes each one and its limits.",
+  filter: "Only the items that match every field given; all items when omitted.",
+};
+
 function fieldDescription(parentType: string, field: string): string | undefined {
+  if (!parentType.endsWith("Connection") && !parentType.endsWith("Edge") && COMMON_FIELDS[field])
+    return COMMON_FIELDS[field];
   if (parentType === "PageInfo") return PAGE_INFO_FIELDS[field];
   if (parentType.endsWith("Connection")) {
     if (field === "edges") return "The items of this page, each with its cursor.";
@@ -80,12 +96,19 @@ export class GenericDescriptionsPlugin<Types extends SchemaTypes> extends BasePl
   }
 
   override onOutputFieldConfig(fieldConfig: PothosOutputFieldConfig<Types>): PothosOutputFieldConfig<Types> {
+    const args = { ...fieldConfig.args };
+    for (const [name, arg] of Object.entries(args))
+      if (!arg.description && COMMON_ARGUMENTS[name]) args[name] = { ...arg, description: COMMON_ARGUMENTS[name] };
     if (fieldConfig.description) {
       const access = ROOT_TYPES.has(fieldConfig.parentType) ? accessSentence(fieldConfig.pothosOptions) : undefined;
-      return access ? { ...fieldConfig, description: `${fieldConfig.description} ${access}` } : fieldConfig;
+      return {
+        ...fieldConfig,
+        args,
+        description: access ? `${fieldConfig.description} ${access}` : fieldConfig.description,
+      };
     }
     const description = fieldDescription(fieldConfig.parentType, fieldConfig.name);
-    return description ? { ...fieldConfig, description } : fieldConfig;
+    return { ...fieldConfig, args, ...(description ? { description } : {}) };
   }
 }
 

@@ -53,8 +53,11 @@ export type AuthMethod =
   /** A session token from createSession. */
   | 'SESSION';
 
+/** What a console event records; `data` holds the details of each kind. */
 export type ConsoleEventKind =
+  /** An API key was created (data.name). */
   | 'API_KEY_CREATED'
+  /** An API key was revoked (data.name). */
   | 'API_KEY_REVOKED'
   /** An API key authenticated a request (at most once per key per 10 s). */
   | 'API_KEY_USED'
@@ -66,6 +69,7 @@ export type ConsoleEventKind =
   | 'DELIVERY_DEAD'
   /** By a person, or automatically (data.reason). */
   | 'ENDPOINT_DISABLED'
+  /** An endpoint was enabled again (enableEndpoint). */
   | 'ENDPOINT_ENABLED'
   /** An agent execution changed status (data.status). */
   | 'EXECUTION_UPDATED'

@@ -145,6 +145,7 @@ function fields(input: Record<string, unknown>) {
 builder.queryField("agents", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaConnection(
     {
+      description: "The caller's agents, newest first.",
       type: "Agent",
       cursor: "id",
       ...pageSize({ defaultSize: 20, maxSize: 100 }),
@@ -162,6 +163,7 @@ builder.queryField("agents", (t) =>
 
 builder.queryField("agent", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaField({
+    description: "One agent of the caller's tenant.",
     type: "Agent",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -196,6 +198,7 @@ builder.queryField("agentExecutions", (t) =>
 
 builder.queryField("agentExecution", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaField({
+    description: "One execution of one of the caller's agents.",
     type: "AgentExecution",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -213,6 +216,7 @@ builder.queryField("examplePayloadSchemas", (t) =>
 
 builder.mutationField("createAgent", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
+    description: "Creates an agent with its own webhook URL; the answer carries its signing secret, shown this once.",
     type: CreatedAgent,
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateAgentInput }) },
@@ -225,6 +229,7 @@ builder.mutationField("createAgent", (t) =>
 // preload), and the tests fail on an unused query.
 builder.mutationField("updateAgent", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
+    description: "Changes an agent: only the fields given in input change.",
     type: AgentObject,
     errors: { types: [ValidationError, ConflictError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateAgentInput }) },
@@ -235,6 +240,7 @@ builder.mutationField("updateAgent", (t) =>
 
 builder.mutationField("deleteAgent", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
+    description: "Deletes an agent: its webhook URL answers 404 from then on.",
     type: AgentObject,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },

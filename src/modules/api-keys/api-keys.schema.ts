@@ -68,6 +68,7 @@ builder.queryField("apiKeys", (t) =>
 
 builder.queryField("apiKey", (t) =>
   t.withAuth({ scope: "keys:read" }).prismaField({
+    description: "One API key of the caller's tenant (never its secret).",
     type: "ApiKey",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -101,6 +102,8 @@ const CreatedApiKey = builder.objectRef<{ apiKey: ApiKey; token: string }>("Crea
 
 builder.mutationField("createApiKey", (t) =>
   t.withAuth({ scope: "keys:write" }).field({
+    description:
+      "Creates an API key with the given scopes (at most the caller's own); the answer carries the token, shown this once.",
     type: CreatedApiKey,
     errors: { types: [ValidationError, ForbiddenError] },
     args: { input: t.arg({ type: CreateApiKeyInput }) },

@@ -239,6 +239,7 @@ builder.queryField("deliveryAttempts", (t) =>
 
 builder.queryField("delivery", (t) =>
   t.withAuth({ scope: "deliveries:read" }).prismaField({
+    description: "One delivery (an event to one endpoint) with its attempts.",
     type: "Delivery",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },

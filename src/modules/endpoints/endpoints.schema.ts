@@ -215,6 +215,7 @@ builder.queryField("endpoints", (t) =>
 
 builder.queryField("endpoint", (t) =>
   t.withAuth({ scope: "endpoints:read" }).field({
+    description: "One endpoint of the caller's tenant.",
     type: EndpointType,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -224,6 +225,8 @@ builder.queryField("endpoint", (t) =>
 
 builder.mutationField("createEndpoint", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description:
+      "Creates an endpoint; the answer carries its signing secret, shown this once (revealEndpointSecret shows it later).",
     type: CreatedEndpoint,
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateEndpointInput }) },
@@ -248,6 +251,7 @@ builder.mutationField("createEndpoint", (t) =>
 
 builder.mutationField("updateEndpoint", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description: "Changes an endpoint: only the fields given in input change.",
     type: EndpointType,
     errors: { types: [ValidationError, ConflictError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateEndpointInput }) },

@@ -64,6 +64,7 @@ builder.queryField("eventTypes", (t) =>
 
 builder.queryField("eventType", (t) =>
   t.withAuth({ scope: "endpoints:read" }).prismaField({
+    description: "One event type of the caller's tenant.",
     type: "EventType",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -75,6 +76,7 @@ builder.queryField("eventType", (t) =>
 // has no relations to preload), and the tests fail on an unused query.
 builder.mutationField("createEventType", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description: "Registers an event type and the JSON Schema its payloads must satisfy.",
     type: EventTypeObject,
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateEventTypeInput }) },
@@ -89,6 +91,8 @@ builder.mutationField("createEventType", (t) =>
 
 builder.mutationField("updateEventType", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description:
+      "Changes an event type's description or schema; payloads published from then on are checked against the new schema.",
     type: EventTypeObject,
     errors: { types: [ValidationError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateEventTypeInput }) },

@@ -106,6 +106,7 @@ builder.mutationField("cancelScheduledEvent", (t) =>
 
 builder.queryField("event", (t) =>
   t.withAuth({ scope: "deliveries:read" }).field({
+    description: "One published event of the caller's tenant.",
     type: EventObject,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },

@@ -22,15 +22,25 @@ export const ApiKeyType = builder.prismaObject("ApiKey", {
   description: "An API credential. Its secret is shown once, at creation; listings show a mask.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    name: t.exposeString("name"),
+    name: t.exposeString("name", {
+      description: "The key's name, to tell keys apart (1-100 characters).",
+    }),
     prefix: t.string({
       description: "The start of the key, e.g. sp_1a2b3c4d.",
       resolve: (key) => displayPrefix(key.id),
     }),
     lastChars: t.exposeString("lastChars", { description: "The key's last four characters." }),
-    maskedKey: t.string({ resolve: (key) => `${displayPrefix(key.id)}…${key.lastChars}` }),
-    scopes: t.field({ type: [ScopeEnum], resolve: (key) => key.scopes.filter(isScope) }),
+    maskedKey: t.string({
+      description: "The key as listings show it: its prefix, an ellipsis and its last four characters.",
+      resolve: (key) => `${displayPrefix(key.id)}…${key.lastChars}`,
+    }),
+    scopes: t.field({
+      description: "What the key may do; `admin` implies every scope but `instance:admin`.",
+      type: [ScopeEnum],
+      resolve: (key) => key.scopes.filter(isScope),
+    }),
     status: t.field({
+      description: "Whether the key still authenticates: ACTIVE, EXPIRED or REVOKED.",
       type: ApiKeyStatus,
       resolve: (key) =>
         key.revokedAt ? "REVOKED" : key.expiresAt && key.expiresAt <= new Date() ? "EXPIRED" : "ACTIVE",
@@ -41,8 +51,16 @@ export const ApiKeyType = builder.prismaObject("ApiKey", {
       nullable: true,
       description: "Updated at most once a minute.",
     }),
-    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true }),
-    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
+    expiresAt: t.expose("expiresAt", {
+      description: "When the key stops working; null for a key that does not expire.",
+      type: "DateTime",
+      nullable: true,
+    }),
+    revokedAt: t.expose("revokedAt", {
+      description: "When the key was revoked; null while it is not.",
+      type: "DateTime",
+      nullable: true,
+    }),
   }),
 });
 

@@ -254,13 +254,23 @@ const DeliveryExport = builder
   .implement({
     description: "The delivery log written out as one file's text (NDJSON or CSV).",
     fields: (t) => ({
-      format: t.field({ type: ExportFormatEnum, resolve: (exported) => exported.format }),
-      contentType: t.exposeString("contentType"),
-      rowCount: t.exposeInt("rowCount"),
+      format: t.field({
+        description: "The format of `data`: NDJSON or CSV.",
+        type: ExportFormatEnum,
+        resolve: (exported) => exported.format,
+      }),
+      contentType: t.exposeString("contentType", {
+        description: "The MIME type of `data`, for saving it as a file.",
+      }),
+      rowCount: t.exposeInt("rowCount", {
+        description: "How many deliveries `data` holds.",
+      }),
       truncated: t.exposeBoolean("truncated", {
         description: `True when the rows asked for came to more than ${MAX_EXPORT_BYTES / 1024 / 1024} MB and the export stopped before the first row that did not fit: narrow the filter (until) to read on.`,
       }),
-      data: t.exposeString("data"),
+      data: t.exposeString("data", {
+        description: "The export's text: one delivery per line (NDJSON) or row (CSV), newest first.",
+      }),
     }),
   });
 
@@ -283,7 +293,15 @@ builder.queryField("exportDeliveries", (t) =>
 
 const ErrorDetail = builder.objectRef<{ class: string; message: string }>("AttemptError").implement({
   description: "Why an attempt got no usable answer: the kind of failure and its message.",
-  fields: (t) => ({ class: t.exposeString("class"), message: t.exposeString("message") }),
+  fields: (t) => ({
+    class: t.exposeString("class", {
+      description:
+        "The kind of failure: timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
+    }),
+    message: t.exposeString("message", {
+      description: "The failure as the HTTP client reported it.",
+    }),
+  }),
 });
 
 const SendResult = builder.objectRef<SendReport>("SendResult").implement({

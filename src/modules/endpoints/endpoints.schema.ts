@@ -25,9 +25,18 @@ export const RetryPolicy = builder
   .implement({
     description: "When failed deliveries are tried again: the first attempt is immediate, then one retry per delay.",
     fields: (t) => ({
-      delaysSeconds: t.field({ type: ["Int"], resolve: (policy) => [...policy.delays] }),
-      maxAttempts: t.int({ resolve: (policy) => policy.delays.length + 1 }),
-      isDefault: t.exposeBoolean("isDefault"),
+      delaysSeconds: t.field({
+        description: "Seconds before each retry after a failed attempt, in order.",
+        type: ["Int"],
+        resolve: (policy) => [...policy.delays],
+      }),
+      maxAttempts: t.int({
+        description: "Attempts in all: the first one and one per delay.",
+        resolve: (policy) => policy.delays.length + 1,
+      }),
+      isDefault: t.exposeBoolean("isDefault", {
+        description: "True when the endpoint uses the instance's default policy rather than its own.",
+      }),
     }),
   });
 

@@ -15,11 +15,23 @@ const EventTypeObject = builder.prismaObject("EventType", {
   description: "A kind of event. With a schema, every published payload must satisfy it.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    name: t.exposeString("name"),
-    description: t.exposeString("description", { nullable: true }),
+    name: t.exposeString("name", {
+      description: "The name events are published under, e.g. invoice.paid; unique in the tenant.",
+    }),
+    description: t.exposeString("description", {
+      description: "What the event means, for the people who subscribe to it.",
+      nullable: true,
+    }),
     schema: t.expose("schema", { type: "JSON", nullable: true, description: "JSON Schema, draft 2020-12." }),
-    archived: t.boolean({ resolve: (eventType) => eventType.archivedAt !== null }),
-    archivedAt: t.expose("archivedAt", { type: "DateTime", nullable: true }),
+    archived: t.boolean({
+      description: "True once archived: no new events of this type can be published.",
+      resolve: (eventType) => eventType.archivedAt !== null,
+    }),
+    archivedAt: t.expose("archivedAt", {
+      description: "When it was archived; null while it is not.",
+      type: "DateTime",
+      nullable: true,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),

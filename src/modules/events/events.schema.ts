@@ -14,12 +14,32 @@ export const EventObject = builder.prismaObject("Event", {
   description: "A published event. Every delivery of it carries webhook-id = messageId.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    messageId: t.string({ resolve: (event) => messageId(event.id) }),
-    eventType: t.exposeString("eventType"),
-    payload: t.expose("payload", { type: "JSON" }),
-    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
-    deliverAt: t.expose("deliverAt", { type: "DateTime", nullable: true }),
-    cancelledAt: t.expose("cancelledAt", { type: "DateTime", nullable: true }),
+    messageId: t.string({
+      description: "The webhook-id header its deliveries carry (Standard Webhooks), the same for every attempt.",
+      resolve: (event) => messageId(event.id),
+    }),
+    eventType: t.exposeString("eventType", {
+      description: "The event type's name.",
+    }),
+    payload: t.expose("payload", {
+      description: "The JSON body sent to every subscribed endpoint.",
+      type: "JSON",
+    }),
+    idempotencyKey: t.exposeString("idempotencyKey", {
+      description:
+        "The key given at publish time; publishing again with it within 24 h returns this event instead of a new one.",
+      nullable: true,
+    }),
+    deliverAt: t.expose("deliverAt", {
+      description: "When the event is due to go out, if it was published for later; null for at once.",
+      type: "DateTime",
+      nullable: true,
+    }),
+    cancelledAt: t.expose("cancelledAt", {
+      description: "When a scheduled event was cancelled before going out; null otherwise.",
+      type: "DateTime",
+      nullable: true,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });

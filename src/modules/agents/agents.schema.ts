@@ -42,13 +42,31 @@ const AgentObject = builder.prismaObject("Agent", {
   description: "Receives webhooks at its own URL, verifies and validates them, and runs its actions.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    name: t.exposeString("name"),
-    description: t.exposeString("description", { nullable: true }),
-    status: t.expose("status", { type: AgentStatusEnum }),
-    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${agent.id}/webhook` }),
+    name: t.exposeString("name", {
+      description: "The agent's name, unique in the tenant.",
+    }),
+    description: t.exposeString("description", {
+      description: "What the agent is for; null when not given.",
+      nullable: true,
+    }),
+    status: t.expose("status", {
+      description: "Whether the webhook URL accepts requests (only ACTIVE does).",
+      type: AgentStatusEnum,
+    }),
+    webhookUrl: t.string({
+      description: "Where senders POST webhooks for this agent, built from the instance's public URL.",
+      resolve: (agent) => `${publicUrl()}/agents/${agent.id}/webhook`,
+    }),
     // Stored with the secret: listing agents decrypts nothing.
-    maskedSecret: t.string({ resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK }),
-    payloadSchema: t.expose("payloadSchema", { type: "JSON", nullable: true }),
+    maskedSecret: t.string({
+      description: "The agent's signing secret, masked; revealAgentSecret shows it in full.",
+      resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK,
+    }),
+    payloadSchema: t.expose("payloadSchema", {
+      description: "The JSON Schema an accepted payload must satisfy (400 otherwise); null accepts any JSON.",
+      type: "JSON",
+      nullable: true,
+    }),
     transform: t.exposeString("transform", {
       nullable: true,
       description: "A JSONata expression applied to the payload.",
@@ -58,7 +76,9 @@ const AgentObject = builder.prismaObject("Agent", {
       description:
         'The actions run for each accepted webhook, in order, e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }].',
     }),
-    rateLimitPerMinute: t.exposeInt("rateLimitPerMinute"),
+    rateLimitPerMinute: t.exposeInt("rateLimitPerMinute", {
+      description: "Verified requests accepted per minute; more answer 429.",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
@@ -108,8 +128,14 @@ const CreatedAgent = builder.objectRef<{ agent: Agent; secret: string }>("Create
   description: "A new agent with its HMAC secret, shown in full this once.",
   fields: (t) => ({
     // Already read by createAgent: a plain field (a prismaField's query would go unused, and Pothos warns of it).
-    agent: t.field({ type: AgentObject, resolve: (created) => created.agent }),
-    secret: t.exposeString("secret"),
+    agent: t.field({
+      description: "The new agent.",
+      type: AgentObject,
+      resolve: (created) => created.agent,
+    }),
+    secret: t.exposeString("secret", {
+      description: "The agent's signing secret in full, shown this once (revealAgentSecret shows it again, audited).",
+    }),
   }),
 });
 

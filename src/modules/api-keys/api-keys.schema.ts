@@ -113,7 +113,11 @@ const CreateApiKeyInput = builder.inputType("CreateApiKeyInput", {
 const CreatedApiKey = builder.objectRef<{ apiKey: ApiKey; token: string }>("CreatedApiKey").implement({
   description: "A new key with its secret. Store the secret now: it is not kept and cannot be shown again.",
   fields: (t) => ({
-    apiKey: t.field({ type: ApiKeyType, resolve: (created) => created.apiKey }),
+    apiKey: t.field({
+      description: "The new key's record (never its secret).",
+      type: ApiKeyType,
+      resolve: (created) => created.apiKey,
+    }),
     secret: t.exposeString("token", { description: "The full key, sent as `Authorization: Bearer <secret>`." }),
   }),
 });

@@ -45,8 +45,12 @@ const SecretSummary = builder
   .implement({
     description: "The current signing secret, masked. revealEndpointSecret shows it in full.",
     fields: (t) => ({
-      masked: t.exposeString("masked"),
-      version: t.exposeInt("version"),
+      masked: t.exposeString("masked", {
+        description: "The secret, masked.",
+      }),
+      version: t.exposeInt("version", {
+        description: "The secret's version: 1 at creation, one more at each rotation.",
+      }),
       createdAt: t.expose("createdAt", { type: "DateTime" }),
     }),
   });
@@ -55,35 +59,56 @@ export const EndpointType = builder.prismaObject("Endpoint", {
   description: "A subscriber URL that receives signed deliveries of the event types it asks for.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    name: t.exposeString("name"),
+    name: t.exposeString("name", {
+      description: "The endpoint's name, unique in the tenant.",
+    }),
     url: t.string({
       description: "The delivery URL; credentials in it (from before they were refused) are masked: user:****@.",
       resolve: (endpoint) => maskUrlCredentials(endpoint.url),
     }),
-    description: t.exposeString("description", { nullable: true }),
+    description: t.exposeString("description", {
+      description: "What the endpoint is for; null when not given.",
+      nullable: true,
+    }),
     eventTypes: t.exposeStringList("eventTypes", { description: "Event type names received; empty means all." }),
     headers: t.field({
       type: "JSON",
       description: `Extra request headers sent with every delivery: names in full, values masked ("${HEADER_VALUE_MASK}"; encrypted at rest). revealEndpointHeaders shows the values. Sending a masked value back in updateEndpoint keeps the stored one.`,
       resolve: (endpoint) => maskedHeaders(endpoint),
     }),
-    timeoutMs: t.exposeInt("timeoutMs"),
+    timeoutMs: t.exposeInt("timeoutMs", {
+      description: "How long one attempt may take, in milliseconds (1000 to 30000) before it fails as a timeout.",
+    }),
     retryPolicy: t.field({
+      description: "When failed deliveries to it are retried.",
       type: RetryPolicy,
       resolve: (endpoint) => ({
         delays: effectiveDelays(endpoint),
         isDefault: !endpoint.retryPolicyCustom,
       }),
     }),
-    verifyTls: t.exposeBoolean("verifyTls"),
+    verifyTls: t.exposeBoolean("verifyTls", {
+      description: "Whether the receiver's TLS certificate is verified; false is flagged in `warnings`.",
+    }),
     warnings: t.stringList({
       description: "Risky settings to show next to the endpoint, e.g. TLS verification switched off.",
       resolve: (endpoint) => (endpoint.verifyTls ? [] : ["TLS certificate verification is disabled for this endpoint"]),
     }),
-    enabled: t.exposeBoolean("enabled"),
-    disabledReason: t.exposeString("disabledReason", { nullable: true }),
-    disabledAt: t.expose("disabledAt", { type: "DateTime", nullable: true }),
+    enabled: t.exposeBoolean("enabled", {
+      description:
+        "False while deliveries to it are stopped (disableEndpoint, or automatically after repeated failures).",
+    }),
+    disabledReason: t.exposeString("disabledReason", {
+      description: "Why it was disabled (by a person, or the automatic reason); null while enabled.",
+      nullable: true,
+    }),
+    disabledAt: t.expose("disabledAt", {
+      description: "When it was disabled; null while enabled.",
+      type: "DateTime",
+      nullable: true,
+    }),
     secret: t.field({
+      description: "Its current signing secret, masked, with its version.",
       type: SecretSummary,
       // The newest secret's stored mask, loaded with the endpoint (one query for a whole page): nothing is decrypted.
       select: {
@@ -162,8 +187,15 @@ const UpdateEndpointInput = builder.inputType("UpdateEndpointInput", {
 const CreatedEndpoint = builder.objectRef<{ endpoint: Endpoint; secret: string }>("CreatedEndpoint").implement({
   description: "A new endpoint with its signing secret, shown in full this once.",
   fields: (t) => ({
-    endpoint: t.field({ type: EndpointType, resolve: (created) => created.endpoint }),
-    secret: t.exposeString("secret"),
+    endpoint: t.field({
+      description: "The new endpoint.",
+      type: EndpointType,
+      resolve: (created) => created.endpoint,
+    }),
+    secret: t.exposeString("secret", {
+      description:
+        "The endpoint's signing secret in full, shown this once (revealEndpointSecret shows it again, audited).",
+    }),
   }),
 });
 
@@ -172,8 +204,12 @@ const RevealedSecret = builder
   .implement({
     description: "An endpoint's signing secret, in clear (revealEndpointSecret, audited and rate-limited).",
     fields: (t) => ({
-      secret: t.exposeString("secret"),
-      version: t.exposeInt("version"),
+      secret: t.exposeString("secret", {
+        description: "The signing secret in full (whsec_...).",
+      }),
+      version: t.exposeInt("version", {
+        description: "The secret's version: 1 at creation, one more at each rotation.",
+      }),
       createdAt: t.expose("createdAt", { type: "DateTime" }),
     }),
   });
@@ -183,9 +219,16 @@ const RotatedSecret = builder
   .implement({
     description: "The new secret, shown once. Until previousExpiresAt deliveries carry signatures for both.",
     fields: (t) => ({
-      secret: t.exposeString("secret"),
-      version: t.exposeInt("version"),
-      previousExpiresAt: t.expose("previousExpiresAt", { type: "DateTime" }),
+      secret: t.exposeString("secret", {
+        description: "The new signing secret in full, shown this once.",
+      }),
+      version: t.exposeInt("version", {
+        description: "The new secret's version.",
+      }),
+      previousExpiresAt: t.expose("previousExpiresAt", {
+        description: "Until then deliveries are signed with both the previous and the new secret.",
+        type: "DateTime",
+      }),
     }),
   });
 

@@ -6,9 +6,10 @@
  *   tsx src/scripts/schema-breaking.ts                          check (npm run check:breaking)
  *   tsx src/scripts/schema-breaking.ts --acknowledge "reason"   list every current breaking change as acknowledged
  *
- * The base is SCHEMA_BASE_REF when set, else the first of `main` and `origin/main` that git knows. A checkout with
- * neither (a shallow CI clone of main itself) compares with HEAD's own copy of the file, so the check passes there;
- * on main after a merge the two are the same file and it passes too.
+ * The base is SCHEMA_BASE_REF when set, else the first of `main` and `origin/main` that git knows, and the file is
+ * read at the merge base of HEAD and that branch (the branch's own changes, not what main gained since). A checkout
+ * with neither (a shallow CI clone of main itself) compares with HEAD's own copy of the file, so the check passes
+ * there; on main the merge base is HEAD and it passes too.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -53,10 +54,14 @@ function readAcknowledged(): Acknowledged[] {
   return JSON.parse(readFileSync(acknowledgedFile, "utf8")) as Acknowledged[];
 }
 
-const ref = baseRef();
+// The branch's own changes: compared with where it left main (the merge base), so that what main gained since is
+// not read as this branch taking it away. On main itself the merge base is HEAD.
+const base = baseRef();
+const ref = git(["merge-base", "HEAD", base])?.trim() || base;
+const label = ref === base ? base : `${base} (merge base ${ref.slice(0, 8)})`;
 const before = git(["show", `${ref}:${SCHEMA_PATH}`]);
 if (before === null) {
-  process.stdout.write(`no ${SCHEMA_PATH} at ${ref}: nothing to compare with\n`);
+  process.stdout.write(`no ${SCHEMA_PATH} at ${label}: nothing to compare with\n`);
   process.exit(0);
 }
 const changes: Change[] = await diff(
@@ -79,7 +84,7 @@ if (process.argv.includes("--acknowledge")) {
     .filter((change) => !known.has(keyOf(change)))
     .map((change) => ({ type: change.type, path: change.path ?? "", message: change.message, reason }));
   writeFileSync(acknowledgedFile, `${JSON.stringify([...kept, ...added], null, 2)}\n`);
-  process.stdout.write(`acknowledged ${added.length} breaking change(s) against ${ref} in ${acknowledgedFile}\n`);
+  process.stdout.write(`acknowledged ${added.length} breaking change(s) against ${label} in ${acknowledgedFile}\n`);
   process.exit(0);
 }
 
@@ -89,7 +94,7 @@ for (const change of dangerous) process.stdout.write(`dangerous: ${change.messag
 for (const change of breaking.filter((change) => acknowledged.has(keyOf(change))))
   process.stdout.write(`breaking, acknowledged: ${change.message}\n`);
 if (unacknowledged.length > 0) {
-  process.stderr.write(`${unacknowledged.length} breaking change(s) to the schema since ${ref}:\n`);
+  process.stderr.write(`${unacknowledged.length} breaking change(s) to the schema since ${label}:\n`);
   for (const change of unacknowledged)
     process.stderr.write(`  ${change.type} ${change.path ?? ""}: ${change.message}\n`);
   process.stderr.write(
@@ -98,5 +103,5 @@ if (unacknowledged.length > 0) {
   process.exit(1);
 }
 process.stdout.write(
-  `no unacknowledged breaking changes since ${ref} (${changes.length} change(s), ${breaking.length} breaking)\n`,
+  `no unacknowledged breaking changes since ${label} (${changes.length} change(s), ${breaking.length} breaking)\n`,
 );

@@ -11,6 +11,8 @@ import type PrismaTypes from "./generated/pothos-types.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { AuthenticatedContext, GraphQLContext } from "./graphql/context.js";
 import { fieldCost, LIST_COST_MULTIPLIER } from "./graphql/cost.js";
+import GenericDescriptionsPlugin from "./graphql/generic-descriptions.js";
+import PaginationPlugin from "./graphql/pagination.js";
 import StorableInputPlugin from "./graphql/storable-input-plugin.js";
 import { type NodeType, parseGlobalId, toGlobalId } from "./lib/ids.js";
 import { grants, type Scope } from "./modules/identity/scopes.js";
@@ -49,8 +51,18 @@ export const builder = new SchemaBuilder<{
   DefaultInputFieldRequiredness: true;
 }>({
   // scope-auth first, so that no other plugin's wrapper runs before authorization; storable-input after errors, so
-  // that its refusals become the typed ValidationError of fields that declare one.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, StorableInputPlugin, RelayPlugin, PrismaPlugin, ComplexityPlugin],
+  // that its refusals become the typed ValidationError of fields that declare one; pagination checks connections'
+  // paging arguments before their resolvers (src/graphql/pagination.ts).
+  plugins: [
+    ScopeAuthPlugin,
+    ErrorsPlugin,
+    StorableInputPlugin,
+    PaginationPlugin,
+    RelayPlugin,
+    PrismaPlugin,
+    ComplexityPlugin,
+    GenericDescriptionsPlugin,
+  ],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {
@@ -106,6 +118,15 @@ export const builder = new SchemaBuilder<{
 builder.addScalarType("DateTime", DateTimeResolver);
 builder.addScalarType("JSON", JSONResolver);
 
-builder.queryType({ authScopes: { authenticated: true } });
-builder.mutationType({ authScopes: { authenticated: true } });
-builder.subscriptionType({ authScopes: { authenticated: true } });
+builder.queryType({
+  description: "Reads. Every field needs an API key or session; each says which scope it needs.",
+  authScopes: { authenticated: true },
+});
+builder.mutationType({
+  description: "Changes. Every field needs an API key or session; each says which scope it needs.",
+  authScopes: { authenticated: true },
+});
+builder.subscriptionType({
+  description: "Live updates over WebSocket (graphql-ws, same path as HTTP); the same credentials and scopes as reads.",
+  authScopes: { authenticated: true },
+});

@@ -6,6 +6,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
  */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: "signalpost_" });
+// prom-client also adds three gauges named `..._total`, a suffix Prometheus reserves for counters (`promtool check
+// metrics` refuses them). Each only sums its labelled gauge (`signalpost_nodejs_active_handles{type}` and so on), so
+// they go: `sum(signalpost_nodejs_active_handles)` gives the same number.
+for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+  registry.removeSingleMetric(`signalpost_${name}`);
 
 export const deliveriesTotal = new Counter({
   name: "signalpost_deliveries_total",

@@ -127,7 +127,7 @@ describe("API keys", () => {
     expect(page2.data?.apiKeys.pageInfo.hasNextPage).toBe(false);
   });
 
-  it("caps a page at 100 keys however many are asked for", async () => {
+  it("serves at most 100 keys a page, and refuses a larger page with the limit instead of shortening it", async () => {
     const { tenant, headers } = await seed.tenantWithKey();
     await prisma.apiKey.createMany({
       data: Array.from({ length: 101 }, (_, i) => ({
@@ -138,9 +138,11 @@ describe("API keys", () => {
         scopes: ["admin"],
       })),
     });
+    const refused = await execute(LIST, { first: 1000 }, headers);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", argument: "first", limit: 100 });
     const result = await execute<{ apiKeys: { edges: unknown[]; pageInfo: { hasNextPage: boolean } } }>(
       LIST,
-      { first: 1000 },
+      { first: 100 },
       headers,
     );
     expect(result.data?.apiKeys.edges).toHaveLength(100);

@@ -3,6 +3,7 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { runSignalpost, servingPort } from "../support/process.js";
+import { findPromtool, promtoolCheckMetrics } from "../support/promtool.js";
 import { seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
@@ -15,6 +16,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+const promtool = findPromtool();
+if (promtool.skipReason) console.warn(`metric-name check skipped: ${promtool.skipReason}`);
 const firstMetricsPort = await freePort();
 const common = {
   DATABASE_URL: process.env.DATABASE_URL,
@@ -131,6 +134,20 @@ describe("an api process and a worker process on one database", () => {
       "the console line",
     );
     await client.dispose();
+  });
+
+  it.skipIf(promtool.skipReason)("serves metric names that Prometheus' own checker accepts", async () => {
+    // After the first test, histograms, labelled counters and the queue gauges all have samples to check.
+    const text = await until(
+      async () => (await fetch(`http://127.0.0.1:${firstMetricsPort}/metrics`)).text(),
+      (body) => body.includes("signalpost_graphql_request_duration_seconds_count"),
+      "metrics with the first test's queries",
+    );
+    const checked = await promtoolCheckMetrics(promtool.path as string, text);
+    expect(checked.output.trim(), "promtool check metrics").toBe("");
+    expect(checked.code).toBe(0);
+    expect(text).not.toMatch(/^signalpost_nodejs_active_\w+_total/m);
+    expect(text).toMatch(/^signalpost_nodejs_active_handles\{/m);
   });
 
   it("serves /metrics as Prometheus text and moves the listener when the setting changes", async () => {

@@ -4,6 +4,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Whether an agent's webhook URL accepts requests. */
 export type AgentStatus =
   /** Accepting webhooks. */
   | 'ACTIVE'
@@ -14,16 +15,25 @@ export type AgentStatus =
   /** Paused: its URL answers 403. */
   | 'SUSPENDED';
 
+/** Whether an API key still authenticates. */
 export type ApiKeyStatus =
+  /** Valid: requests with it are accepted. */
   | 'ACTIVE'
+  /** Its expiresAt has passed: refused with UNAUTHENTICATED. */
   | 'EXPIRED'
+  /** Revoked (revokeApiKey): refused with UNAUTHENTICATED. */
   | 'REVOKED';
 
+/** What started a delivery attempt. */
 export type AttemptTrigger =
+  /** A retry asked for through the API (retryDelivery, recoverEndpoint). */
   | 'MANUAL'
+  /** The first attempt or a retry, sent by a worker on schedule. */
   | 'SCHEDULED'
+  /** A test send (sendTestWebhook): no event or delivery behind it. */
   | 'TEST';
 
+/** Narrows the audit log; every field given must match. */
 export type AuditLogFilter = {
   /** Only these actions, e.g. ["api_key.revoked"]. */
   actions?: Array<string> | null | undefined;
@@ -34,14 +44,20 @@ export type AuditLogFilter = {
   until?: string | null | undefined;
 };
 
+/** How the caller authenticated. */
 export type AuthMethod =
+  /** An API key (sp_...). */
   | 'API_KEY'
   /** A token from the configured identity provider. */
   | 'EXTERNAL'
+  /** A session token from createSession. */
   | 'SESSION';
 
+/** What a console event records; `data` holds the details of each kind. */
 export type ConsoleEventKind =
+  /** An API key was created (data.name). */
   | 'API_KEY_CREATED'
+  /** An API key was revoked (data.name). */
   | 'API_KEY_REVOKED'
   /** An API key authenticated a request (at most once per key per 10 s). */
   | 'API_KEY_USED'
@@ -53,6 +69,7 @@ export type ConsoleEventKind =
   | 'DELIVERY_DEAD'
   /** By a person, or automatically (data.reason). */
   | 'ENDPOINT_DISABLED'
+  /** An endpoint was enabled again (enableEndpoint). */
   | 'ENDPOINT_ENABLED'
   /** An agent execution changed status (data.status). */
   | 'EXECUTION_UPDATED'
@@ -69,6 +86,7 @@ export type ConsoleEventKind =
   /** A test event was sent to an endpoint (data.statusCode, data.succeeded). */
   | 'TEST_SENT';
 
+/** A new agent: its name, payload schema, transform, actions and rate limit. */
 export type CreateAgentInput = {
   actions?: unknown;
   description?: string | null | undefined;
@@ -83,6 +101,7 @@ export type CreateAgentInput = {
   transform?: string | null | undefined;
 };
 
+/** A new API key: its name, scopes and optional expiry. */
 export type CreateApiKeyInput = {
   /** Within 5 years; never expires when omitted. */
   expiresAt?: string | null | undefined;
@@ -92,6 +111,7 @@ export type CreateApiKeyInput = {
   scopes: Array<Scope>;
 };
 
+/** A new endpoint that receives signed webhooks for the event types it subscribes to. */
 export type CreateEndpointInput = {
   description?: string | null | undefined;
   /** Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all. */
@@ -112,6 +132,7 @@ export type CreateEndpointInput = {
   verifyTls?: boolean | null | undefined;
 };
 
+/** A new event type: its name and the JSON Schema its payloads must satisfy. */
 export type CreateEventTypeInput = {
   description?: string | null | undefined;
   /** 1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant. */
@@ -120,6 +141,7 @@ export type CreateEventTypeInput = {
   schema?: unknown;
 };
 
+/** Narrows the attempt log; every field given must match. */
 export type DeliveryAttemptFilter = {
   deliveryId?: string | number | null | undefined;
   endpointId?: string | number | null | undefined;
@@ -129,6 +151,7 @@ export type DeliveryAttemptFilter = {
   until?: string | null | undefined;
 };
 
+/** Narrows the delivery log; every field given must match. */
 export type DeliveryFilter = {
   endpointId?: string | number | null | undefined;
   eventId?: string | number | null | undefined;
@@ -142,6 +165,7 @@ export type DeliveryFilter = {
   until?: string | null | undefined;
 };
 
+/** Where a delivery (one event to one endpoint) is in its life. */
 export type DeliveryStatus =
   /** A scheduled delivery cancelled before it went out. */
   | 'CANCELLED'
@@ -151,23 +175,37 @@ export type DeliveryStatus =
   | 'PENDING'
   /** A worker is sending it. */
   | 'SENDING'
+  /** The receiver answered 2xx; no more attempts. */
   | 'SUCCEEDED';
 
+/** An endpoint's health, from whether it is enabled and its consecutive failures. */
 export type EndpointHealthState =
+  /** The endpoint is disabled (by a person or automatically); nothing is sent to it. */
   | 'DISABLED'
+  /** Enabled, and its latest attempts failed (consecutiveFailures > 0); retries continue. */
   | 'FAILING'
+  /** Enabled, and its latest attempt did not fail. */
   | 'HEALTHY';
 
+/** Where an agent execution is in its run. */
 export type ExecutionStatus =
+  /** An action failed and no retry is left; see error. */
   | 'FAILED'
+  /** Accepted and waiting for a worker (also between retries). */
   | 'QUEUED'
+  /** A worker is running the agent's actions. */
   | 'RUNNING'
+  /** Every action ran; see result. */
   | 'SUCCEEDED';
 
+/** The file format of a delivery export. */
 export type ExportFormat =
+  /** Comma-separated values with a header row (text/csv). */
   | 'CSV'
+  /** One JSON object per line (application/x-ndjson). */
   | 'NDJSON';
 
+/** One event to publish: its type, payload and optional idempotency key. */
 export type PublishEventInput = {
   /** Send later (up to 30 days); cancellable until then. */
   deliverAt?: string | null | undefined;
@@ -179,6 +217,7 @@ export type PublishEventInput = {
   payload: unknown;
 };
 
+/** When to retry a failed delivery: the delays between attempts. */
 export type RetryPolicyInput = {
   /** Seconds before each retry, e.g. [10, 60, 600]. */
   delaysSeconds: Array<number>;
@@ -221,13 +260,20 @@ export type Scope =
   /** `settings:write`: Change settings. */
   | 'SETTINGS_WRITE';
 
+/** A class of HTTP answers, for filtering attempts. */
 export type StatusCodeClass =
+  /** The receiver answered 400-499. */
   | 'CLIENT_ERROR_4XX'
+  /** No HTTP answer: timeout, DNS, connection or TLS failure, or a blocked address. */
   | 'NO_RESPONSE'
+  /** The receiver answered 300-399 (redirects are not followed). */
   | 'REDIRECT_3XX'
+  /** The receiver answered 500-599. */
   | 'SERVER_ERROR_5XX'
+  /** The receiver answered 200-299. */
   | 'SUCCESS_2XX';
 
+/** Changes to an agent: only the fields given are changed. */
 export type UpdateAgentInput = {
   actions?: unknown;
   description?: string | null | undefined;

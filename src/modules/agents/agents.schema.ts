@@ -3,6 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Agent } from "../../generated/prisma/client.js";
 import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter, localId, toGlobalId } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
@@ -20,6 +21,7 @@ import { EXAMPLE_PAYLOAD_SCHEMAS } from "./example-schemas.js";
 import { findExecution, relayedSince } from "./executions.service.js";
 
 const AgentStatusEnum = builder.enumType("AgentStatus", {
+  description: "Whether an agent's webhook URL accepts requests.",
   values: {
     DRAFT: { description: "Being set up: its URL answers 403." },
     ACTIVE: { description: "Accepting webhooks." },
@@ -28,20 +30,44 @@ const AgentStatusEnum = builder.enumType("AgentStatus", {
   } as const,
 });
 const ExecutionStatusEnum = builder.enumType("ExecutionStatus", {
-  values: ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] as const,
+  description: "Where an agent execution is in its run.",
+  values: {
+    QUEUED: { description: "Accepted and waiting for a worker (also between retries)." },
+    RUNNING: { description: "A worker is running the agent's actions." },
+    SUCCEEDED: { description: "Every action ran; see result." },
+    FAILED: { description: "An action failed and no retry is left; see error." },
+  } as const,
 });
 
 const AgentObject = builder.prismaNode("Agent", {
   id: { field: "id" },
   description: "Receives webhooks at its own URL, verifies and validates them, and runs its actions.",
   fields: (t) => ({
-    name: t.exposeString("name"),
-    description: t.exposeString("description", { nullable: true }),
-    status: t.expose("status", { type: AgentStatusEnum }),
-    webhookUrl: t.string({ resolve: (agent) => `${publicUrl()}/agents/${toGlobalId("Agent", agent.id)}/webhook` }),
+    name: t.exposeString("name", {
+      description: "The agent's name, unique in the tenant.",
+    }),
+    description: t.exposeString("description", {
+      description: "What the agent is for; null when not given.",
+      nullable: true,
+    }),
+    status: t.expose("status", {
+      description: "Whether the webhook URL accepts requests (only ACTIVE does).",
+      type: AgentStatusEnum,
+    }),
+    webhookUrl: t.string({
+      description: "Where senders POST webhooks for this agent, built from the instance's public URL.",
+      resolve: (agent) => `${publicUrl()}/agents/${toGlobalId("Agent", agent.id)}/webhook`,
+    }),
     // Stored with the secret: listing agents decrypts nothing.
-    maskedSecret: t.string({ resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK }),
-    payloadSchema: t.expose("payloadSchema", { type: "JSON", nullable: true }),
+    maskedSecret: t.string({
+      description: "The agent's signing secret, masked; revealAgentSecret shows it in full.",
+      resolve: (agent) => agent.maskedSecret ?? UNKNOWN_SECRET_MASK,
+    }),
+    payloadSchema: t.expose("payloadSchema", {
+      description: "The JSON Schema an accepted payload must satisfy (400 otherwise); null accepts any JSON.",
+      type: "JSON",
+      nullable: true,
+    }),
     transform: t.exposeString("transform", {
       nullable: true,
       description: "A JSONata expression applied to the payload.",
@@ -49,9 +75,12 @@ const AgentObject = builder.prismaNode("Agent", {
     actions: t.field({
       type: "JSON",
       resolve: (agent) => actionsForApi(agent.actions),
-      description: 'e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }]',
+      description:
+        'The actions run for each accepted webhook, in order, e.g. [{ "type": "emitEvent", "eventType": "ticket.created" }].',
     }),
-    rateLimitPerMinute: t.exposeInt("rateLimitPerMinute"),
+    rateLimitPerMinute: t.exposeInt("rateLimitPerMinute", {
+      description: "Verified requests accepted per minute; more answer 429.",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
@@ -77,6 +106,9 @@ builder.prismaNode("AgentExecution", {
 
 const AgentInput = (name: string, required: boolean) =>
   builder.inputType(name, {
+    description: required
+      ? "A new agent: its name, payload schema, transform, actions and rate limit."
+      : "Changes to an agent: only the fields given are changed.",
     fields: (t) => ({
       name: t.string({ required }),
       description: t.string({ required: false }),
@@ -98,12 +130,19 @@ const CreatedAgent = builder.objectRef<{ agent: Agent; secret: string }>("Create
   description: "A new agent with its HMAC secret, shown in full this once.",
   fields: (t) => ({
     // Already read by createAgent: a plain field (a prismaField's query would go unused, and Pothos warns of it).
-    agent: t.field({ type: AgentObject, resolve: (created) => created.agent }),
-    secret: t.exposeString("secret"),
+    agent: t.field({
+      description: "The new agent.",
+      type: AgentObject,
+      resolve: (created) => created.agent,
+    }),
+    secret: t.exposeString("secret", {
+      description: "The agent's signing secret in full, shown this once (revealAgentSecret shows it again, audited).",
+    }),
   }),
 });
 
 const ExampleSchema = builder.objectRef<(typeof EXAMPLE_PAYLOAD_SCHEMAS)[number]>("ExamplePayloadSchema").implement({
+  description: "A ready-made payload schema for a known webhook sender, to start an agent from.",
   fields: (t) => ({
     name: t.exposeString("name"),
     description: t.exposeString("description"),
@@ -114,6 +153,7 @@ const ExampleSchema = builder.objectRef<(typeof EXAMPLE_PAYLOAD_SCHEMAS)[number]
 const TestWebhookResult = builder
   .objectRef<{ statusCode: number; body: unknown; executionId: string | null }>("TestWebhookResult")
   .implement({
+    description: "What an agent's webhook URL answered to a test request sent through the API.",
     fields: (t) => ({
       statusCode: t.exposeInt("statusCode"),
       body: t.field({ type: "JSON", resolve: (result) => result.body }),
@@ -134,10 +174,10 @@ function fields(input: Record<string, unknown>) {
 builder.queryField("agents", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaConnection(
     {
+      description: "The caller's agents, newest first.",
       type: "Agent",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       resolve: (query, _root, _args, context) =>
         prisma.agent.findMany({
           ...query,
@@ -152,6 +192,7 @@ builder.queryField("agents", (t) =>
 
 builder.queryField("agent", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaField({
+    description: "One agent of the caller's tenant.",
     type: "Agent",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -164,8 +205,7 @@ builder.queryField("agentExecutions", (t) =>
     {
       type: "AgentExecution",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "Executions, newest first.",
       args: { agentId: t.arg.id({ required: false }), status: t.arg({ type: ExecutionStatusEnum, required: false }) },
       resolve: (query, _root, args, context) => {
@@ -187,6 +227,7 @@ builder.queryField("agentExecutions", (t) =>
 
 builder.queryField("agentExecution", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaField({
+    description: "One execution of one of the caller's agents.",
     type: "AgentExecution",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -205,6 +246,7 @@ builder.queryField("examplePayloadSchemas", (t) =>
 
 builder.mutationField("createAgent", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
+    description: "Creates an agent with its own webhook URL; the answer carries its signing secret, shown this once.",
     type: CreatedAgent,
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateAgentInput }) },
@@ -217,6 +259,7 @@ builder.mutationField("createAgent", (t) =>
 // preload), and the tests fail on an unused query.
 builder.mutationField("updateAgent", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
+    description: "Changes an agent: only the fields given in input change.",
     type: AgentObject,
     errors: { types: [ValidationError, ConflictError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateAgentInput }) },
@@ -232,6 +275,7 @@ builder.mutationField("updateAgent", (t) =>
 
 builder.mutationField("deleteAgent", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
+    description: "Deletes an agent: its webhook URL answers 404 from then on.",
     type: AgentObject,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -240,6 +284,7 @@ builder.mutationField("deleteAgent", (t) =>
 );
 
 const AgentSecret = builder.objectRef<{ secret: string }>("AgentSecret").implement({
+  description: "An agent's signing secret, in clear: shown by revealAgentSecret (audited) and never listed elsewhere.",
   fields: (t) => ({ secret: t.exposeString("secret") }),
 });
 

@@ -1,6 +1,7 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { isUuid, NODE_TYPES, type NodeType, parseGlobalId, toGlobalId } from "../../lib/ids.js";
 
 /** Actors that are API keys (directly, or the key a session was made from): their actorId is the key's global id. */
@@ -35,8 +36,12 @@ builder.prismaNode("AuditEntry", {
   description: "One audited change: who (actor), what (action), to which object (target), from where (ip).",
   fields: (t) => ({
     action: t.exposeString("action", { description: "A dotted verb such as api_key.created." }),
-    actorType: t.exposeString("actorType", { description: "api_key, session, external, system or cli." }),
-    actorId: t.string({ nullable: true, resolve: actorIdOf }),
+    actorType: t.exposeString("actorType", { description: "Who acted: api_key, session, external, system or cli." }),
+    actorId: t.string({
+      description: "The id of whoever acted (an API key's id for keys and sessions); null for the system.",
+      nullable: true,
+      resolve: actorIdOf,
+    }),
     actorName: t.exposeString("actorName", { nullable: true }),
     targetType: t.exposeString("targetType", { nullable: true }),
     targetId: t.string({ nullable: true, resolve: targetIdOf }),
@@ -48,6 +53,7 @@ builder.prismaNode("AuditEntry", {
 });
 
 const AuditLogFilter = builder.inputType("AuditLogFilter", {
+  description: "Narrows the audit log; every field given must match.",
   fields: (t) => ({
     actions: t.stringList({ required: false, description: 'Only these actions, e.g. ["api_key.revoked"].' }),
     actorId: t.string({ required: false }),
@@ -61,8 +67,7 @@ builder.queryField("auditLog", (t) =>
     {
       type: "AuditEntry",
       cursor: "id",
-      defaultSize: 50,
-      maxSize: 200,
+      ...pageSize({ defaultSize: 50, maxSize: 200 }),
       description: "The tenant's audit log, newest first.",
       args: { filter: t.arg({ type: AuditLogFilter, required: false }) },
       resolve: (query, _root, { filter }, context) => {

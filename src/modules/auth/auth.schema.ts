@@ -8,9 +8,10 @@ import type { AuthMethod, Viewer } from "../identity/viewer.js";
 import { createSession } from "./sessions.service.js";
 
 const AuthMethodEnum = builder.enumType("AuthMethod", {
+  description: "How the caller authenticated.",
   values: {
-    API_KEY: { value: "api_key" satisfies AuthMethod },
-    SESSION: { value: "session" satisfies AuthMethod },
+    API_KEY: { value: "api_key" satisfies AuthMethod, description: "An API key (sp_...)." },
+    SESSION: { value: "session" satisfies AuthMethod, description: "A session token from createSession." },
     EXTERNAL: { value: "external" satisfies AuthMethod, description: "A token from the configured identity provider." },
   } as const,
 });
@@ -19,11 +20,20 @@ const ViewerType = builder.objectRef<Viewer>("Viewer").implement({
   description: "The caller of this request.",
   fields: (t) => ({
     tenant: t.prismaField({
+      description: "The tenant the credential belongs to.",
       type: "Tenant",
       resolve: (query, viewer) => prisma.tenant.findUniqueOrThrow({ ...query, where: { id: viewer.tenantId } }),
     }),
-    scopes: t.field({ type: [ScopeEnum], resolve: (viewer) => [...viewer.scopes] }),
-    method: t.field({ type: AuthMethodEnum, resolve: (viewer) => viewer.method }),
+    scopes: t.field({
+      description: "The scopes this request runs with.",
+      type: [ScopeEnum],
+      resolve: (viewer) => [...viewer.scopes],
+    }),
+    method: t.field({
+      description: "How the caller authenticated: API key, session or external token.",
+      type: AuthMethodEnum,
+      resolve: (viewer) => viewer.method,
+    }),
     apiKey: t.prismaField({
       type: "ApiKey",
       nullable: true,
@@ -31,8 +41,17 @@ const ViewerType = builder.objectRef<Viewer>("Viewer").implement({
       resolve: (query, viewer) =>
         viewer.apiKeyId ? prisma.apiKey.findUnique({ ...query, where: { id: viewer.apiKeyId } }) : null,
     }),
-    actorName: t.string({ nullable: true, resolve: (viewer) => viewer.actorName }),
-    expiresAt: t.field({ type: "DateTime", nullable: true, resolve: (viewer) => viewer.expiresAt }),
+    actorName: t.string({
+      description: "A name for the caller as the audit log records it; null when there is none.",
+      nullable: true,
+      resolve: (viewer) => viewer.actorName,
+    }),
+    expiresAt: t.field({
+      description: "When the credential stops working; null when it does not expire.",
+      type: "DateTime",
+      nullable: true,
+      resolve: (viewer) => viewer.expiresAt,
+    }),
   }),
 });
 
@@ -50,9 +69,17 @@ builder.queryField("viewer", (t) =>
 const SessionTokenType = builder.objectRef<{ token: string; expiresAt: Date }>("SessionToken").implement({
   description: "A short-lived bearer token for browser consoles. It stops working when its API key is revoked.",
   fields: (t) => ({
-    token: t.exposeString("token"),
-    tokenType: t.string({ resolve: () => "Bearer" }),
-    expiresAt: t.expose("expiresAt", { type: "DateTime" }),
+    token: t.exposeString("token", {
+      description: "The session token, shown once: send it as `Authorization: Bearer <token>`.",
+    }),
+    tokenType: t.string({
+      description: "Always Bearer.",
+      resolve: () => "Bearer",
+    }),
+    expiresAt: t.expose("expiresAt", {
+      description: "When the session ends; create another one then.",
+      type: "DateTime",
+    }),
   }),
 });
 

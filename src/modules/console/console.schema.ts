@@ -16,6 +16,7 @@ declare module "../../graphql/context.js" {
 const MAX_LAST = 500;
 
 const ConsoleEventKindEnum = builder.enumType("ConsoleEventKind", {
+  description: "What a console event records; `data` holds the details of each kind.",
   values: {
     ATTEMPT_SUCCEEDED: { description: "A delivery attempt got a 2xx." },
     ATTEMPT_FAILED: { description: "A manual attempt failed; the delivery keeps its state." },
@@ -23,10 +24,10 @@ const ConsoleEventKindEnum = builder.enumType("ConsoleEventKind", {
     DELIVERY_DEAD: { description: "An attempt failed and the delivery is dead-lettered (data.reason)." },
     TEST_SENT: { description: "A test event was sent to an endpoint (data.statusCode, data.succeeded)." },
     ENDPOINT_DISABLED: { description: "By a person, or automatically (data.reason)." },
-    ENDPOINT_ENABLED: {},
+    ENDPOINT_ENABLED: { description: "An endpoint was enabled again (enableEndpoint)." },
     API_KEY_USED: { description: "An API key authenticated a request (at most once per key per 10 s)." },
-    API_KEY_CREATED: {},
-    API_KEY_REVOKED: {},
+    API_KEY_CREATED: { description: "An API key was created (data.name)." },
+    API_KEY_REVOKED: { description: "An API key was revoked (data.name)." },
     SECRET_REVEALED: { description: "An endpoint's or agent's secret was revealed (data.target)." },
     SECRET_REGENERATED: { description: "An endpoint's secret was rotated or an agent's regenerated (data.target)." },
     INBOUND_ACCEPTED: { description: "An agent accepted a webhook and queued an execution." },

@@ -4,6 +4,7 @@ import { prisma } from "../../db/prisma.js";
 import type { DeliveryChange, HealthChange } from "../../db/pubsub.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { type GraphQLContext, originOf, subscriptionsOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import { localId, optionalLocalId, toGlobalId } from "../../lib/ids.js";
@@ -16,7 +17,7 @@ import {
   sendTestEvent,
   sendTestEventToAll,
 } from "./deliveries.service.js";
-import { attemptWhere, deliveryWhere, STATUS_CODE_CLASSES } from "./delivery-filters.js";
+import { attemptWhere, deliveryWhere, type STATUS_CODE_CLASSES } from "./delivery-filters.js";
 import { messageId, type RequestAsSent, requestAsSent } from "./delivery-sender.js";
 import { exportDeliveries, MAX_EXPORT_BYTES, MAX_EXPORT_ROWS } from "./export.js";
 import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
@@ -36,19 +37,47 @@ function outboundOf(context: GraphQLContext): OutboundClient {
 }
 
 const DeliveryStatusEnum = builder.enumType("DeliveryStatus", {
+  description: "Where a delivery (one event to one endpoint) is in its life.",
   values: {
     PENDING: { description: "Waiting for its first attempt or its next retry." },
     SENDING: { description: "A worker is sending it." },
-    SUCCEEDED: {},
+    SUCCEEDED: { description: "The receiver answered 2xx; no more attempts." },
     FAILED: { description: "Dead letter: see failureReason. retryDelivery or recoverEndpoint sends it again." },
     CANCELLED: { description: "A scheduled delivery cancelled before it went out." },
   } as const,
 });
-const AttemptTriggerEnum = builder.enumType("AttemptTrigger", { values: ["SCHEDULED", "MANUAL", "TEST"] as const });
-const StatusCodeClassEnum = builder.enumType("StatusCodeClass", { values: STATUS_CODE_CLASSES });
-const ExportFormatEnum = builder.enumType("ExportFormat", { values: ["NDJSON", "CSV"] as const });
+const AttemptTriggerEnum = builder.enumType("AttemptTrigger", {
+  description: "What started a delivery attempt.",
+  values: {
+    SCHEDULED: { description: "The first attempt or a retry, sent by a worker on schedule." },
+    MANUAL: { description: "A retry asked for through the API (retryDelivery, recoverEndpoint)." },
+    TEST: { description: "A test send (sendTestWebhook): no event or delivery behind it." },
+  } as const,
+});
+const StatusCodeClassEnum = builder.enumType("StatusCodeClass", {
+  description: "A class of HTTP answers, for filtering attempts.",
+  values: {
+    SUCCESS_2XX: { description: "The receiver answered 200-299." },
+    REDIRECT_3XX: { description: "The receiver answered 300-399 (redirects are not followed)." },
+    CLIENT_ERROR_4XX: { description: "The receiver answered 400-499." },
+    SERVER_ERROR_5XX: { description: "The receiver answered 500-599." },
+    NO_RESPONSE: { description: "No HTTP answer: timeout, DNS, connection or TLS failure, or a blocked address." },
+  } satisfies Record<(typeof STATUS_CODE_CLASSES)[number], { description: string }>,
+});
+const ExportFormatEnum = builder.enumType("ExportFormat", {
+  description: "The file format of a delivery export.",
+  values: {
+    NDJSON: { description: "One JSON object per line (application/x-ndjson)." },
+    CSV: { description: "Comma-separated values with a header row (text/csv)." },
+  } as const,
+});
 const HealthStateEnum = builder.enumType("EndpointHealthState", {
-  values: ["HEALTHY", "FAILING", "DISABLED"] as const,
+  description: "An endpoint's health, from whether it is enabled and its consecutive failures.",
+  values: {
+    HEALTHY: { description: "Enabled, and its latest attempt did not fail." },
+    FAILING: { description: "Enabled, and its latest attempts failed (consecutiveFailures > 0); retries continue." },
+    DISABLED: { description: "The endpoint is disabled (by a person or automatically); nothing is sent to it." },
+  } as const,
 });
 
 builder.prismaNode("DeliveryAttempt", {
@@ -66,7 +95,8 @@ builder.prismaNode("DeliveryAttempt", {
     responseBody: t.exposeString("responseBody", { nullable: true, description: "At most 16 KB." }),
     errorClass: t.exposeString("errorClass", {
       nullable: true,
-      description: "timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
+      description:
+        "The kind of failure: timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
     }),
     errorMessage: t.exposeString("errorMessage", { nullable: true }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
@@ -109,7 +139,8 @@ const DeliveryObject = builder.prismaNode("Delivery", {
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
     failureReason: t.exposeString("failureReason", {
       nullable: true,
-      description: "attempts_exhausted, not_retryable_status, blocked_address, endpoint_gone, endpoint_disabled...",
+      description:
+        "Why a FAILED delivery stopped: attempts_exhausted, not_retryable_status, blocked_address, endpoint_gone, endpoint_disabled...",
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     event: t.relation("event"),
@@ -130,6 +161,7 @@ const DeliveryObject = builder.prismaNode("Delivery", {
 });
 
 const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
+  description: "Narrows the delivery log; every field given must match.",
   fields: (t) => ({
     endpointId: t.id({ required: false }),
     eventId: t.id({ required: false }),
@@ -142,6 +174,7 @@ const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
 });
 
 const AttemptFilterInput = builder.inputType("DeliveryAttemptFilter", {
+  description: "Narrows the attempt log; every field given must match.",
   fields: (t) => ({
     endpointId: t.id({ required: false }),
     deliveryId: t.id({ required: false }),
@@ -168,8 +201,7 @@ builder.queryField("deliveries", (t) =>
     {
       type: "Delivery",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       errors: { types: [ValidationError] },
       description: "The delivery log, newest first.",
       args: { filter: t.arg({ type: DeliveryFilterInput, required: false }) },
@@ -190,8 +222,7 @@ builder.queryField("deliveryAttempts", (t) =>
     {
       type: "DeliveryAttempt",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       errors: { types: [ValidationError] },
       description: "Every attempt, newest first.",
       args: { filter: t.arg({ type: AttemptFilterInput, required: false }) },
@@ -213,6 +244,7 @@ builder.queryField("deliveryAttempts", (t) =>
 
 builder.queryField("delivery", (t) =>
   t.withAuth({ scope: "deliveries:read" }).prismaField({
+    description: "One delivery (an event to one endpoint) with its attempts.",
     type: "Delivery",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -225,14 +257,25 @@ const DeliveryExport = builder
     "DeliveryExport",
   )
   .implement({
+    description: "The delivery log written out as one file's text (NDJSON or CSV).",
     fields: (t) => ({
-      format: t.field({ type: ExportFormatEnum, resolve: (exported) => exported.format }),
-      contentType: t.exposeString("contentType"),
-      rowCount: t.exposeInt("rowCount"),
+      format: t.field({
+        description: "The format of `data`: NDJSON or CSV.",
+        type: ExportFormatEnum,
+        resolve: (exported) => exported.format,
+      }),
+      contentType: t.exposeString("contentType", {
+        description: "The MIME type of `data`, for saving it as a file.",
+      }),
+      rowCount: t.exposeInt("rowCount", {
+        description: "How many deliveries `data` holds.",
+      }),
       truncated: t.exposeBoolean("truncated", {
         description: `True when the rows asked for came to more than ${MAX_EXPORT_BYTES / 1024 / 1024} MB and the export stopped before the first row that did not fit: narrow the filter (until) to read on.`,
       }),
-      data: t.exposeString("data"),
+      data: t.exposeString("data", {
+        description: "The export's text: one delivery per line (NDJSON) or row (CSV), newest first.",
+      }),
     }),
   });
 
@@ -254,7 +297,16 @@ builder.queryField("exportDeliveries", (t) =>
 );
 
 const ErrorDetail = builder.objectRef<{ class: string; message: string }>("AttemptError").implement({
-  fields: (t) => ({ class: t.exposeString("class"), message: t.exposeString("message") }),
+  description: "Why an attempt got no usable answer: the kind of failure and its message.",
+  fields: (t) => ({
+    class: t.exposeString("class", {
+      description:
+        "The kind of failure: timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
+    }),
+    message: t.exposeString("message", {
+      description: "The failure as the HTTP client reported it.",
+    }),
+  }),
 });
 
 const SendResult = builder.objectRef<SendReport>("SendResult").implement({
@@ -283,6 +335,7 @@ builder.mutationField("retryDelivery", (t) =>
 );
 
 const RecoverResult = builder.objectRef<{ count: number; dryRun: boolean }>("RecoverResult").implement({
+  description: "What recoverEndpoint found (and, unless dryRun, queued again).",
   fields: (t) => ({
     count: t.exposeInt("count", { description: "Failed deliveries in the window (queued again unless dryRun)." }),
     dryRun: t.exposeBoolean("dryRun"),
@@ -338,7 +391,10 @@ const TestSendToEndpoint = builder
       outcome: t.field({
         type: SendResult,
         description: "The receiver's answer, or RateLimitedError (with retryAfterSeconds) when over its test limit.",
-        errors: { types: [RateLimitedError], union: { name: "TestSendOutcome" } },
+        errors: {
+          types: [RateLimitedError],
+          union: { name: "TestSendOutcome", description: "The receiver's answer to a test send, or RateLimitedError." },
+        },
         resolve: (item) => {
           // Thrown here, the errors plugin turns it into the union's RateLimitedError member for this item alone.
           if (item.error) throw item.error;
@@ -365,6 +421,7 @@ builder.mutationField("sendTestEventToAll", (t) =>
 );
 
 const HealthWindowType = builder.objectRef<HealthWindow>("EndpointHealthWindow").implement({
+  description: "An endpoint's attempts over one time window: counts, success rate and latency percentiles.",
   fields: (t) => ({
     attempts: t.exposeInt("attempts"),
     successes: t.exposeInt("successes"),

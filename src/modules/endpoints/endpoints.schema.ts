@@ -3,6 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
 import type { Endpoint } from "../../generated/prisma/client.js";
 import { originOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { localId } from "../../lib/ids.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
@@ -25,9 +26,18 @@ export const RetryPolicy = builder
   .implement({
     description: "When failed deliveries are tried again: the first attempt is immediate, then one retry per delay.",
     fields: (t) => ({
-      delaysSeconds: t.field({ type: ["Int"], resolve: (policy) => [...policy.delays] }),
-      maxAttempts: t.int({ resolve: (policy) => policy.delays.length + 1 }),
-      isDefault: t.exposeBoolean("isDefault"),
+      delaysSeconds: t.field({
+        description: "Seconds before each retry after a failed attempt, in order.",
+        type: ["Int"],
+        resolve: (policy) => [...policy.delays],
+      }),
+      maxAttempts: t.int({
+        description: "Attempts in all: the first one and one per delay.",
+        resolve: (policy) => policy.delays.length + 1,
+      }),
+      isDefault: t.exposeBoolean("isDefault", {
+        description: "True when the endpoint uses the instance's default policy rather than its own.",
+      }),
     }),
   });
 
@@ -36,8 +46,12 @@ const SecretSummary = builder
   .implement({
     description: "The current signing secret, masked. revealEndpointSecret shows it in full.",
     fields: (t) => ({
-      masked: t.exposeString("masked"),
-      version: t.exposeInt("version"),
+      masked: t.exposeString("masked", {
+        description: "The secret, masked.",
+      }),
+      version: t.exposeInt("version", {
+        description: "The secret's version: 1 at creation, one more at each rotation.",
+      }),
       createdAt: t.expose("createdAt", { type: "DateTime" }),
     }),
   });
@@ -46,35 +60,56 @@ export const EndpointType = builder.prismaNode("Endpoint", {
   id: { field: "id" },
   description: "A subscriber URL that receives signed deliveries of the event types it asks for.",
   fields: (t) => ({
-    name: t.exposeString("name"),
+    name: t.exposeString("name", {
+      description: "The endpoint's name, unique in the tenant.",
+    }),
     url: t.string({
       description: "The delivery URL; credentials in it (from before they were refused) are masked: user:****@.",
       resolve: (endpoint) => maskUrlCredentials(endpoint.url),
     }),
-    description: t.exposeString("description", { nullable: true }),
+    description: t.exposeString("description", {
+      description: "What the endpoint is for; null when not given.",
+      nullable: true,
+    }),
     eventTypes: t.exposeStringList("eventTypes", { description: "Event type names received; empty means all." }),
     headers: t.field({
       type: "JSON",
       description: `Extra request headers sent with every delivery: names in full, values masked ("${HEADER_VALUE_MASK}"; encrypted at rest). revealEndpointHeaders shows the values. Sending a masked value back in updateEndpoint keeps the stored one.`,
       resolve: (endpoint) => maskedHeaders(endpoint),
     }),
-    timeoutMs: t.exposeInt("timeoutMs"),
+    timeoutMs: t.exposeInt("timeoutMs", {
+      description: "How long one attempt may take, in milliseconds (1000 to 30000) before it fails as a timeout.",
+    }),
     retryPolicy: t.field({
+      description: "When failed deliveries to it are retried.",
       type: RetryPolicy,
       resolve: (endpoint) => ({
         delays: effectiveDelays(endpoint),
         isDefault: !endpoint.retryPolicyCustom,
       }),
     }),
-    verifyTls: t.exposeBoolean("verifyTls"),
+    verifyTls: t.exposeBoolean("verifyTls", {
+      description: "Whether the receiver's TLS certificate is verified; false is flagged in `warnings`.",
+    }),
     warnings: t.stringList({
       description: "Risky settings to show next to the endpoint, e.g. TLS verification switched off.",
       resolve: (endpoint) => (endpoint.verifyTls ? [] : ["TLS certificate verification is disabled for this endpoint"]),
     }),
-    enabled: t.exposeBoolean("enabled"),
-    disabledReason: t.exposeString("disabledReason", { nullable: true }),
-    disabledAt: t.expose("disabledAt", { type: "DateTime", nullable: true }),
+    enabled: t.exposeBoolean("enabled", {
+      description:
+        "False while deliveries to it are stopped (disableEndpoint, or automatically after repeated failures).",
+    }),
+    disabledReason: t.exposeString("disabledReason", {
+      description: "Why it was disabled (by a person, or the automatic reason); null while enabled.",
+      nullable: true,
+    }),
+    disabledAt: t.expose("disabledAt", {
+      description: "When it was disabled; null while enabled.",
+      type: "DateTime",
+      nullable: true,
+    }),
     secret: t.field({
+      description: "Its current signing secret, masked, with its version.",
       type: SecretSummary,
       // The newest secret's stored mask, loaded with the endpoint (one query for a whole page): nothing is decrypted.
       select: {
@@ -96,6 +131,7 @@ export const EndpointType = builder.prismaNode("Endpoint", {
 });
 
 export const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
+  description: "When to retry a failed delivery: the delays between attempts.",
   fields: (t) => ({
     delaysSeconds: t.intList({ description: "Seconds before each retry, e.g. [10, 60, 600]." }),
     maxAttempts: t.int({
@@ -112,6 +148,7 @@ const endpointFields = {
 };
 
 const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
+  description: "A new endpoint that receives signed webhooks for the event types it subscribes to.",
   fields: (t) => ({
     name: t.string({ description: "Unique within the tenant." }),
     url: t.string({ description: endpointFields.url }),
@@ -151,17 +188,29 @@ const UpdateEndpointInput = builder.inputType("UpdateEndpointInput", {
 const CreatedEndpoint = builder.objectRef<{ endpoint: Endpoint; secret: string }>("CreatedEndpoint").implement({
   description: "A new endpoint with its signing secret, shown in full this once.",
   fields: (t) => ({
-    endpoint: t.field({ type: EndpointType, resolve: (created) => created.endpoint }),
-    secret: t.exposeString("secret"),
+    endpoint: t.field({
+      description: "The new endpoint.",
+      type: EndpointType,
+      resolve: (created) => created.endpoint,
+    }),
+    secret: t.exposeString("secret", {
+      description:
+        "The endpoint's signing secret in full, shown this once (revealEndpointSecret shows it again, audited).",
+    }),
   }),
 });
 
 const RevealedSecret = builder
   .objectRef<{ secret: string; version: number; createdAt: Date }>("RevealedSecret")
   .implement({
+    description: "An endpoint's signing secret, in clear (revealEndpointSecret, audited and rate-limited).",
     fields: (t) => ({
-      secret: t.exposeString("secret"),
-      version: t.exposeInt("version"),
+      secret: t.exposeString("secret", {
+        description: "The signing secret in full (whsec_...).",
+      }),
+      version: t.exposeInt("version", {
+        description: "The secret's version: 1 at creation, one more at each rotation.",
+      }),
       createdAt: t.expose("createdAt", { type: "DateTime" }),
     }),
   });
@@ -171,9 +220,16 @@ const RotatedSecret = builder
   .implement({
     description: "The new secret, shown once. Until previousExpiresAt deliveries carry signatures for both.",
     fields: (t) => ({
-      secret: t.exposeString("secret"),
-      version: t.exposeInt("version"),
-      previousExpiresAt: t.expose("previousExpiresAt", { type: "DateTime" }),
+      secret: t.exposeString("secret", {
+        description: "The new signing secret in full, shown this once.",
+      }),
+      version: t.exposeInt("version", {
+        description: "The new secret's version.",
+      }),
+      previousExpiresAt: t.expose("previousExpiresAt", {
+        description: "Until then deliveries are signed with both the previous and the new secret.",
+        type: "DateTime",
+      }),
     }),
   });
 
@@ -190,8 +246,7 @@ builder.queryField("endpoints", (t) =>
     {
       type: "Endpoint",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "The tenant's endpoints, newest first.",
       args: {
         enabled: t.arg.boolean({ required: false, description: "Only enabled (true) or disabled (false) ones." }),
@@ -213,6 +268,7 @@ builder.queryField("endpoints", (t) =>
 
 builder.queryField("endpoint", (t) =>
   t.withAuth({ scope: "endpoints:read" }).field({
+    description: "One endpoint of the caller's tenant.",
     type: EndpointType,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -222,6 +278,8 @@ builder.queryField("endpoint", (t) =>
 
 builder.mutationField("createEndpoint", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description:
+      "Creates an endpoint; the answer carries its signing secret, shown this once (revealEndpointSecret shows it later).",
     type: CreatedEndpoint,
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateEndpointInput }) },
@@ -246,6 +304,7 @@ builder.mutationField("createEndpoint", (t) =>
 
 builder.mutationField("updateEndpoint", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description: "Changes an endpoint: only the fields given in input change.",
     type: EndpointType,
     errors: { types: [ValidationError, ConflictError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateEndpointInput }) },
@@ -318,6 +377,7 @@ builder.mutationField("revealEndpointSecret", (t) =>
 );
 
 const RevealedHeaders = builder.objectRef<{ headers: Record<string, string> }>("RevealedEndpointHeaders").implement({
+  description: "An endpoint's custom header values, in clear (revealEndpointHeaders, audited).",
   fields: (t) => ({
     headers: t.field({ type: "JSON", description: "Header names to their values.", resolve: (r) => r.headers }),
   }),

@@ -1,6 +1,7 @@
 import { builder } from "../../builder.js";
 import { prisma } from "../../db/prisma.js";
 import { originOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { localId } from "../../lib/ids.js";
 import {
@@ -15,17 +16,30 @@ const EventTypeObject = builder.prismaNode("EventType", {
   id: { field: "id" },
   description: "A kind of event. With a schema, every published payload must satisfy it.",
   fields: (t) => ({
-    name: t.exposeString("name"),
-    description: t.exposeString("description", { nullable: true }),
+    name: t.exposeString("name", {
+      description: "The name events are published under, e.g. invoice.paid; unique in the tenant.",
+    }),
+    description: t.exposeString("description", {
+      description: "What the event means, for the people who subscribe to it.",
+      nullable: true,
+    }),
     schema: t.expose("schema", { type: "JSON", nullable: true, description: "JSON Schema, draft 2020-12." }),
-    archived: t.boolean({ resolve: (eventType) => eventType.archivedAt !== null }),
-    archivedAt: t.expose("archivedAt", { type: "DateTime", nullable: true }),
+    archived: t.boolean({
+      description: "True once archived: no new events of this type can be published.",
+      resolve: (eventType) => eventType.archivedAt !== null,
+    }),
+    archivedAt: t.expose("archivedAt", {
+      description: "When it was archived; null while it is not.",
+      type: "DateTime",
+      nullable: true,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
 });
 
 const CreateEventTypeInput = builder.inputType("CreateEventTypeInput", {
+  description: "A new event type: its name and the JSON Schema its payloads must satisfy.",
   fields: (t) => ({
     name: t.string({ description: "1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant." }),
     description: t.string({ required: false }),
@@ -46,8 +60,7 @@ builder.queryField("eventTypes", (t) =>
     {
       type: "EventType",
       cursor: "id",
-      defaultSize: 50,
-      maxSize: 200,
+      ...pageSize({ defaultSize: 50, maxSize: 200 }),
       description: "The tenant's event types by name.",
       args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
       resolve: (query, _root, args, context) =>
@@ -64,6 +77,7 @@ builder.queryField("eventTypes", (t) =>
 
 builder.queryField("eventType", (t) =>
   t.withAuth({ scope: "endpoints:read" }).prismaField({
+    description: "One event type of the caller's tenant.",
     type: "EventType",
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -76,6 +90,7 @@ builder.queryField("eventType", (t) =>
 // has no relations to preload), and the tests fail on an unused query.
 builder.mutationField("createEventType", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description: "Registers an event type and the JSON Schema its payloads must satisfy.",
     type: EventTypeObject,
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateEventTypeInput }) },
@@ -90,6 +105,8 @@ builder.mutationField("createEventType", (t) =>
 
 builder.mutationField("updateEventType", (t) =>
   t.withAuth({ scope: "endpoints:write" }).field({
+    description:
+      "Changes an event type's description or schema; payloads published from then on are checked against the new schema.",
     type: EventTypeObject,
     errors: { types: [ValidationError, NotFoundError] },
     args: { id: t.arg.id(), input: t.arg({ type: UpdateEventTypeInput }) },

@@ -4,6 +4,7 @@ import { prisma } from "../../db/prisma.js";
 import type { EventPublishedNotice } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
 import { subscriptionError, subscriptionsOf } from "../../graphql/context.js";
+import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { localId, toGlobalId } from "../../lib/ids.js";
 import { messageId, webhookBody } from "../deliveries/delivery-sender.js";
@@ -14,17 +15,38 @@ export const EventObject = builder.prismaNode("Event", {
   name: "Event",
   description: "A published event. Every delivery of it carries webhook-id = messageId.",
   fields: (t) => ({
-    messageId: t.string({ resolve: (event) => messageId(event.id) }),
-    eventType: t.exposeString("eventType"),
-    payload: t.expose("payload", { type: "JSON" }),
-    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
-    deliverAt: t.expose("deliverAt", { type: "DateTime", nullable: true }),
-    cancelledAt: t.expose("cancelledAt", { type: "DateTime", nullable: true }),
+    messageId: t.string({
+      description: "The webhook-id header its deliveries carry (Standard Webhooks), the same for every attempt.",
+      resolve: (event) => messageId(event.id),
+    }),
+    eventType: t.exposeString("eventType", {
+      description: "The event type's name.",
+    }),
+    payload: t.expose("payload", {
+      description: "The JSON body sent to every subscribed endpoint.",
+      type: "JSON",
+    }),
+    idempotencyKey: t.exposeString("idempotencyKey", {
+      description:
+        "The key given at publish time; publishing again with it within 24 h returns this event instead of a new one.",
+      nullable: true,
+    }),
+    deliverAt: t.expose("deliverAt", {
+      description: "When the event is due to go out, if it was published for later; null for at once.",
+      type: "DateTime",
+      nullable: true,
+    }),
+    cancelledAt: t.expose("cancelledAt", {
+      description: "When a scheduled event was cancelled before going out; null otherwise.",
+      type: "DateTime",
+      nullable: true,
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
 
 const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implement({
+  description: "The outcome of publishing one event: the event and how many deliveries it made.",
   fields: (t) => ({
     event: t.field({ type: EventObject, resolve: (published) => published.event }),
     deliveryCount: t.exposeInt("deliveryCount", {
@@ -38,10 +60,12 @@ const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implem
 });
 
 const PublishedEvents = builder.objectRef<{ results: PublishedEvent[] }>("PublishedEvents").implement({
+  description: "The outcome of a batch publish, one result per event in the order sent.",
   fields: (t) => ({ results: t.field({ type: [PublishResult], resolve: (batch) => batch.results }) }),
 });
 
 const PublishEventInput = builder.inputType("PublishEventInput", {
+  description: "One event to publish: its type, payload and optional idempotency key.",
   fields: (t) => ({
     eventType: t.string({ description: "A registered, unarchived event type; the payload must satisfy its schema." }),
     payload: t.field({ type: "JSON", description: "Any JSON value, at most 256 KB." }),
@@ -103,6 +127,7 @@ builder.mutationField("cancelScheduledEvent", (t) =>
 
 builder.queryField("event", (t) =>
   t.withAuth({ scope: "deliveries:read" }).field({
+    description: "One published event of the caller's tenant.",
     type: EventObject,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id() },
@@ -115,8 +140,7 @@ builder.queryField("events", (t) =>
     {
       type: "Event",
       cursor: "id",
-      defaultSize: 20,
-      maxSize: 100,
+      ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "Published events, newest first.",
       args: { eventType: t.arg.string({ required: false }) },
       resolve: (query, _root, args, context) =>

@@ -81,6 +81,8 @@ interface SettingsView {
 }
 
 const SettingsType = builder.objectRef<SettingsView>("Settings").implement({
+  description:
+    "The settings that apply to the caller: the whole instance's (changed only by operators) and the caller's tenant's.",
   fields: (t) => ({
     instance: t.field({ type: InstanceSettingsType, resolve: (settings) => settings.instance }),
     tenant: t.field({ type: TenantSettingsType, resolve: (settings) => settings.tenant }),
@@ -94,6 +96,7 @@ async function settingsOf(tenantId: string): Promise<SettingsView> {
 
 builder.queryField("settings", (t) =>
   t.withAuth({ scope: "settings:read" }).field({
+    description: "The settings that apply to the caller: the tenant's, and the instance's.",
     type: SettingsType,
     resolve: (_root, _args, context) => settingsOf(context.viewer.tenantId),
   }),
@@ -117,6 +120,8 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
 
 builder.mutationField("updateSettings", (t) =>
   t.withAuth({ scope: "settings:write" }).field({
+    description:
+      "Changes settings: tenant settings with settings:write, instance settings only with instance:admin (ForbiddenError otherwise). Applied live.",
     type: SettingsType,
     errors: { types: [ValidationError, ForbiddenError] },
     args: { input: t.arg({ type: UpdateSettingsInput }) },

@@ -17,9 +17,15 @@ const Heartbeat = builder.objectRef<HeartbeatShape>("Heartbeat").implement({
 });
 
 const ServerInfo = builder.objectRef<{ version: string; startedAt: Date }>("ServerInfo").implement({
+  description: "The running server: its version and when it started.",
   fields: (t) => ({
-    version: t.exposeString("version"),
-    startedAt: t.expose("startedAt", { type: "DateTime" }),
+    version: t.exposeString("version", {
+      description: "The running Signalpost version.",
+    }),
+    startedAt: t.expose("startedAt", {
+      description: "When this server process started.",
+      type: "DateTime",
+    }),
   }),
 });
 

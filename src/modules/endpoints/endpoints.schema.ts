@@ -152,7 +152,7 @@ const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
   fields: (t) => ({
     name: t.string({ description: "Unique within the tenant." }),
     url: t.string({ description: endpointFields.url }),
-    description: t.string({ required: false }),
+    description: t.string({ required: false, description: "Free text for people, at most 1000 characters." }),
     eventTypes: t.stringList({ required: false, description: endpointFields.eventTypes }),
     headers: t.field({
       type: "JSON",
@@ -174,14 +174,29 @@ const CreateEndpointInput = builder.inputType("CreateEndpointInput", {
 const UpdateEndpointInput = builder.inputType("UpdateEndpointInput", {
   description: "Only the fields given change. `retryPolicy: null` returns to the default schedule.",
   fields: (t) => ({
-    name: t.string({ required: false }),
+    name: t.string({ required: false, description: "1 to 100 characters, unique within the tenant." }),
     url: t.string({ required: false, description: endpointFields.url }),
-    description: t.string({ required: false }),
+    description: t.string({
+      required: false,
+      description: "Free text for people, at most 1000 characters; null or an empty string clears it.",
+    }),
     eventTypes: t.stringList({ required: false, description: endpointFields.eventTypes }),
-    headers: t.field({ type: "JSON", required: false }),
-    timeoutMs: t.int({ required: false }),
-    retryPolicy: t.field({ type: RetryPolicyInput, required: false }),
-    verifyTls: t.boolean({ required: false }),
+    headers: t.field({
+      type: "JSON",
+      required: false,
+      description:
+        "Replaces every custom header (at most 20, values up to 1024 characters); a value sent back as the mask keeps its stored value, `{}` drops them all. A new URL origin needs the values sent again.",
+    }),
+    timeoutMs: t.int({ required: false, description: "Milliseconds to wait for an answer, 1000 to 30000." }),
+    retryPolicy: t.field({
+      type: RetryPolicyInput,
+      required: false,
+      description: "A schedule of its own; null returns to the instance's default schedule.",
+    }),
+    verifyTls: t.boolean({
+      required: false,
+      description: "Whether to check the receiver's TLS certificate; turning it off is audited.",
+    }),
   }),
 });
 
@@ -343,7 +358,13 @@ builder.mutationField("disableEndpoint", (t) =>
     type: EndpointType,
     errors: { types: [NotFoundError] },
     description: "Stops deliveries; waiting ones fail with endpoint_disabled and can be recovered later.",
-    args: { id: t.arg.id(), reason: t.arg.string({ required: false }) },
+    args: {
+      id: t.arg.id(),
+      reason: t.arg.string({
+        required: false,
+        description: "Why, shown as its `disabledReason`; `disabled by a user` when omitted or blank.",
+      }),
+    },
     resolve: (_root, { id, reason }, context) =>
       disableEndpoint(
         context.viewer.tenantId,

@@ -7,6 +7,7 @@ import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter, localId, toGlobalId } from "../../lib/ids.js";
 import { publicUrl } from "../../lib/public-url.js";
+import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { actionsForApi, actionsFromApi, executionResultForApi } from "./agent-config.js";
 import {
   createAgent,
@@ -90,17 +91,49 @@ builder.prismaNode("AgentExecution", {
   id: { field: "id" },
   description: "One accepted inbound request and the run of its agent's actions.",
   fields: (t) => ({
-    status: t.expose("status", { type: ExecutionStatusEnum }),
-    payload: t.expose("payload", { type: "JSON" }),
-    headers: t.expose("headers", { type: "JSON" }),
-    sourceIp: t.exposeString("sourceIp", { nullable: true }),
-    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
-    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
-    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
-    attempts: t.exposeInt("attempts"),
-    result: t.field({ type: "JSON", nullable: true, resolve: (execution) => executionResultForApi(execution.result) }),
-    error: t.exposeString("error", { nullable: true }),
-    agent: t.relation("agent"),
+    status: t.expose("status", {
+      type: ExecutionStatusEnum,
+      description: "Where the run is: queued, running or done.",
+    }),
+    payload: t.expose("payload", {
+      type: "JSON",
+      description: "The request's JSON body as received and validated, before the agent's transform.",
+    }),
+    headers: t.expose("headers", {
+      type: "JSON",
+      description:
+        "The request headers kept, names (lower case) to values: content-type, user-agent, webhook-id, webhook-timestamp, the GitHub event and delivery ids, x-request-id, the ones a forward action copies and, for a relaying agent, the signature. Never credentials.",
+    }),
+    sourceIp: t.exposeString("sourceIp", {
+      nullable: true,
+      description: "The address the request came from (the TCP peer); null when it was not known.",
+    }),
+    receivedAt: t.expose("receivedAt", { type: "DateTime", description: "When the request was accepted." }),
+    startedAt: t.expose("startedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When a worker last started running it; null while it has not started.",
+    }),
+    finishedAt: t.expose("finishedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When it reached SUCCEEDED or FAILED; null until then.",
+    }),
+    attempts: t.exposeInt("attempts", {
+      description: `How many times a worker started running it: at most ${EXECUTION_RETRY_LIMIT + 1} (${EXECUTION_RETRY_LIMIT} retries).`,
+    }),
+    result: t.field({
+      type: "JSON",
+      nullable: true,
+      description:
+        "Once SUCCEEDED: `{ payload, actions }`, the payload after the transform and what each action did (the event it published and how many deliveries it made); null before.",
+      resolve: (execution) => executionResultForApi(execution.result),
+    }),
+    error: t.exposeString("error", {
+      nullable: true,
+      description: "Why the latest run failed, at most 2000 characters; null while running and after a success.",
+    }),
+    agent: t.relation("agent", { description: "The agent that received the request." }),
   }),
 });
 
@@ -110,8 +143,11 @@ const AgentInput = (name: string, required: boolean) =>
       ? "A new agent: its name, payload schema, transform, actions and rate limit."
       : "Changes to an agent: only the fields given are changed.",
     fields: (t) => ({
-      name: t.string({ required }),
-      description: t.string({ required: false }),
+      name: t.string({ required, description: "1 to 100 characters, unique in the tenant." }),
+      description: t.string({
+        required: false,
+        description: "What the agent is for, at most 1000 characters; null or an empty string clears it.",
+      }),
       status: t.field({ type: AgentStatusEnum, required: false, description: "DRAFT when created without one." }),
       payloadSchema: t.field({
         type: "JSON",
@@ -119,7 +155,12 @@ const AgentInput = (name: string, required: boolean) =>
         description: "JSON Schema (draft 2020-12), checked on save.",
       }),
       transform: t.string({ required: false, description: "JSONata, checked on save, run with a time limit." }),
-      actions: t.field({ type: "JSON", required: false }),
+      actions: t.field({
+        type: "JSON",
+        required: false,
+        description:
+          'At most 20, run in order for each accepted webhook: `{ "type": "emitEvent", "eventType" }`, `{ "type": "forward", "endpointId", "headers": [names to copy, at most 20] }` or `{ "type": "relay" }`.',
+      }),
       rateLimitPerMinute: t.int({ required: false, description: "Accepted requests a minute; 100 by default." }),
     }),
   });
@@ -144,9 +185,13 @@ const CreatedAgent = builder.objectRef<{ agent: Agent; secret: string }>("Create
 const ExampleSchema = builder.objectRef<(typeof EXAMPLE_PAYLOAD_SCHEMAS)[number]>("ExamplePayloadSchema").implement({
   description: "A ready-made payload schema for a known webhook sender, to start an agent from.",
   fields: (t) => ({
-    name: t.exposeString("name"),
-    description: t.exposeString("description"),
-    schema: t.field({ type: "JSON", resolve: (example) => example.schema }),
+    name: t.exposeString("name", { description: "The sender and the payload it describes, e.g. a Jira issue event." }),
+    description: t.exposeString("description", { description: "What payloads the schema accepts." }),
+    schema: t.field({
+      type: "JSON",
+      description: "The JSON Schema, ready to set as an agent's payloadSchema.",
+      resolve: (example) => example.schema,
+    }),
   }),
 });
 
@@ -155,9 +200,18 @@ const TestWebhookResult = builder
   .implement({
     description: "What an agent's webhook URL answered to a test request sent through the API.",
     fields: (t) => ({
-      statusCode: t.exposeInt("statusCode"),
-      body: t.field({ type: "JSON", resolve: (result) => result.body }),
-      executionId: t.exposeString("executionId", { nullable: true }),
+      statusCode: t.exposeInt("statusCode", {
+        description: "The HTTP status the URL answered: 202 when accepted, 4xx when refused.",
+      }),
+      body: t.field({
+        type: "JSON",
+        description: "The URL's JSON answer: the execution id when accepted, the refusal's code and message otherwise.",
+        resolve: (result) => result.body,
+      }),
+      executionId: t.exposeString("executionId", {
+        nullable: true,
+        description: "The id of the AgentExecution the request started; null when it was refused.",
+      }),
     }),
   });
 
@@ -207,7 +261,10 @@ builder.queryField("agentExecutions", (t) =>
       cursor: "id",
       ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "Executions, newest first.",
-      args: { agentId: t.arg.id({ required: false }), status: t.arg({ type: ExecutionStatusEnum, required: false }) },
+      args: {
+        agentId: t.arg.id({ required: false, description: "Only this agent's executions." }),
+        status: t.arg({ type: ExecutionStatusEnum, required: false, description: "Only executions in this status." }),
+      },
       resolve: (query, _root, args, context) => {
         return prisma.agentExecution.findMany({
           ...query,
@@ -285,7 +342,7 @@ builder.mutationField("deleteAgent", (t) =>
 
 const AgentSecret = builder.objectRef<{ secret: string }>("AgentSecret").implement({
   description: "An agent's signing secret, in clear: shown by revealAgentSecret (audited) and never listed elsewhere.",
-  fields: (t) => ({ secret: t.exposeString("secret") }),
+  fields: (t) => ({ secret: t.exposeString("secret", { description: "The signing secret in full." }) }),
 });
 
 builder.mutationField("revealAgentSecret", (t) =>
@@ -317,7 +374,10 @@ builder.mutationField("sendTestWebhook", (t) =>
     errors: { types: [NotFoundError] },
     description:
       "Signs the payload with the agent's secret, POSTs it through the agent's own URL and returns the answer.",
-    args: { agentId: t.arg.id(), payload: t.arg({ type: "JSON" }) },
+    args: {
+      agentId: t.arg.id({ description: "The agent whose URL to send to." }),
+      payload: t.arg({ type: "JSON", description: "The JSON body to send, checked like any inbound request's." }),
+    },
     resolve: (_root, args, context) =>
       sendTestWebhook(context.viewer.tenantId, localId("Agent", args.agentId), args.payload),
   }),
@@ -345,12 +405,21 @@ interface RelayedWebhook {
 const RelayedWebhookType = builder.objectRef<RelayedWebhook>("RelayedWebhook").implement({
   description: "An inbound request relayed live: its body exactly as received and the headers kept with it.",
   fields: (t) => ({
-    executionId: t.id({ resolve: (relayed) => toGlobalId("AgentExecution", relayed.executionId) }),
-    agentId: t.id({ resolve: (relayed) => toGlobalId("Agent", relayed.agentId) }),
-    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
-    headers: t.expose("headers", { type: "JSON" }),
-    body: t.exposeString("body"),
-    payload: t.expose("payload", { type: "JSON" }),
+    executionId: t.id({
+      description: "The AgentExecution the request started; pass it as `after` to resume from here.",
+      resolve: (relayed) => toGlobalId("AgentExecution", relayed.executionId),
+    }),
+    agentId: t.id({
+      description: "The agent that received it.",
+      resolve: (relayed) => toGlobalId("Agent", relayed.agentId),
+    }),
+    receivedAt: t.expose("receivedAt", { type: "DateTime", description: "When the request was accepted." }),
+    headers: t.expose("headers", {
+      type: "JSON",
+      description: "The headers kept with it, names (lower case) to values, its signature headers included.",
+    }),
+    body: t.exposeString("body", { description: "The request body byte for byte, for checking its signature." }),
+    payload: t.expose("payload", { type: "JSON", description: "The body parsed as JSON." }),
   }),
 });
 
@@ -360,7 +429,14 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
     description:
       "Requests accepted by an agent with a relay action, as they arrive (from any instance). With `after` (the " +
       "executionId of the last one you handled), first the requests relayed since then, then live ones; each once.",
-    args: { agentId: t.arg.id(), after: t.arg.id({ required: false }) },
+    args: {
+      agentId: t.arg.id({ description: "The agent whose requests to receive." }),
+      after: t.arg.id({
+        required: false,
+        description:
+          "The executionId of the last request handled: those relayed since come first. Live ones only when omitted.",
+      }),
+    },
     subscribe: async (_root, args, context) => {
       const { tenantId } = context.viewer;
       const agentId = localId("Agent", args.agentId);
@@ -390,7 +466,7 @@ builder.subscriptionField("agentExecutionUpdated", (t) =>
   t.withAuth({ scope: "agents:read" }).prismaField({
     type: "AgentExecution",
     description: "An agent's executions as their status changes (RUNNING, SUCCEEDED, QUEUED for a retry, FAILED).",
-    args: { agentId: t.arg.id() },
+    args: { agentId: t.arg.id({ description: "The agent whose executions to follow." }) },
     subscribe: async (_root, args, context) => {
       const agentId = localId("Agent", args.agentId);
       await subscribableAgent(context.viewer.tenantId, agentId);

@@ -88,8 +88,11 @@ export type ConsoleEventKind =
 
 /** A new agent: its name, payload schema, transform, actions and rate limit. */
 export type CreateAgentInput = {
+  /** At most 20, run in order for each accepted webhook: `{ "type": "emitEvent", "eventType" }`, `{ "type": "forward", "endpointId", "headers": [names to copy, at most 20] }` or `{ "type": "relay" }`. */
   actions?: unknown;
+  /** What the agent is for, at most 1000 characters; null or an empty string clears it. */
   description?: string | null | undefined;
+  /** 1 to 100 characters, unique in the tenant. */
   name: string;
   /** JSON Schema (draft 2020-12), checked on save. */
   payloadSchema?: unknown;
@@ -113,6 +116,7 @@ export type CreateApiKeyInput = {
 
 /** A new endpoint that receives signed webhooks for the event types it subscribes to. */
 export type CreateEndpointInput = {
+  /** Free text for people, at most 1000 characters. */
   description?: string | null | undefined;
   /** Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all. */
   eventTypes?: Array<string> | null | undefined;
@@ -143,23 +147,33 @@ export type CreateEventTypeInput = {
 
 /** Narrows the attempt log; every field given must match. */
 export type DeliveryAttemptFilter = {
+  /** Only attempts of this delivery. */
   deliveryId?: string | number | null | undefined;
+  /** Only attempts sent to this endpoint. */
   endpointId?: string | number | null | undefined;
+  /** Made at or after (inclusive). */
   since?: string | null | undefined;
+  /** Only attempts whose answer falls in this class. */
   statusCodeClass?: StatusCodeClass | null | undefined;
+  /** Only attempts started by one of these. */
   triggers?: Array<AttemptTrigger> | null | undefined;
+  /** Made before (exclusive). */
   until?: string | null | undefined;
 };
 
 /** Narrows the delivery log; every field given must match. */
 export type DeliveryFilter = {
+  /** Only deliveries to this endpoint. */
   endpointId?: string | number | null | undefined;
+  /** Only deliveries of this event. */
   eventId?: string | number | null | undefined;
+  /** Only deliveries of events of this type (its exact name). */
   eventType?: string | null | undefined;
   /** Created at or after (inclusive). */
   since?: string | null | undefined;
   /** Of the last attempt. */
   statusCodeClass?: StatusCodeClass | null | undefined;
+  /** Only deliveries in one of these statuses. */
   statuses?: Array<DeliveryStatus> | null | undefined;
   /** Created before (exclusive). */
   until?: string | null | undefined;
@@ -275,8 +289,11 @@ export type StatusCodeClass =
 
 /** Changes to an agent: only the fields given are changed. */
 export type UpdateAgentInput = {
+  /** At most 20, run in order for each accepted webhook: `{ "type": "emitEvent", "eventType" }`, `{ "type": "forward", "endpointId", "headers": [names to copy, at most 20] }` or `{ "type": "relay" }`. */
   actions?: unknown;
+  /** What the agent is for, at most 1000 characters; null or an empty string clears it. */
   description?: string | null | undefined;
+  /** 1 to 100 characters, unique in the tenant. */
   name?: string | null | undefined;
   /** JSON Schema (draft 2020-12), checked on save. */
   payloadSchema?: unknown;
@@ -290,15 +307,21 @@ export type UpdateAgentInput = {
 
 /** Only the fields given change. `retryPolicy: null` returns to the default schedule. */
 export type UpdateEndpointInput = {
+  /** Free text for people, at most 1000 characters; null or an empty string clears it. */
   description?: string | null | undefined;
   /** Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all. */
   eventTypes?: Array<string> | null | undefined;
+  /** Replaces every custom header (at most 20, values up to 1024 characters); a value sent back as the mask keeps its stored value, `{}` drops them all. A new URL origin needs the values sent again. */
   headers?: unknown;
+  /** 1 to 100 characters, unique within the tenant. */
   name?: string | null | undefined;
+  /** A schedule of its own; null returns to the instance's default schedule. */
   retryPolicy?: RetryPolicyInput | null | undefined;
+  /** Milliseconds to wait for an answer, 1000 to 30000. */
   timeoutMs?: number | null | undefined;
   /** Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted. */
   url?: string | null | undefined;
+  /** Whether to check the receiver's TLS certificate; turning it off is audited. */
   verifyTls?: boolean | null | undefined;
 };
 

@@ -85,23 +85,36 @@ builder.prismaNode("DeliveryAttempt", {
   description: "One HTTP attempt, as the receiver answered it.",
   fields: (t) => ({
     number: t.exposeInt("number", { description: "1 for the first attempt of the delivery." }),
-    trigger: t.expose("trigger", { type: AttemptTriggerEnum }),
+    trigger: t.expose("trigger", {
+      type: AttemptTriggerEnum,
+      description: "What started this attempt: a scheduled send or retry, a manual retry, or a test send.",
+    }),
     statusCode: t.exposeInt("statusCode", {
       nullable: true,
       description: "Null when no response came (see errorClass).",
     }),
-    durationMs: t.exposeInt("durationMs"),
-    responseHeaders: t.expose("responseHeaders", { type: "JSON", nullable: true }),
+    durationMs: t.exposeInt("durationMs", {
+      description: "Milliseconds from sending the request to the end of the answer (or to the failure).",
+    }),
+    responseHeaders: t.expose("responseHeaders", {
+      type: "JSON",
+      nullable: true,
+      description: "The receiver's response headers, names to values; null when no response came.",
+    }),
     responseBody: t.exposeString("responseBody", { nullable: true, description: "At most 16 KB." }),
     errorClass: t.exposeString("errorClass", {
       nullable: true,
       description:
         "The kind of failure: timeout, dns, connection_refused, tls, blocked_address, http_status or network.",
     }),
-    errorMessage: t.exposeString("errorMessage", { nullable: true }),
+    errorMessage: t.exposeString("errorMessage", {
+      nullable: true,
+      description:
+        "The failure as the HTTP client reported it; null when the attempt got an answer it did not count as an error.",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    delivery: t.relation("delivery"),
-    endpoint: t.relation("endpoint"),
+    delivery: t.relation("delivery", { description: "The delivery this attempt belongs to." }),
+    endpoint: t.relation("endpoint", { description: "The endpoint the attempt was sent to." }),
   }),
 });
 
@@ -125,27 +138,48 @@ const DeliveryObject = builder.prismaNode("Delivery", {
       description: "The webhook-id header, the same on every attempt.",
       resolve: (d) => messageId(d.eventId),
     }),
-    eventType: t.exposeString("eventType"),
-    status: t.expose("status", { type: DeliveryStatusEnum }),
-    attemptCount: t.exposeInt("attemptCount"),
+    eventType: t.exposeString("eventType", { description: "The name of the event's type." }),
+    status: t.expose("status", { type: DeliveryStatusEnum, description: "Where the delivery is in its life." }),
+    attemptCount: t.exposeInt("attemptCount", {
+      description: "How many attempts were recorded, manual retries included; 0 before the first.",
+    }),
     nextAttemptAt: t.field({
       type: "DateTime",
       nullable: true,
+      description: "When the next attempt is due, while PENDING; null in every other status.",
       resolve: (delivery) => (delivery.status === "PENDING" ? delivery.dueAt : null),
     }),
-    lastStatusCode: t.exposeInt("lastStatusCode", { nullable: true }),
-    lastError: t.exposeString("lastError", { nullable: true }),
-    lastAttemptAt: t.expose("lastAttemptAt", { type: "DateTime", nullable: true }),
-    completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    lastStatusCode: t.exposeInt("lastStatusCode", {
+      nullable: true,
+      description: "The HTTP status of the latest attempt; null before the first or when it got no response.",
+    }),
+    lastError: t.exposeString("lastError", {
+      nullable: true,
+      description:
+        "One line on why the latest attempt failed (`HTTP 503`, or the failure kind and message); null before the first attempt or when it succeeded.",
+    }),
+    lastAttemptAt: t.expose("lastAttemptAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the latest attempt finished; null before the first.",
+    }),
+    completedAt: t.expose("completedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When it reached SUCCEEDED or FAILED; null while it may still be sent.",
+    }),
     failureReason: t.exposeString("failureReason", {
       nullable: true,
       description:
         "Why a FAILED delivery stopped: attempts_exhausted, not_retryable_status, blocked_address, endpoint_gone, endpoint_disabled...",
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    event: t.relation("event"),
-    endpoint: t.relation("endpoint"),
-    attempts: t.relation("attempts", { query: { orderBy: { number: "asc" } } }),
+    event: t.relation("event", { description: "The event this delivery sends." }),
+    endpoint: t.relation("endpoint", { description: "The endpoint it is sent to." }),
+    attempts: t.relation("attempts", {
+      description: "Every attempt so far, first to last.",
+      query: { orderBy: { number: "asc" } },
+    }),
     request: t.field({
       type: DeliveryRequest,
       description: "The request as sent: headers (custom values masked) and body.",
@@ -163,10 +197,14 @@ const DeliveryObject = builder.prismaNode("Delivery", {
 const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
   description: "Narrows the delivery log; every field given must match.",
   fields: (t) => ({
-    endpointId: t.id({ required: false }),
-    eventId: t.id({ required: false }),
-    eventType: t.string({ required: false }),
-    statuses: t.field({ type: [DeliveryStatusEnum], required: false }),
+    endpointId: t.id({ required: false, description: "Only deliveries to this endpoint." }),
+    eventId: t.id({ required: false, description: "Only deliveries of this event." }),
+    eventType: t.string({ required: false, description: "Only deliveries of events of this type (its exact name)." }),
+    statuses: t.field({
+      type: [DeliveryStatusEnum],
+      required: false,
+      description: "Only deliveries in one of these statuses.",
+    }),
     statusCodeClass: t.field({ type: StatusCodeClassEnum, required: false, description: "Of the last attempt." }),
     since: t.field({ type: "DateTime", required: false, description: "Created at or after (inclusive)." }),
     until: t.field({ type: "DateTime", required: false, description: "Created before (exclusive)." }),
@@ -176,12 +214,20 @@ const DeliveryFilterInput = builder.inputType("DeliveryFilter", {
 const AttemptFilterInput = builder.inputType("DeliveryAttemptFilter", {
   description: "Narrows the attempt log; every field given must match.",
   fields: (t) => ({
-    endpointId: t.id({ required: false }),
-    deliveryId: t.id({ required: false }),
-    statusCodeClass: t.field({ type: StatusCodeClassEnum, required: false }),
-    triggers: t.field({ type: [AttemptTriggerEnum], required: false }),
-    since: t.field({ type: "DateTime", required: false }),
-    until: t.field({ type: "DateTime", required: false }),
+    endpointId: t.id({ required: false, description: "Only attempts sent to this endpoint." }),
+    deliveryId: t.id({ required: false, description: "Only attempts of this delivery." }),
+    statusCodeClass: t.field({
+      type: StatusCodeClassEnum,
+      required: false,
+      description: "Only attempts whose answer falls in this class.",
+    }),
+    triggers: t.field({
+      type: [AttemptTriggerEnum],
+      required: false,
+      description: "Only attempts started by one of these.",
+    }),
+    since: t.field({ type: "DateTime", required: false, description: "Made at or after (inclusive)." }),
+    until: t.field({ type: "DateTime", required: false, description: "Made before (exclusive)." }),
   }),
 });
 
@@ -288,8 +334,11 @@ builder.queryField("exportDeliveries", (t) =>
     complexity: { field: 2_500, multiplier: 1 },
     args: {
       filter: t.arg({ type: DeliveryFilterInput, required: false }),
-      format: t.arg({ type: ExportFormatEnum, defaultValue: "NDJSON" }),
-      limit: t.arg.int({ defaultValue: 1_000 }),
+      format: t.arg({ type: ExportFormatEnum, defaultValue: "NDJSON", description: "The file format of `data`." }),
+      limit: t.arg.int({
+        defaultValue: 1_000,
+        description: `The most deliveries to write, 1 to ${MAX_EXPORT_ROWS}; outside that answers VALIDATION_ERROR on limit.`,
+      }),
     },
     resolve: (_root, args, context) =>
       exportDeliveries(context.viewer.tenantId, filterOf(args.filter), args.format, args.limit),
@@ -314,12 +363,33 @@ const SendResult = builder.objectRef<SendReport>("SendResult").implement({
   fields: (t) => ({
     // The send already read the row: a plain field hands it over (relations a client selects are loaded by the
     // Prisma plugin on demand). A prismaField would build a query here that nothing runs, and Pothos warns of it.
-    delivery: t.field({ type: DeliveryObject, resolve: (report) => report.delivery }),
-    attemptNumber: t.exposeInt("attemptNumber"),
-    statusCode: t.int({ nullable: true, resolve: (report) => report.result.statusCode }),
-    durationMs: t.int({ resolve: (report) => Math.round(report.result.durationMs) }),
-    responseBody: t.string({ resolve: (report) => report.result.responseBody }),
-    error: t.field({ type: ErrorDetail, nullable: true, resolve: (report) => report.result.error }),
+    delivery: t.field({
+      type: DeliveryObject,
+      description: "The delivery that was sent, as it is after this attempt.",
+      resolve: (report) => report.delivery,
+    }),
+    attemptNumber: t.exposeInt("attemptNumber", {
+      description: "This attempt's number in the delivery (1 for the first).",
+    }),
+    statusCode: t.int({
+      nullable: true,
+      description: "The receiver's HTTP status; null when no response came (see error).",
+      resolve: (report) => report.result.statusCode,
+    }),
+    durationMs: t.int({
+      description: "Milliseconds the attempt took, rounded.",
+      resolve: (report) => Math.round(report.result.durationMs),
+    }),
+    responseBody: t.string({
+      description: "The receiver's response body, at most 16 KB; empty when no response came.",
+      resolve: (report) => report.result.responseBody,
+    }),
+    error: t.field({
+      type: ErrorDetail,
+      nullable: true,
+      description: "Why the attempt failed; null when the receiver answered without an error.",
+      resolve: (report) => report.result.error,
+    }),
   }),
 });
 
@@ -338,7 +408,7 @@ const RecoverResult = builder.objectRef<{ count: number; dryRun: boolean }>("Rec
   description: "What recoverEndpoint found (and, unless dryRun, queued again).",
   fields: (t) => ({
     count: t.exposeInt("count", { description: "Failed deliveries in the window (queued again unless dryRun)." }),
-    dryRun: t.exposeBoolean("dryRun"),
+    dryRun: t.exposeBoolean("dryRun", { description: "True when nothing was queued: the count is what would be." }),
   }),
 });
 
@@ -348,10 +418,17 @@ builder.mutationField("recoverEndpoint", (t) =>
     errors: { types: [NotFoundError, ValidationError, ConflictError] },
     description: "Queues the endpoint's failed deliveries created in [since, until) again with a fresh retry schedule.",
     args: {
-      endpointId: t.arg.id(),
-      since: t.arg({ type: "DateTime" }),
-      until: t.arg({ type: "DateTime", required: false }),
-      dryRun: t.arg.boolean({ defaultValue: false }),
+      endpointId: t.arg.id({ description: "The endpoint whose failed deliveries to send again." }),
+      since: t.arg({ type: "DateTime", description: "Deliveries created at or after this (inclusive)." }),
+      until: t.arg({
+        type: "DateTime",
+        required: false,
+        description: "Deliveries created before this (exclusive); now when omitted.",
+      }),
+      dryRun: t.arg.boolean({
+        defaultValue: false,
+        description: "Only count the deliveries, queue nothing.",
+      }),
     },
     resolve: async (_root, args, context) => ({
       count: await recoverEndpoint(
@@ -371,7 +448,7 @@ builder.mutationField("sendTestEvent", (t) =>
     errors: { types: [NotFoundError, RateLimitedError] },
     description:
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
-    args: { endpointId: t.arg.id() },
+    args: { endpointId: t.arg.id({ description: "The endpoint to send the test event to." }) },
     resolve: (_root, { endpointId }, context) =>
       sendTestEvent(
         () => outboundOf(context),
@@ -387,7 +464,7 @@ const TestSendToEndpoint = builder
   .implement({
     description: "One endpoint's part of sendTestEventToAll: its own answer, or why it was not sent.",
     fields: (t) => ({
-      endpoint: t.field({ type: EndpointType, resolve: (item) => item.endpoint }),
+      endpoint: t.field({ type: EndpointType, description: "The endpoint sent to.", resolve: (item) => item.endpoint }),
       outcome: t.field({
         type: SendResult,
         description: "The receiver's answer, or RateLimitedError (with retryAfterSeconds) when over its test limit.",
@@ -423,31 +500,70 @@ builder.mutationField("sendTestEventToAll", (t) =>
 const HealthWindowType = builder.objectRef<HealthWindow>("EndpointHealthWindow").implement({
   description: "An endpoint's attempts over one time window: counts, success rate and latency percentiles.",
   fields: (t) => ({
-    attempts: t.exposeInt("attempts"),
-    successes: t.exposeInt("successes"),
-    failures: t.exposeInt("failures"),
+    attempts: t.exposeInt("attempts", { description: "Attempts made in the window, test sends excluded." }),
+    successes: t.exposeInt("successes", { description: "Attempts that succeeded (a 2xx answer)." }),
+    failures: t.exposeInt("failures", { description: "Attempts that failed: attempts minus successes." }),
     successRate: t.exposeFloat("successRate", { nullable: true, description: "0 to 1; null without attempts." }),
-    p50Ms: t.exposeInt("p50Ms", { nullable: true }),
-    p95Ms: t.exposeInt("p95Ms", { nullable: true }),
-    p99Ms: t.exposeInt("p99Ms", { nullable: true }),
+    p50Ms: t.exposeInt("p50Ms", {
+      nullable: true,
+      description: "Median attempt duration in milliseconds, rounded; null without attempts.",
+    }),
+    p95Ms: t.exposeInt("p95Ms", {
+      nullable: true,
+      description: "95th percentile attempt duration in milliseconds, rounded; null without attempts.",
+    }),
+    p99Ms: t.exposeInt("p99Ms", {
+      nullable: true,
+      description: "99th percentile attempt duration in milliseconds, rounded; null without attempts.",
+    }),
   }),
 });
 
 const EndpointHealthType = builder.objectRef<EndpointHealth>("EndpointHealth").implement({
   description: "Attempt figures (test sends excluded) and the failure streak that drives auto-disable.",
   fields: (t) => ({
-    lastHour: t.field({ type: HealthWindowType, resolve: (health) => health.lastHour }),
-    lastDay: t.field({ type: HealthWindowType, resolve: (health) => health.lastDay }),
-    lastSuccessAt: t.expose("lastSuccessAt", { type: "DateTime", nullable: true }),
-    lastFailureAt: t.expose("lastFailureAt", { type: "DateTime", nullable: true }),
-    consecutiveFailures: t.exposeInt("consecutiveFailures"),
-    failingSince: t.expose("failingSince", { type: "DateTime", nullable: true }),
-    state: t.field({ type: HealthStateEnum, resolve: (health) => health.state }),
+    lastHour: t.field({
+      type: HealthWindowType,
+      description: "Attempts over the last 60 minutes.",
+      resolve: (health) => health.lastHour,
+    }),
+    lastDay: t.field({
+      type: HealthWindowType,
+      description: "Attempts over the last 24 hours.",
+      resolve: (health) => health.lastDay,
+    }),
+    lastSuccessAt: t.expose("lastSuccessAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When an attempt last succeeded; null if none has.",
+    }),
+    lastFailureAt: t.expose("lastFailureAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When an attempt last failed; null if none has.",
+    }),
+    consecutiveFailures: t.exposeInt("consecutiveFailures", {
+      description: "Failed attempts in a row since the last success; 0 when the latest attempt succeeded.",
+    }),
+    failingSince: t.expose("failingSince", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the current failure streak began; null when there is none.",
+    }),
+    state: t.field({
+      type: HealthStateEnum,
+      description: "HEALTHY, FAILING or DISABLED, from `enabled` and consecutiveFailures.",
+      resolve: (health) => health.state,
+    }),
   }),
 });
 
 builder.prismaObjectField("Endpoint", "health", (t) =>
-  t.field({ type: EndpointHealthType, resolve: (endpoint) => endpointHealth(endpoint) }),
+  t.field({
+    type: EndpointHealthType,
+    description: "Its attempt figures over the last hour and day, and its current failure streak.",
+    resolve: (endpoint) => endpointHealth(endpoint),
+  }),
 );
 
 builder.subscriptionField("deliveryUpdated", (t) =>
@@ -456,7 +572,10 @@ builder.subscriptionField("deliveryUpdated", (t) =>
     description:
       "Deliveries of the tenant as their attempts are recorded (succeeded, rescheduled or failed), from any worker. " +
       "Both filters are optional.",
-    args: { endpointId: t.arg.id({ required: false }), eventId: t.arg.id({ required: false }) },
+    args: {
+      endpointId: t.arg.id({ required: false, description: "Only deliveries to this endpoint." }),
+      eventId: t.arg.id({ required: false, description: "Only deliveries of this event." }),
+    },
     subscribe: (_root, args, context) =>
       pipe(
         subscriptionsOf(context).subscribe("delivery:updated", context.viewer.tenantId),
@@ -477,9 +596,16 @@ builder.subscriptionField("deliveryUpdated", (t) =>
 const EndpointHealthChangeType = builder.objectRef<HealthChange>("EndpointHealthChange").implement({
   description: "An endpoint's health state moved: a first failure, a success ending a streak, disabled or enabled.",
   fields: (t) => ({
-    endpointId: t.id({ resolve: (change) => toGlobalId("Endpoint", change.endpointId) }),
-    state: t.field({ type: HealthStateEnum, resolve: (change) => change.state }),
-    previousState: t.field({ type: HealthStateEnum, resolve: (change) => change.previousState }),
+    endpointId: t.id({
+      description: "The endpoint's id (still given when the endpoint was deleted since).",
+      resolve: (change) => toGlobalId("Endpoint", change.endpointId),
+    }),
+    state: t.field({ type: HealthStateEnum, description: "The state it moved to.", resolve: (change) => change.state }),
+    previousState: t.field({
+      type: HealthStateEnum,
+      description: "The state it was in before.",
+      resolve: (change) => change.previousState,
+    }),
     endpoint: t.field({
       type: EndpointType,
       nullable: true,
@@ -493,7 +619,7 @@ builder.subscriptionField("endpointHealthChanged", (t) =>
   t.withAuth({ scope: "endpoints:read" }).field({
     type: EndpointHealthChangeType,
     description: "The tenant's endpoints as their health state changes, from any worker. The filter is optional.",
-    args: { endpointId: t.arg.id({ required: false }) },
+    args: { endpointId: t.arg.id({ required: false, description: "Only changes of this endpoint." }) },
     subscribe: (_root, args, context) =>
       pipe(
         subscriptionsOf(context).subscribe("endpoint:health", context.viewer.tenantId),

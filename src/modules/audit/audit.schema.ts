@@ -42,12 +42,34 @@ builder.prismaNode("AuditEntry", {
       nullable: true,
       resolve: actorIdOf,
     }),
-    actorName: t.exposeString("actorName", { nullable: true }),
-    targetType: t.exposeString("targetType", { nullable: true }),
-    targetId: t.string({ nullable: true, resolve: targetIdOf }),
-    ip: t.exposeString("ip", { nullable: true }),
-    userAgent: t.exposeString("userAgent", { nullable: true }),
-    metadata: t.expose("metadata", { type: "JSON", nullable: true }),
+    actorName: t.exposeString("actorName", {
+      nullable: true,
+      description:
+        "The actor's name when it acted (the API key's name, or an external token's name claim); null when there was none.",
+    }),
+    targetType: t.exposeString("targetType", {
+      nullable: true,
+      description: "The kind of object changed, such as Endpoint, Agent or ApiKey; null when the action has no target.",
+    }),
+    targetId: t.string({
+      nullable: true,
+      description:
+        "The changed object's id (a global id, usable with `node`; a tenant's settings are named by the tenant's id); null when the action has no target.",
+      resolve: targetIdOf,
+    }),
+    ip: t.exposeString("ip", {
+      nullable: true,
+      description: "The address the request came from (the TCP peer); null when the action came without a request.",
+    }),
+    userAgent: t.exposeString("userAgent", {
+      nullable: true,
+      description: "The request's User-Agent header; null when there was none.",
+    }),
+    metadata: t.expose("metadata", {
+      type: "JSON",
+      nullable: true,
+      description: "Details by action, such as the names of the fields an update changed; null when there are none.",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
@@ -56,7 +78,11 @@ const AuditLogFilter = builder.inputType("AuditLogFilter", {
   description: "Narrows the audit log; every field given must match.",
   fields: (t) => ({
     actions: t.stringList({ required: false, description: 'Only these actions, e.g. ["api_key.revoked"].' }),
-    actorId: t.string({ required: false }),
+    actorId: t.string({
+      required: false,
+      description:
+        "Only what this actor did: an API key's id (its sessions included) or an external token's subject as shown in actorId.",
+    }),
     since: t.field({ type: "DateTime", required: false, description: "Inclusive." }),
     until: t.field({ type: "DateTime", required: false, description: "Exclusive." }),
   }),

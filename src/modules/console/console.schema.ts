@@ -43,14 +43,42 @@ const ConsoleEventType = builder.objectRef<ConsoleEventRow>("ConsoleEvent").impl
       description: "Grows with every event; subscribe with `after` set to the last one received to resume.",
       resolve: (event) => encodeCursor(cursorOf(event)),
     }),
-    kind: t.field({ type: ConsoleEventKindEnum, resolve: (event) => event.kind }),
-    at: t.field({ type: "DateTime", resolve: (event) => event.createdAt }),
+    kind: t.field({
+      type: ConsoleEventKindEnum,
+      description: "What happened; it decides what `data` holds.",
+      resolve: (event) => event.kind,
+    }),
+    at: t.field({
+      type: "DateTime",
+      description: "When it happened (ISO 8601, UTC).",
+      resolve: (event) => event.createdAt,
+    }),
     message: t.string({ description: "One readable line about it.", resolve: describeConsoleEvent }),
-    endpointId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("Endpoint", event.endpointId) }),
-    deliveryId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("Delivery", event.deliveryId) }),
-    agentId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("Agent", event.agentId) }),
-    executionId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("AgentExecution", event.executionId) }),
-    apiKeyId: t.id({ nullable: true, resolve: (event) => toOptionalGlobalId("ApiKey", event.apiKeyId) }),
+    endpointId: t.id({
+      nullable: true,
+      description: "The endpoint it concerns; null when it concerns none.",
+      resolve: (event) => toOptionalGlobalId("Endpoint", event.endpointId),
+    }),
+    deliveryId: t.id({
+      nullable: true,
+      description: "The delivery it concerns; null when it concerns none.",
+      resolve: (event) => toOptionalGlobalId("Delivery", event.deliveryId),
+    }),
+    agentId: t.id({
+      nullable: true,
+      description: "The agent it concerns; null when it concerns none.",
+      resolve: (event) => toOptionalGlobalId("Agent", event.agentId),
+    }),
+    executionId: t.id({
+      nullable: true,
+      description: "The agent execution it concerns; null when it concerns none.",
+      resolve: (event) => toOptionalGlobalId("AgentExecution", event.executionId),
+    }),
+    apiKeyId: t.id({
+      nullable: true,
+      description: "The API key it concerns; null when it concerns none.",
+      resolve: (event) => toOptionalGlobalId("ApiKey", event.apiKeyId),
+    }),
     data: t.field({ type: "JSON", description: "The details, by kind.", resolve: (event) => event.data }),
   }),
 });
@@ -62,7 +90,16 @@ builder.subscriptionField("consoleEvents", (t) =>
       "The tenant's integration console, live. With `after` (a cursor you received), first everything since then " +
       "(kept for the console retention period), then live, with no gap and no repeat. With `last` and no `after`, " +
       `the last ${MAX_LAST} at most, then live.`,
-    args: { after: t.arg.string({ required: false }), last: t.arg.int({ required: false }) },
+    args: {
+      after: t.arg.string({
+        required: false,
+        description: "The cursor of the last event received: everything since then comes first, then live ones.",
+      }),
+      last: t.arg.int({
+        required: false,
+        description: `Without \`after\`: replay the last this many (1 to ${MAX_LAST}) first; only live ones when omitted.`,
+      }),
+    },
     subscribe: (_root, args, context) => {
       const { tenantId } = context.viewer;
       let after: Cursor | undefined;

@@ -42,7 +42,7 @@ const CreateEventTypeInput = builder.inputType("CreateEventTypeInput", {
   description: "A new event type: its name and the JSON Schema its payloads must satisfy.",
   fields: (t) => ({
     name: t.string({ description: "1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant." }),
-    description: t.string({ required: false }),
+    description: t.string({ required: false, description: "What the event means, at most 1000 characters." }),
     schema: t.field({ type: "JSON", required: false, description: "JSON Schema (draft 2020-12), checked on save." }),
   }),
 });
@@ -50,8 +50,15 @@ const CreateEventTypeInput = builder.inputType("CreateEventTypeInput", {
 const UpdateEventTypeInput = builder.inputType("UpdateEventTypeInput", {
   description: "Only the fields given change; `schema: null` removes the schema.",
   fields: (t) => ({
-    description: t.string({ required: false }),
-    schema: t.field({ type: "JSON", required: false }),
+    description: t.string({
+      required: false,
+      description: "What the event means, at most 1000 characters; null or an empty string clears it.",
+    }),
+    schema: t.field({
+      type: "JSON",
+      required: false,
+      description: "JSON Schema (draft 2020-12), checked on save; null removes it and any payload is accepted.",
+    }),
   }),
 });
 
@@ -62,7 +69,9 @@ builder.queryField("eventTypes", (t) =>
       cursor: "id",
       ...pageSize({ defaultSize: 50, maxSize: 200 }),
       description: "The tenant's event types by name.",
-      args: { includeArchived: t.arg.boolean({ defaultValue: false }) },
+      args: {
+        includeArchived: t.arg.boolean({ defaultValue: false, description: "Also list the archived event types." }),
+      },
       resolve: (query, _root, args, context) =>
         prisma.eventType.findMany({
           ...query,
@@ -133,7 +142,11 @@ builder.mutationField("archiveEventType", (t) =>
 
 const PayloadValid = builder.objectRef<{ valid: true }>("PayloadValid").implement({
   description: "The payload satisfies the schema.",
-  fields: (t) => ({ valid: t.exposeBoolean("valid") }),
+  fields: (t) => ({
+    valid: t.exposeBoolean("valid", {
+      description: "Always true: a payload that fails answers ValidationError instead.",
+    }),
+  }),
 });
 
 // Any caller who signed in (the Query type's own rule): it reads and writes nothing of the tenant.
@@ -143,7 +156,10 @@ builder.queryField("validatePayload", (t) =>
     errors: { types: [ValidationError] },
     description:
       "Checks a payload against a JSON Schema (draft 2020-12) without saving anything, for editors' Validate buttons. A schema that does not compile is a ValidationError on `schema`; a payload that fails it, on `payload`, with the failures.",
-    args: { schema: t.arg({ type: "JSON" }), payload: t.arg({ type: "JSON" }) },
+    args: {
+      schema: t.arg({ type: "JSON", description: "The JSON Schema (draft 2020-12) to check against." }),
+      payload: t.arg({ type: "JSON", description: "The JSON value to check." }),
+    },
     resolve: (_root, { schema, payload }) => checkPayloadAgainst(schema, payload),
   }),
 );

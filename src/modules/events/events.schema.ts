@@ -48,7 +48,11 @@ export const EventObject = builder.prismaNode("Event", {
 const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implement({
   description: "The outcome of publishing one event: the event and how many deliveries it made.",
   fields: (t) => ({
-    event: t.field({ type: EventObject, resolve: (published) => published.event }),
+    event: t.field({
+      type: EventObject,
+      description: "The event published (or, for a repeated idempotency key, the first one).",
+      resolve: (published) => published.event,
+    }),
     deliveryCount: t.exposeInt("deliveryCount", {
       description: "Deliveries created: one per subscribed enabled endpoint.",
     }),
@@ -61,7 +65,13 @@ const PublishResult = builder.objectRef<PublishedEvent>("PublishedEvent").implem
 
 const PublishedEvents = builder.objectRef<{ results: PublishedEvent[] }>("PublishedEvents").implement({
   description: "The outcome of a batch publish, one result per event in the order sent.",
-  fields: (t) => ({ results: t.field({ type: [PublishResult], resolve: (batch) => batch.results }) }),
+  fields: (t) => ({
+    results: t.field({
+      type: [PublishResult],
+      description: "One result per event, in the order they were sent.",
+      resolve: (batch) => batch.results,
+    }),
+  }),
 });
 
 const PublishEventInput = builder.inputType("PublishEventInput", {
@@ -108,7 +118,9 @@ builder.mutationField("publishEvents", (t) =>
     type: PublishedEvents,
     errors: { types: [ValidationError, ConflictError] },
     description: `Publishes up to ${MAX_BATCH} events in one transaction: all or none. Errors name the input, e.g. events.3.payload.`,
-    args: { events: t.arg({ type: [PublishEventInput] }) },
+    args: {
+      events: t.arg({ type: [PublishEventInput], description: `The events to publish, 1 to ${MAX_BATCH}, in order.` }),
+    },
     resolve: async (_root, { events }, context) => ({
       results: await publishEvents(context.viewer.tenantId, events.map(toPublishInput), true),
     }),
@@ -142,7 +154,7 @@ builder.queryField("events", (t) =>
       cursor: "id",
       ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "Published events, newest first.",
-      args: { eventType: t.arg.string({ required: false }) },
+      args: { eventType: t.arg.string({ required: false, description: "Only events of this type (its exact name)." }) },
       resolve: (query, _root, args, context) =>
         prisma.event.findMany({
           ...query,
@@ -167,9 +179,12 @@ OutboundEventType.implement({
     "A published event as its deliveries carry it: the webhook-id (messageId) and the exact body an endpoint receives, " +
     "so a listener can sign and post it like a real delivery.",
   fields: (t) => ({
-    eventId: t.id({ resolve: ({ event }) => toGlobalId("Event", event.id) }),
-    messageId: t.string({ resolve: ({ event }) => messageId(event.id) }),
-    eventType: t.string({ resolve: ({ event }) => event.eventType }),
+    eventId: t.id({ description: "The event's id.", resolve: ({ event }) => toGlobalId("Event", event.id) }),
+    messageId: t.string({
+      description: "The webhook-id header its deliveries carry (Standard Webhooks).",
+      resolve: ({ event }) => messageId(event.id),
+    }),
+    eventType: t.string({ description: "The event type's name.", resolve: ({ event }) => event.eventType }),
     createdAt: t.field({ type: "DateTime", resolve: ({ event }) => event.createdAt }),
     body: t.string({
       description: 'The delivery body: `{ "type", "timestamp", "data" }`, byte for byte as endpoints receive it.',
@@ -185,7 +200,12 @@ builder.subscriptionField("eventPublished", (t) =>
     description:
       "The tenant's events as they are published (from any instance), whether or not an endpoint subscribes to them: " +
       "what `signalpost listen --forward-to` re-posts to a local URL. `eventTypes` (at most 100 names) keeps only those.",
-    args: { eventTypes: t.arg.stringList({ required: false }) },
+    args: {
+      eventTypes: t.arg.stringList({
+        required: false,
+        description: `Only events of these types (at most ${MAX_EVENT_TYPE_FILTER} names); every type when omitted or empty.`,
+      }),
+    },
     subscribe: (_root, { eventTypes }, context) => {
       const { tenantId } = context.viewer;
       if (eventTypes && eventTypes.length > MAX_EVENT_TYPE_FILTER)

@@ -102,6 +102,9 @@ export const builder = new SchemaBuilder<{
     },
     nodeQueryOptions: false,
     nodesQueryOptions: false,
+    nodeTypeOptions: {
+      description: "An object with a global id: `node(id:)` and `nodes(ids:)` read any of them by that id.",
+    },
   },
   prisma: {
     client: () => prisma,

@@ -37,6 +37,7 @@ export type AttemptTrigger =
 export type AuditLogFilter = {
   /** Only these actions, e.g. ["api_key.revoked"]. */
   actions?: Array<string> | null | undefined;
+  /** Only what this actor did: an API key's id (its sessions included) or an external token's subject as shown in actorId. */
   actorId?: string | null | undefined;
   /** Inclusive. */
   since?: string | null | undefined;
@@ -138,6 +139,7 @@ export type CreateEndpointInput = {
 
 /** A new event type: its name and the JSON Schema its payloads must satisfy. */
 export type CreateEventTypeInput = {
+  /** What the event means, at most 1000 characters. */
   description?: string | null | undefined;
   /** 1-100 of A-Z a-z 0-9 _ . : - such as invoice.paid; unique in the tenant. */
   name: string;
@@ -327,13 +329,17 @@ export type UpdateEndpointInput = {
 
 /** Only the fields given change; `schema: null` removes the schema. */
 export type UpdateEventTypeInput = {
+  /** What the event means, at most 1000 characters; null or an empty string clears it. */
   description?: string | null | undefined;
+  /** JSON Schema (draft 2020-12), checked on save; null removes it and any payload is accepted. */
   schema?: unknown;
 };
 
 /** Only the fields given change; null puts a setting back to its default. Instance fields need instance:admin (FORBIDDEN naming the field otherwise). */
 export type UpdateSettingsInput = {
+  /** Lets endpoints use http:// and loopback addresses (a developer's setup, never production). */
   allowInsecureUrls?: boolean | null | undefined;
+  /** Private ranges in CIDR notation (e.g. 10.0.0.0/8) endpoints may point at; replaces the whole list. */
   allowedPrivateRanges?: Array<string> | null | undefined;
   /** 1-3650. */
   attemptRetentionDays?: number | null | undefined;
@@ -341,10 +347,13 @@ export type UpdateSettingsInput = {
   consoleRetentionDays?: number | null | undefined;
   /** 1-1000000. */
   defaultInboundRateLimitPerMinute?: number | null | undefined;
+  /** The schedule of endpoints without their own retry policy. */
   defaultRetryPolicy?: RetryPolicyInput | null | undefined;
+  /** Turns /metrics on or off in every process, live. */
   metricsEnabled?: boolean | null | undefined;
   /** 1024-65535; the listener moves without a restart. */
   metricsPort?: number | null | undefined;
+  /** An absolute http(s) URL, the base of agents' webhook URLs; a trailing slash is dropped. */
   publicUrl?: string | null | undefined;
 };
 

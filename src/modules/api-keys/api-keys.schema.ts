@@ -72,7 +72,12 @@ builder.queryField("apiKeys", (t) =>
       cursor: "id",
       ...pageSize({ defaultSize: 20, maxSize: 100 }),
       description: "The tenant's API keys, newest first.",
-      args: { includeRevoked: t.arg.boolean({ defaultValue: true }) },
+      args: {
+        includeRevoked: t.arg.boolean({
+          defaultValue: true,
+          description: "Also list revoked keys; false lists only the keys not revoked.",
+        }),
+      },
       resolve: (query, _root, args, context) =>
         prisma.apiKey.findMany({
           ...query,

@@ -39,7 +39,7 @@ builder.queryField("nodes", (t) =>
     type: [NodeInterface],
     nullable: { list: false, items: true },
     description: `The objects the global ids name, in order, each as node(id:) answers it (null, or a FORBIDDEN error for that item). At most ${MAX_NODE_IDS} ids.`,
-    args: { ids: t.arg.idList() },
+    args: { ids: t.arg.idList({ description: `The global ids to read, at most ${MAX_NODE_IDS}.` }) },
     // One query per type, whatever the number of ids: cost like a page of a connection.
     complexity: (args) => ({ field: 1, multiplier: Math.min(args.ids.length, MAX_NODE_IDS) }),
     resolve: async (_root, { ids }, context) => {

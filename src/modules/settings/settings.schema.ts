@@ -23,7 +23,9 @@ declare module "../../graphql/context.js" {
 const MetricsListenerType = builder.objectRef<MetricsListenerState>("MetricsListener").implement({
   description: "The Prometheus listener of the process that answered (each process serves its own /metrics).",
   fields: (t) => ({
-    enabled: t.exposeBoolean("enabled"),
+    enabled: t.exposeBoolean("enabled", {
+      description: "Whether metrics are asked for (the metricsEnabled setting as this process applied it).",
+    }),
     port: t.exposeInt("port", { description: "The port asked for." }),
     boundPort: t.exposeInt("boundPort", { nullable: true, description: "The port listening now, if any." }),
     error: t.exposeString("error", { nullable: true, description: "Why the asked-for port is not listening." }),
@@ -34,7 +36,9 @@ const InstanceSettingsType = builder.objectRef<InstanceSettings>("InstanceSettin
   description:
     "Settings of the whole installation, readable by every tenant they apply to. Changing them needs the operator's instance:admin scope (no tenant key has it); they apply live.",
   fields: (t) => ({
-    metricsEnabled: t.exposeBoolean("metricsEnabled"),
+    metricsEnabled: t.exposeBoolean("metricsEnabled", {
+      description: "Whether every process serves Prometheus metrics at /metrics on metricsPort.",
+    }),
     metricsPort: t.exposeInt("metricsPort", { description: "Where /metrics listens (1024-65535)." }),
     metricsListener: t.field({
       type: MetricsListenerType,
@@ -84,8 +88,16 @@ const SettingsType = builder.objectRef<SettingsView>("Settings").implement({
   description:
     "The settings that apply to the caller: the whole instance's (changed only by operators) and the caller's tenant's.",
   fields: (t) => ({
-    instance: t.field({ type: InstanceSettingsType, resolve: (settings) => settings.instance }),
-    tenant: t.field({ type: TenantSettingsType, resolve: (settings) => settings.tenant }),
+    instance: t.field({
+      type: InstanceSettingsType,
+      description: "The whole installation's settings (changed only with instance:admin).",
+      resolve: (settings) => settings.instance,
+    }),
+    tenant: t.field({
+      type: TenantSettingsType,
+      description: "The caller's tenant's settings.",
+      resolve: (settings) => settings.tenant,
+    }),
   }),
 });
 
@@ -106,12 +118,25 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
   description:
     "Only the fields given change; null puts a setting back to its default. Instance fields need instance:admin (FORBIDDEN naming the field otherwise).",
   fields: (t) => ({
-    metricsEnabled: t.boolean({ required: false }),
+    metricsEnabled: t.boolean({ required: false, description: "Turns /metrics on or off in every process, live." }),
     metricsPort: t.int({ required: false, description: "1024-65535; the listener moves without a restart." }),
-    publicUrl: t.string({ required: false }),
-    allowInsecureUrls: t.boolean({ required: false }),
-    allowedPrivateRanges: t.stringList({ required: false }),
-    defaultRetryPolicy: t.field({ type: RetryPolicyInput, required: false }),
+    publicUrl: t.string({
+      required: false,
+      description: "An absolute http(s) URL, the base of agents' webhook URLs; a trailing slash is dropped.",
+    }),
+    allowInsecureUrls: t.boolean({
+      required: false,
+      description: "Lets endpoints use http:// and loopback addresses (a developer's setup, never production).",
+    }),
+    allowedPrivateRanges: t.stringList({
+      required: false,
+      description: "Private ranges in CIDR notation (e.g. 10.0.0.0/8) endpoints may point at; replaces the whole list.",
+    }),
+    defaultRetryPolicy: t.field({
+      type: RetryPolicyInput,
+      required: false,
+      description: "The schedule of endpoints without their own retry policy.",
+    }),
     attemptRetentionDays: t.int({ required: false, description: "1-3650." }),
     consoleRetentionDays: t.int({ required: false, description: "1-365." }),
     defaultInboundRateLimitPerMinute: t.int({ required: false, description: "1-1000000." }),

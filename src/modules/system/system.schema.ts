@@ -12,7 +12,7 @@ const Heartbeat = builder.objectRef<HeartbeatShape>("Heartbeat").implement({
   description: "A tick of the heartbeat subscription: proof that the live connection works end to end.",
   fields: (t) => ({
     sequence: t.exposeInt("sequence", { description: "Counts from 1 for each subscription." }),
-    at: t.expose("at", { type: "DateTime" }),
+    at: t.expose("at", { type: "DateTime", description: "When the server sent this tick." }),
   }),
 });
 

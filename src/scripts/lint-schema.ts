@@ -1,6 +1,6 @@
 /**
- * The schema lint (npm run check:schema-lint): graphql-eslint's schema rules, through ESLint's Node API, on the printed
- * schema. Every type, field, argument, input field and enum value must have a description (require-description),
+ * The schema lint (npm run lint:schema, part of npm run check): graphql-eslint's schema rules, through ESLint's Node
+ * API, on the printed schema. Every type, field, argument, input field and enum value must have a description (require-description),
  * written as a block string, and starting with a capital letter or a backtick (our own check: graphql-eslint has none
  * for capitals). Exits 1 with the list when something is missing.
  *

@@ -616,7 +616,8 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     await page.getByRole("heading", { name: "Limits", exact: true }).waitFor();
     const readme = await readFile(path.resolve("README.md"), "utf8");
     const limits = readme.slice(readme.indexOf("## Limits\n") + "## Limits\n".length);
-    expect(await page.getByTestId("section").textContent()).toBe(limits.slice(0, limits.indexOf("\n## ")).trim());
+    // A section runs to the next `##` or `###` heading (Limits has subsections).
+    expect(await page.getByTestId("section").textContent()).toBe(limits.slice(0, limits.search(/\n###? /)).trim());
     await page.getByRole("link", { name: "← Docs" }).click();
     await page.getByRole("heading", { name: "Docs", exact: true }).waitFor();
     expect(panel.pageErrors).toEqual([]);

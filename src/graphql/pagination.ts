@@ -53,6 +53,7 @@ export function checkPageArguments(args: Record<string, unknown>, size: PageSize
       );
   }
   const pairs = [
+    ["first", "last"],
     ["after", "before"],
     ["before", "first"],
     ["after", "last"],

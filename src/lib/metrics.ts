@@ -82,7 +82,7 @@ export function registerQueueGauges(read: () => Promise<{ depth: number; oldestA
   registry.removeSingleMetric("signalpost_queue_oldest_pending_age_seconds");
   new Gauge({
     name: "signalpost_queue_depth",
-    help: "Deliveries due now and not yet sent (PENDING with dueAt in the past).",
+    help: "Deliveries due now and not yet fetched by a worker (in due pg-boss delivery jobs).",
     registers: [registry],
     async collect() {
       this.set((await sample()).depth);

@@ -78,6 +78,7 @@ describe("pagination arguments are typed refusals, never INTERNAL", () => {
     expectBadArgument(await page("endpoints", { after: cursor, before: cursor }), "before");
     expectBadArgument(await page("endpoints", { before: cursor, first: 1 }), "first");
     expectBadArgument(await page("endpoints", { after: cursor, last: 1 }), "last");
+    expectBadArgument(await page("endpoints", { first: 1, last: 1 }), "last");
   });
 
   it("the cursors the API hands out page through a list, forwards and back", async () => {

@@ -97,7 +97,7 @@ export type CreateAgentInput = {
   name: string;
   /** JSON Schema (draft 2020-12), checked on save. */
   payloadSchema?: unknown;
-  /** Accepted requests a minute; 100 by default. */
+  /** Accepted requests a minute; by default the tenant's default (settings; 100 unless changed). */
   rateLimitPerMinute?: number | null | undefined;
   /** DRAFT when created without one. */
   status?: AgentStatus | null | undefined;
@@ -299,7 +299,7 @@ export type UpdateAgentInput = {
   name?: string | null | undefined;
   /** JSON Schema (draft 2020-12), checked on save. */
   payloadSchema?: unknown;
-  /** Accepted requests a minute; 100 by default. */
+  /** Accepted requests a minute; by default the tenant's default (settings; 100 unless changed). */
   rateLimitPerMinute?: number | null | undefined;
   /** DRAFT when created without one. */
   status?: AgentStatus | null | undefined;

@@ -33,11 +33,18 @@ export interface QueueSpec {
   options: Omit<PgBoss.Queue, "name">;
 }
 
-/** Creates each missing queue (inside the setup lock: see withSetupLock); returns the names of those it created. */
+/**
+ * Creates each missing queue and updates the settings of the others (inside the setup lock: see withSetupLock);
+ * returns the names of those it created.
+ */
 async function createQueues(boss: PgBoss, queues: readonly QueueSpec[]): Promise<string[]> {
   const created: string[] = [];
   for (const queue of queues) {
-    if (await boss.getQueue(queue.name)) continue;
+    if (await boss.getQueue(queue.name)) {
+      // Settings changed in a newer version apply to the jobs created from now on.
+      await boss.updateQueue(queue.name, { name: queue.name, ...queue.options });
+      continue;
+    }
     await boss.createQueue(queue.name, { name: queue.name, ...queue.options });
     created.push(queue.name);
   }

@@ -161,7 +161,10 @@ const AgentInput = (name: string, required: boolean) =>
         description:
           'At most 20, run in order for each accepted webhook: `{ "type": "emitEvent", "eventType" }`, `{ "type": "forward", "endpointId", "headers": [names to copy, at most 20] }` or `{ "type": "relay" }`.',
       }),
-      rateLimitPerMinute: t.int({ required: false, description: "Accepted requests a minute; 100 by default." }),
+      rateLimitPerMinute: t.int({
+        required: false,
+        description: "Accepted requests a minute; by default the tenant's default (settings; 100 unless changed).",
+      }),
     }),
   });
 const CreateAgentInput = AgentInput("CreateAgentInput", true);

@@ -25,15 +25,20 @@ export const DELIVERY_QUEUE: QueueSpec = {
     retryLimit: 50,
     retryDelay: 1,
     retryBackoff: true,
-    // Finished jobs are archived after a day (pg-boss's maintenance); the Delivery rows are the history.
-    retentionMinutes: 24 * 60,
+    // Not only how long finished jobs are kept: pg-boss's maintenance also deletes a job still WAITING once its
+    // start time plus this has passed (its keep_until). So it must outlast any outage of the workers: 30 days.
+    retentionMinutes: 30 * 24 * 60,
   },
 };
+
+/** How far ahead of this process's clock a due time may be and still count as due now. */
+const CLOCK_SKEW_MS = 1_000;
 
 /** Deliveries per job: large enough that pg-boss's per-job work is a small share, small enough to spread over workers. */
 export const DELIVERIES_PER_JOB = 100;
 
-export const deliveryJobData = z.object({ deliveryIds: z.array(z.string()).min(1).max(DELIVERIES_PER_JOB) });
+// Ids are checked here: one malformed id would make every claim of the held jobs fail (the claim casts to uuid[]).
+export const deliveryJobData = z.object({ deliveryIds: z.array(z.guid()).min(1).max(DELIVERIES_PER_JOB) });
 export type DeliveryJobData = z.infer<typeof deliveryJobData>;
 
 /** A delivery waiting to be sent: its id, when it falls due, and the scheduled event it belongs to, if any. */
@@ -56,7 +61,10 @@ export function deliveryJobs(
   const groups = new Map<string, { startAfter: number; eventId?: string; ids: string[] }>();
   for (const delivery of waiting) {
     const due = delivery.dueAt.getTime();
-    const startAfter = due <= now ? 0 : Math.ceil(due / 1000) * 1000;
+    // Due within a second counts as due now: a publish's due time is the database's clock, `now` this process's, and
+    // a database clock a little ahead must not hold a publish back to the next second. A claim that comes too early
+    // only misses and schedules the delivery again (dispatcher.ts).
+    const startAfter = due <= now + CLOCK_SKEW_MS ? 0 : Math.ceil(due / 1000) * 1000;
     const key = `${delivery.scheduledEventId ?? ""}@${startAfter}`;
     const group = groups.get(key) ?? { startAfter, eventId: delivery.scheduledEventId, ids: [] };
     group.ids.push(delivery.id);

@@ -201,9 +201,19 @@ export class DeliveryDispatcher {
    */
   private async claimFromHeldJobs(capacity: number): Promise<number> {
     const taken: { id: string; job: HeldJob }[] = [];
+    const takenIds = new Set<string>();
     for (const job of this.held.values()) {
-      while (taken.length < capacity && job.unclaimed.length > 0)
-        taken.push({ id: job.unclaimed.shift() as string, job });
+      while (taken.length < capacity && job.unclaimed.length > 0) {
+        const id = job.unclaimed.shift() as string;
+        // Two held jobs can name one delivery (a job run again after expiring, say): the first takes it, the other
+        // lets it go, or that job would wait for a delivery it does not hold.
+        if (takenIds.has(id)) {
+          job.unfinished.delete(id);
+          continue;
+        }
+        takenIds.add(id);
+        taken.push({ id, job });
+      }
       if (taken.length >= capacity) break;
     }
     if (taken.length === 0) return 0;
@@ -221,15 +231,22 @@ export class DeliveryDispatcher {
     const jobOfTaken = new Map(taken.map((item) => [item.id, item.job]));
     const claimedIds = new Set(claimed.map((work) => work.deliveryId));
     const missed = taken.filter((item) => !claimedIds.has(item.id));
-    if (missed.length) {
-      // Not due yet, leased by a live worker, locked, or finished: whatever still waits gets a job of its own.
-      const waiting = await stillWaiting(missed.map((item) => item.id));
-      await scheduleDeliveries(pool, waiting);
-      for (const item of missed) item.job.unfinished.delete(item.id);
-    }
+    // What was claimed is leased now: send it before anything else can fail.
     for (const work of claimed) {
       this.jobOfDelivery.set(work.deliveryId, jobOfTaken.get(work.deliveryId) as HeldJob);
       this.launch(work);
+    }
+    if (missed.length) {
+      // Not due yet, leased by a live worker, locked, or finished: whatever still waits gets a job of its own.
+      try {
+        const waiting = await stillWaiting(missed.map((item) => item.id));
+        await scheduleDeliveries(pool, waiting);
+      } catch (error) {
+        // Not scheduled: the ids go back to their jobs, to be claimed (or scheduled) at the next look.
+        for (const item of [...missed].reverse()) item.job.unclaimed.unshift(item.id);
+        throw error;
+      }
+      for (const item of missed) item.job.unfinished.delete(item.id);
     }
     await this.settleJobs();
     return claimed.length;
@@ -294,6 +311,7 @@ export class DeliveryDispatcher {
       .then((record) => {
         if (!record) {
           this.finishDelivery(work.deliveryId, true);
+          void this.settleJobsLogged();
           return;
         }
         this.finished.push(record);
@@ -303,6 +321,7 @@ export class DeliveryDispatcher {
         // Left SENDING: its job is failed, pg-boss retries it, and once the lease has run out another attempt
         // follows, with the same webhook-id.
         this.finishDelivery(work.deliveryId, false);
+        void this.settleJobsLogged();
         this.options.logger.error(
           { err: error, deliveryId: work.deliveryId },
           "delivery attempt could not be completed",

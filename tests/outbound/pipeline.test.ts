@@ -5,7 +5,10 @@ import { JOB_SCHEMA } from "../../src/jobs/kit/schema.js";
 import { logger } from "../../src/logger.js";
 import { DELIVERY_QUEUE } from "../../src/modules/deliveries/delivery-jobs.js";
 import { messageId } from "../../src/modules/deliveries/delivery-sender.js";
-import { prepareDeliveryQueue } from "../../src/modules/deliveries/prepare-delivery-queue.js";
+import {
+  prepareDeliveryQueue,
+  scheduleOrphanedDeliveries,
+} from "../../src/modules/deliveries/prepare-delivery-queue.js";
 import { cancelScheduledEvent, publishEvents } from "../../src/modules/events/events.service.js";
 import { rowIdOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
@@ -224,6 +227,38 @@ describe("workers", () => {
       await receiver.waitForRequests(5);
     } finally {
       await delivering.stop();
+      await receiver.close();
+    }
+  });
+
+  it("gives a waiting delivery whose job is gone a job again, and only such deliveries, once", async () => {
+    const receiver = await TestReceiver.start();
+    const idle = await startDelivering({ dispatch: false });
+    try {
+      const { tenant } = await tenantWithEndpoints(receiver, 1);
+      const published = await publishEvents(
+        tenant.id,
+        Array.from({ length: 3 }, (_, n) => ({ eventType: "order.created", payload: { n } })),
+        true,
+      );
+      const deliveryIds = await deliveryIdsOf(published.map((result) => result.event.id));
+      expect(deliveryIds).toHaveLength(3);
+      // As a row written by an older process during a rolling upgrade, or a job pg-boss gave up on: no job names it.
+      const [orphan] = deliveryIds as [string];
+      const [job] = await deliveryJobsFor([orphan]);
+      await pool.query(`UPDATE ${JOB_SCHEMA}.job SET state = 'failed' WHERE id = $1`, [job?.id]);
+      const others = deliveryIds.filter((id) => !(job?.deliveryIds ?? []).includes(id));
+
+      expect(await scheduleOrphanedDeliveries(logger)).toBe(job?.deliveryIds.length);
+      const active = await deliveryJobsFor(deliveryIds);
+      const scheduledOnce = (id: string) =>
+        active.filter((row) => row.state !== "failed" && row.deliveryIds.includes(id)).length;
+      expect(deliveryIds.map(scheduledOnce)).toEqual([1, 1, 1]);
+      expect(others.every((id) => scheduledOnce(id) === 1)).toBe(true);
+      // Nothing is left without a job, so a second sweep schedules nothing.
+      expect(await scheduleOrphanedDeliveries(logger)).toBe(0);
+    } finally {
+      await idle.stop();
       await receiver.close();
     }
   });

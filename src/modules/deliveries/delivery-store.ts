@@ -439,15 +439,28 @@ function endpointStreaks(records: readonly AttemptRecord[]): Streak[] {
   return [...byEndpoint.values()];
 }
 
-/** Every waiting delivery (PENDING, or SENDING under a lease), in pages of 10,000 by id. */
-export async function* waitingDeliveryPages(): AsyncGenerator<{ id: string; dueAt: Date }[]> {
+/**
+ * Deliveries waiting to be sent (PENDING, or SENDING under a lease) that no unfinished delivery job names, in pages:
+ * rows written by a version whose workers read the Delivery table as their queue, by an older process still running
+ * during an upgrade, or left by a job that pg-boss gave up on. One statement per page sees rows and jobs at one
+ * moment, and every writer stores a waiting delivery and its job in one transaction, so a delivery listed here has no
+ * job (a job being written concurrently may at worst add a duplicate, which a claim answers by scheduling nothing).
+ * Job ids are compared as text, so a malformed job cannot fail the sweep.
+ */
+export async function* deliveriesWithoutJobPages(): AsyncGenerator<{ id: string; dueAt: Date }[]> {
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
     const { rows } = await pool.query<{ id: string; dueAt: Date }>(
       named(
-        `SELECT id, "dueAt" FROM "Delivery" WHERE status IN ('PENDING', 'SENDING') AND id > $after::uuid
-         ORDER BY id LIMIT 10000`,
-        { after },
+        `WITH held AS MATERIALIZED (
+           SELECT jsonb_array_elements_text(data->'deliveryIds') AS id FROM ${JOB_SCHEMA}.job
+           WHERE name = $queue AND state < 'completed'
+         )
+         SELECT d.id, d."dueAt" FROM "Delivery" d
+         WHERE d.status IN ('PENDING', 'SENDING') AND d.id > $after::uuid
+           AND NOT EXISTS (SELECT 1 FROM held WHERE held.id = d.id::text)
+         ORDER BY d.id LIMIT 10000`,
+        { after, queue: DELIVERY_QUEUE.name },
       ),
     );
     if (rows.length === 0) return;

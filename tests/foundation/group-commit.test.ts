@@ -34,4 +34,27 @@ describe("groupCommit", () => {
     await expect(submit(1)).rejects.toThrow("disk full");
     await expect(submit(2)).resolves.toBe(2);
   });
+
+  it("writes each item of a failed batch alone when the error may be one item's own, so only that caller fails", async () => {
+    const batches: number[][] = [];
+    const submit = groupCommit(
+      async (items: number[]) => {
+        batches.push(items);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (items.includes(3)) throw new Error("item 3 is bad");
+        return items.map((item) => item * 2);
+      },
+      200,
+      (error) => error instanceof Error && error.message.includes("bad"),
+    );
+    const outcomes = await Promise.allSettled([1, 2, 3, 4].map((item) => submit(item)));
+    expect(outcomes.map((outcome) => (outcome.status === "fulfilled" ? outcome.value : "rejected"))).toEqual([
+      2,
+      4,
+      "rejected",
+      8,
+    ]);
+    // 1 alone; 2, 3, 4 together (failed); then each alone.
+    expect(batches).toEqual([[1], [2, 3, 4], [2], [3], [4]]);
+  });
 });

@@ -5,6 +5,7 @@ import { wakeSoon } from "../../db/notify.js";
 import { pool, prisma } from "../../db/prisma.js";
 import { publishMany } from "../../db/pubsub.js";
 import { withTransaction } from "../../db/transaction.js";
+import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { prismaConnection } from "../../jobs/kit/produce.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
@@ -177,6 +178,10 @@ const publishTogether = groupCommit(
       await scheduleDeliveries(client, waiting);
       return results;
     }),
+  200,
+  // A statement that failed for one publish's own reason must not fail the others written with it; a database that
+  // is away fails them all alike.
+  (error) => !isDatabaseUnavailable(error),
 );
 
 /** An event's new deliveries, due when the event is (its deliverAt, else now). */

@@ -40,6 +40,7 @@ describe("groupCommit", () => {
     const submit = groupCommit(
       async (items: number[]) => {
         batches.push(items);
+        // A write that takes a while (as in the first test), so that 2, 3 and 4 arrive during the write of 1.
         await new Promise((resolve) => setTimeout(resolve, 10));
         if (items.includes(3)) throw new Error("item 3 is bad");
         return items.map((item) => item * 2);

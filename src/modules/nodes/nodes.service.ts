@@ -13,6 +13,11 @@ export interface FoundNode {
   row: { id: string };
 }
 
+/** The caller's tenant's rows among `ids`. */
+function inTenant(viewer: Viewer, ids: string[]) {
+  return { where: { id: { in: ids }, tenantId: viewer.tenantId } };
+}
+
 /** How each node type is read: the scope a caller needs (the same as the type's own query field) and its rows. */
 const READERS: Record<
   NodeType,
@@ -20,39 +25,39 @@ const READERS: Record<
 > = {
   Agent: {
     scope: "agents:read",
-    load: (v, ids) => prisma.agent.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.agent.findMany(inTenant(v, ids)),
   },
   AgentExecution: {
     scope: "agents:read",
-    load: (v, ids) => prisma.agentExecution.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.agentExecution.findMany(inTenant(v, ids)),
   },
   ApiKey: {
     scope: "keys:read",
-    load: (v, ids) => prisma.apiKey.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.apiKey.findMany(inTenant(v, ids)),
   },
   AuditEntry: {
     scope: "audit:read",
-    load: (v, ids) => prisma.auditEntry.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.auditEntry.findMany(inTenant(v, ids)),
   },
   Delivery: {
     scope: "deliveries:read",
-    load: (v, ids) => prisma.delivery.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.delivery.findMany(inTenant(v, ids)),
   },
   DeliveryAttempt: {
     scope: "deliveries:read",
-    load: (v, ids) => prisma.deliveryAttempt.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.deliveryAttempt.findMany(inTenant(v, ids)),
   },
   Endpoint: {
     scope: "endpoints:read",
-    load: (v, ids) => prisma.endpoint.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.endpoint.findMany(inTenant(v, ids)),
   },
   Event: {
     scope: "deliveries:read",
-    load: (v, ids) => prisma.event.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.event.findMany(inTenant(v, ids)),
   },
   EventType: {
     scope: "endpoints:read",
-    load: (v, ids) => prisma.eventType.findMany({ where: { id: { in: ids }, tenantId: v.tenantId } }),
+    load: (v, ids) => prisma.eventType.findMany(inTenant(v, ids)),
   },
   // Every caller may read its own tenant (as `viewer.tenant` shows it); other tenants only the instance's operator.
   Tenant: {

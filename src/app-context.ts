@@ -4,22 +4,70 @@ import { type MigrateResult, migrate } from "./db/migrator.js";
 import { connectPrisma, disconnectPrisma } from "./db/prisma.js";
 import { type SubscriptionHub, startSubscriptionHub } from "./db/pubsub.js";
 import { backfillSecretMasks } from "./db/secret-masks.js";
+import type { ContextServices } from "./graphql/context.js";
 import { MetricsServer } from "./http/metrics-server.js";
 import { allJobs } from "./jobs/index.js";
 import { type JobQueue, startJobQueue } from "./jobs/kit/queue.js";
 import { createOutboundClient, type OutboundClient, type Resolver } from "./lib/http-client.js";
-import { type Keyring, resolveKeyring, useKeyring } from "./lib/master-key.js";
+import { type Keyring, resolveKeyring } from "./lib/master-key.js";
+import { PublicUrls } from "./lib/public-url.js";
 import type { Logger } from "./logger.js";
-import { configureAuthentication } from "./modules/auth/authenticate.js";
+import { Authenticator } from "./modules/auth/authenticate.js";
 import { type ConsoleFeed, startConsoleFeed } from "./modules/console/console-feed.js";
 import { DELIVERY_QUEUE } from "./modules/deliveries/delivery-jobs.js";
+import { EndpointCredentialCache } from "./modules/deliveries/delivery-sender.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { prepareDeliveryQueue } from "./modules/deliveries/prepare-delivery-queue.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
-import { addressPolicy, configureOutbound, type OutboundSettings } from "./modules/endpoints/outbound-settings.js";
+import { OutboundRules, type OutboundSettings } from "./modules/endpoints/outbound-settings.js";
 import { DEFAULT_RETRY_DELAYS } from "./modules/endpoints/retry-policy.js";
 import { type LiveSettings, type MetricsListener, startLiveSettings } from "./modules/settings/live-settings.js";
-import { configureInstanceDefaults, type InstanceSettings } from "./modules/settings/settings.service.js";
+import type { InstanceSettings } from "./modules/settings/settings.service.js";
+
+/**
+ * What every part of a process reads of its instance, built once (by {@link createAppContext}, or once per test file
+ * by the harness) and handed to each part instead of kept in module variables: the master keyring, the
+ * authenticator, the outbound rules and public URLs the live settings move, the environment's instance settings,
+ * and the cache of endpoints' decrypted credentials.
+ */
+export type Instance = Pick<
+  ContextServices,
+  "keyring" | "authenticator" | "outboundRules" | "urls" | "instanceDefaults" | "endpointCredentials"
+>;
+
+/** The instance settings' built-in values, for every one neither the environment nor an operator has set. */
+const BUILT_IN_INSTANCE_SETTINGS: InstanceSettings = {
+  metricsEnabled: true,
+  metricsPort: 9100,
+  publicUrl: null,
+  allowInsecureUrls: false,
+  allowedPrivateRanges: [],
+  defaultRetryDelays: [...DEFAULT_RETRY_DELAYS],
+};
+
+/** Builds an {@link Instance}: the outbound rules start from the instance defaults, then `outbound` on top. */
+export function createInstance(options: {
+  keyring: Keyring;
+  authentication: { sessionTtlSeconds: number; externalJwt?: ExternalJwtConfig };
+  instanceDefaults?: Partial<InstanceSettings>;
+  outbound?: Partial<OutboundSettings>;
+}): Instance {
+  const { keyring } = options;
+  const instanceDefaults = { ...BUILT_IN_INSTANCE_SETTINGS, ...options.instanceDefaults };
+  return {
+    keyring,
+    authenticator: new Authenticator({ keyring, ...options.authentication }),
+    outboundRules: new OutboundRules({
+      allowInsecureUrls: instanceDefaults.allowInsecureUrls,
+      allowedPrivateRanges: instanceDefaults.allowedPrivateRanges,
+      defaultRetryDelays: instanceDefaults.defaultRetryDelays,
+      ...options.outbound,
+    }),
+    urls: new PublicUrls(),
+    instanceDefaults,
+    endpointCredentials: new EndpointCredentialCache(keyring),
+  };
+}
 
 /**
  * The parts of a process to wire onto a migrated database whose Prisma client is connected. Each part is optional so
@@ -29,18 +77,14 @@ import { configureInstanceDefaults, type InstanceSettings } from "./modules/sett
 export interface AppParts {
   databaseUrl: string;
   logger: Logger;
-  /** The master keyring every sealed secret and session signature uses. */
-  keyring?: Keyring;
-  authentication?: { sessionTtlSeconds: number; externalJwt?: ExternalJwtConfig };
-  /** The start-up outbound rules (live settings change them later). */
-  outboundSettings?: Partial<OutboundSettings>;
+  /** The instance every part reads (see {@link createInstance}). */
+  instance: Instance;
   /** Subscriptions to events published by any process (LISTEN): API processes serve subscriptions. */
   subscriptions?: boolean;
   /** The console's live feed; its subscribers live on API processes. */
   consoleFeed?: boolean;
-  /** Stored instance settings over these defaults, applied now and on every change. */
+  /** Stored instance settings over the instance's defaults, applied now and on every change. */
   settings?: {
-    defaults: InstanceSettings;
     metrics: MetricsListener;
     localUrl: () => string;
     selfUrl: () => string | undefined;
@@ -63,6 +107,8 @@ export interface AppParts {
 
 /** What {@link wireApp} started, each present when its part was asked for. */
 export interface WiredApp {
+  /** The instance with what started, as the GraphQL servers' resolvers get them. */
+  services: ContextServices;
   subscriptions?: SubscriptionHub;
   consoleFeed?: ConsoleFeed;
   settings?: LiveSettings;
@@ -77,14 +123,15 @@ export interface WiredApp {
 }
 
 /**
- * The one place that wires a process's services together, in the order that matters: configuration first (keyring,
- * authentication, outbound rules), then the listeners (the subscription hub, the console feed),
- * the instance settings (which move the outbound rules and the retry schedule), the outbound client, the job queue
- * and last the dispatcher, which needs the client. A part that fails to start stops the ones before it.
+ * The one place that wires a process's services together, on the instance it is given, in the order that matters:
+ * the listeners (the subscription hub, the console feed), the instance settings (which move the instance's outbound
+ * rules, retry schedule and URLs), the outbound client, the job queue and last the dispatcher, which needs the
+ * client. A part that fails to start stops the ones before it.
  */
 export async function wireApp(parts: AppParts): Promise<WiredApp> {
   const { databaseUrl, logger } = parts;
-  const wired: Omit<WiredApp, "stop"> = {};
+  const wired: Omit<WiredApp, "stop" | "services"> = {};
+  const { instance } = parts;
   let dispatcherStarted = false;
   const stop = async (deadline: number, jobsDeadline = deadline) => {
     if (dispatcherStarted) await wired.dispatcher?.stop(deadline);
@@ -95,15 +142,23 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     await wired.subscriptions?.stop();
   };
   try {
-    configure(parts);
     if (parts.subscriptions) wired.subscriptions = await startSubscriptionHub(databaseUrl, logger);
     if (parts.consoleFeed) wired.consoleFeed = await startConsoleFeed(databaseUrl, logger);
     if (parts.settings) {
-      configureInstanceDefaults(parts.settings.defaults);
-      wired.settings = await startLiveSettings({ databaseUrl, logger, ...parts.settings });
+      wired.settings = await startLiveSettings({
+        databaseUrl,
+        logger,
+        defaults: instance.instanceDefaults,
+        outboundRules: instance.outboundRules,
+        urls: instance.urls,
+        ...parts.settings,
+      });
     }
     if (parts.outbound) {
-      wired.outbound = createOutboundClient({ policy: addressPolicy, lookup: parts.outbound.lookup });
+      wired.outbound = createOutboundClient({
+        policy: () => instance.outboundRules.addressPolicy(),
+        lookup: parts.outbound.lookup,
+      });
     }
     if (parts.jobs) {
       wired.jobs = await startJobQueue(databaseUrl, allJobs, logger, {
@@ -118,6 +173,8 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
       wired.dispatcher = new DeliveryDispatcher({
         databaseUrl,
         client: wired.outbound,
+        outboundRules: instance.outboundRules,
+        credentials: instance.endpointCredentials,
         jobs: wired.jobs.boss,
         logger,
         ...parts.dispatcher,
@@ -127,7 +184,14 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
         dispatcherStarted = true;
       }
     }
-    return { ...wired, stop };
+    const services: ContextServices = {
+      ...instance,
+      subscriptions: wired.subscriptions,
+      consoleFeed: wired.consoleFeed,
+      outbound: wired.outbound,
+      metrics: wired.settings?.metrics,
+    };
+    return { ...wired, services, stop };
   } catch (error) {
     await stop(Date.now() + 2_000).catch((stopError: unknown) =>
       logger.error({ err: stopError }, "cleanup after a failed start failed"),
@@ -136,18 +200,10 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
   }
 }
 
-/** The synchronous configuration of {@link AppParts}: installed before anything connects. */
-function configure(parts: Pick<AppParts, "keyring" | "authentication" | "outboundSettings">): void {
-  if (parts.keyring) useKeyring(parts.keyring);
-  if (parts.authentication) configureAuthentication(parts.authentication);
-  if (parts.outboundSettings) configureOutbound(parts.outboundSettings);
-}
-
 /** A server process's context: the database and everything {@link wireApp} started on it for its role. */
 export interface AppContext extends WiredApp {
   database: Database;
   migration: MigrateResult;
-  keyring: Keyring;
   /** Stops what started (see {@link WiredApp.stop}), then Prisma and the database. */
   stop(deadline: number, jobsDeadline?: number): Promise<void>;
 }
@@ -164,16 +220,17 @@ export async function createAppContext(
   logger: Logger,
   port: () => number | undefined,
 ): Promise<AppContext> {
-  const keyring = await resolveKeyring(config);
-  const outboundSettings = {
-    allowInsecureUrls: config.allowInsecureUrls,
-    allowedPrivateRanges: config.allowedPrivateRanges,
-    autoDisableAfterMs: config.autoDisableAfterHours * 3_600_000,
-  };
-  configure({
-    keyring,
+  const instance = createInstance({
+    keyring: await resolveKeyring(config),
     authentication: { sessionTtlSeconds: config.sessionTtlSeconds, externalJwt: config.externalJwt },
-    outboundSettings,
+    instanceDefaults: {
+      metricsEnabled: config.metricsEnabled,
+      metricsPort: config.metricsPort,
+      publicUrl: config.publicUrl ?? null,
+      allowInsecureUrls: config.allowInsecureUrls,
+      allowedPrivateRanges: config.allowedPrivateRanges,
+    },
+    outbound: { autoDisableAfterMs: config.autoDisableAfterHours * 3_600_000 },
   });
   const database = await openDatabase(config, logger);
   const closeDatabase = async () => {
@@ -187,23 +244,16 @@ export async function createAppContext(
     // pg-boss's schema and the delivery queue, before anything can publish (producers insert jobs themselves).
     await prepareDeliveryQueue(database.url, logger);
     // Header values stored in plaintext before encryption at rest (SQL could not seal them): seal them now.
-    await sealLegacyEndpointHeaders(logger);
+    await sealLegacyEndpointHeaders(instance.keyring, logger);
     // Masks of secrets stored before listings read them from a column (SQL could not compute them): store them now.
-    await backfillSecretMasks(logger);
+    await backfillSecretMasks(instance.keyring, logger);
     const wired = await wireApp({
       databaseUrl: database.url,
       logger,
+      instance,
       subscriptions: role !== "worker",
       consoleFeed: role !== "worker",
       settings: {
-        defaults: {
-          metricsEnabled: config.metricsEnabled,
-          metricsPort: config.metricsPort,
-          publicUrl: config.publicUrl ?? null,
-          allowInsecureUrls: config.allowInsecureUrls,
-          allowedPrivateRanges: config.allowedPrivateRanges,
-          defaultRetryDelays: [...DEFAULT_RETRY_DELAYS],
-        },
         metrics: new MetricsServer(config.host, logger),
         // Without a public URL, links use the port actually bound (PORT=0 picks one): read when applied.
         localUrl: () => `http://localhost:${port() ?? config.port}`,
@@ -224,7 +274,6 @@ export async function createAppContext(
       ...wired,
       database,
       migration,
-      keyring,
       stop: async (deadline, jobsDeadline) => {
         await wired.stop(deadline, jobsDeadline);
         await closeDatabase();

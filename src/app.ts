@@ -5,7 +5,6 @@ import { HttpServer } from "./http/server.js";
 import { createGraphQLServer } from "./http/yoga.js";
 import { masterKeyFile } from "./lib/master-key.js";
 import { registerQueueGauges } from "./lib/metrics.js";
-import { publicUrl as currentPublicUrl } from "./lib/public-url.js";
 import type { Logger } from "./logger.js";
 import { readQueueGauges } from "./modules/deliveries/delivery-store.js";
 import { bootstrapFirstTenant } from "./modules/tenants/bootstrap.js";
@@ -47,12 +46,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
       const server = new HttpServer({
         port: config.port,
         host: config.host,
-        yoga: createGraphQLServer({
-          subscriptions: context.subscriptions,
-          consoleFeed: context.consoleFeed,
-          outbound: context.outbound,
-          metrics: context.settings?.metrics,
-        }),
+        yoga: createGraphQLServer(context.services),
         // While the embedded server is restarting (or could not be), say so without waiting on a connection.
         readiness: async () =>
           database.state() === "up"
@@ -60,6 +54,8 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
             : [{ name: "database", ok: false, code: database.state() === "restarting" ? "RESTARTING" : "FAILED" }],
         liveness: () => database.state() !== "failed",
         logger,
+        authenticator: context.services.authenticator,
+        keyring: context.services.keyring,
         jobs,
       });
       port = await server.listen();
@@ -68,7 +64,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
     // Apply what the listener's port decides (the default public URL) now that it is bound.
     await context.settings?.watcher.reapply();
     registerQueueGauges(readQueueGauges);
-    const publicUrl = currentPublicUrl();
+    const publicUrl = context.services.urls.publicUrl();
     if (!config.databaseUrl) {
       await announceFirstKey(publicUrl, config.masterKey ? "SIGNALPOST_MASTER_KEY" : masterKeyFile(config.dataDir));
     }

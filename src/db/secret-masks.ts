@@ -1,3 +1,4 @@
+import type { Keyring } from "../lib/master-key.js";
 import { maskSecret, openSecret } from "../lib/secret-box.js";
 import type { Logger } from "../logger.js";
 import { pool } from "./prisma.js";
@@ -29,7 +30,7 @@ const BATCH = 200;
  * be opened (sealed under a master key no longer configured) is logged and left NULL; listings then show
  * {@link UNKNOWN_SECRET_MASK}. Returns how many masks it stored.
  */
-export async function backfillSecretMasks(logger: Logger): Promise<number> {
+export async function backfillSecretMasks(keyring: Keyring, logger: Logger): Promise<number> {
   let stored = 0;
   for (const { table, sealed, masked } of MASKED_SECRETS) {
     let after = "00000000-0000-0000-0000-000000000000";
@@ -45,7 +46,7 @@ export async function backfillSecretMasks(logger: Logger): Promise<number> {
       for (const row of rows) {
         let mask: string;
         try {
-          mask = maskSecret(await openSecret(row.sealed));
+          mask = maskSecret(await openSecret(keyring, row.sealed));
         } catch {
           unreadable += 1;
           continue;

@@ -1,6 +1,7 @@
 import { GraphQLError } from "graphql";
 import type { SubscriptionHub } from "../db/pubsub.js";
 import { AppError } from "../lib/errors.js";
+import type { Keyring } from "../lib/master-key.js";
 import { type AuditActor, actorOf, type Viewer } from "../modules/identity/viewer.js";
 
 export type { Viewer };
@@ -11,6 +12,8 @@ export type { Viewer };
  * (`declare module` in its schema file), so that this folder imports no domain and folders stay free of cycles.
  */
 export interface ContextServices {
+  /** The master keyring: secrets are sealed under its current key and opened with the key they name. */
+  keyring: Keyring;
   /** Events published by any process, for subscriptions: API processes have it (src/app-context.ts starts it). */
   subscriptions?: SubscriptionHub;
 }

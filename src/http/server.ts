@@ -9,13 +9,14 @@ import type { GraphQLContext } from "../graphql/context.js";
 import type { JobQueue } from "../jobs/kit/queue.js";
 import { OperatorError } from "../lib/errors.js";
 import { sendJson, sendJsonError } from "../lib/json-response.js";
+import type { Keyring } from "../lib/master-key.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { type Accept, createAcceptance } from "../modules/agents/acceptance.js";
 import { handleAgentWebhook } from "../modules/agents/inbound.js";
 import {
   AuthenticationError,
-  authenticate,
+  type Authenticator,
   tokenFromConnectionParams,
   tokenFromHeaders,
 } from "../modules/auth/authenticate.js";
@@ -101,6 +102,10 @@ export interface HttpServerOptions {
   /** False once the process cannot recover (it is about to exit); /healthz then answers 503. Default: alive. */
   liveness?: () => boolean;
   logger: Logger;
+  /** The app context's authenticator: the GraphQL context's, also asked before large bodies and at WebSocket connect. */
+  authenticator: Pick<Authenticator, "authenticate">;
+  /** The master keyring, which opens agents' secrets to verify inbound webhooks. */
+  keyring: Keyring;
   /** The app context's job queue, which accepted inbound webhooks are queued on; without one they cannot be accepted. */
   jobs?: Pick<JobQueue, "boss">;
 }
@@ -216,7 +221,10 @@ export class HttpServer {
       }
       if (path === "/console" || path?.startsWith("/console/")) return serveConsole(req, res, path.slice(8));
       const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
-      if (agentWebhook?.[1]) return handleAgentWebhook(req, res, agentWebhook[1], this.options.logger, this.accept);
+      if (agentWebhook?.[1]) {
+        const { logger, keyring } = this.options;
+        return handleAgentWebhook(req, res, agentWebhook[1], { logger, keyring, accept: this.accept });
+      }
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };
     handle().catch((error: unknown) => {
@@ -253,7 +261,7 @@ export class HttpServer {
     );
     if (token === null) return true;
     try {
-      await authenticate(token, clientIp(req));
+      await this.options.authenticator.authenticate(token, clientIp(req));
       return true;
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
@@ -307,7 +315,7 @@ export class HttpServer {
           this.wsContexts.add(ctx);
           ctx.extra.socket.once("close", () => this.wsContexts.delete(ctx));
           try {
-            const viewer = await authenticate(
+            const viewer = await this.options.authenticator.authenticate(
               tokenFromConnectionParams(ctx.connectionParams),
               ctx.extra.request.socket.remoteAddress ?? null,
             );

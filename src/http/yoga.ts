@@ -6,12 +6,7 @@ import type { ContextServices, GraphQLContext } from "../graphql/context.js";
 import { boundedParseCaches, useOperationLimits } from "../graphql/limits.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
-import {
-  AuthenticationError,
-  authenticate,
-  tokenFromConnectionParams,
-  tokenFromHeaders,
-} from "../modules/auth/authenticate.js";
+import { AuthenticationError, tokenFromConnectionParams, tokenFromHeaders } from "../modules/auth/authenticate.js";
 import { schema } from "../schema.js";
 
 /**
@@ -47,7 +42,7 @@ export function authenticationFailure(error: AuthenticationError): GraphQLError 
  * `yoga.getEnveloped`, so both transports share plugins, context and error masking. `services` are the app
  * context's, which every resolver's context carries.
  */
-export function createGraphQLServer(services: ContextServices = {}): YogaServerInstance<ServerContext, GraphQLContext> {
+export function createGraphQLServer(services: ContextServices): YogaServerInstance<ServerContext, GraphQLContext> {
   return createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -77,7 +72,7 @@ export function createGraphQLServer(services: ContextServices = {}): YogaServerI
       // HTTP requests carry a Fetch Request; graphql-ws operations carry connectionParams instead.
       const token = request ? tokenFromHeaders(request.headers) : tokenFromConnectionParams(connectionParams);
       try {
-        const viewer = await authenticate(token, ip);
+        const viewer = await services.authenticator.authenticate(token, ip);
         return {
           services,
           viewer,

@@ -85,19 +85,6 @@ export async function resolveKeyring(options: {
   return parseMasterKeys(await readFile(file, "utf8"));
 }
 
-let activeKeyring: Keyring | undefined;
-
-/** Installs the process's keyring (at start-up, before any request). */
-export function useKeyring(keyring: Keyring): void {
-  activeKeyring = keyring;
-}
-
-/** The process's keyring. @throws when start-up has not installed one. */
-export function keyring(): Keyring {
-  if (!activeKeyring) throw new Error("the master keyring is not loaded");
-  return activeKeyring;
-}
-
 /**
  * A key for one purpose (session signing, secret encryption...) derived from a master key with HKDF, so that no two
  * uses share key material and the master key itself never touches a cipher.

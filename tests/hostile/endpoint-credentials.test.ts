@@ -7,7 +7,7 @@ import { MIGRATIONS_DIR, migrate, readMigrations } from "../../src/db/migrator.j
 import { pool, prisma } from "../../src/db/prisma.js";
 import { logger } from "../../src/logger.js";
 import { createDatabase, dropDatabase } from "../support/databases.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { gid, uuidOf } from "../support/ids.js";
 import { type Delivering, startDelivering } from "../support/outbound.js";
 import { outboundApi } from "../support/outbound-api.js";
@@ -283,7 +283,7 @@ describe("plaintext header values from before encryption at rest", () => {
 
     // ...and start-up seals it. (Imported here, so that the file's other tests run against a version without it.)
     const { sealLegacyEndpointHeaders } = await import("../../src/modules/endpoints/endpoint-headers.js");
-    expect(await sealLegacyEndpointHeaders(logger)).toBeGreaterThanOrEqual(1);
+    expect(await sealLegacyEndpointHeaders(testServices.keyring, logger)).toBeGreaterThanOrEqual(1);
     const { rows } = await pool.query(
       `SELECT row_to_json(e)::text AS row, "legacyPlaintextHeaders" AS legacy, "headerNames" AS names
        FROM "Endpoint" e WHERE id = $1`,
@@ -291,6 +291,6 @@ describe("plaintext header values from before encryption at rest", () => {
     );
     expect(rows[0]).toMatchObject({ legacy: null, names: ["X-Legacy"] });
     expect(rows[0].row).not.toContain("legacy-value");
-    expect(await sealLegacyEndpointHeaders(logger)).toBe(0);
+    expect(await sealLegacyEndpointHeaders(testServices.keyring, logger)).toBe(0);
   });
 });

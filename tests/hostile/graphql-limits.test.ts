@@ -16,6 +16,7 @@ import WebSocket from "ws";
 import { GRAPHQL_LIMITS, operationCost } from "../../src/graphql/limits.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { testServices } from "../support/graphql.js";
 import { validValue, variableType } from "../support/graphql-values.js";
 import { type SeededKey, seed } from "../support/seed.js";
 
@@ -227,7 +228,7 @@ function clientOperations(): { name: string; document: DocumentNode }[] {
 
 describe("what our clients send passes", () => {
   it("every operation in clients/operations, with the largest pages, is within every limit", async () => {
-    const yoga = createGraphQLServer();
+    const yoga = createGraphQLServer(testServices);
     const costs: { name: string; cost: number }[] = [];
     for (const { name, document } of clientOperations()) {
       const { schema, parse: parseLimited, validate } = yoga.getEnveloped({});

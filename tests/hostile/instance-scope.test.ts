@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
-import { configureAuthentication } from "../../src/modules/auth/authenticate.js";
+import { Authenticator } from "../../src/modules/auth/authenticate.js";
 import { bootstrapFirstTenant } from "../../src/modules/tenants/bootstrap.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { runSignalpost } from "../support/process.js";
 import { seed } from "../support/seed.js";
 
@@ -133,6 +133,7 @@ describe("instance:admin: the operator's scope", () => {
     let jwksServer: Server;
     let signingKey: CryptoKey;
     const issuer = "https://idp.test/";
+    const original = testServices.authenticator;
 
     beforeAll(async () => {
       const pair = await generateKeyPair("RS256");
@@ -143,7 +144,8 @@ describe("instance:admin: the operator's scope", () => {
         res.end(JSON.stringify({ keys: [jwk] }));
       });
       await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
-      configureAuthentication({
+      testServices.authenticator = new Authenticator({
+        keyring: testServices.keyring,
         sessionTtlSeconds: 3_600,
         externalJwt: {
           jwksUrl: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`,
@@ -155,7 +157,7 @@ describe("instance:admin: the operator's scope", () => {
       });
     });
     afterAll(() => {
-      configureAuthentication({ sessionTtlSeconds: 3_600 });
+      testServices.authenticator = original;
       jwksServer.close();
     });
 

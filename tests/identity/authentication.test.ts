@@ -4,11 +4,11 @@ import { createClient } from "graphql-ws";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { generateMasterKey, keyring, parseMasterKeys, useKeyring } from "../../src/lib/master-key.js";
-import { configureAuthentication } from "../../src/modules/auth/authenticate.js";
+import { generateMasterKey, parseMasterKeys } from "../../src/lib/master-key.js";
+import { Authenticator } from "../../src/modules/auth/authenticate.js";
 import { issueSessionToken } from "../../src/modules/auth/sessions.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { gid } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
@@ -96,18 +96,22 @@ describe("sessions", () => {
 
   it("refuses tampered, expired and foreign-signed tokens, and sessions of revoked keys", async () => {
     const { tenant, apiKey, headers } = await seed.tenantWithKey();
-    const { token } = await issueSessionToken({ tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] }, 600);
+    const { keyring } = testServices;
+    const { token } = await issueSessionToken(
+      keyring,
+      { tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] },
+      600,
+    );
     const [header, payload, signature] = token.split(".");
     const claims = JSON.parse(Buffer.from(payload as string, "base64url").toString());
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, tid: "00000000-0000-0000-0000-000000000000" })).toString("base64url")}.${signature}`;
-    const expired = (await issueSessionToken({ tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] }, -60))
-      .token;
-
-    const original = keyring();
-    useKeyring(parseMasterKeys(generateMasterKey()));
-    const foreign = (await issueSessionToken({ tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] }, 600))
-      .token;
-    useKeyring(original);
+    const expired = (
+      await issueSessionToken(keyring, { tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] }, -60)
+    ).token;
+    const foreignKeyring = parseMasterKeys(generateMasterKey());
+    const foreign = (
+      await issueSessionToken(foreignKeyring, { tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] }, 600)
+    ).token;
 
     const messages = [];
     for (const candidate of [forged, expired, foreign]) {
@@ -124,15 +128,18 @@ describe("sessions", () => {
 
   it("keeps sessions valid across a master key rotation (old key kept for verifying)", async () => {
     const { tenant, apiKey } = await seed.tenantWithKey();
-    const original = keyring();
-    const { token } = await issueSessionToken({ tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] }, 600);
+    const original = testServices.authenticator;
+    const { token } = await original.issueSession({ tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] });
     const rotated = generateMasterKey();
-    const oldEntry = `${original.current.id}:${original.current.key.toString("base64")}`;
-    useKeyring(parseMasterKeys(`${rotated},${oldEntry}`));
+    const oldEntry = `${original.keyring.current.id}:${original.keyring.current.key.toString("base64")}`;
+    testServices.authenticator = new Authenticator({
+      keyring: parseMasterKeys(`${rotated},${oldEntry}`),
+      sessionTtlSeconds: 3_600,
+    });
     try {
       expect((await execute(VIEWER, {}, { authorization: `Bearer ${token}` })).errors).toBeUndefined();
     } finally {
-      useKeyring(original);
+      testServices.authenticator = original;
     }
   });
 });
@@ -142,6 +149,7 @@ describe("tokens from an external identity provider (JWKS on loopback)", () => {
   let signingKey: CryptoKey;
   const issuer = "https://idp.test/";
   const audience = "signalpost";
+  const original = testServices.authenticator;
 
   beforeAll(async () => {
     const pair = await generateKeyPair("RS256");
@@ -153,13 +161,14 @@ describe("tokens from an external identity provider (JWKS on loopback)", () => {
     });
     await new Promise<void>((resolve) => jwksServer.listen(0, "127.0.0.1", resolve));
     const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
-    configureAuthentication({
+    testServices.authenticator = new Authenticator({
+      keyring: original.keyring,
       sessionTtlSeconds: 3_600,
       externalJwt: { jwksUrl, issuer, audience, tenantClaim: "signalpost_tenant", scopesClaim: "scope" },
     });
   });
   afterAll(() => {
-    configureAuthentication({ sessionTtlSeconds: 3_600 });
+    testServices.authenticator = original;
     jwksServer.close();
   });
 

@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
-import { configureOutbound } from "../../src/modules/endpoints/outbound-settings.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { uuidOf } from "../support/ids.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 const PRODUCTION = { allowInsecureUrls: false, allowedPrivateRanges: [] };
-afterEach(() => configureOutbound(PRODUCTION));
+afterEach(() => testServices.outboundRules.apply(PRODUCTION));
 
 const CREATE = `mutation ($input: CreateEndpointInput!) {
   createEndpoint(input: $input) {
@@ -44,7 +43,7 @@ async function create(headers: Record<string, string>, input: Record<string, unk
 
 describe("endpoints", () => {
   it("creates an endpoint with a generated whsec_ secret shown once and masked afterwards", async () => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const { headers } = await seed.tenantWithKey();
     const created = await create(headers, {});
     expect(created?.__typename).toBe("CreatedEndpoint");
@@ -83,7 +82,7 @@ describe("endpoints", () => {
     [{ retryPolicy: { delaysSeconds: [5], maxAttempts: 99 } }, "retryPolicy.maxAttempts", "between 1 and 31"],
     [{ secret: "whsec_short" }, "secret", "24-64 bytes"],
   ])("refuses %j in production with a field error and writes nothing", async (input, field, message) => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const { headers, tenant } = await seed.tenantWithKey();
     const result = await create(headers, input);
     expect(result).toMatchObject({ __typename: "ValidationError", code: "VALIDATION_FAILED", field });
@@ -93,17 +92,17 @@ describe("endpoints", () => {
 
   it("allows http and loopback on a developer's embedded setup, and allowlisted private ranges", async () => {
     const { headers } = await seed.tenantWithKey();
-    configureOutbound({ allowInsecureUrls: true });
+    testServices.outboundRules.apply({ allowInsecureUrls: true });
     expect((await create(headers, { name: "dev", url: "http://localhost:3000/hook" }))?.__typename).toBe(
       "CreatedEndpoint",
     );
     expect((await create(headers, { name: "lan", url: "http://10.1.2.3/hook" }))?.message).toContain("private address");
-    configureOutbound({ allowInsecureUrls: false, allowedPrivateRanges: ["10.1.0.0/16"] });
+    testServices.outboundRules.apply({ allowInsecureUrls: false, allowedPrivateRanges: ["10.1.0.0/16"] });
     expect((await create(headers, { name: "lan", url: "https://10.1.2.3/hook" }))?.__typename).toBe("CreatedEndpoint");
   });
 
   it("answers a duplicate name with a ConflictError naming the field", async () => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const { headers } = await seed.tenantWithKey();
     await create(headers, { name: "same" });
     expect(await create(headers, { name: "same" })).toMatchObject({
@@ -114,7 +113,7 @@ describe("endpoints", () => {
   });
 
   it("updates only the given fields, flags and audits TLS verification switched off", async () => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const { tenant, headers } = await seed.tenantWithKey();
     await seedEventType(tenant.id, "a.b");
     const created = await create(headers, { description: "keep me", eventTypes: ["a.b"] });
@@ -140,7 +139,7 @@ describe("endpoints", () => {
   });
 
   it("reveals the secret only with secrets:reveal, audits it, and limits it to 10 a minute", async () => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const owner = await seed.tenantWithKey({ scopes: ["endpoints:write", "endpoints:read"] });
     const created = await create(owner.headers, {});
     const reveal = `mutation ($id: ID!) { revealEndpointSecret(id: $id) {
@@ -173,7 +172,7 @@ describe("endpoints", () => {
   });
 
   it("disables and enables with an audit trail, and deletes", async () => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const { headers } = await seed.tenantWithKey();
     const api = outboundApi(headers);
     const { id } = await api.createEndpoint({ url: "https://hooks.example.com/x" });
@@ -192,7 +191,7 @@ describe("endpoints", () => {
   });
 
   it("answers another tenant's endpoint as NOT_FOUND everywhere", async () => {
-    configureOutbound(PRODUCTION);
+    testServices.outboundRules.apply(PRODUCTION);
     const alice = await seed.tenantWithKey();
     const bob = await seed.tenantWithKey();
     const { id } = await outboundApi(alice.headers).createEndpoint({ url: "https://hooks.example.com/a" });

@@ -1,13 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { prisma } from "../../src/db/prisma.js";
-import { configureOutbound } from "../../src/modules/endpoints/outbound-settings.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { gid, uuidOf } from "../support/ids.js";
 import { outboundApi } from "../support/outbound-api.js";
 import { seed, seedEventType } from "../support/seed.js";
 
 // No dispatcher in this file: it checks what publishing writes, so deliveries stay PENDING.
-beforeAll(() => configureOutbound({ allowInsecureUrls: false }));
+beforeAll(() => testServices.outboundRules.apply({ allowInsecureUrls: false }));
 
 const ORDER_SCHEMA = {
   type: "object",

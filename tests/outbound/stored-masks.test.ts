@@ -6,7 +6,7 @@ import { maskSecret } from "../../src/lib/secret-box.js";
 import { logger } from "../../src/logger.js";
 import { createAgent } from "../../src/modules/agents/agents.service.js";
 import { createEndpoint, rotateEndpointSecret } from "../../src/modules/endpoints/endpoints.service.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { uuidOf } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
@@ -27,7 +27,12 @@ async function endpointsWithSecrets(tenantId: string, count: number): Promise<Ma
   const secrets = new Map<string, string>();
   for (let index = 0; index < count; index += 1) {
     const name = `hooks-${index}`;
-    const { secret } = await createEndpoint(tenantId, { name, url: "https://hooks.example.com/in" }, origin);
+    const { secret } = await createEndpoint(
+      tenantId,
+      { name, url: "https://hooks.example.com/in" },
+      origin,
+      testServices,
+    );
     secrets.set(name, secret);
   }
   return secrets;
@@ -73,7 +78,12 @@ describe("stored secret masks", () => {
   it("lists endpoints and agents with their masks when no stored secret can be decrypted", async () => {
     const { tenant, headers } = await seed.tenantWithKey();
     const secrets = await endpointsWithSecrets(tenant.id, 3);
-    const { agent, secret: agentSecret } = await createAgent(tenant.id, { name: "inbox" }, origin);
+    const { agent, secret: agentSecret } = await createAgent(
+      tenant.id,
+      { name: "inbox" },
+      origin,
+      testServices.keyring,
+    );
     await pool.query(
       `UPDATE "EndpointSecret" SET encrypted = $2 WHERE "endpointId" IN (SELECT id FROM "Endpoint" WHERE "tenantId" = $1)`,
       [tenant.id, UNOPENABLE],
@@ -104,9 +114,16 @@ describe("stored secret masks", () => {
       tenant.id,
       { name: "hooks", url: "https://hooks.example.com/in" },
       origin,
+      testServices,
     );
     const endpointId = endpoint.id;
-    const rotated = await rotateEndpointSecret(tenant.id, endpointId, { gracePeriodSeconds: 60 }, origin);
+    const rotated = await rotateEndpointSecret(
+      tenant.id,
+      endpointId,
+      { gracePeriodSeconds: 60 },
+      origin,
+      testServices.keyring,
+    );
     const { rows } = await pool.query<{ version: number; masked: string }>(
       `SELECT version, masked FROM "EndpointSecret" WHERE "endpointId" = $1 ORDER BY version`,
       [endpointId],
@@ -140,7 +157,12 @@ describe("stored secret masks", () => {
   it("fills the masks of rows written before they were stored, once, and lists an unopenable one without failing", async () => {
     const { tenant, headers } = await seed.tenantWithKey();
     const secrets = await endpointsWithSecrets(tenant.id, 3);
-    const { agent, secret: agentSecret } = await createAgent(tenant.id, { name: "inbox" }, origin);
+    const { agent, secret: agentSecret } = await createAgent(
+      tenant.id,
+      { name: "inbox" },
+      origin,
+      testServices.keyring,
+    );
     // As the migration leaves them: no masks yet, and one secret sealed under a master key since removed.
     await pool.query(
       `UPDATE "EndpointSecret" SET masked = NULL WHERE "endpointId" IN (SELECT id FROM "Endpoint" WHERE "tenantId" = $1)`,
@@ -152,8 +174,8 @@ describe("stored secret masks", () => {
       [tenant.id, UNOPENABLE],
     );
 
-    expect(await backfillSecretMasks(logger)).toBe(3);
-    expect(await backfillSecretMasks(logger)).toBe(0);
+    expect(await backfillSecretMasks(testServices.keyring, logger)).toBe(3);
+    expect(await backfillSecretMasks(testServices.keyring, logger)).toBe(0);
 
     const listed = await execute<EndpointList>(LIST_ENDPOINTS, { first: 10 }, headers);
     expect(listed.errors).toBeUndefined();

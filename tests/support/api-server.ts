@@ -2,7 +2,6 @@ import { wireApp } from "../../src/app-context.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
 import type { JobQueue } from "../../src/jobs/kit/queue.js";
-import { configureUrls } from "../../src/lib/public-url.js";
 import { logger } from "../../src/logger.js";
 import type { ConsoleFeed } from "../../src/modules/console/console-feed.js";
 import { testServices } from "./graphql.js";
@@ -29,9 +28,14 @@ export async function startApiServer(
   const { jobs, consoleFeed } = services;
   if (consoleFeed) testServices.consoleFeed = consoleFeed;
   const yoga = createGraphQLServer(testServices);
-  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga, readiness, logger, jobs });
+  const { keyring, urls } = testServices;
+  // Read at each use: a test may put another authenticator in (an external identity provider, a rotated key).
+  const authenticator = {
+    authenticate: (token: string | null, ip: string | null) => testServices.authenticator.authenticate(token, ip),
+  };
+  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga, readiness, logger, authenticator, keyring, jobs });
   const port = await server.listen();
-  configureUrls({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
+  urls.configure({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
   return {
     server,
     consoleFeed,
@@ -48,7 +52,7 @@ export async function startApiServer(
  */
 export async function startLiveApiServer(): Promise<RunningApiServer> {
   const databaseUrl = process.env.DATABASE_URL as string;
-  const live = await wireApp({ databaseUrl, logger, subscriptions: true, consoleFeed: true });
+  const live = await wireApp({ databaseUrl, logger, instance: testServices, subscriptions: true, consoleFeed: true });
   testServices.subscriptions = live.subscriptions;
   const api = await startApiServer(undefined, { consoleFeed: live.consoleFeed });
   return {
@@ -66,7 +70,12 @@ export async function startLiveApiServer(): Promise<RunningApiServer> {
  * startLiveApiServer; returns the function that stops it.
  */
 export async function startSubscriptions(): Promise<() => Promise<void>> {
-  const live = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, subscriptions: true });
+  const live = await wireApp({
+    databaseUrl: process.env.DATABASE_URL as string,
+    logger,
+    instance: testServices,
+    subscriptions: true,
+  });
   testServices.subscriptions = live.subscriptions;
   return async () => {
     await live.stop(Date.now() + 1_000);
@@ -79,7 +88,12 @@ export async function startSubscriptions(): Promise<() => Promise<void>> {
  * nothing works it (the executions stay queued). `close` stops both.
  */
 export async function startInboundApiServer(): Promise<RunningApiServer> {
-  const queued = await wireApp({ databaseUrl: process.env.DATABASE_URL as string, logger, jobs: { work: false } });
+  const queued = await wireApp({
+    databaseUrl: process.env.DATABASE_URL as string,
+    logger,
+    instance: testServices,
+    jobs: { work: false },
+  });
   const api = await startApiServer(undefined, { jobs: queued.jobs });
   return {
     ...api,

@@ -1,13 +1,20 @@
 import type { ExecutionResult } from "graphql";
+import { createInstance } from "../../src/app-context.js";
 import type { ContextServices } from "../../src/graphql/context.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
+import { parseMasterKeys } from "../../src/lib/master-key.js";
+import { TEST_MASTER_KEY } from "./master-key.js";
 
 /**
- * The app context's services as this test file has started them (startDelivering adds the outbound client,
- * startLiveApiServer the console feed): the GraphQL servers of the file (`execute` and the API listeners) read them
- * from this one object, as a server process's read its context's.
+ * The app context's services as this test file has started them: its instance (the file's master key, production
+ * outbound rules), to which startDelivering adds the outbound client and startLiveApiServer the console feed. The
+ * GraphQL servers of the file (`execute` and the API listeners) read them from this one object, and every part the
+ * file wires gets the same instance, as a server process's parts get its context's.
  */
-export const testServices: ContextServices = {};
+export const testServices: ContextServices = createInstance({
+  keyring: parseMasterKeys(TEST_MASTER_KEY),
+  authentication: { sessionTtlSeconds: 3_600 },
+});
 
 let yoga: ReturnType<typeof createGraphQLServer> | undefined;
 

@@ -24,15 +24,17 @@ export async function startDelivering(
     dispatch?: boolean;
   } = {},
 ): Promise<Delivering> {
+  // The file's outbound rules, which its GraphQL servers check endpoints' URLs with too.
+  testServices.outboundRules.apply({
+    allowInsecureUrls: true,
+    allowedPrivateRanges: [],
+    autoDisableAfterMs: 5 * 24 * 3_600_000,
+    ...options.settings,
+  });
   const wired = await wireApp({
     databaseUrl: process.env.DATABASE_URL as string,
     logger,
-    outboundSettings: {
-      allowInsecureUrls: true,
-      allowedPrivateRanges: [],
-      autoDisableAfterMs: 5 * 24 * 3_600_000,
-      ...options.settings,
-    },
+    instance: testServices,
     outbound: { lookup: options.lookup },
     // pg-boss schedules the deliveries; this process works no job definitions, it only runs the dispatcher.
     jobs: { work: false },

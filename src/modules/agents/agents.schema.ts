@@ -6,7 +6,6 @@ import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } 
 import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter, localId, toGlobalId } from "../../lib/ids.js";
-import { publicUrl } from "../../lib/public-url.js";
 import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { actionsForApi, actionsFromApi, executionResultForApi } from "./agent-config.js";
 import {
@@ -57,7 +56,8 @@ const AgentObject = builder.prismaNode("Agent", {
     }),
     webhookUrl: t.string({
       description: "Where senders POST webhooks for this agent, built from the instance's public URL.",
-      resolve: (agent) => `${publicUrl()}/agents/${toGlobalId("Agent", agent.id)}/webhook`,
+      resolve: (agent, _args, context) =>
+        `${context.services.urls.publicUrl()}/agents/${toGlobalId("Agent", agent.id)}/webhook`,
     }),
     // Stored with the secret: listing agents decrypts nothing.
     maskedSecret: t.string({
@@ -311,7 +311,12 @@ builder.mutationField("createAgent", (t) =>
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: CreateAgentInput }) },
     resolve: (_root, { input }, context) =>
-      createAgent(context.viewer.tenantId, { ...fields(input), name: input.name as string }, originOf(context)),
+      createAgent(
+        context.viewer.tenantId,
+        { ...fields(input), name: input.name as string },
+        originOf(context),
+        context.services.keyring,
+      ),
   }),
 );
 
@@ -355,7 +360,12 @@ builder.mutationField("revealAgentSecret", (t) =>
     description: "Shows the agent's HMAC secret. Audited with actor and IP; at most 10 a minute.",
     args: { id: t.arg.id() },
     resolve: async (_root, { id }, context) => ({
-      secret: await revealAgentSecret(context.viewer.tenantId, localId("Agent", id), originOf(context)),
+      secret: await revealAgentSecret(
+        context.viewer.tenantId,
+        localId("Agent", id),
+        originOf(context),
+        context.services.keyring,
+      ),
     }),
   }),
 );
@@ -367,7 +377,7 @@ builder.mutationField("regenerateAgentSecret", (t) =>
     description: "Replaces the secret: the old one stops working at once. The new one is shown this once.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
-      regenerateAgentSecret(context.viewer.tenantId, localId("Agent", id), originOf(context)),
+      regenerateAgentSecret(context.viewer.tenantId, localId("Agent", id), originOf(context), context.services.keyring),
   }),
 );
 
@@ -382,7 +392,7 @@ builder.mutationField("sendTestWebhook", (t) =>
       payload: t.arg({ type: "JSON", description: "The JSON body to send, checked like any inbound request's." }),
     },
     resolve: (_root, args, context) =>
-      sendTestWebhook(context.viewer.tenantId, localId("Agent", args.agentId), args.payload),
+      sendTestWebhook(context.viewer.tenantId, localId("Agent", args.agentId), args.payload, context.services),
   }),
 );
 

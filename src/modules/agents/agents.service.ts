@@ -4,7 +4,8 @@ import { prisma } from "../../db/prisma.js";
 import { rateLimit } from "../../db/rate-limit.js";
 import { type Agent, type AgentStatus, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
-import { selfUrl } from "../../lib/public-url.js";
+import type { Keyring } from "../../lib/master-key.js";
+import type { PublicUrls } from "../../lib/public-url.js";
 import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
 import { recordAudit } from "../audit/audit.service.js";
@@ -108,13 +109,18 @@ const conflict = (error: unknown, name: unknown) => {
 };
 
 /** Creates an agent with a new secret, returned once. @throws ValidationError, ConflictError. */
-export async function createAgent(tenantId: string, input: AgentFields & { name: string }, origin: RequestOrigin) {
+export async function createAgent(
+  tenantId: string,
+  input: AgentFields & { name: string },
+  origin: RequestOrigin,
+  keyring: Keyring,
+) {
   const data = checkFields(input);
   await checkActionTargets(tenantId, data);
   // Without a limit of its own, an agent gets the tenant's default (a setting).
   data.rateLimitPerMinute ??= (await readTenantSettings(tenantId)).defaultInboundRateLimitPerMinute;
   const secret = generateAgentSecret();
-  const encryptedSecret = await sealSecret(secret);
+  const encryptedSecret = await sealSecret(keyring, secret);
   try {
     return await prisma.$transaction(async (tx) => {
       const agent = await tx.agent.create({
@@ -186,7 +192,12 @@ export async function deleteAgent(tenantId: string, id: string, origin: RequestO
 }
 
 /** The agent's secret in full: audited with actor and IP, 10 a minute per actor. @throws RateLimitedError, NotFoundError. */
-export async function revealAgentSecret(tenantId: string, id: string, origin: RequestOrigin): Promise<string> {
+export async function revealAgentSecret(
+  tenantId: string,
+  id: string,
+  origin: RequestOrigin,
+  keyring: Keyring,
+): Promise<string> {
   const agent = await findAgent(tenantId, id);
   const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
     `${tenantId}:${origin.actor.id ?? "system"}`,
@@ -200,7 +211,7 @@ export async function revealAgentSecret(tenantId: string, id: string, origin: Re
     agentId: id,
     data: { target: "agent", name: agent.name },
   });
-  return openSecret(agent.encryptedSecret);
+  return openSecret(keyring, agent.encryptedSecret);
 }
 
 /** Replaces the secret; the old one stops working at once. Audited; the new secret is returned once. */
@@ -208,9 +219,10 @@ export async function regenerateAgentSecret(
   tenantId: string,
   id: string,
   origin: RequestOrigin,
+  keyring: Keyring,
 ): Promise<{ agent: Agent; secret: string }> {
   const secret = generateAgentSecret();
-  const encryptedSecret = await sealSecret(secret);
+  const encryptedSecret = await sealSecret(keyring, secret);
   return prisma.$transaction(async (tx) => {
     await findAgent(tenantId, id, tx);
     const agent = await tx.agent.update({ where: { id }, data: { encryptedSecret, maskedSecret: maskSecret(secret) } });
@@ -234,16 +246,21 @@ export interface TestWebhookAnswer {
  * Signs `payload` with the agent's secret and POSTs it through the agent's own URL on this instance, so the test
  * goes through the very checks a real sender meets. @throws NotFoundError for another tenant's (or no) agent.
  */
-export async function sendTestWebhook(tenantId: string, agentId: string, payload: unknown): Promise<TestWebhookAnswer> {
+export async function sendTestWebhook(
+  tenantId: string,
+  agentId: string,
+  payload: unknown,
+  instance: { keyring: Keyring; urls: PublicUrls },
+): Promise<TestWebhookAnswer> {
   const agent = await findAgent(tenantId, agentId);
   const body = JSON.stringify(payload);
   const headers = signWebhook({
     msgId: `msg_test_${randomBytes(12).toString("hex")}`,
     timestamp: new Date(),
     body,
-    secrets: [await openSecret(agent.encryptedSecret)],
+    secrets: [await openSecret(instance.keyring, agent.encryptedSecret)],
   });
-  const response = await request(`${selfUrl()}/agents/${agent.id}/webhook`, {
+  const response = await request(`${instance.urls.selfUrl()}/agents/${agent.id}/webhook`, {
     method: "POST",
     headers: { ...headers, "content-type": "application/json", "user-agent": "Signalpost test webhook" },
     body,

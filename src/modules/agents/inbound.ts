@@ -5,6 +5,7 @@ import type { Agent } from "../../generated/prisma/client.js";
 import { isUuid, localId, toGlobalId } from "../../lib/ids.js";
 import { sendJson, sendJsonError } from "../../lib/json-response.js";
 import { cachedSchema } from "../../lib/json-schema.js";
+import type { Keyring } from "../../lib/master-key.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { describeUnstorable, findUnstorableTextInParsed } from "../../lib/storable-text.js";
@@ -139,10 +140,10 @@ async function spendBudget(agent: InboundAgent): Promise<void> {
  */
 const secretCache = new LRUCache<string, { version: string; secret: string }>({ max: 10_000 });
 
-async function agentSecret(agent: InboundAgent): Promise<string> {
+async function agentSecret(keyring: Keyring, agent: InboundAgent): Promise<string> {
   const cached = secretCache.get(agent.id);
   if (cached && cached.version === agent.version) return cached.secret;
-  const secret = await openSecret(agent.encryptedSecret);
+  const secret = await openSecret(keyring, agent.encryptedSecret);
   secretCache.set(agent.id, { version: agent.version, secret });
   return secret;
 }
@@ -154,8 +155,13 @@ async function agentSecret(agent: InboundAgent): Promise<string> {
  * when the request is stored: the webhook-id, or `github:` and the delivery id (GitHub's ids live apart, and longer,
  * see acceptance.ts).
  */
-async function verifySignature(agent: InboundAgent, req: IncomingMessage, body: Buffer): Promise<string> {
-  const secret = await agentSecret(agent);
+async function verifySignature(
+  keyring: Keyring,
+  agent: InboundAgent,
+  req: IncomingMessage,
+  body: Buffer,
+): Promise<string> {
+  const secret = await agentSecret(keyring, agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;
   if (headers["webhook-signature"] !== undefined) {
     const result = verifyStandardWebhook({
@@ -235,6 +241,13 @@ function parsePayload(agent: InboundAgent, text: string): unknown {
   return payload;
 }
 
+/** What receiving needs of the app context: the keyring agents' secrets open with, and where accepted requests go. */
+export interface Receiving {
+  keyring: Keyring;
+  accept: Accept;
+  logger: Logger;
+}
+
 /**
  * POST /agents/:id/webhook. Checked in this order: size (413), the source address's failed verifications (429 with
  * Retry-After, see failed-verifications.ts), agent (404) and status (403), signature and timestamp (401), the
@@ -247,9 +260,9 @@ export async function handleAgentWebhook(
   req: IncomingMessage,
   res: ServerResponse,
   idInUrl: string,
-  logger: Logger,
-  accept: Accept,
+  receiving: Receiving,
 ): Promise<void> {
+  const { logger } = receiving;
   // Webhook URLs carry the agent's global id; URLs with the row's uuid, as earlier versions handed them out, keep
   // working (senders were given them once and cannot be asked to change).
   const agentId = isUuid(idInUrl) ? idInUrl : localId("Agent", idInUrl);
@@ -269,7 +282,7 @@ export async function handleAgentWebhook(
         { "retry-after": String(failures.retryAfterSeconds) },
       );
     }
-    const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp, accept);
+    const executionId = await receiveWithCurrentAgent(agentId, req, body, sourceIp, receiving);
     inboundRequestsTotal.inc({ result: "accepted" });
     // The API's id of the execution (the same as agentExecution(id:) takes), not the row's uuid.
     sendJson(res, 202, { status: "queued", executionId: toGlobalId("AgentExecution", executionId) });
@@ -308,7 +321,7 @@ async function receiveWithCurrentAgent(
   req: IncomingMessage,
   body: Buffer,
   sourceIp: string | null,
-  accept: Accept,
+  receiving: Receiving,
 ): Promise<string> {
   const remembered = rememberedAgents.get(agentId);
   let agent = remembered ?? (await currentAgent(agentId));
@@ -316,7 +329,7 @@ async function receiveWithCurrentAgent(
   let justRead = remembered === undefined;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await receive(agent, req, body, sourceIp, accept);
+      return await receive(agent, req, body, sourceIp, receiving);
     } catch (error) {
       const refusal = error instanceof InboundRefusal ? error : undefined;
       if (!refusal && !(error instanceof AgentChanged)) throw error;
@@ -343,10 +356,10 @@ async function receive(
   req: IncomingMessage,
   body: Buffer,
   sourceIp: string | null,
-  accept: Accept,
+  { accept, keyring }: Receiving,
 ): Promise<string> {
   requireActive(agent);
-  const messageId = await verifySignature(agent, req, body);
+  const messageId = await verifySignature(keyring, agent, req, body);
   await spendBudget(agent);
   const text = body.toString("utf8");
   const payload = parsePayload(agent, text);

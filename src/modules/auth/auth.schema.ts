@@ -5,7 +5,15 @@ import { originOf, requireViewer } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ScopeEnum } from "../identity/identity.schema.js";
 import type { AuthMethod, Viewer } from "../identity/viewer.js";
+import type { Authenticator } from "./authenticate.js";
 import { createSession } from "./sessions.service.js";
+
+declare module "../../graphql/context.js" {
+  interface ContextServices {
+    /** Credentials to viewers, and session tokens, with this instance's keyring and identity provider. */
+    authenticator: Authenticator;
+  }
+}
 
 const AuthMethodEnum = builder.enumType("AuthMethod", {
   description: "How the caller authenticated.",
@@ -106,6 +114,7 @@ builder.mutationField("createSession", (t) =>
         { ...viewer, apiKeyId: viewer.apiKeyId },
         args.scopes ?? null,
         originOf({ ...context, viewer }),
+        context.services.authenticator,
       );
     },
   }),

@@ -1,5 +1,5 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { deriveKey, keyring } from "../../lib/master-key.js";
+import { deriveKey, type Keyring } from "../../lib/master-key.js";
 import { isScope, type Scope } from "../identity/scopes.js";
 
 /** Our own session tokens carry this issuer; anything else is an external token (or nothing we accept). */
@@ -18,8 +18,12 @@ export interface SessionClaims {
  * Signs a short-lived session JWT (HS256) with a key derived from the current master key; its id goes in `kid` so
  * that tokens signed before a master-key rotation still verify.
  */
-export async function issueSessionToken(claims: Omit<SessionClaims, "expiresAt">, ttlSeconds: number) {
-  const { current } = keyring();
+export async function issueSessionToken(
+  keyring: Keyring,
+  claims: Omit<SessionClaims, "expiresAt">,
+  ttlSeconds: number,
+) {
+  const { current } = keyring;
   const expiresAt = new Date(Math.floor(Date.now() / 1000 + ttlSeconds) * 1000);
   const token = await new SignJWT({ tid: claims.tenantId, scp: claims.scopes })
     .setProtectedHeader({ alg: "HS256", kid: current.id, typ: "JWT" })
@@ -35,12 +39,12 @@ export async function issueSessionToken(claims: Omit<SessionClaims, "expiresAt">
 export type SessionCheck = { ok: true; claims: SessionClaims } | { ok: false; reason: "invalid" | "expired" };
 
 /** Verifies signature, issuer, audience and expiry. Tampered, foreign-key and malformed tokens are all "invalid". */
-export async function verifySessionToken(token: string): Promise<SessionCheck> {
+export async function verifySessionToken(keyring: Keyring, token: string): Promise<SessionCheck> {
   try {
     const { payload } = await jwtVerify(
       token,
       (header) => {
-        const master = header.kid ? keyring().byId.get(header.kid) : undefined;
+        const master = header.kid ? keyring.byId.get(header.kid) : undefined;
         if (!master) throw new joseErrors.JWSSignatureVerificationFailed();
         return deriveKey(master, PURPOSE);
       },

@@ -13,12 +13,13 @@ import {
   findDelivery,
   recoverEndpoint,
   retryDelivery,
+  type Sending,
   type SendReport,
   sendTestEvent,
   sendTestEventToAll,
 } from "./deliveries.service.js";
 import { attemptWhere, deliveryWhere, type STATUS_CODE_CLASSES } from "./delivery-filters.js";
-import { messageId, type RequestAsSent, requestAsSent } from "./delivery-sender.js";
+import { type EndpointCredentialCache, messageId, type RequestAsSent, requestAsSent } from "./delivery-sender.js";
 import { exportDeliveries, MAX_EXPORT_BYTES, MAX_EXPORT_ROWS } from "./export.js";
 import { type EndpointHealth, endpointHealth, type HealthWindow } from "./health.service.js";
 
@@ -26,14 +27,25 @@ declare module "../../graphql/context.js" {
   interface ContextServices {
     /** The process's outbound HTTP client (its connection pools), for test sends and manual retries. */
     outbound?: OutboundClient;
+    /** Endpoints' decrypted signing secrets and header values, opened with the keyring once per change. */
+    endpointCredentials: EndpointCredentialCache;
   }
 }
 
-/** The app context's outbound client. @throws when the server was built without one (a programming error). */
-function outboundOf(context: GraphQLContext): OutboundClient {
-  const client = context.services.outbound;
-  if (!client) throw new Error("the outbound HTTP client is not started");
-  return client;
+/**
+ * What test sends and manual retries need of the app context. The outbound client is asked for only when there is
+ * something to send. @throws when the server was built without one (a programming error).
+ */
+function sendingOf(context: GraphQLContext): Sending {
+  const { services } = context;
+  return {
+    client: () => {
+      if (!services.outbound) throw new Error("the outbound HTTP client is not started");
+      return services.outbound;
+    },
+    credentials: services.endpointCredentials,
+    outboundRules: services.outboundRules,
+  };
 }
 
 const DeliveryStatusEnum = builder.enumType("DeliveryStatus", {
@@ -400,7 +412,7 @@ builder.mutationField("retryDelivery", (t) =>
     description: "Sends the delivery now (a MANUAL attempt with the same webhook-id), whatever its state.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
-      retryDelivery(() => outboundOf(context), context.viewer.tenantId, localId("Delivery", id)),
+      retryDelivery(sendingOf(context), context.viewer.tenantId, localId("Delivery", id)),
   }),
 );
 
@@ -450,12 +462,7 @@ builder.mutationField("sendTestEvent", (t) =>
       "Sends a signalpost.test event to the endpoint now and returns the answer. At most 5 a minute per endpoint.",
     args: { endpointId: t.arg.id({ description: "The endpoint to send the test event to." }) },
     resolve: (_root, { endpointId }, context) =>
-      sendTestEvent(
-        () => outboundOf(context),
-        context.viewer.tenantId,
-        localId("Endpoint", endpointId),
-        originOf(context),
-      ),
+      sendTestEvent(sendingOf(context), context.viewer.tenantId, localId("Endpoint", endpointId), originOf(context)),
   }),
 );
 
@@ -493,7 +500,7 @@ builder.mutationField("sendTestEventToAll", (t) =>
     description:
       "A test send to every enabled endpoint, concurrently. Each item carries that endpoint's own outcome: one over its limit (5 a minute) does not fail the others.",
     resolve: (_root, _args, context) =>
-      sendTestEventToAll(() => outboundOf(context), context.viewer.tenantId, originOf(context)),
+      sendTestEventToAll(sendingOf(context), context.viewer.tenantId, originOf(context)),
   }),
 );
 

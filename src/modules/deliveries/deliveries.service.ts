@@ -8,10 +8,11 @@ import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { logger } from "../../logger.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
+import type { OutboundRules } from "../endpoints/outbound-settings.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
-import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
+import { type EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
 import { applyEndpointConsequences } from "./endpoint-consequences.js";
 
@@ -24,7 +25,6 @@ export interface SendReport {
 
 const TEST_EVENT_TYPE = "signalpost.test";
 const TESTS_PER_MINUTE = 5;
-const credentials = new EndpointCredentialCache();
 
 /** Finds one of the tenant's deliveries. @throws NotFoundError for a missing, malformed or foreign id alike. */
 export async function findDelivery(
@@ -35,24 +35,31 @@ export async function findDelivery(
   return findOrNotFound("delivery", id, () => prisma.delivery.findFirst({ ...query, where: { id, tenantId } }));
 }
 
-/**
- * Sends a claimed delivery now and records the attempt with its trigger; `decide` maps the result to an outcome.
- * `client` gives the app context's outbound client, asked for only once there is something to send.
- */
+/** What a send made now (a test or a manual retry) needs of the app context. */
+export interface Sending {
+  /** The outbound client, asked for only once there is something to send. */
+  client(): OutboundClient;
+  /** Endpoints' decrypted secrets and header values. */
+  credentials: EndpointCredentialCache;
+  /** The instance's outbound rules (the auto-disable window). */
+  outboundRules: OutboundRules;
+}
+
+/** Sends a claimed delivery now and records the attempt with its trigger; `decide` maps the result to an outcome. */
 async function sendNow(
-  client: () => OutboundClient,
+  sending: Sending,
   work: DeliveryWork,
   trigger: "MANUAL" | "TEST",
   decide: (result: OutboundResult) => Outcome,
 ): Promise<SendReport> {
   const result = await sendWebhook(
-    client(),
+    sending.client(),
     work,
-    await credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt),
+    await sending.credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt),
   );
   const record = { work, trigger, result, outcome: decide(result), finishedAt: new Date() } as const;
   await recordAttempts([record]);
-  await applyEndpointConsequences([record], logger);
+  await applyEndpointConsequences([record], sending.outboundRules.settings.autoDisableAfterMs, logger);
   const delivery = await prisma.delivery.findUniqueOrThrow({ where: { id: work.deliveryId } });
   return { delivery, attemptNumber: work.attemptCount + 1, result };
 }
@@ -62,13 +69,13 @@ async function sendNow(
  * If it fails, a delivery that was waiting for a retry keeps its schedule; a finished one stays FAILED.
  * @throws NotFoundError, ConflictError when a worker is sending it at this moment or it was cancelled.
  */
-export async function retryDelivery(client: () => OutboundClient, tenantId: string, id: string): Promise<SendReport> {
+export async function retryDelivery(sending: Sending, tenantId: string, id: string): Promise<SendReport> {
   const existing = await findDelivery(tenantId, id);
   if (existing.status === "CANCELLED") throw new ConflictError("the delivery was cancelled", "id");
   const work = await claimDelivery(existing.id);
   if (!work) throw new ConflictError("the delivery is being sent right now; try again in a moment", "id");
   const wasWaiting = work.previous.status === "PENDING" || work.previous.status === "SENDING";
-  return sendNow(client, work, "MANUAL", (result) => {
+  return sendNow(sending, work, "MANUAL", (result) => {
     if (result.ok) return { kind: "succeeded" };
     if (wasWaiting)
       return { kind: "retry", delayMs: Math.max(0, work.previous.dueAt.getTime() - Date.now()), keepRetryIndex: true };
@@ -84,20 +91,16 @@ export async function retryDelivery(client: () => OutboundClient, tenantId: stri
  * as a TEST attempt; at most 5 a minute per endpoint. Works on disabled endpoints, to check them before enabling.
  */
 export async function sendTestEvent(
-  client: () => OutboundClient,
+  sending: Sending,
   tenantId: string,
   endpointId: string,
   origin: RequestOrigin,
 ): Promise<SendReport> {
   const endpoint = await findEndpoint(tenantId, endpointId);
-  return sendTestTo(client, endpoint, origin);
+  return sendTestTo(sending, endpoint, origin);
 }
 
-async function sendTestTo(
-  client: () => OutboundClient,
-  endpoint: Endpoint,
-  origin: RequestOrigin,
-): Promise<SendReport> {
+async function sendTestTo(sending: Sending, endpoint: Endpoint, origin: RequestOrigin): Promise<SendReport> {
   const decision = await rateLimit("test-sends", TESTS_PER_MINUTE, 60).consume(endpoint.id);
   if (!decision.allowed)
     throw new RateLimitedError(
@@ -127,13 +130,13 @@ async function sendTestTo(
   const work = await claimDelivery(delivery.id);
   if (!work) throw new Error("a fresh test delivery could not be claimed");
   // Sending to a disabled endpoint is the point of a test, so the claim's enabled flag is ignored here.
-  return sendNow(client, work, "TEST", (result) =>
+  return sendNow(sending, work, "TEST", (result) =>
     result.ok ? { kind: "succeeded" } : { kind: "failed", reason: "test_failed" },
   );
 }
 
 /** Test sends to every enabled endpoint of the tenant, concurrently; each result says how that endpoint answered. */
-export async function sendTestEventToAll(client: () => OutboundClient, tenantId: string, origin: RequestOrigin) {
+export async function sendTestEventToAll(sending: Sending, tenantId: string, origin: RequestOrigin) {
   const endpoints = await prisma.endpoint.findMany({
     where: { tenantId, enabled: true },
     orderBy: { createdAt: "asc" },
@@ -142,7 +145,7 @@ export async function sendTestEventToAll(client: () => OutboundClient, tenantId:
   return Promise.all(
     endpoints.map(async (endpoint) => {
       try {
-        return { endpoint, report: await sendTestTo(client, endpoint, origin), error: null };
+        return { endpoint, report: await sendTestTo(sending, endpoint, origin), error: null };
       } catch (error) {
         if (error instanceof RateLimitedError) return { endpoint, report: null, error };
         throw error;

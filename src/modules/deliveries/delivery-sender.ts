@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import { prisma } from "../../db/prisma.js";
 import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
+import type { Keyring } from "../../lib/master-key.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { signWebhook } from "../../lib/webhook-signature.js";
 import { VERSION } from "../../version.js";
@@ -82,6 +83,8 @@ interface CachedCredentials {
 export class EndpointCredentialCache {
   private readonly entries = new LRUCache<string, CachedCredentials>({ max: 10_000 });
 
+  constructor(private readonly keyring: Keyring) {}
+
   async credentialsFor(endpointId: string, endpointUpdatedAt: Date, now = Date.now()): Promise<EndpointCredentials> {
     let entry = this.entries.get(endpointId);
     if (!entry || entry.updatedAt !== endpointUpdatedAt.getTime()) {
@@ -95,11 +98,11 @@ export class EndpointCredentialCache {
       const [secrets, headers] = await Promise.all([
         Promise.all(
           rows.map(async (row) => ({
-            value: await openSecret(row.encrypted),
+            value: await openSecret(this.keyring, row.encrypted),
             expiresAt: row.expiresAt?.getTime() ?? null,
           })),
         ),
-        stored ? openHeaders(stored) : {},
+        stored ? openHeaders(this.keyring, stored) : {},
       ]);
       entry = { updatedAt: endpointUpdatedAt.getTime(), secrets, headers };
       this.entries.set(endpointId, entry);

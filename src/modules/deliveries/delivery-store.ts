@@ -13,7 +13,6 @@ import {
   consoleEventsInsertSql,
   wakeConsole,
 } from "../console/console-events.js";
-import { effectiveDelays } from "../endpoints/retry-policy.js";
 import { DELIVERY_QUEUE, scheduleDeliveries, type WaitingDelivery } from "./delivery-jobs.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
 
@@ -36,8 +35,9 @@ export interface DeliveryWork {
     url: string;
     timeoutMs: number;
     verifyTls: boolean;
-    /** The retry delays in force (the default schedule unless the endpoint has its own). */
-    retryDelays: readonly number[];
+    /** The endpoint's own retry delays, in force when `retryPolicyCustom` (else the instance's default schedule). */
+    retrySchedule: readonly number[];
+    retryPolicyCustom: boolean;
     enabled: boolean;
     updatedAt: Date;
   };
@@ -164,10 +164,8 @@ function toWork(row: ClaimedRow): DeliveryWork {
       url: row.url,
       timeoutMs: row.timeoutMs,
       verifyTls: row.verifyTls,
-      retryDelays: effectiveDelays({
-        retrySchedule: row.retrySchedule ?? [],
-        retryPolicyCustom: row.retryPolicyCustom,
-      }),
+      retrySchedule: row.retrySchedule ?? [],
+      retryPolicyCustom: row.retryPolicyCustom,
       enabled: row.enabled,
       updatedAt: row.endpointUpdatedAt,
     },

@@ -5,9 +5,10 @@ import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import { backoffMs } from "../../lib/backoff.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
+import type { OutboundRules } from "../endpoints/outbound-settings.js";
 import { DELIVERY_QUEUE, deliveryJobData, scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome } from "./delivery-outcome.js";
-import { EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
+import { type EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import {
   type AttemptRecord,
   claimDeliveries,
@@ -25,6 +26,10 @@ export interface DispatcherOptions {
   /** pg-boss, which schedules the deliveries (delivery-jobs.ts). */
   jobs: DeliveryJobSource;
   client: OutboundClient;
+  /** The instance's outbound rules: default retry schedule and auto-disable window, as the live settings move them. */
+  outboundRules: OutboundRules;
+  /** Endpoints' decrypted signing secrets and header values (the app context's cache, opened with its keyring). */
+  credentials: EndpointCredentialCache;
   logger: Logger;
   /** Deliveries in flight at once (bounded so one slow receiver cannot exhaust sockets or memory). */
   concurrency: number;
@@ -71,7 +76,6 @@ export class DeliveryDispatcher {
   private signalled = false;
   /** The loop is asleep because every slot was taken (not because nothing was due). */
   private waitingForCapacity = false;
-  private readonly credentials = new EndpointCredentialCache();
   /** Consecutive failures for want of a database (0 when it answers); logged once per outage. */
   private outageFailures = 0;
   /** Set by stop(): recording attempts keeps retrying through an outage until then. */
@@ -344,9 +348,9 @@ export class DeliveryDispatcher {
       });
       return null;
     }
-    const credentials = await this.credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt);
+    const credentials = await this.options.credentials.credentialsFor(work.endpoint.id, work.endpoint.updatedAt);
     const result = await sendWebhook(this.options.client, work, credentials);
-    const outcome = decideOutcome(result, work.endpoint.retryDelays, work.retryIndex);
+    const outcome = decideOutcome(result, this.options.outboundRules.effectiveDelays(work.endpoint), work.retryIndex);
     this.options.logger.debug(
       {
         deliveryId: work.deliveryId,
@@ -394,7 +398,11 @@ export class DeliveryDispatcher {
         for (const record of batch) this.finishDelivery(record.work.deliveryId, true);
         await this.settleJobsLogged();
         try {
-          await applyEndpointConsequences(batch, this.options.logger);
+          await applyEndpointConsequences(
+            batch,
+            this.options.outboundRules.settings.autoDisableAfterMs,
+            this.options.logger,
+          );
         } catch (error) {
           this.options.logger.error({ err: error, count: batch.length }, "applying endpoint consequences failed");
         }

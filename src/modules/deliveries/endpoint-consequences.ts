@@ -3,7 +3,6 @@
 import { prisma } from "../../db/prisma.js";
 import type { Logger } from "../../logger.js";
 import { disableEndpoint } from "../endpoints/endpoints.service.js";
-import { outboundSettings } from "../endpoints/outbound-settings.js";
 import type { AttemptRecord } from "./delivery-store.js";
 
 /** The actor audit entries name when an endpoint is disabled by its own failures. */
@@ -11,9 +10,14 @@ const SYSTEM = { actor: { type: "system" as const, id: null, name: "delivery wor
 
 /**
  * 410 Gone disables its endpoint at once; an endpoint failing without a break for the auto-disable window is disabled
- * too, with the reason recorded. Disabling fails the endpoint's waiting deliveries (recoverable later).
+ * too (`autoDisableAfterMs`, an outbound rule), with the reason recorded. Disabling fails the endpoint's waiting
+ * deliveries (recoverable later).
  */
-export async function applyEndpointConsequences(batch: readonly AttemptRecord[], logger: Logger): Promise<void> {
+export async function applyEndpointConsequences(
+  batch: readonly AttemptRecord[],
+  autoDisableAfterMs: number,
+  logger: Logger,
+): Promise<void> {
   const toDisable = new Map<string, { tenantId: string; reason: string }>();
   for (const record of batch) {
     if (record.outcome.kind === "failed" && record.outcome.disableEndpoint) {
@@ -27,7 +31,7 @@ export async function applyEndpointConsequences(batch: readonly AttemptRecord[],
     ...new Set(batch.filter((record) => record.outcome.kind !== "succeeded").map((record) => record.work.endpoint.id)),
   ];
   if (failing.length) {
-    const windowMs = outboundSettings().autoDisableAfterMs;
+    const windowMs = autoDisableAfterMs;
     const stale = await prisma.endpoint.findMany({
       where: { id: { in: failing }, enabled: true, failingSince: { lte: new Date(Date.now() - windowMs) } },
       select: { id: true, tenantId: true, failingSince: true },

@@ -1,4 +1,5 @@
 import { Prisma } from "../../generated/prisma/client.js";
+import type { Keyring } from "../../lib/master-key.js";
 import { openSecret, sealSecret } from "../../lib/secret-box.js";
 import type { Logger } from "../../logger.js";
 import { endpointsWithLegacyHeaders, replaceLegacyHeaders } from "./endpoints.store.js";
@@ -21,7 +22,10 @@ export interface StoredHeaders {
 }
 
 /** The columns to write for a set of headers (the legacy plaintext cleared). */
-export async function sealHeaders(headers: Record<string, string>): Promise<{
+export async function sealHeaders(
+  keyring: Keyring,
+  headers: Record<string, string>,
+): Promise<{
   headerNames: string[];
   sealedHeaders: string | null;
   legacyPlaintextHeaders: typeof Prisma.DbNull;
@@ -29,16 +33,18 @@ export async function sealHeaders(headers: Record<string, string>): Promise<{
   const names = Object.keys(headers);
   return {
     headerNames: names,
-    sealedHeaders: names.length ? await sealSecret(JSON.stringify(headers)) : null,
+    sealedHeaders: names.length ? await sealSecret(keyring, JSON.stringify(headers)) : null,
     legacyPlaintextHeaders: Prisma.DbNull,
   };
 }
 
 /** The headers in full, for sending and for the reveal. @throws when the master key that sealed them is missing. */
 export async function openHeaders(
+  keyring: Keyring,
   stored: Pick<StoredHeaders, "sealedHeaders" | "legacyPlaintextHeaders">,
 ): Promise<Record<string, string>> {
-  if (stored.sealedHeaders) return JSON.parse(await openSecret(stored.sealedHeaders)) as Record<string, string>;
+  if (stored.sealedHeaders)
+    return JSON.parse(await openSecret(keyring, stored.sealedHeaders)) as Record<string, string>;
   if (stored.legacyPlaintextHeaders && typeof stored.legacyPlaintextHeaders === "object")
     return stored.legacyPlaintextHeaders as Record<string, string>;
   return {};
@@ -57,7 +63,7 @@ const SEAL_BATCH = 200;
  * at once: each row is written only while it still holds the plaintext that was sealed. `updatedAt` is left alone:
  * the values do not change, so senders' caches stay right. Returns how many rows it sealed.
  */
-export async function sealLegacyEndpointHeaders(logger: Logger): Promise<number> {
+export async function sealLegacyEndpointHeaders(keyring: Keyring, logger: Logger): Promise<number> {
   let sealed = 0;
   for (;;) {
     const rows = await endpointsWithLegacyHeaders(SEAL_BATCH);
@@ -73,7 +79,7 @@ export async function sealLegacyEndpointHeaders(logger: Logger): Promise<number>
       const names = Object.keys(headers);
       const replaced = await replaceLegacyHeaders({
         id: row.id,
-        sealedHeaders: names.length ? await sealSecret(JSON.stringify(headers)) : null,
+        sealedHeaders: names.length ? await sealSecret(keyring, JSON.stringify(headers)) : null,
         headerNames: names,
         legacy: JSON.stringify(row.legacyPlaintextHeaders),
       });

@@ -1,7 +1,6 @@
-import { checkUrlAtSave } from "../../lib/address-guard.js";
+import { type AddressPolicy, checkUrlAtSave } from "../../lib/address-guard.js";
 import { ValidationError } from "../../lib/errors.js";
 import { HEADER_VALUE_MASK } from "./endpoint-headers.js";
-import { urlPolicy } from "./outbound-settings.js";
 import { normaliseRetryPolicy } from "./retry-policy.js";
 
 /** The fields a caller may set on an endpoint (all optional on update). */
@@ -47,17 +46,20 @@ const MAX_HEADER_VALUE = 1_024;
 
 /**
  * Checks every field that is present. The URL goes through the address guard (scheme, credentials, literal private or
- * loopback addresses under the instance's policy); names are resolved again at connect time.
+ * loopback addresses under `urlPolicy`, the instance's rules); names are resolved again at connect time.
  * @throws ValidationError naming the field (`url`, `headers.X-Foo`, `retryPolicy.maxAttempts`...).
  */
-export function checkEndpointFields(input: EndpointFields): CheckedEndpointFields {
+export function checkEndpointFields(
+  input: EndpointFields,
+  urlPolicy: AddressPolicy & { requireHttps: boolean },
+): CheckedEndpointFields {
   const checked: CheckedEndpointFields = {};
   if (input.name !== undefined) {
     const name = input.name.trim();
     if (!name || name.length > 100) throw new ValidationError("name must be 1 to 100 characters", "name");
     checked.name = name;
   }
-  if (input.url !== undefined) checked.url = checkUrlAtSave(input.url.trim(), urlPolicy());
+  if (input.url !== undefined) checked.url = checkUrlAtSave(input.url.trim(), urlPolicy);
   if (input.description !== undefined) {
     if (input.description && input.description.length > 1_000) {
       throw new ValidationError("description must be at most 1000 characters", "description");

@@ -19,7 +19,15 @@ import {
   rotateEndpointSecret,
   updateEndpoint,
 } from "./endpoints.service.js";
-import { DEFAULT_RETRY_DELAYS, effectiveDelays } from "./retry-policy.js";
+import type { OutboundRules } from "./outbound-settings.js";
+import { DEFAULT_RETRY_DELAYS } from "./retry-policy.js";
+
+declare module "../../graphql/context.js" {
+  interface ContextServices {
+    /** The instance's outbound rules in force (URL checks, default retry schedule), moved by the live settings. */
+    outboundRules: OutboundRules;
+  }
+}
 
 export const RetryPolicy = builder
   .objectRef<{ delays: readonly number[]; isDefault: boolean }>("RetryPolicy")
@@ -83,8 +91,8 @@ export const EndpointType = builder.prismaNode("Endpoint", {
     retryPolicy: t.field({
       description: "When failed deliveries to it are retried.",
       type: RetryPolicy,
-      resolve: (endpoint) => ({
-        delays: effectiveDelays(endpoint),
+      resolve: (endpoint, _args, context) => ({
+        delays: context.services.outboundRules.effectiveDelays(endpoint),
         isDefault: !endpoint.retryPolicyCustom,
       }),
     }),
@@ -313,6 +321,7 @@ builder.mutationField("createEndpoint", (t) =>
           secret: input.secret,
         },
         originOf(context),
+        context.services,
       ),
   }),
 );
@@ -338,6 +347,7 @@ builder.mutationField("updateEndpoint", (t) =>
           verifyTls: input.verifyTls ?? undefined,
         },
         originOf(context),
+        context.services,
       ),
   }),
 );
@@ -393,7 +403,12 @@ builder.mutationField("revealEndpointSecret", (t) =>
     description: "Shows the current signing secret. Audited; at most 10 a minute.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
-      revealEndpointSecret(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
+      revealEndpointSecret(
+        context.viewer.tenantId,
+        localId("Endpoint", id),
+        originOf(context),
+        context.services.keyring,
+      ),
   }),
 );
 
@@ -411,7 +426,12 @@ builder.mutationField("revealEndpointHeaders", (t) =>
     description: "Shows the custom header values in full. Audited; shares revealEndpointSecret's limit of 10 a minute.",
     args: { id: t.arg.id() },
     resolve: (_root, { id }, context) =>
-      revealEndpointHeaders(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
+      revealEndpointHeaders(
+        context.viewer.tenantId,
+        localId("Endpoint", id),
+        originOf(context),
+        context.services.keyring,
+      ),
   }),
 );
 
@@ -431,6 +451,7 @@ builder.mutationField("rotateEndpointSecret", (t) =>
         localId("Endpoint", args.id),
         { gracePeriodSeconds: args.gracePeriodSeconds, secret: args.secret },
         originOf(context),
+        context.services.keyring,
       ),
   }),
 );

@@ -3,6 +3,7 @@ import { announceHealthChange, type HealthChange } from "../../db/pubsub.js";
 import { rateLimit } from "../../db/rate-limit.js";
 import type { Endpoint, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
+import type { Keyring } from "../../lib/master-key.js";
 import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
@@ -12,6 +13,7 @@ import { checkKnownEventTypes } from "../event-types/known-event-types.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { HEADER_VALUE_MASK, openHeaders, sealHeaders } from "./endpoint-headers.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
+import type { OutboundRules } from "./outbound-settings.js";
 
 export type { RequestOrigin };
 
@@ -19,6 +21,12 @@ const REVEALS_PER_MINUTE = 10;
 const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
 /** Finds one of the tenant's endpoints. @throws NotFoundError for a missing, malformed or foreign id alike. */
+/** What saving an endpoint needs of the instance: the keyring its secrets are sealed with, and the URL rules. */
+export interface EndpointInstance {
+  keyring: Keyring;
+  outboundRules: OutboundRules;
+}
+
 export async function findEndpoint(
   tenantId: string,
   id: string,
@@ -51,13 +59,17 @@ export async function createEndpoint(
   tenantId: string,
   input: EndpointFields & { name: string; url: string; secret?: string | null },
   origin: RequestOrigin,
+  instance: EndpointInstance,
 ): Promise<{ endpoint: Endpoint; secret: string }> {
-  const { headers, ...fields } = checkEndpointFields(input);
+  const { headers, ...fields } = checkEndpointFields(input, instance.outboundRules.urlPolicy());
   const masked = Object.keys(headers ?? {}).find((name) => headers?.[name] === HEADER_VALUE_MASK);
   if (masked) throw new ValidationError("send the header's value, not the mask", `headers.${masked}`);
   const secret = checkSuppliedSecret(input.secret, "secret");
   await checkKnownEventTypes(tenantId, input.eventTypes ?? [], { fieldOf: (index) => `eventTypes.${index}` });
-  const [encrypted, storedHeaders] = await Promise.all([sealSecret(secret), sealHeaders(headers ?? {})]);
+  const [encrypted, storedHeaders] = await Promise.all([
+    sealSecret(instance.keyring, secret),
+    sealHeaders(instance.keyring, headers ?? {}),
+  ]);
   try {
     return await prisma.$transaction(async (tx) => {
       const endpoint = await tx.endpoint.create({
@@ -97,9 +109,13 @@ export async function createEndpoint(
  * A header sent back as the mask keeps its stored value, so a client that read the endpoint (values masked) can send
  * the headers back with one changed. @throws ValidationError when a masked name has no stored value.
  */
-async function keepMaskedValues(headers: Record<string, string>, existing: Endpoint): Promise<Record<string, string>> {
+async function keepMaskedValues(
+  keyring: Keyring,
+  headers: Record<string, string>,
+  existing: Endpoint,
+): Promise<Record<string, string>> {
   if (!Object.values(headers).includes(HEADER_VALUE_MASK)) return headers;
-  const stored = await openHeaders(existing);
+  const stored = await openHeaders(keyring, existing);
   return Object.fromEntries(
     Object.entries(headers).map(([name, value]) => {
       if (value !== HEADER_VALUE_MASK) return [name, value];
@@ -135,8 +151,9 @@ export async function updateEndpoint(
   id: string,
   input: EndpointFields,
   origin: RequestOrigin,
+  instance: EndpointInstance,
 ): Promise<Endpoint> {
-  const { headers, ...fields } = checkEndpointFields(input);
+  const { headers, ...fields } = checkEndpointFields(input, instance.outboundRules.urlPolicy());
   try {
     return await prisma.$transaction(async (tx) => {
       const existing = await findEndpoint(tenantId, id, tx);
@@ -147,7 +164,10 @@ export async function updateEndpoint(
           alreadyStored: existing.eventTypes,
         });
       }
-      const storedHeaders = headers === undefined ? {} : await sealHeaders(await keepMaskedValues(headers, existing));
+      const storedHeaders =
+        headers === undefined
+          ? {}
+          : await sealHeaders(instance.keyring, await keepMaskedValues(instance.keyring, headers, existing));
       const endpoint = await tx.endpoint.update({ where: { id }, data: { ...fields, ...storedHeaders } });
       await recordAudit(
         {
@@ -246,19 +266,22 @@ export async function enableEndpoint(tenantId: string, id: string, origin: Reque
 }
 
 /** The current (newest) secret, decrypted: for the reveal only (listings read the stored mask). */
-export async function currentSecret(endpointId: string): Promise<{ secret: string; version: number; createdAt: Date }> {
+export async function currentSecret(
+  keyring: Keyring,
+  endpointId: string,
+): Promise<{ secret: string; version: number; createdAt: Date }> {
   const row = await prisma.endpointSecret.findFirstOrThrow({ where: { endpointId }, orderBy: { version: "desc" } });
-  return { secret: await openSecret(row.encrypted), version: row.version, createdAt: row.createdAt };
+  return { secret: await openSecret(keyring, row.encrypted), version: row.version, createdAt: row.createdAt };
 }
 
 /**
  * Reveals the current secret: needs `secrets:reveal` (checked by the schema), is rate limited to 10 a minute per
  * actor and leaves an audit entry. @throws RateLimitedError, NotFoundError.
  */
-export async function revealEndpointSecret(tenantId: string, id: string, origin: RequestOrigin) {
+export async function revealEndpointSecret(tenantId: string, id: string, origin: RequestOrigin, keyring: Keyring) {
   const endpoint = await findEndpoint(tenantId, id);
   await consumeReveal(tenantId, origin);
-  const current = await currentSecret(id);
+  const current = await currentSecret(keyring, id);
   await recordAudit({
     tenantId,
     ...origin,
@@ -294,10 +317,11 @@ export async function revealEndpointHeaders(
   tenantId: string,
   id: string,
   origin: RequestOrigin,
+  keyring: Keyring,
 ): Promise<{ headers: Record<string, string> }> {
   const endpoint = await findEndpoint(tenantId, id);
   await consumeReveal(tenantId, origin);
-  const headers = await openHeaders(endpoint);
+  const headers = await openHeaders(keyring, endpoint);
   await recordAudit({
     tenantId,
     ...origin,
@@ -323,6 +347,7 @@ export async function rotateEndpointSecret(
   id: string,
   options: { gracePeriodSeconds: number; secret?: string | null },
   origin: RequestOrigin,
+  keyring: Keyring,
 ) {
   if (
     !Number.isInteger(options.gracePeriodSeconds) ||
@@ -332,7 +357,7 @@ export async function rotateEndpointSecret(
     throw new ValidationError(`gracePeriodSeconds must be between 0 and ${MAX_GRACE_SECONDS}`, "gracePeriodSeconds");
   }
   const secret = checkSuppliedSecret(options.secret, "secret");
-  const encrypted = await sealSecret(secret);
+  const encrypted = await sealSecret(keyring, secret);
   return prisma.$transaction(async (tx) => {
     const endpoint = await findEndpoint(tenantId, id, tx);
     const now = new Date();

@@ -1,6 +1,7 @@
 import type { AddressPolicy } from "../../lib/address-guard.js";
+import { DEFAULT_RETRY_DELAYS } from "./retry-policy.js";
 
-/** Instance-wide rules for outbound requests, installed at start-up (and changed live by settings). */
+/** Instance-wide rules for outbound requests, set at start-up (and changed live by settings). */
 export interface OutboundSettings {
   /** http:// and loopback addresses allowed: true on a developer's embedded setup, false in production. */
   allowInsecureUrls: boolean;
@@ -8,28 +9,54 @@ export interface OutboundSettings {
   allowedPrivateRanges: string[];
   /** An endpoint failing continuously for this long is disabled. */
   autoDisableAfterMs: number;
+  /** The retry schedule of endpoints without their own (seconds before each retry). */
+  defaultRetryDelays: readonly number[];
 }
 
-let current: OutboundSettings = {
+const PRODUCTION_DEFAULTS: OutboundSettings = {
   allowInsecureUrls: false,
   allowedPrivateRanges: [],
   autoDisableAfterMs: 5 * 24 * 3600 * 1000,
+  defaultRetryDelays: DEFAULT_RETRY_DELAYS,
 };
 
-export function configureOutbound(settings: Partial<OutboundSettings>): void {
-  current = { ...current, ...settings };
-}
+/**
+ * This instance's outbound rules in force: built once by the app context with the environment's values, then moved
+ * by the live settings. Everything that saves an endpoint, connects to one or schedules a retry reads them here.
+ */
+export class OutboundRules {
+  #current: OutboundSettings;
 
-export function outboundSettings(): OutboundSettings {
-  return current;
-}
+  constructor(initial: Partial<OutboundSettings> = {}) {
+    this.#current = { ...PRODUCTION_DEFAULTS, ...initial };
+  }
 
-/** Which addresses deliveries may connect to, checked at save time and again at connect time. */
-export function addressPolicy(): AddressPolicy {
-  return { allowLoopback: current.allowInsecureUrls, allowPrivate: false, allowlist: current.allowedPrivateRanges };
-}
+  /** Replaces the rules given (the others stay); a null retry schedule means the built-in one. */
+  apply(
+    change: Partial<Omit<OutboundSettings, "defaultRetryDelays">> & { defaultRetryDelays?: readonly number[] | null },
+  ) {
+    const { defaultRetryDelays, ...rest } = change;
+    this.#current = { ...this.#current, ...rest };
+    if (defaultRetryDelays !== undefined) this.#current.defaultRetryDelays = defaultRetryDelays ?? DEFAULT_RETRY_DELAYS;
+  }
 
-/** The save-time URL rules: the address policy plus https unless insecure URLs are allowed. */
-export function urlPolicy(): AddressPolicy & { requireHttps: boolean } {
-  return { ...addressPolicy(), requireHttps: !current.allowInsecureUrls };
+  get settings(): Readonly<OutboundSettings> {
+    return this.#current;
+  }
+
+  /** Which addresses deliveries may connect to, checked at save time and again at connect time. */
+  addressPolicy(): AddressPolicy {
+    const { allowInsecureUrls, allowedPrivateRanges } = this.#current;
+    return { allowLoopback: allowInsecureUrls, allowPrivate: false, allowlist: allowedPrivateRanges };
+  }
+
+  /** The save-time URL rules: the address policy plus https unless insecure URLs are allowed. */
+  urlPolicy(): AddressPolicy & { requireHttps: boolean } {
+    return { ...this.addressPolicy(), requireHttps: !this.#current.allowInsecureUrls };
+  }
+
+  /** The delays an endpoint uses: its own list (possibly empty: no retries), or the instance's default schedule. */
+  effectiveDelays(endpoint: { retrySchedule: readonly number[]; retryPolicyCustom: boolean }): readonly number[] {
+    return endpoint.retryPolicyCustom ? endpoint.retrySchedule : this.#current.defaultRetryDelays;
+  }
 }

@@ -13,26 +13,6 @@ const RETRY_AFTER_MIN_SECONDS = 1;
 const RETRY_AFTER_MAX_SECONDS = 10 * 3600;
 const JITTER = 0.2;
 
-/** The schedule endpoints without their own use: DEFAULT_RETRY_DELAYS unless the instance settings say otherwise. */
-let platformDelays: readonly number[] = DEFAULT_RETRY_DELAYS;
-
-/** Installs the instance's default schedule (start-up, and live when the setting changes). */
-export function setDefaultRetryDelays(delays: readonly number[] | null): void {
-  platformDelays = delays ?? DEFAULT_RETRY_DELAYS;
-}
-
-export function defaultRetryDelays(): readonly number[] {
-  return platformDelays;
-}
-
-/** The delays an endpoint uses: its own list (possibly empty: no retries), or the default schedule. */
-export function effectiveDelays(endpoint: {
-  retrySchedule: readonly number[];
-  retryPolicyCustom: boolean;
-}): readonly number[] {
-  return endpoint.retryPolicyCustom ? endpoint.retrySchedule : platformDelays;
-}
-
 /**
  * Validates a custom policy and stores it as the explicit list of delays, one per retry: `maxAttempts` longer than
  * the list repeats its last delay; shorter cuts it.

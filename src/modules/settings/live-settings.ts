@@ -1,8 +1,7 @@
 import { isCidrProblem, parseCidr } from "../../lib/cidr.js";
-import { configureUrls } from "../../lib/public-url.js";
+import type { PublicUrls } from "../../lib/public-url.js";
 import type { Logger } from "../../logger.js";
-import { configureOutbound } from "../endpoints/outbound-settings.js";
-import { setDefaultRetryDelays } from "../endpoints/retry-policy.js";
+import type { OutboundRules } from "../endpoints/outbound-settings.js";
 import { type InstanceSettings, InstanceSettingsWatcher } from "./settings.service.js";
 
 export interface MetricsListenerState {
@@ -37,6 +36,11 @@ export interface LiveSettings {
  */
 export async function startLiveSettings(options: {
   databaseUrl: string;
+  /** The environment's values, for every setting nobody has stored. */
+  defaults: InstanceSettings;
+  /** The outbound rules and URLs this process uses, moved to the settings now and on every change. */
+  outboundRules: OutboundRules;
+  urls: PublicUrls;
   /** The metrics listener to move to the configured port; closed by `stop`. */
   metrics: MetricsListener;
   /** This process's own address, the public URL when none is set. */
@@ -50,15 +54,15 @@ export async function startLiveSettings(options: {
     const unusable = settings.allowedPrivateRanges.filter((range) => isCidrProblem(parseCidr(range)));
     if (unusable.length)
       options.logger.warn({ ranges: unusable }, "allowedPrivateRanges holds entries that are not ranges; ignored");
-    configureOutbound({
+    options.outboundRules.apply({
       allowInsecureUrls: settings.allowInsecureUrls,
       allowedPrivateRanges: settings.allowedPrivateRanges,
+      defaultRetryDelays: settings.defaultRetryDelays,
     });
-    setDefaultRetryDelays(settings.defaultRetryDelays);
-    configureUrls({ publicUrl: settings.publicUrl ?? options.localUrl(), selfUrl: options.selfUrl() });
+    options.urls.configure({ publicUrl: settings.publicUrl ?? options.localUrl(), selfUrl: options.selfUrl() });
     await metrics.apply({ enabled: settings.metricsEnabled, port: settings.metricsPort });
   };
-  const watcher = new InstanceSettingsWatcher(apply, options.logger);
+  const watcher = new InstanceSettingsWatcher(options.defaults, apply, options.logger);
   await watcher.start(options.databaseUrl);
   return {
     watcher,

@@ -1,7 +1,7 @@
 import { builder } from "../../builder.js";
 import { originOf } from "../../graphql/context.js";
 import { ForbiddenError, ValidationError } from "../../lib/errors.js";
-import { publicUrl } from "../../lib/public-url.js";
+import type { PublicUrls } from "../../lib/public-url.js";
 import { RetryPolicy, RetryPolicyInput } from "../endpoints/endpoints.schema.js";
 import { grants, INSTANCE_ADMIN } from "../identity/scopes.js";
 import type { MetricsListener, MetricsListenerState } from "./live-settings.js";
@@ -17,6 +17,10 @@ declare module "../../graphql/context.js" {
   interface ContextServices {
     /** This process's metrics listener, which the live settings move (absent in a server without them). */
     metrics?: MetricsListener;
+    /** Where this instance is reached (agents' webhook URLs), as the live settings last set it. */
+    urls: PublicUrls;
+    /** The environment's instance settings, in force wherever nobody has stored a value. */
+    instanceDefaults: InstanceSettings;
   }
 }
 
@@ -48,7 +52,7 @@ const InstanceSettingsType = builder.objectRef<InstanceSettings>("InstanceSettin
     }),
     publicUrl: t.string({
       description: "The base of agents' webhook URLs (the configured one, else this server's address).",
-      resolve: (settings) => settings.publicUrl ?? publicUrl(),
+      resolve: (settings, _args, context) => settings.publicUrl ?? context.services.urls.publicUrl(),
     }),
     allowInsecureUrls: t.exposeBoolean("allowInsecureUrls", {
       description: "Endpoints may use http:// and loopback addresses (a developer's setup, never production).",
@@ -101,8 +105,8 @@ const SettingsType = builder.objectRef<SettingsView>("Settings").implement({
   }),
 });
 
-async function settingsOf(tenantId: string): Promise<SettingsView> {
-  const [instance, tenant] = await Promise.all([readInstanceSettings(), readTenantSettings(tenantId)]);
+async function settingsOf(tenantId: string, defaults: InstanceSettings): Promise<SettingsView> {
+  const [instance, tenant] = await Promise.all([readInstanceSettings(defaults), readTenantSettings(tenantId)]);
   return { instance, tenant };
 }
 
@@ -110,7 +114,7 @@ builder.queryField("settings", (t) =>
   t.withAuth({ scope: "settings:read" }).field({
     description: "The settings that apply to the caller: the tenant's, and the instance's.",
     type: SettingsType,
-    resolve: (_root, _args, context) => settingsOf(context.viewer.tenantId),
+    resolve: (_root, _args, context) => settingsOf(context.viewer.tenantId, context.services.instanceDefaults),
   }),
 );
 
@@ -154,7 +158,7 @@ builder.mutationField("updateSettings", (t) =>
       const { viewer } = context;
       // GraphQL passes absent fields as undefined and explicit nulls as null, which is the distinction we need.
       await updateSettings(viewer.tenantId, input, grants(viewer.scopes, INSTANCE_ADMIN), originOf(context));
-      return settingsOf(viewer.tenantId);
+      return settingsOf(viewer.tenantId, context.services.instanceDefaults);
     },
   }),
 );

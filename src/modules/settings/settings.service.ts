@@ -139,20 +139,6 @@ function merged(stored: unknown, change: Record<string, unknown>): Prisma.InputJ
   return values as Prisma.InputJsonObject;
 }
 
-let instanceDefaults: InstanceSettings = {
-  metricsEnabled: true,
-  metricsPort: 9100,
-  publicUrl: null,
-  allowInsecureUrls: false,
-  allowedPrivateRanges: [],
-  defaultRetryDelays: [],
-};
-
-/** The environment's values, used for every instance setting nobody has set (start-up). */
-export function configureInstanceDefaults(defaults: InstanceSettings): void {
-  instanceDefaults = defaults;
-}
-
 function pick<T extends object>(defaults: T, stored: unknown): T {
   const values = (stored as Record<string, unknown> | null) ?? {};
   const result = { ...defaults };
@@ -162,9 +148,10 @@ function pick<T extends object>(defaults: T, stored: unknown): T {
   return result;
 }
 
-export async function readInstanceSettings(): Promise<InstanceSettings> {
+/** The stored instance settings over `defaults` (the environment's values, for every setting nobody has set). */
+export async function readInstanceSettings(defaults: InstanceSettings): Promise<InstanceSettings> {
   const row = await prisma.instanceSettings.findUnique({ where: { id: 1 } });
-  return pick(instanceDefaults, row?.values);
+  return pick(defaults, row?.values);
 }
 
 export async function readTenantSettings(tenantId: string): Promise<TenantSettings> {
@@ -240,6 +227,7 @@ export class InstanceSettingsWatcher {
   private stopped = false;
 
   constructor(
+    private readonly defaults: InstanceSettings,
     private readonly apply: (settings: InstanceSettings) => Promise<void>,
     private readonly logger: Logger,
   ) {}
@@ -265,7 +253,7 @@ export class InstanceSettingsWatcher {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     try {
-      this.current = await readInstanceSettings();
+      this.current = await readInstanceSettings(this.defaults);
       await this.apply(this.current);
       this.failedReloads = 0;
     } catch (error) {

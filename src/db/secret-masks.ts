@@ -1,3 +1,4 @@
+import { SMALLEST_UUID } from "../lib/ids.js";
 import type { Keyring } from "../lib/master-key.js";
 import { maskSecret, openSecret } from "../lib/secret-box.js";
 import type { Logger } from "../logger.js";
@@ -33,7 +34,7 @@ const BATCH = 200;
 export async function backfillSecretMasks(keyring: Keyring, logger: Logger): Promise<number> {
   let stored = 0;
   for (const { table, sealed, masked } of MASKED_SECRETS) {
-    let after = "00000000-0000-0000-0000-000000000000";
+    let after = SMALLEST_UUID;
     let unreadable = 0;
     for (;;) {
       // Keyset pages by id, so rows left NULL (unreadable) are not read again.

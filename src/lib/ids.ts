@@ -1,5 +1,8 @@
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The smallest uuid: a keyset walk over uuid keys (`WHERE id > $after ORDER BY id`) starts after it. */
+export const SMALLEST_UUID = "00000000-0000-0000-0000-000000000000";
+
 /** True for a UUID in its usual text form. Ids that are not UUIDs can never exist, so callers answer NOT_FOUND. */
 export function isUuid(value: string): boolean {
   return UUID.test(value);

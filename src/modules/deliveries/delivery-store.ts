@@ -5,6 +5,7 @@ import { withTransaction } from "../../db/transaction.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import { JOB_SCHEMA } from "../../jobs/kit/schema.js";
 import type { OutboundResult } from "../../lib/http-client.js";
+import { SMALLEST_UUID } from "../../lib/ids.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import {
@@ -446,7 +447,7 @@ function endpointStreaks(records: readonly AttemptRecord[]): Streak[] {
  * Job ids are compared as text, so a malformed job cannot fail the sweep.
  */
 export async function* deliveriesWithoutJobPages(): AsyncGenerator<{ id: string; dueAt: Date }[]> {
-  let after = "00000000-0000-0000-0000-000000000000";
+  let after = SMALLEST_UUID;
   for (;;) {
     const { rows } = await pool.query<{ id: string; dueAt: Date }>(
       named(

@@ -12,6 +12,7 @@ import { createOutboundClient, type OutboundClient, type Resolver } from "./lib/
 import { type Keyring, resolveKeyring } from "./lib/master-key.js";
 import { PublicUrls } from "./lib/public-url.js";
 import type { Logger } from "./logger.js";
+import { AgentSecretCache } from "./modules/agents/inbound.js";
 import { Authenticator } from "./modules/auth/authenticate.js";
 import { type ConsoleFeed, startConsoleFeed } from "./modules/console/console-feed.js";
 import { DELIVERY_QUEUE } from "./modules/deliveries/delivery-jobs.js";
@@ -19,21 +20,32 @@ import { EndpointCredentialCache } from "./modules/deliveries/delivery-sender.js
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { prepareDeliveryQueue } from "./modules/deliveries/prepare-delivery-queue.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
-import { OutboundRules, type OutboundSettings } from "./modules/endpoints/outbound-settings.js";
+import { OutboundRules } from "./modules/endpoints/outbound-rules.js";
 import { DEFAULT_RETRY_DELAYS } from "./modules/endpoints/retry-policy.js";
 import { type LiveSettings, type MetricsListener, startLiveSettings } from "./modules/settings/live-settings.js";
 import type { InstanceSettings } from "./modules/settings/settings.service.js";
 
 /**
- * What every part of a process reads of its instance, built once (by {@link createAppContext}, or once per test file
- * by the harness) and handed to each part instead of kept in module variables: the master keyring, the
- * authenticator, the outbound rules and public URLs the live settings move, the environment's instance settings,
- * and the cache of endpoints' decrypted credentials.
+ * What every part of a process reads of its instance, built by {@link createInstance} (once per server process, in
+ * {@link createAppContext}; the test harness builds one per test file) and handed to each part instead of kept in
+ * module variables. The GraphQL context's services carry it too (each field is declared there by its domain).
  */
-export type Instance = Pick<
-  ContextServices,
-  "keyring" | "authenticator" | "outboundRules" | "urls" | "instanceDefaults" | "endpointCredentials"
->;
+export interface Instance {
+  /** The master keyring: secrets are sealed under its current key and opened with the key they name. */
+  keyring: Keyring;
+  /** Credentials to viewers, and session tokens (with the same keyring). */
+  authenticator: Authenticator;
+  /** URL rules, the default retry schedule and the auto-disable window, as the live settings move them. */
+  outboundRules: OutboundRules;
+  /** Where this instance is reached, as the live settings set it. */
+  urls: PublicUrls;
+  /** The environment's instance settings, in force wherever nobody has stored a value. */
+  instanceDefaults: InstanceSettings;
+  /** Endpoints' signing secrets and header values, opened with this keyring. */
+  endpointCredentials: EndpointCredentialCache;
+  /** Agents' signing secrets, opened with this keyring, for inbound verification. */
+  agentSecrets: AgentSecretCache;
+}
 
 /** The instance settings' built-in values, for every one neither the environment nor an operator has set. */
 const BUILT_IN_INSTANCE_SETTINGS: InstanceSettings = {
@@ -45,12 +57,21 @@ const BUILT_IN_INSTANCE_SETTINGS: InstanceSettings = {
   defaultRetryDelays: [...DEFAULT_RETRY_DELAYS],
 };
 
-/** Builds an {@link Instance}: the outbound rules start from the instance defaults, then `outbound` on top. */
+/** The instance and the services started on it, as resolvers get them in `context.services`. */
+export type AppServices = ContextServices & Instance;
+
+/** An endpoint failing continuously for this long is disabled, unless the environment says otherwise. */
+const DEFAULT_AUTO_DISABLE_AFTER_MS = 5 * 24 * 3_600_000;
+
+/**
+ * Builds an {@link Instance}. The outbound rules start from the instance settings' defaults (built-in values under
+ * the environment's), which the live settings then replace with the stored ones.
+ */
 export function createInstance(options: {
   keyring: Keyring;
   authentication: { sessionTtlSeconds: number; externalJwt?: ExternalJwtConfig };
   instanceDefaults?: Partial<InstanceSettings>;
-  outbound?: Partial<OutboundSettings>;
+  autoDisableAfterMs?: number;
 }): Instance {
   const { keyring } = options;
   const instanceDefaults = { ...BUILT_IN_INSTANCE_SETTINGS, ...options.instanceDefaults };
@@ -61,11 +82,12 @@ export function createInstance(options: {
       allowInsecureUrls: instanceDefaults.allowInsecureUrls,
       allowedPrivateRanges: instanceDefaults.allowedPrivateRanges,
       defaultRetryDelays: instanceDefaults.defaultRetryDelays,
-      ...options.outbound,
+      autoDisableAfterMs: options.autoDisableAfterMs ?? DEFAULT_AUTO_DISABLE_AFTER_MS,
     }),
     urls: new PublicUrls(),
     instanceDefaults,
     endpointCredentials: new EndpointCredentialCache(keyring),
+    agentSecrets: new AgentSecretCache(keyring),
   };
 }
 
@@ -107,8 +129,8 @@ export interface AppParts {
 
 /** What {@link wireApp} started, each present when its part was asked for. */
 export interface WiredApp {
-  /** The instance with what started, as the GraphQL servers' resolvers get them. */
-  services: ContextServices;
+  /** The instance with what started: the GraphQL servers' resolvers get them, and the HTTP server its part. */
+  services: AppServices;
   subscriptions?: SubscriptionHub;
   consoleFeed?: ConsoleFeed;
   settings?: LiveSettings;
@@ -184,7 +206,7 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
         dispatcherStarted = true;
       }
     }
-    const services: ContextServices = {
+    const services: AppServices = {
       ...instance,
       subscriptions: wired.subscriptions,
       consoleFeed: wired.consoleFeed,
@@ -230,7 +252,7 @@ export async function createAppContext(
       allowInsecureUrls: config.allowInsecureUrls,
       allowedPrivateRanges: config.allowedPrivateRanges,
     },
-    outbound: { autoDisableAfterMs: config.autoDisableAfterHours * 3_600_000 },
+    autoDisableAfterMs: config.autoDisableAfterHours * 3_600_000,
   });
   const database = await openDatabase(config, logger);
   const closeDatabase = async () => {

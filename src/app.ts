@@ -55,7 +55,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         liveness: () => database.state() !== "failed",
         logger,
         authenticator: context.services.authenticator,
-        keyring: context.services.keyring,
+        agentSecrets: context.services.agentSecrets,
         jobs,
       });
       port = await server.listen();

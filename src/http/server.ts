@@ -9,11 +9,10 @@ import type { GraphQLContext } from "../graphql/context.js";
 import type { JobQueue } from "../jobs/kit/queue.js";
 import { OperatorError } from "../lib/errors.js";
 import { sendJson, sendJsonError } from "../lib/json-response.js";
-import type { Keyring } from "../lib/master-key.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { type Accept, createAcceptance } from "../modules/agents/acceptance.js";
-import { handleAgentWebhook } from "../modules/agents/inbound.js";
+import { type AgentSecretCache, handleAgentWebhook } from "../modules/agents/inbound.js";
 import {
   AuthenticationError,
   type Authenticator,
@@ -104,8 +103,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** The app context's authenticator: the GraphQL context's, also asked before large bodies and at WebSocket connect. */
   authenticator: Pick<Authenticator, "authenticate">;
-  /** The master keyring, which opens agents' secrets to verify inbound webhooks. */
-  keyring: Keyring;
+  /** Agents' secrets, opened with the instance's keyring, to verify inbound webhooks. */
+  agentSecrets: AgentSecretCache;
   /** The app context's job queue, which accepted inbound webhooks are queued on; without one they cannot be accepted. */
   jobs?: Pick<JobQueue, "boss">;
 }
@@ -222,8 +221,8 @@ export class HttpServer {
       if (path === "/console" || path?.startsWith("/console/")) return serveConsole(req, res, path.slice(8));
       const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
       if (agentWebhook?.[1]) {
-        const { logger, keyring } = this.options;
-        return handleAgentWebhook(req, res, agentWebhook[1], { logger, keyring, accept: this.accept });
+        const { logger, agentSecrets } = this.options;
+        return handleAgentWebhook(req, res, agentWebhook[1], { logger, agentSecrets, accept: this.accept });
       }
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };

@@ -69,7 +69,7 @@ export const graphqlDuration = new Histogram({
 
 /**
  * Gauges read from the database when scraped (the queue is shared by all workers, so any process can report it).
- * `read` is installed at start-up, once the pool exists.
+ * `read` is installed at start-up, once the pool exists, into this process's registry (metrics are per process).
  */
 export function registerQueueGauges(read: () => Promise<{ depth: number; oldestAgeSeconds: number }>): void {
   let last: Promise<{ depth: number; oldestAgeSeconds: number }> | undefined;

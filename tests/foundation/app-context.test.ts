@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createInstance } from "../../src/app-context.js";
+import { prisma } from "../../src/db/prisma.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
 import { generateMasterKey, parseMasterKeys } from "../../src/lib/master-key.js";
+import { openSecret } from "../../src/lib/secret-box.js";
+import { uuidOf } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
 /**
@@ -65,8 +68,10 @@ describe("instances built side by side", () => {
   });
 
   it("seal secrets with their own keyring: a secret revealed by the instance that sealed it", async () => {
-    const sealing = serverOf(newInstance(false));
-    const other = serverOf(newInstance(false));
+    const otherInstance = newInstance(false);
+    const sealingInstance = newInstance(false);
+    const sealing = serverOf(sealingInstance);
+    const other = serverOf(otherInstance);
     const { headers } = await seed.tenantWithKey();
     type Created = { createAgent: { secret: string; agent: { id: string } } };
     const created = await sealing<Created>(
@@ -83,5 +88,11 @@ describe("instances built side by side", () => {
     const unreadable = await other<{ revealAgentSecret: { secret: string } | null }>(reveal, { id: agent.id }, headers);
     expect(unreadable.data?.revealAgentSecret?.secret).toBeUndefined();
     expect(unreadable.errors?.length).toBe(1);
+    const stored = await prisma.agent.findUniqueOrThrow({ where: { id: uuidOf(agent.id) } });
+    await expect(openSecret(otherInstance.keyring, stored.encryptedSecret)).rejects.toThrow(/not configured/);
+    // ...and neither can its inbound verification, though the sealing instance has opened the same row already.
+    const versioned = { ...stored, version: "1" };
+    expect(await sealingInstance.agentSecrets.secretOf(versioned)).toBe(secret);
+    await expect(otherInstance.agentSecrets.secretOf(versioned)).rejects.toThrow(/not configured/);
   });
 });

@@ -132,12 +132,16 @@ describe("sessions", () => {
     const { token } = await original.issueSession({ tenantId: tenant.id, apiKeyId: apiKey.id, scopes: ["admin"] });
     const rotated = generateMasterKey();
     const oldEntry = `${original.keyring.current.id}:${original.keyring.current.key.toString("base64")}`;
-    testServices.authenticator = new Authenticator({
-      keyring: parseMasterKeys(`${rotated},${oldEntry}`),
-      sessionTtlSeconds: 3_600,
-    });
+    const bearer = { authorization: `Bearer ${token}` };
     try {
-      expect((await execute(VIEWER, {}, { authorization: `Bearer ${token}` })).errors).toBeUndefined();
+      testServices.authenticator = new Authenticator({
+        keyring: parseMasterKeys(`${rotated},${oldEntry}`),
+        sessionTtlSeconds: 3_600,
+      });
+      expect((await execute(VIEWER, {}, bearer)).errors).toBeUndefined();
+      // The old key is what verifies it: with the new key alone, the session is refused.
+      testServices.authenticator = new Authenticator({ keyring: parseMasterKeys(rotated), sessionTtlSeconds: 3_600 });
+      expect((await execute(VIEWER, {}, bearer)).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     } finally {
       testServices.authenticator = original;
     }

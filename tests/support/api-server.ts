@@ -28,12 +28,21 @@ export async function startApiServer(
   const { jobs, consoleFeed } = services;
   if (consoleFeed) testServices.consoleFeed = consoleFeed;
   const yoga = createGraphQLServer(testServices);
-  const { keyring, urls } = testServices;
+  const { agentSecrets, urls } = testServices;
   // Read at each use: a test may put another authenticator in (an external identity provider, a rotated key).
   const authenticator = {
     authenticate: (token: string | null, ip: string | null) => testServices.authenticator.authenticate(token, ip),
   };
-  const server = new HttpServer({ port: 0, host: "127.0.0.1", yoga, readiness, logger, authenticator, keyring, jobs });
+  const server = new HttpServer({
+    port: 0,
+    host: "127.0.0.1",
+    yoga,
+    readiness,
+    logger,
+    authenticator,
+    agentSecrets,
+    jobs,
+  });
   const port = await server.listen();
   urls.configure({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });
   return {

@@ -1,6 +1,5 @@
 import type { ExecutionResult } from "graphql";
-import { createInstance } from "../../src/app-context.js";
-import type { ContextServices } from "../../src/graphql/context.js";
+import { type AppServices, createInstance } from "../../src/app-context.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
 import { parseMasterKeys } from "../../src/lib/master-key.js";
 import { TEST_MASTER_KEY } from "./master-key.js";
@@ -11,7 +10,7 @@ import { TEST_MASTER_KEY } from "./master-key.js";
  * GraphQL servers of the file (`execute` and the API listeners) read them from this one object, and every part the
  * file wires gets the same instance, as a server process's parts get its context's.
  */
-export const testServices: ContextServices = createInstance({
+export const testServices: AppServices = createInstance({
   keyring: parseMasterKeys(TEST_MASTER_KEY),
   authentication: { sessionTtlSeconds: 3_600 },
 });

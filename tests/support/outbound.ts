@@ -2,7 +2,7 @@ import { wireApp } from "../../src/app-context.js";
 import type { OutboundClient, Resolver } from "../../src/lib/http-client.js";
 import { logger } from "../../src/logger.js";
 import type { DeliveryDispatcher } from "../../src/modules/deliveries/dispatcher.js";
-import type { OutboundSettings } from "../../src/modules/endpoints/outbound-settings.js";
+import type { OutboundSettings } from "../../src/modules/endpoints/outbound-rules.js";
 import { testServices } from "./graphql.js";
 
 export interface Delivering {
@@ -24,7 +24,8 @@ export async function startDelivering(
     dispatch?: boolean;
   } = {},
 ): Promise<Delivering> {
-  // The file's outbound rules, which its GraphQL servers check endpoints' URLs with too.
+  // The file's outbound rules, which its GraphQL servers check endpoints' URLs with too; put back by stop().
+  const rulesBefore = { ...testServices.outboundRules.settings };
   testServices.outboundRules.apply({
     allowInsecureUrls: true,
     allowedPrivateRanges: [],
@@ -54,6 +55,7 @@ export async function startDelivering(
     stop: async () => {
       if (testServices.outbound === client) delete testServices.outbound;
       await wired.stop(Date.now() + 2_000);
+      testServices.outboundRules.apply(rulesBefore);
     },
   };
 }

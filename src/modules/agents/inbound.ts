@@ -135,17 +135,22 @@ async function spendBudget(agent: InboundAgent): Promise<void> {
 }
 
 /**
- * Decrypted secrets by agent, valid while the agent's version is unchanged (regenerating the secret changes it). As
- * many as the agents remembered above: a remembered agent's secret should not need decrypting again.
+ * Agents' secrets opened with one instance's keyring (an instance's own: a secret it could not open must not be
+ * verified with one another opened), valid while the agent's version is unchanged (regenerating the secret changes
+ * it). As many as the agents remembered above: a remembered agent's secret should not need decrypting again.
  */
-const secretCache = new LRUCache<string, { version: string; secret: string }>({ max: 10_000 });
+export class AgentSecretCache {
+  readonly #opened = new LRUCache<string, { version: string; secret: string }>({ max: 10_000 });
 
-async function agentSecret(keyring: Keyring, agent: InboundAgent): Promise<string> {
-  const cached = secretCache.get(agent.id);
-  if (cached && cached.version === agent.version) return cached.secret;
-  const secret = await openSecret(keyring, agent.encryptedSecret);
-  secretCache.set(agent.id, { version: agent.version, secret });
-  return secret;
+  constructor(private readonly keyring: Keyring) {}
+
+  async secretOf(agent: InboundAgent): Promise<string> {
+    const cached = this.#opened.get(agent.id);
+    if (cached && cached.version === agent.version) return cached.secret;
+    const secret = await openSecret(this.keyring, agent.encryptedSecret);
+    this.#opened.set(agent.id, { version: agent.version, secret });
+    return secret;
+  }
 }
 
 /**
@@ -156,12 +161,12 @@ async function agentSecret(keyring: Keyring, agent: InboundAgent): Promise<strin
  * see acceptance.ts).
  */
 async function verifySignature(
-  keyring: Keyring,
+  secrets: AgentSecretCache,
   agent: InboundAgent,
   req: IncomingMessage,
   body: Buffer,
 ): Promise<string> {
-  const secret = await agentSecret(keyring, agent);
+  const secret = await secrets.secretOf(agent);
   const headers = req.headers as Record<string, string | string[] | undefined>;
   if (headers["webhook-signature"] !== undefined) {
     const result = verifyStandardWebhook({
@@ -241,9 +246,9 @@ function parsePayload(agent: InboundAgent, text: string): unknown {
   return payload;
 }
 
-/** What receiving needs of the app context: the keyring agents' secrets open with, and where accepted requests go. */
+/** What receiving needs of the app context: agents' secrets (opened with its keyring), and where requests go. */
 export interface Receiving {
-  keyring: Keyring;
+  agentSecrets: AgentSecretCache;
   accept: Accept;
   logger: Logger;
 }
@@ -356,10 +361,10 @@ async function receive(
   req: IncomingMessage,
   body: Buffer,
   sourceIp: string | null,
-  { accept, keyring }: Receiving,
+  { accept, agentSecrets }: Receiving,
 ): Promise<string> {
   requireActive(agent);
-  const messageId = await verifySignature(keyring, agent, req, body);
+  const messageId = await verifySignature(agentSecrets, agent, req, body);
   await spendBudget(agent);
   const text = body.toString("utf8");
   const payload = parsePayload(agent, text);

@@ -8,7 +8,7 @@ import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { logger } from "../../logger.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
-import type { OutboundRules } from "../endpoints/outbound-settings.js";
+import type { OutboundRules } from "../endpoints/outbound-rules.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";

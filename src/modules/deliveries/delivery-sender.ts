@@ -78,7 +78,8 @@ interface CachedCredentials {
  * (an update or a rotation touches it), so a busy worker decrypts each once instead of once per delivery: a hit is a
  * cache lookup. Both are read on a miss only, which also keeps the header values out of every claim's rows. Expired
  * secrets are dropped at use. At most 10,000 endpoints (the least recently used go first): a worker busy with more
- * decrypts the others again, as it did before its first delivery.
+ * decrypts the others again, as it did before its first delivery. One per instance, opened with its keyring, shared by
+ * its dispatcher and its test sends and manual retries.
  */
 export class EndpointCredentialCache {
   private readonly entries = new LRUCache<string, CachedCredentials>({ max: 10_000 });

@@ -5,7 +5,7 @@ import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import { backoffMs } from "../../lib/backoff.js";
 import type { OutboundClient } from "../../lib/http-client.js";
 import type { Logger } from "../../logger.js";
-import type { OutboundRules } from "../endpoints/outbound-settings.js";
+import type { OutboundRules } from "../endpoints/outbound-rules.js";
 import { DELIVERY_QUEUE, deliveryJobData, scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome } from "./delivery-outcome.js";
 import { type EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";

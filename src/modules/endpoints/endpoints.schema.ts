@@ -19,7 +19,7 @@ import {
   rotateEndpointSecret,
   updateEndpoint,
 } from "./endpoints.service.js";
-import type { OutboundRules } from "./outbound-settings.js";
+import type { OutboundRules } from "./outbound-rules.js";
 import { DEFAULT_RETRY_DELAYS } from "./retry-policy.js";
 
 declare module "../../graphql/context.js" {

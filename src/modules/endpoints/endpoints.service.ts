@@ -13,20 +13,20 @@ import { checkKnownEventTypes } from "../event-types/known-event-types.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { HEADER_VALUE_MASK, openHeaders, sealHeaders } from "./endpoint-headers.js";
 import { type CheckedEndpointFields, checkEndpointFields, type EndpointFields } from "./endpoint-input.js";
-import type { OutboundRules } from "./outbound-settings.js";
+import type { OutboundRules } from "./outbound-rules.js";
 
 export type { RequestOrigin };
 
 const REVEALS_PER_MINUTE = 10;
 const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
-/** Finds one of the tenant's endpoints. @throws NotFoundError for a missing, malformed or foreign id alike. */
 /** What saving an endpoint needs of the instance: the keyring its secrets are sealed with, and the URL rules. */
 export interface EndpointInstance {
   keyring: Keyring;
   outboundRules: OutboundRules;
 }
 
+/** Finds one of the tenant's endpoints. @throws NotFoundError for a missing, malformed or foreign id alike. */
 export async function findEndpoint(
   tenantId: string,
   id: string,

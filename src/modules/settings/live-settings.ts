@@ -1,7 +1,7 @@
 import { isCidrProblem, parseCidr } from "../../lib/cidr.js";
 import type { PublicUrls } from "../../lib/public-url.js";
 import type { Logger } from "../../logger.js";
-import type { OutboundRules } from "../endpoints/outbound-settings.js";
+import type { OutboundRules } from "../endpoints/outbound-rules.js";
 import { type InstanceSettings, InstanceSettingsWatcher } from "./settings.service.js";
 
 export interface MetricsListenerState {

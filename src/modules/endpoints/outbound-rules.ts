@@ -13,22 +13,16 @@ export interface OutboundSettings {
   defaultRetryDelays: readonly number[];
 }
 
-const PRODUCTION_DEFAULTS: OutboundSettings = {
-  allowInsecureUrls: false,
-  allowedPrivateRanges: [],
-  autoDisableAfterMs: 5 * 24 * 3600 * 1000,
-  defaultRetryDelays: DEFAULT_RETRY_DELAYS,
-};
-
 /**
- * This instance's outbound rules in force: built once by the app context with the environment's values, then moved
- * by the live settings. Everything that saves an endpoint, connects to one or schedules a retry reads them here.
+ * This instance's outbound rules in force: built once by the app context (createInstance) from the instance settings'
+ * defaults, then moved by the live settings. Everything that saves an endpoint, connects to one or schedules a retry
+ * reads them here.
  */
 export class OutboundRules {
   #current: OutboundSettings;
 
-  constructor(initial: Partial<OutboundSettings> = {}) {
-    this.#current = { ...PRODUCTION_DEFAULTS, ...initial };
+  constructor(initial: OutboundSettings) {
+    this.#current = { ...initial };
   }
 
   /** Replaces the rules given (the others stay); a null retry schedule means the built-in one. */

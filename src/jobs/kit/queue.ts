@@ -127,8 +127,12 @@ export async function startJobQueue(
   // tries again after its interval), so an outage needs no action from us: say so once a minute, not twice a second
   // per worker with the whole client in the log line.
   let lastOutageLog = 0;
+  let stopping = false;
   boss.on("error", (error) => {
     if (isDatabaseUnavailable(error)) {
+      // Once stopping, the database going away is the shutdown itself (a connection pg-boss had not closed yet when
+      // the embedded PostgreSQL stopped), not an outage to warn about.
+      if (stopping) return;
       if (Date.now() - lastOutageLog < 60_000) return;
       lastOutageLog = Date.now();
       logger.warn({ reason: error.message }, "job queue: the database is unavailable; workers keep retrying");
@@ -172,6 +176,7 @@ export async function startJobQueue(
     isHealthy: () => healthy,
     stop: async (timeoutMs) => {
       healthy = false;
+      stopping = true;
       await Promise.all(listeners.map((listener) => listener.stop()));
       // graceful: wait for running handlers (bounded by timeout); wait: resolve only once fully stopped.
       await boss.stop({ graceful: true, wait: true, timeout: Math.max(timeoutMs, 100) });

@@ -1,5 +1,4 @@
 import type { AddressPolicy } from "../../lib/address-guard.js";
-import { DEFAULT_RETRY_DELAYS } from "./retry-policy.js";
 
 /** Instance-wide rules for outbound requests, set at start-up (and changed live by settings). */
 export interface OutboundSettings {
@@ -25,13 +24,9 @@ export class OutboundRules {
     this.#current = { ...initial };
   }
 
-  /** Replaces the rules given (the others stay); a null retry schedule means the built-in one. */
-  apply(
-    change: Partial<Omit<OutboundSettings, "defaultRetryDelays">> & { defaultRetryDelays?: readonly number[] | null },
-  ) {
-    const { defaultRetryDelays, ...rest } = change;
-    this.#current = { ...this.#current, ...rest };
-    if (defaultRetryDelays !== undefined) this.#current.defaultRetryDelays = defaultRetryDelays ?? DEFAULT_RETRY_DELAYS;
+  /** Replaces the rules given; the others stay. */
+  apply(change: Partial<OutboundSettings>): void {
+    this.#current = { ...this.#current, ...change };
   }
 
   get settings(): Readonly<OutboundSettings> {

@@ -198,7 +198,13 @@ describe("signalpost listen", () => {
       "the last relayed webhook",
     );
     expect(local.requests.map((request) => JSON.parse(request.body.toString()).n)).toEqual([1, 2, 3, 4]);
-    expect(listener.stdout().trim().split("\n")).toHaveLength(4);
+    // The listener prints a forward's line once the local server has answered it, just after the request arrived.
+    const lines = await until(
+      async () => (listener as NonNullable<typeof listener>).stdout().trim().split("\n"),
+      (printed) => printed.length >= 4,
+      "the four forwards printed",
+    );
+    expect(lines).toHaveLength(4);
     expect(listener.stdout()).toMatch(/POST .* -> 200 \(\d+ ms\)/);
 
     listener.child.kill("SIGINT");

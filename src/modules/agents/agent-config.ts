@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ValidationError } from "../../lib/errors.js";
 import { isUuid, localId, toGlobalId } from "../../lib/ids.js";
 import { compileSchema } from "../../lib/json-schema.js";
+import { JsonataSandbox } from "../../lib/jsonata-sandbox.js";
 
 /**
  * An action an agent runs on each accepted payload: publish it (transformed) as an event, forward the original
@@ -47,8 +48,31 @@ export const UNFORWARDABLE_HEADERS = new Set([
   "connection",
 ]);
 
-/** JSONata evaluation limits: a transform is the tenant's code running in our process. */
+/** JSONata evaluation limits: a transform is the tenant's code. */
 export const TRANSFORM_LIMITS = { timeout: 250, stack: 200 };
+
+/**
+ * What one transform may use: its heap, its wall-clock time (JSONata's own limit is checked between steps; a single
+ * native step that runs past the kill limit has its process killed) and the size of its result. A legitimate
+ * transform of a 1 MB payload (the inbound limit) fits well inside these.
+ */
+export const TRANSFORM_SANDBOX_LIMITS = {
+  heapMb: 64,
+  killAfterMs: 2_000,
+  maxResultChars: 1_000_000,
+};
+
+/**
+ * Transforms run in child processes, never in the worker's own heap: a transform that allocates without end once ran
+ * the worker process out of memory, and its job came back to do it again. Two children at most, the cores we plan
+ * for; started on the first transform, not on import.
+ */
+const sandbox = new JsonataSandbox({
+  size: 2,
+  timeoutMs: TRANSFORM_LIMITS.timeout,
+  stack: TRANSFORM_LIMITS.stack,
+  ...TRANSFORM_SANDBOX_LIMITS,
+});
 
 /**
  * Checks an action list: emitEvent, forward (to one of the tenant's endpoints) and relay (to live subscribers of
@@ -99,9 +123,12 @@ export function checkPayloadSchema(schema: unknown): unknown {
   return schema;
 }
 
-/** Runs a transform with the time and stack limits. @throws when it fails or runs too long. */
+/**
+ * Runs a transform in the sandbox, with the time, stack, memory and result limits.
+ * @throws TransformError (jsonata-sandbox.ts) with the reason it failed.
+ */
 export async function runTransform(transform: string, payload: unknown): Promise<unknown> {
-  return jsonata(transform, TRANSFORM_LIMITS).evaluate(payload);
+  return sandbox.evaluate(transform, payload);
 }
 
 /** Each `forward` action's endpointId run through `convert`; anything else (even malformed input) as it is. */

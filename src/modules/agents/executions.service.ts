@@ -4,6 +4,7 @@ import type { AgentExecution, Prisma } from "../../generated/prisma/client.js";
 import { findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { groupCommit } from "../../lib/group-commit.js";
 import { isUuid } from "../../lib/ids.js";
+import { TransformError } from "../../lib/jsonata-sandbox.js";
 import { executionsTotal } from "../../lib/metrics.js";
 import type { Logger } from "../../logger.js";
 import { wakeConsole } from "../console/console-events.js";
@@ -82,9 +83,10 @@ function transition(
 }
 
 /**
- * Runs one execution: the transform (JSONata, time-limited), then each action in order. A failure is recorded on the
- * execution and rethrown so pg-boss retries; after the last retry the execution stays FAILED. Each status it takes
- * is announced, so subscribers see every step even when they read late.
+ * Runs one execution: the transform (JSONata, sandboxed), then each action in order. A failure is recorded on the
+ * execution and rethrown so pg-boss retries; after the last retry the execution stays FAILED. A transform that breaks
+ * a limit (memory, time, result size) fails it at once.
+ * Each status it takes is announced, so subscribers see every step even when they read late.
  */
 export async function runExecution(executionId: string, retryCount: number, logger: Logger): Promise<void> {
   const execution = await loadExecution(executionId);
@@ -127,9 +129,12 @@ export async function runExecution(executionId: string, retryCount: number, logg
     }
     await transition(execution, "SUCCEEDED", { result: { payload, actions: results }, error: null });
   } catch (error) {
-    const last = retryCount >= EXECUTION_RETRY_LIMIT;
+    const unretryable = error instanceof TransformError && !error.retryable;
+    const last = unretryable || retryCount >= EXECUTION_RETRY_LIMIT;
     await transition(execution, last ? "FAILED" : "QUEUED", { error: (error as Error).message.slice(0, 2_000) });
     logger.warn({ executionId, agentId: execution.agentId, attempt: retryCount + 1, last }, "agent execution failed");
+    // Recorded as FAILED and the job done: pg-boss must not run it again.
+    if (unretryable) return;
     throw error;
   }
 }

@@ -83,14 +83,30 @@ function transition(
 }
 
 /**
+ * Starts of one execution that may end without finishing before it is given up. A worker process that dies (or hangs
+ * past the job's expiry) while running an execution leaves its row RUNNING, and pg-boss hands the job out again: an
+ * execution that takes its worker down each time would otherwise do so at every retry, and its batch with it.
+ */
+export const INTERRUPTED_STARTS_LIMIT = 2;
+
+/**
  * Runs one execution: the transform (JSONata, sandboxed), then each action in order. A failure is recorded on the
  * execution and rethrown so pg-boss retries; after the last retry the execution stays FAILED. A transform that breaks
- * a limit (memory, time, result size) fails it at once.
+ * a limit (memory, time, result size) fails it at once, and so does a third start after two that never finished.
  * Each status it takes is announced, so subscribers see every step even when they read late.
  */
 export async function runExecution(executionId: string, retryCount: number, logger: Logger): Promise<void> {
   const execution = await loadExecution(executionId);
-  if (!execution || execution.status === "SUCCEEDED") return;
+  if (!execution || execution.status === "SUCCEEDED" || execution.status === "FAILED") return;
+  // Still RUNNING as it starts again: the start before this one never finished.
+  const interrupted = execution.interruptedStarts + (execution.status === "RUNNING" ? 1 : 0);
+  if (interrupted >= INTERRUPTED_STARTS_LIMIT) {
+    await transition(execution, "FAILED", {
+      error: "EXECUTION_QUARANTINED: the worker died twice while running it; it is not run again",
+    });
+    logger.error({ executionId, agentId: execution.agentId, interrupted }, "agent execution quarantined");
+    return;
+  }
   await transition(execution, "RUNNING", { error: null });
   try {
     const payload = execution.agent.transform

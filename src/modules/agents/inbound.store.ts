@@ -124,6 +124,8 @@ export interface ExecutionWithAgentRow {
   tenantId: string;
   agentId: string;
   status: string;
+  /** Starts that never finished before this one (see the migration execution_interrupted_starts). */
+  interruptedStarts: number;
   payload: unknown;
   rawBody: string;
   headers: Record<string, string>;
@@ -136,8 +138,8 @@ export interface ExecutionWithAgentRow {
 export async function loadExecutionsWithAgents(executionIds: readonly string[]): Promise<ExecutionWithAgentRow[]> {
   const { rows } = await pool.query<ExecutionWithAgentRow>(
     named(
-      `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e.payload, e."rawBody", e.headers,
-         a.name AS "agentName", a.transform, a.actions
+      `SELECT e.id, e."tenantId", e."agentId", e.status::text AS status, e."interruptedStarts", e.payload, e."rawBody",
+         e.headers, a.name AS "agentName", a.transform, a.actions
        FROM "AgentExecution" e JOIN "Agent" a ON a.id = e."agentId" WHERE e.id = ANY($executionIds::uuid[])`,
       { executionIds },
     ),
@@ -171,6 +173,9 @@ export async function writeExecutionTransitions(transitions: readonly ExecutionT
          status = u.status::"ExecutionStatus",
          "startedAt" = CASE WHEN u.status = 'RUNNING' THEN now() ELSE e."startedAt" END,
          attempts = e.attempts + CASE WHEN u.status = 'RUNNING' THEN 1 ELSE 0 END,
+         -- Starting one that is still RUNNING: the start before never finished (its worker died or hung).
+         "interruptedStarts" = e."interruptedStarts"
+           + CASE WHEN u.status = 'RUNNING' AND e.status = 'RUNNING' THEN 1 ELSE 0 END,
          "finishedAt" = CASE WHEN u.status IN ('SUCCEEDED', 'FAILED') THEN now() ELSE NULL END,
          result = COALESCE(u.result, e.result),
          error = u.error

@@ -1,4 +1,4 @@
-import { createPubSub } from "graphql-yoga";
+import { boundedFeed } from "../lib/bounded-feed.js";
 import type { Logger } from "../logger.js";
 import { ChannelListener } from "./listen.js";
 import { notifySoon } from "./notify.js";
@@ -108,11 +108,16 @@ export async function startSubscriptionHub(databaseUrl: string, logger: Logger):
     logger,
   );
   await listener.start();
-  // graphql-yoga's pubsub does the subscribing (a Repeater per subscription, listeners removed when it ends); its
-  // publish is never called: events are published with NOTIFY and arrive through the listener.
-  const pubsub = createPubSub<Topics>({ eventTarget: target as never });
   return {
-    subscribe: (topic, id) => (pubsub.subscribe as (topic: string, id: unknown) => AsyncIterable<never>)(topic, id),
+    // A bounded feed per subscription (not graphql-yoga's pubsub, whose Repeater throws from the event listener when
+    // 1,024 events wait): a subscriber that falls too far behind is ended, never buffered without bound.
+    subscribe: (topic, id) =>
+      boundedFeed((offer) => {
+        const type = `${topic}:${id}`;
+        const listener = (event: Event) => offer((event as CustomEvent).detail as never);
+        target.addEventListener(type, listener);
+        return () => target.removeEventListener(type, listener);
+      }),
     subscriberCount: (topic, id) => target.listenerCount(`${topic}:${id}`),
     stop: () => listener.stop(),
   };

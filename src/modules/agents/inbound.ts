@@ -5,7 +5,7 @@ import type { Agent } from "../../generated/prisma/client.js";
 import { isUuid, localId, toGlobalId } from "../../lib/ids.js";
 import { sendJson, sendJsonError } from "../../lib/json-response.js";
 import { cachedSchema } from "../../lib/json-schema.js";
-import { JsonShapeError, type JsonShapeLimits, measureJson } from "../../lib/json-shape.js";
+import { JsonShapeError, measureJson, ONE_MEGABYTE_JSON_LIMITS } from "../../lib/json-shape.js";
 import type { Keyring } from "../../lib/master-key.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
 import { openSecret } from "../../lib/secret-box.js";
@@ -75,11 +75,8 @@ class InboundRefusal extends Error {
   }
 }
 
-/**
- * The structure of an inbound body (1 MB at most): room for any webhook a provider sends (a 1 MB body of API
- * records measured 18 K objects and arrays and 55 K members), while a body built to expand stops before it is parsed.
- */
-export const INBOUND_JSON_LIMITS: JsonShapeLimits = { maxDepth: 64, maxContainers: 100_000, maxMembers: 250_000 };
+/** The structure of an inbound body, 1 MB at most: see ONE_MEGABYTE_JSON_LIMITS. */
+export const INBOUND_JSON_LIMITS = ONE_MEGABYTE_JSON_LIMITS;
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);

@@ -1,6 +1,7 @@
 import { createPubSub } from "graphql-yoga";
 import type { Logger } from "../logger.js";
 import { ChannelListener } from "./listen.js";
+import { shareNoticeReads } from "./notice-reads.js";
 import { notifySoon } from "./notify.js";
 
 /** The NOTIFY channel that carries subscription events between processes. */
@@ -70,9 +71,11 @@ class ListeningEventTarget extends EventTarget {
 
   dispatchReceived(type: string, detail: unknown): void {
     // A batch (see publishMany) arrives as one notification and is handed to subscribers item by item.
-    const items = (detail as { many?: unknown[] } | null)?.many;
-    for (const item of Array.isArray(items) ? items : [detail])
-      this.dispatchEvent(new CustomEvent(type, { detail: item }));
+    const many = (detail as { many?: unknown[] } | null)?.many;
+    const items = Array.isArray(many) ? many : [detail];
+    // Every subscriber gets the same item objects, so the rows they name are read once for all (notice-reads.ts).
+    shareNoticeReads(items);
+    for (const item of items) this.dispatchEvent(new CustomEvent(type, { detail: item }));
   }
 }
 

@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import { subscriptionError } from "../graphql/context.js";
 import { NotFoundError } from "../lib/errors.js";
 import { prisma } from "./prisma.js";
 
@@ -109,13 +110,16 @@ export function readForNotice<T>(
   return readsOf(notice).load({ ...key, selection: key.selection ?? {} }) as Promise<T | null>;
 }
 
-/** {@link readForNotice} for a row the notice promises: NotFoundError (never another tenant's row) when it is gone. */
+/**
+ * {@link readForNotice} for a row the notice promises. When there is none in the subscriber's tenant (deleted since,
+ * or another tenant's), that one event is a NOT_FOUND error and the subscription goes on.
+ */
 export async function requireForNotice<T>(
   notice: object,
   key: { model: Model; tenantId: string; id: string; selection?: Selection },
   what: string,
 ): Promise<T> {
   const row = await readForNotice<T>(notice, key);
-  if (!row) throw new NotFoundError(`No ${what} with that id`);
+  if (!row) throw subscriptionError(new NotFoundError(`No ${what} with that id`));
   return row;
 }

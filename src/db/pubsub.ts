@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createPubSub } from "graphql-yoga";
 import type { Logger } from "../logger.js";
 import { ChannelListener } from "./listen.js";
@@ -96,6 +97,8 @@ export interface SubscriptionHub {
 /** Starts listening for subscription events on the database (at start-up, after the pool is connected). */
 export async function startSubscriptionHub(databaseUrl: string, logger: Logger): Promise<SubscriptionHub> {
   const target = new ListeningEventTarget();
+  // One listener per subscription: thousands on one topic are expected, not a leak (Node warns past 10).
+  setMaxListeners(0, target);
   const listener = new ChannelListener(
     databaseUrl,
     PUBSUB_CHANNEL,

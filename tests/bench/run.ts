@@ -545,7 +545,7 @@ async function main() {
       ],
       [
         "  sockets",
-        `connected in ${subscriptions.connect_ms} ms, subscribed in ${subscriptions.ready_ms} ms; ${subscriptions.rss_mb_per_1000_sockets} MB RSS per 1,000`,
+        `connected in ${subscriptions.connect_ms} ms, subscribed in ${subscriptions.ready_ms} ms; ${subscriptions.rss_mb_per_1000_sockets} MB RSS per 1,000 (${subscriptions.rss_mb_before} MB before, ${subscriptions.rss_mb_subscribed} MB subscribed)`,
       ],
       machine("subscriptions"),
       ["max RSS of a Signalpost process", `${result.rss_mb} MB`],

@@ -18,7 +18,10 @@ export interface SubscriptionFigures {
   rate: number;
   connect_ms: number;
   ready_ms: number;
+  /** (RSS with the sockets subscribed - RSS before) per 1,000: noisy, a collection can return start-up memory between. */
   rss_mb_per_1000_sockets: number;
+  rss_mb_before: number;
+  rss_mb_subscribed: number;
   delivered: number;
   expected: number;
   p50_ms: number;
@@ -57,6 +60,19 @@ async function until(done: () => boolean, what: string, timeoutMs: number): Prom
   }
 }
 
+/** The median of a few readings a tenth of a second apart: one reading can land just before or after a collection. */
+async function steadyRss(read: () => Promise<number>): Promise<number> {
+  const readings: number[] = [];
+  for (let n = 0; n < 7; n += 1) {
+    readings.push(await read());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return percentile(
+    readings.sort((a, b) => a - b),
+    50,
+  );
+}
+
 /**
  * Runs the phase against a running Signalpost: `publish` sends one event (through the API, as a publisher would) and
  * `rssMb` reads the server's resident memory.
@@ -71,7 +87,7 @@ export async function runSubscriptionPhase(options: {
 }): Promise<SubscriptionFigures> {
   const { plan } = options;
   await options.createEventType(EVENT_TYPE);
-  const rssBefore = await options.rssMb();
+  const rssBefore = await steadyRss(options.rssMb);
   const latencies: number[] = [];
   const probed = new Array<boolean>(plan.subscribers).fill(false);
   let connected = 0;
@@ -115,7 +131,7 @@ export async function runSubscriptionPhase(options: {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const readyMs = performance.now() - connectStart;
-    const rssAfter = await options.rssMb();
+    const rssAfter = await steadyRss(options.rssMb);
 
     const started = performance.now();
     const publishes: Promise<void>[] = [];
@@ -135,6 +151,8 @@ export async function runSubscriptionPhase(options: {
       connect_ms: Math.round(connectMs),
       ready_ms: Math.round(readyMs),
       rss_mb_per_1000_sockets: Number((((rssAfter - rssBefore) / plan.subscribers) * 1000).toFixed(1)),
+      rss_mb_before: rssBefore,
+      rss_mb_subscribed: rssAfter,
       delivered: latencies.length,
       expected,
       p50_ms: percentile(latencies, 50),

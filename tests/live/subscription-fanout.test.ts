@@ -3,7 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { prisma } from "../../src/db/prisma.js";
-import { publishMany } from "../../src/db/pubsub.js";
+import { announceHealthChange, publishMany } from "../../src/db/pubsub.js";
 import { createEndpoint } from "../../src/modules/endpoints/endpoints.service.js";
 import { publishEvents } from "../../src/modules/events/events.service.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
@@ -162,6 +162,99 @@ describe("subscription fan-out", () => {
       expect(uuidOf(into.data[0]?.deliveryUpdated.id as string)).toBe(delivery.id);
     }
     expect(counting.texts.length, counting.texts.join("\n")).toBeLessThanOrEqual(MAX_STATEMENTS);
+  });
+
+  it("resolves endpointHealthChanged's endpoint, nested selections included, for every subscriber from one read", async () => {
+    const { tenant, token } = await seed.tenantWithKey();
+    const { endpoint } = await createEndpoint(
+      tenant.id,
+      { name: "billing", url: "https://hooks.example.com/in" },
+      origin,
+      testServices,
+    );
+    type Changed = {
+      endpointHealthChanged: { state: string; endpoint: { name: string; secret: { version: number } } };
+    };
+    const { received, clients } = manySubscribers<Changed>(
+      token,
+      `subscription { endpointHealthChanged { state endpoint { name secret { version } } } }`,
+      10,
+    );
+    await subscribersJoined("endpoint:health", tenant.id, 10);
+
+    const counting = countStatements();
+    try {
+      announceHealthChange({
+        endpointId: endpoint.id,
+        tenantId: tenant.id,
+        state: "FAILING",
+        previousState: "HEALTHY",
+      });
+      await until(
+        async () => received.filter((into) => into.data.length > 0 || into.errors.length > 0).length,
+        (n) => n === 10,
+        "every subscriber's change",
+      );
+    } finally {
+      counting.stop();
+    }
+    await disposeAll(clients);
+
+    for (const into of received) {
+      expect(into.errors).toEqual([]);
+      expect(into.data).toEqual([
+        { endpointHealthChanged: { state: "FAILING", endpoint: { name: "billing", secret: { version: 1 } } } },
+      ]);
+    }
+    expect(counting.texts.length, counting.texts.join("\n")).toBeLessThanOrEqual(MAX_STATEMENTS);
+  });
+
+  it("gives subscribers with different selections of one delivery each what its own selection asks for", async () => {
+    const { tenant, token } = await seed.tenantWithKey();
+    await seedEventType(tenant.id, "order.created");
+    await createEndpoint(tenant.id, { name: "orders", url: "https://hooks.example.com/in" }, origin, testServices);
+    await publishEvents(tenant.id, [{ eventType: "order.created", payload: { n: 1 } }], false);
+    const delivery = await prisma.delivery.findFirstOrThrow({ where: { tenantId: tenant.id } });
+
+    const plain = manySubscribers<{ deliveryUpdated: unknown }>(
+      token,
+      `subscription { deliveryUpdated { status } }`,
+      3,
+    );
+    const nested = manySubscribers<{ deliveryUpdated: unknown }>(
+      token,
+      `subscription { deliveryUpdated { status attempts { number } event { eventType } request { body } } }`,
+      3,
+    );
+    await subscribersJoined("delivery:updated", tenant.id, 6);
+    publishMany("delivery:updated", tenant.id, [
+      { deliveryId: delivery.id, endpointId: delivery.endpointId, eventId: delivery.eventId, status: delivery.status },
+    ]);
+    const everyone = [...plain.received, ...nested.received];
+    await until(
+      async () => everyone.filter((into) => into.data.length > 0 || into.errors.length > 0).length,
+      (n) => n === everyone.length,
+      "every subscriber's change",
+    );
+    await disposeAll([...plain.clients, ...nested.clients]);
+
+    for (const into of plain.received) {
+      expect(into.errors).toEqual([]);
+      expect(into.data).toEqual([{ deliveryUpdated: { status: "PENDING" } }]);
+    }
+    for (const into of nested.received) {
+      expect(into.errors).toEqual([]);
+      expect(into.data).toEqual([
+        {
+          deliveryUpdated: {
+            status: "PENDING",
+            attempts: [],
+            event: { eventType: "order.created" },
+            request: { body: expect.stringContaining('"data":{"n":1}') },
+          },
+        },
+      ]);
+    }
   });
 
   it("gives each of two tenants subscribed at once only its own events, even for a notice naming the other's", async () => {

@@ -37,9 +37,6 @@ type Reads = DataLoader<ReadKey, Row | null, string>;
 
 const readsOfNotice = new WeakMap<object, Reads>();
 
-/** How many reads the loaders have sent (each one query): for the bench and tests, alongside subscriber counts. */
-export const noticeReadStats = { queries: 0 };
-
 const groupOf = (key: ReadKey) => JSON.stringify([key.model, key.tenantId, key.selection]);
 
 function findMany(model: Model, args: object): Promise<Row[]> {
@@ -63,7 +60,6 @@ async function readBatch(keys: readonly ReadKey[]): Promise<(Row | null)[]> {
   await Promise.all(
     [...groups].map(async ([group, members]) => {
       const [first] = members as [ReadKey];
-      noticeReadStats.queries += 1;
       const rows = await findMany(first.model, {
         ...withId(first.selection),
         where: { id: { in: [...new Set(members.map((member) => member.id))] }, tenantId: first.tenantId },

@@ -1,6 +1,5 @@
 import DataLoader from "dataloader";
-import { GraphQLError } from "graphql";
-import { NotFoundError } from "../lib/errors.js";
+import { NotFoundError, subscriptionError } from "../lib/errors.js";
 import { prisma } from "./prisma.js";
 
 /**
@@ -54,7 +53,9 @@ async function readBatch(keys: readonly ReadKey[]): Promise<(Row | null)[]> {
   const groups = new Map<string, ReadKey[]>();
   for (const key of keys) {
     const group = groupOf(key);
-    groups.set(group, [...(groups.get(group) ?? []), key]);
+    const members = groups.get(group);
+    if (members) members.push(key);
+    else groups.set(group, [key]);
   }
   const found = new Map<string, Row>();
   await Promise.all(
@@ -116,10 +117,6 @@ export async function requireForNotice<T>(
   what: string,
 ): Promise<T> {
   const row = await readForNotice<T>(notice, key);
-  if (!row) {
-    // As graphql/context.ts's subscriptionError words it (not imported: db/ must not depend on graphql/).
-    const error = new NotFoundError(`No ${what} with that id`);
-    throw new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
-  }
+  if (!row) throw subscriptionError(new NotFoundError(`No ${what} with that id`));
   return row;
 }

@@ -1,3 +1,4 @@
+import { GraphQLError } from "graphql";
 import { isUuid } from "./ids.js";
 
 /**
@@ -68,4 +69,12 @@ export class RateLimitedError extends AppError {
   ) {
     super(message);
   }
+}
+
+/**
+ * Subscriptions have no typed result unions: an expected failure (a bad argument, an unknown id) ends the operation
+ * with a GraphQL error carrying the same code and field the typed result would have.
+ */
+export function subscriptionError(error: AppError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
 }

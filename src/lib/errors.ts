@@ -31,6 +31,13 @@ export class OperatorError extends Error {
 /** The input is malformed or breaks a rule; `field` names the offending input. */
 export class ValidationError extends AppError {
   readonly code = "VALIDATION_FAILED";
+  /** The bound the input went over, when the refusal is about one (a size, a count, a depth). */
+  readonly limit: number | null;
+
+  constructor(message: string, field: string | null = null, options: { limit?: number } = {}) {
+    super(message, field);
+    this.limit = options.limit ?? null;
+  }
 }
 
 /** The object does not exist, or belongs to another tenant (the two are indistinguishable on purpose). */

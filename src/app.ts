@@ -57,6 +57,7 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         authenticator: context.services.authenticator,
         agentSecrets: context.services.agentSecrets,
         jobs,
+        limits: config.socketLimits,
       });
       port = await server.listen();
       http = server;

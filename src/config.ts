@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_SOCKET_LIMITS, type SocketLimits } from "./http/connection-guard.js";
 import { parseCidrList } from "./lib/cidr.js";
 
 /** Raised when an environment variable has a value the server cannot use; the CLI prints it and exits 2. */
@@ -19,6 +20,12 @@ const port = z.coerce
   .min(0, "must be between 0 and 65535")
   .max(65535, "must be between 0 and 65535");
 
+/** A count of open sockets: at least 1, at most what any process could hold. */
+const socketCap = z.coerce
+  .number({ error: "must be a number" })
+  .int("must be a whole number")
+  .min(1, "must be at least 1")
+  .max(1_000_000, "must be at most 1000000");
 const positiveMs = z.coerce
   .number({ error: "must be a number" })
   .int("must be whole milliseconds")
@@ -73,6 +80,9 @@ const environmentSchema = z.object({
     .min(500, "must be at least 500")
     .max(600_000, "must be at most 600000")
     .default(30_000),
+  SIGNALPOST_MAX_CONNECTIONS: socketCap.default(DEFAULT_SOCKET_LIMITS.maxConnections),
+  SIGNALPOST_MAX_CONNECTIONS_PER_ADDRESS: socketCap.default(DEFAULT_SOCKET_LIMITS.maxConnectionsPerAddress),
+  SIGNALPOST_MAX_WEBSOCKETS_PER_CREDENTIAL: socketCap.default(DEFAULT_SOCKET_LIMITS.maxWebSocketsPerCredential),
   /** The Prometheus listener's starting point; the metricsPort setting overrides it once set (0: any free port). */
   SIGNALPOST_METRICS_PORT: port.default(9100),
   SIGNALPOST_METRICS_ENABLED: z.enum(["true", "false"], { error: "must be true or false" }).default("true"),
@@ -112,6 +122,8 @@ export interface Config {
   deliveryConcurrency: number;
   /** Added to an endpoint's timeout to lease a claimed delivery; a dead worker's deliveries return after it. */
   deliveryLeaseGraceMs: number;
+  /** Caps of open connections and WebSockets (src/http/server.ts). */
+  socketLimits: SocketLimits;
   /** An external identity provider whose JWTs are trusted, when configured. */
   externalJwt: ExternalJwtConfig | undefined;
   /** Defaults for the metrics listener, until the instance settings say otherwise. */
@@ -164,6 +176,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     autoDisableAfterHours: values.SIGNALPOST_AUTO_DISABLE_AFTER_HOURS,
     deliveryConcurrency: values.SIGNALPOST_DELIVERY_CONCURRENCY,
     deliveryLeaseGraceMs: values.SIGNALPOST_DELIVERY_LEASE_GRACE_MS,
+    socketLimits: {
+      maxConnections: values.SIGNALPOST_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: values.SIGNALPOST_MAX_CONNECTIONS_PER_ADDRESS,
+      maxWebSocketsPerCredential: values.SIGNALPOST_MAX_WEBSOCKETS_PER_CREDENTIAL,
+    },
     metricsPort: values.SIGNALPOST_METRICS_PORT,
     metricsEnabled: values.SIGNALPOST_METRICS_ENABLED === "true",
     externalJwt: values.SIGNALPOST_JWKS_URL

@@ -1,6 +1,8 @@
-import { createPubSub } from "graphql-yoga";
+import { setMaxListeners } from "node:events";
+import { boundedFeed } from "../lib/bounded-feed.js";
 import type { Logger } from "../logger.js";
 import { ChannelListener } from "./listen.js";
+import { shareNoticeReads } from "./notice-reads.js";
 import { notifySoon } from "./notify.js";
 
 /** The NOTIFY channel that carries subscription events between processes. */
@@ -70,9 +72,11 @@ class ListeningEventTarget extends EventTarget {
 
   dispatchReceived(type: string, detail: unknown): void {
     // A batch (see publishMany) arrives as one notification and is handed to subscribers item by item.
-    const items = (detail as { many?: unknown[] } | null)?.many;
-    for (const item of Array.isArray(items) ? items : [detail])
-      this.dispatchEvent(new CustomEvent(type, { detail: item }));
+    const many = (detail as { many?: unknown[] } | null)?.many;
+    const items = Array.isArray(many) ? many : [detail];
+    // Every subscriber gets the same item objects, so the rows they name are read once for all (notice-reads.ts).
+    shareNoticeReads(items);
+    for (const item of items) this.dispatchEvent(new CustomEvent(type, { detail: item }));
   }
 }
 
@@ -93,6 +97,8 @@ export interface SubscriptionHub {
 /** Starts listening for subscription events on the database (at start-up, after the pool is connected). */
 export async function startSubscriptionHub(databaseUrl: string, logger: Logger): Promise<SubscriptionHub> {
   const target = new ListeningEventTarget();
+  // One listener per subscription: thousands on one topic are expected, not a leak (Node warns past 10).
+  setMaxListeners(0, target);
   const listener = new ChannelListener(
     databaseUrl,
     PUBSUB_CHANNEL,
@@ -108,11 +114,16 @@ export async function startSubscriptionHub(databaseUrl: string, logger: Logger):
     logger,
   );
   await listener.start();
-  // graphql-yoga's pubsub does the subscribing (a Repeater per subscription, listeners removed when it ends); its
-  // publish is never called: events are published with NOTIFY and arrive through the listener.
-  const pubsub = createPubSub<Topics>({ eventTarget: target as never });
   return {
-    subscribe: (topic, id) => (pubsub.subscribe as (topic: string, id: unknown) => AsyncIterable<never>)(topic, id),
+    // A bounded feed per subscription (not graphql-yoga's pubsub, whose Repeater throws from the event listener when
+    // 1,024 events wait): a subscriber that falls too far behind is ended, never buffered without bound.
+    subscribe: (topic, id) =>
+      boundedFeed((offer) => {
+        const type = `${topic}:${id}`;
+        const listener = (event: Event) => offer((event as CustomEvent).detail as never);
+        target.addEventListener(type, listener);
+        return () => target.removeEventListener(type, listener);
+      }),
     subscriberCount: (topic, id) => target.listenerCount(`${topic}:${id}`),
     stop: () => listener.stop(),
   };

@@ -11,6 +11,8 @@ export interface RateDecision {
 
 /** A fixed-window limit shared by every instance through the `RateLimit` table. */
 export interface RateLimit {
+  /** The limit's name, which also prefixes its keys in the shared table. */
+  readonly name: string;
   /** Spends `points` for `key`; refused once the window's budget is used up. */
   consume(key: string, points?: number): Promise<RateDecision>;
   /** Whether `key` has used up its budget, without spending anything. */
@@ -51,6 +53,7 @@ export function rateLimit(name: string, points: number, durationSeconds: number)
     return existing;
   };
   return {
+    name,
     consume: async (key, cost = 1) => {
       try {
         return decision(await limiter().consume(key, cost), points, true);

@@ -1,6 +1,8 @@
-import { GraphQLError } from "graphql";
 import type { SubscriptionHub } from "../db/pubsub.js";
-import { AppError } from "../lib/errors.js";
+import { AppError, subscriptionError } from "../lib/errors.js";
+
+export { subscriptionError };
+
 import type { Keyring } from "../lib/master-key.js";
 import { type AuditActor, actorOf, type Viewer } from "../modules/identity/viewer.js";
 
@@ -63,14 +65,6 @@ export function originOf(context: AuthenticatedContext): {
   userAgent: string | null;
 } {
   return { actor: actorOf(context.viewer), ip: context.ip, userAgent: context.userAgent };
-}
-
-/**
- * Subscriptions have no typed result unions: an expected failure (a bad argument, an unknown id) ends the operation
- * with a GraphQL error carrying the same code and field the typed result would have.
- */
-export function subscriptionError(error: AppError): GraphQLError {
-  return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
 }
 
 /** A subscription's stream whose expected failures (an {@link AppError} thrown mid-stream) end it as GraphQL errors. */

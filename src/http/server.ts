@@ -9,6 +9,7 @@ import type { GraphQLContext } from "../graphql/context.js";
 import type { JobQueue } from "../jobs/kit/queue.js";
 import { OperatorError } from "../lib/errors.js";
 import { sendJson, sendJsonError } from "../lib/json-response.js";
+import { JsonShapeError, measureJson, ONE_MEGABYTE_JSON_LIMITS } from "../lib/json-shape.js";
 import { countSubscriptions } from "../lib/metrics.js";
 import type { Logger } from "../logger.js";
 import { type Accept, createAcceptance } from "../modules/agents/acceptance.js";
@@ -20,6 +21,7 @@ import {
   tokenFromHeaders,
 } from "../modules/auth/authenticate.js";
 import { BodyBudget } from "./body-budget.js";
+import { ConnectionGuard, DEFAULT_SOCKET_LIMITS, HTTP_TIMEOUTS, type SocketLimits } from "./connection-guard.js";
 import { serveConsole } from "./console-static.js";
 import { answerReadiness, type ReadinessCheck } from "./readiness.js";
 import {
@@ -47,6 +49,37 @@ export const MAX_WEBSOCKET_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_ANONYMOUS_WEBSOCKET_MESSAGE_BYTES = MAX_ANONYMOUS_GRAPHQL_BODY_BYTES;
 /** A connection that has not sent `connection_init` by then is closed (4408). */
 export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
+
+/** The close code for a connection refused for the server's or its credential's socket cap: clients retry it. */
+export const TOO_MANY_SOCKETS_CLOSE_CODE = 1013;
+
+/**
+ * Checks each WebSocket message's structure before graphql-ws parses it, with the limits of a 1 MB JSON body
+ * (src/lib/json-shape.ts): a 1 MB frame of `[[],...]` would take 13 MB of heap parsed. Wraps `emit` because ws hands
+ * a message to every listener and graphql-ws adds its own; a message over the limits reaches none of them, and the
+ * socket is closed with 4400 (graphql-ws's Bad Request) and the reason.
+ */
+function checkMessageShapes(socket: WebSocket): void {
+  const emit = socket.emit.bind(socket);
+  socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === "message") {
+      const data = args[0];
+      const bytes = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data as ArrayBuffer);
+      try {
+        measureJson(bytes, ONE_MEGABYTE_JSON_LIMITS);
+      } catch (error) {
+        if (!(error instanceof JsonShapeError)) throw error;
+        socket.close(4400, `${error.code}: ${error.message}`.slice(0, 120));
+        return false;
+      }
+    }
+    return emit(event, ...args);
+  }) as typeof socket.emit;
+}
 
 /**
  * Sets one socket's message limit. `ws` takes one `maxPayload` for the whole server; each socket's receiver keeps
@@ -107,6 +140,8 @@ export interface HttpServerOptions {
   agentSecrets: AgentSecretCache;
   /** The app context's job queue, which accepted inbound webhooks are queued on; without one they cannot be accepted. */
   jobs?: Pick<JobQueue, "boss">;
+  /** Caps of open connections, and of WebSockets per credential (the configuration's; defaults for tests). */
+  limits?: Partial<SocketLimits>;
 }
 
 /** The executable arguments Yoga's envelop builds per WebSocket operation, carried to execute/subscribe. */
@@ -129,15 +164,24 @@ export class HttpServer {
     return open;
   });
   private draining = false;
-  /** Large GraphQL bodies in flight (see BodyBudget): two full 25 MB batches fit, with room for smaller ones. */
+  /**
+   * Large GraphQL bodies in flight as bytes (see BodyBudget): one full 25 MB batch and smaller ones. Their parsed
+   * heap is the yoga HeapBudget's; this bounds the raw bodies read while they wait for it (each is held twice as it
+   * is read, in chunks and then whole). With two full batches in flight at once, `npm start`'s peak RSS measured
+   * 664 MB; with one, under the 600 MB promised (tests/hostile/peak-load.test.ts).
+   */
   private readonly largeBodies = new BodyBudget({
-    budgetBytes: 64 * 1024 * 1024,
+    budgetBytes: 32 * 1024 * 1024,
     smallBytes: 1024 * 1024,
     unknownBytes: MAX_GRAPHQL_BODY_BYTES,
   });
 
   /** Stores and queues accepted inbound webhooks (group-committed per process). */
   private readonly accept: Accept;
+  private readonly limits: SocketLimits;
+  private readonly guard: ConnectionGuard;
+  /** Open authenticated WebSockets per credential (see SocketLimits.maxWebSocketsPerCredential). */
+  private readonly socketsPerCredential = new Map<string, number>();
 
   constructor(private readonly options: HttpServerOptions) {
     this.accept = options.jobs
@@ -145,7 +189,11 @@ export class HttpServer {
       : async () => {
           throw new Error("the job queue is not started");
         };
-    this.server = http.createServer((req, res) => this.route(req, res));
+    this.limits = { ...DEFAULT_SOCKET_LIMITS, ...options.limits };
+    this.guard = new ConnectionGuard(this.limits, options.logger);
+    this.server = http.createServer({ ...HTTP_TIMEOUTS }, (req, res) => this.route(req, res));
+    this.server.keepAliveTimeout = HTTP_TIMEOUTS.keepAliveTimeout;
+    this.server.on("connection", (socket) => this.guard.onConnection(socket));
     // noServer: we route upgrades ourselves, so the WebSocket server never re-emits listen errors (such as a port
     // in use) as its own, and upgrades to other paths are refused cleanly.
     this.webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
@@ -157,6 +205,10 @@ export class HttpServer {
       }
       this.webSockets.handleUpgrade(req, socket, head, (ws) => {
         setMessageLimit(ws, MAX_ANONYMOUS_WEBSOCKET_MESSAGE_BYTES);
+        checkMessageShapes(ws);
+        ws.once("close", (code, reason) =>
+          options.logger.debug({ code, reason: reason.toString() }, "WebSocket closed"),
+        );
         this.webSockets.emit("connection", ws, req);
         logSocketErrors(ws, options.logger);
       });
@@ -185,6 +237,7 @@ export class HttpServer {
   async close(deadline: number): Promise<void> {
     this.draining = true;
     this.uncount();
+    this.guard.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.webSockets.clients) socket.close(1001, "server shutting down");
     this.webSockets.close();
@@ -198,6 +251,7 @@ export class HttpServer {
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.guard.watch(req, res);
     this.inFlight += 1;
     res.once("close", () => {
       this.inFlight -= 1;
@@ -300,6 +354,26 @@ export class HttpServer {
     });
   }
 
+  /**
+   * Counts an authenticated socket against its credential's cap until it closes, or closes it (1013, Try Again
+   * Later: graphql-ws clients retry it) when the credential already holds as many as allowed.
+   */
+  private holdCredentialSocket(credential: string, socket: WebSocket): boolean {
+    const held = this.socketsPerCredential.get(credential) ?? 0;
+    const limit = this.limits.maxWebSocketsPerCredential;
+    if (held >= limit) {
+      socket.close(TOO_MANY_SOCKETS_CLOSE_CODE, `TOO_MANY_WEBSOCKETS: this credential has ${limit} open, its limit`);
+      return false;
+    }
+    this.socketsPerCredential.set(credential, held + 1);
+    socket.once("close", () => {
+      const left = (this.socketsPerCredential.get(credential) ?? 1) - 1;
+      if (left > 0) this.socketsPerCredential.set(credential, left);
+      else this.socketsPerCredential.delete(credential);
+    });
+    return true;
+  }
+
   private attachGraphQLWebSocket(): void {
     const { yoga } = this.options;
     useServer(
@@ -318,7 +392,10 @@ export class HttpServer {
               tokenFromConnectionParams(ctx.connectionParams),
               ctx.extra.request.socket.remoteAddress ?? null,
             );
-            if (viewer) setMessageLimit(ctx.extra.socket, MAX_WEBSOCKET_MESSAGE_BYTES);
+            if (viewer) {
+              if (!this.holdCredentialSocket(viewer.apiKeyId ?? viewer.actorId, ctx.extra.socket)) return false;
+              setMessageLimit(ctx.extra.socket, MAX_WEBSOCKET_MESSAGE_BYTES);
+            }
             return true;
           } catch (error) {
             if (!(error instanceof AuthenticationError)) throw error;

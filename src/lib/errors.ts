@@ -1,3 +1,4 @@
+import { GraphQLError } from "graphql";
 import { isUuid } from "./ids.js";
 
 /**
@@ -30,6 +31,13 @@ export class OperatorError extends Error {
 /** The input is malformed or breaks a rule; `field` names the offending input. */
 export class ValidationError extends AppError {
   readonly code = "VALIDATION_FAILED";
+  /** The bound the input went over, when the refusal is about one (a size, a count, a depth). */
+  readonly limit: number | null;
+
+  constructor(message: string, field: string | null = null, options: { limit?: number } = {}) {
+    super(message, field);
+    this.limit = options.limit ?? null;
+  }
 }
 
 /** The object does not exist, or belongs to another tenant (the two are indistinguishable on purpose). */
@@ -68,4 +76,12 @@ export class RateLimitedError extends AppError {
   ) {
     super(message);
   }
+}
+
+/**
+ * Subscriptions have no typed result unions: an expected failure (a bad argument, an unknown id) ends the operation
+ * with a GraphQL error carrying the same code and field the typed result would have.
+ */
+export function subscriptionError(error: AppError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { code: error.code, field: error.field } });
 }

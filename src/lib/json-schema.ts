@@ -2,6 +2,8 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import formats from "ajv-formats";
 import { LRUCache } from "lru-cache";
 import { ValidationError } from "./errors.js";
+import { linearRegExpEngine, PatternRefused } from "./linear-pattern.js";
+import { checkSchemaBounds } from "./schema-limits.js";
 
 /** The only dialect we accept; schemas without `$schema` are read as this one. */
 const DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema";
@@ -23,6 +25,9 @@ const ajv = new Ajv2020({
   allErrors: true,
   // Do not register compiled schemas under their `$id`: two tenants (or two versions of one type) may share an `$id`.
   addUsedSchema: false,
+  // Tenants write the patterns: V8's backtracking engine would let `^(a+)+$` hold the event loop for seconds on a
+  // 30-character string. RE2 matches in linear time and refuses what needs backtracking when the schema is saved.
+  code: { regExp: linearRegExpEngine },
 });
 // ajv-formats is CommonJS whose typings declare only a default export; under NodeNext that is `.default`.
 formats.default(ajv);
@@ -88,6 +93,7 @@ export function compileSchema(schema: unknown, field = "schema"): ValidateFuncti
   if (typeof schema !== "boolean" && (typeof schema !== "object" || schema === null || Array.isArray(schema))) {
     throw new ValidationError("a JSON Schema is an object (or true/false)", field);
   }
+  checkSchemaBounds(schema, field);
   const problem = unsupported(schema, "schema");
   if (problem) throw new ValidationError(problem, field);
   if (!ajv.validateSchema(schema)) throw new ValidationError(describe(ajv.errors, "schema"), field);
@@ -95,6 +101,12 @@ export function compileSchema(schema: unknown, field = "schema"): ValidateFuncti
   try {
     return ajv.compile(schema);
   } catch (error) {
+    if (error instanceof PatternRefused) {
+      throw new ValidationError(
+        `schema: pattern ${JSON.stringify(error.pattern)} is refused: ${error.message}. Patterns run on a linear-time engine (RE2): no backreferences or lookaround`,
+        field,
+      );
+    }
     // Strict-mode findings (unknown keyword or format), bad regular expressions, unresolvable local references.
     throw new ValidationError(`schema: ${(error as Error).message}`, field);
   } finally {

@@ -165,6 +165,23 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
     });
   });
 
+  it("400 naming the limit for a signed body whose structure would expand past its budget, before it is parsed", async () => {
+    const { agentId, secret } = await activeAgent();
+    const deep = `${"[".repeat(65)}${"]".repeat(65)}`;
+    expect(await post(agentId, deep, signed(secret, deep))).toMatchObject({
+      status: 400,
+      body: { code: "JSON_TOO_DEEP", field: "body", limit: 64, measured: 65 },
+    });
+    // 1 MB of empty arrays: 300 K of them, a tenth of the bytes' worth of heap each would take parsed.
+    const dense = `[${Array.from({ length: 300_000 }, () => "[]").join(",")}]`;
+    expect(await post(agentId, dense, signed(secret, dense))).toMatchObject({
+      status: 400,
+      body: { code: "JSON_TOO_COMPLEX", field: "body", limit: 100_000 },
+    });
+    const fine = JSON.stringify({ records: Array.from({ length: 1_000 }, (_, id) => ({ id, tags: ["a", "b"] })) });
+    expect((await post(agentId, fine, signed(secret, fine))).status).toBe(202);
+  });
+
   it("400 for a body that is not JSON, and for a payload that breaks the schema, with the pointer", async () => {
     const { agentId, secret } = await activeAgent({
       payloadSchema: {

@@ -7,6 +7,9 @@
  *   3. latency:    events published at a fixed rate; publish-to-receipt p50/p95/p99
  *   4. inbound:    signed POSTs to an agent's URL at full speed; accepted/s and executions completed/s
  *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
+ *   6. subscriptions: N eventPublished subscribers over WebSockets, M events at R/s (subscriptions.ts; env
+ *                  BENCH_SUBSCRIBERS, BENCH_SUBSCRIPTION_EVENTS, BENCH_SUBSCRIPTION_RATE); --subscriptions-only runs
+ *                  this phase alone
  * Prints a table, then one JSON line.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -22,10 +25,12 @@ import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../..
 import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.js";
 import { uuidOf } from "../support/ids.js";
 import { readCpu, shares } from "./cpu.js";
+import { runSubscriptionPhase, subscriptionPlan } from "./subscriptions.js";
 
 const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
 const split = process.argv.includes("--split");
+const subscriptionsOnly = process.argv.includes("--subscriptions-only");
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** What `npm start` runs: the compiled build (made at the start of the run), with the same Node options. */
 const ENTRY = "dist/entry.js";
@@ -142,6 +147,9 @@ async function main() {
       SIGNALPOST_DATA_DIR: dataDir,
       SIGNALPOST_ALLOW_INSECURE_URLS: "true",
       SIGNALPOST_DELIVERY_CONCURRENCY: String(CONCURRENCY),
+      // The bench's subscribers all come from one address with one key: above the default caps (1,000 / 2,000).
+      SIGNALPOST_MAX_CONNECTIONS_PER_ADDRESS: "20000",
+      SIGNALPOST_MAX_WEBSOCKETS_PER_CREDENTIAL: "20000",
       LOG_LEVEL: "info",
     });
     processes.push(signalpost.child);
@@ -221,6 +229,34 @@ async function main() {
       if (body.errors) throw new Error(JSON.stringify(body.errors));
       return body.data;
     };
+
+    // 6. Subscriptions (run last, or alone with --subscriptions-only).
+    const subscriptionsPhase = () =>
+      phase("subscriptions", () =>
+        runSubscriptionPhase({
+          wsUrl: `ws://127.0.0.1:${port}/graphql`,
+          apiKey,
+          plan: subscriptionPlan(quick),
+          createEventType: async (name) => {
+            await graphql(`mutation ($name: String!) { createEventType(input: { name: $name }) { __typename } }`, {
+              name,
+            });
+          },
+          publish: async (eventType, payload) => {
+            await graphql(`mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename } }`, {
+              input: { eventType, payload },
+            });
+          },
+          rssMb: () => rssMb(signalpost.child.pid as number),
+        }),
+      );
+    if (subscriptionsOnly) {
+      const subscriptions = await subscriptionsPhase();
+      clearInterval(rssTimer);
+      const summary = { mode: quick ? "quick" : "full", subscriptions, phases, cpus: os.cpus().length };
+      process.stdout.write(`\n${JSON.stringify(summary)}\n`);
+      return;
+    }
 
     // Setup: event types and K endpoints for throughput, one for latency, one parked (for the backlog).
     for (const name of ["bench.throughput", "bench.latency", "bench.parked"]) {
@@ -420,6 +456,7 @@ async function main() {
     await park(largeBacklog - smallBacklog);
     const withLarge = await phase("backlog_large", () => throughput(plan.events));
     await db.end();
+    const subscriptions = await subscriptionsPhase();
     clearInterval(rssTimer);
 
     const result = {
@@ -455,6 +492,7 @@ async function main() {
       deliveries_per_s_small_backlog: Math.round(withSmall),
       deliveries_per_s_large_backlog: Math.round(withLarge),
       backlog_ratio_200k_vs_10k: Number((withLarge / withSmall).toFixed(3)),
+      subscriptions,
       rss_mb: maxRss,
       phases,
       cpus: os.cpus().length,
@@ -504,6 +542,15 @@ async function main() {
         `${result.deliveries_per_s_large_backlog}  (ratio ${result.backlog_ratio_200k_vs_10k})`,
       ],
       machine("backlog_large"),
+      [
+        `subscribers x events (${subscriptions.subscribers} x ${subscriptions.events} at ${subscriptions.rate}/s)`,
+        `${subscriptions.delivered}/${subscriptions.expected} delivered; p50 ${subscriptions.p50_ms} ms, p95 ${subscriptions.p95_ms} ms, p99 ${subscriptions.p99_ms} ms`,
+      ],
+      [
+        "  sockets",
+        `connected in ${subscriptions.connect_ms} ms, subscribed in ${subscriptions.ready_ms} ms; ${subscriptions.rss_mb_per_1000_sockets} MB RSS per 1,000 (${subscriptions.rss_mb_before} MB before, ${subscriptions.rss_mb_subscribed} MB subscribed)`,
+      ],
+      machine("subscriptions"),
       ["max RSS of a Signalpost process", `${result.rss_mb} MB`],
     ];
     const width = Math.max(...rows.map(([label]) => label.length));

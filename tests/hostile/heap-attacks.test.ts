@@ -67,8 +67,15 @@ describe("one request or connection cannot exhaust the heap of npm start's proce
   it("two parallel 26 MB documents of __typename, without and with a key", async () => {
     const huge = JSON.stringify({ query: `{ ${"__typename ".repeat(2_400_000)}}` });
     const answers = await Promise.all([post(huge), post(huge), post(huge, admin.headers), post(huge, admin.headers)]);
-    expect(answers.map((answer) => answer.status)).toEqual([413, 413, 400, 400]);
-    expect(answers[2]?.text).toContain("MAX_TOKENS_EXCEEDED");
+    // The two keyed bodies do not fit the 32 MB of large bodies in flight together: whichever comes second may be
+    // refused SERVER_BUSY before it is read; the one read is refused for its tokens.
+    const keyed = answers.slice(2);
+    expect(answers.slice(0, 2).map((answer) => answer.status)).toEqual([413, 413]);
+    expect(keyed.map((answer) => answer.status)).toContain(400);
+    for (const answer of keyed) {
+      expect([400, 503]).toContain(answer.status);
+      expect(answer.text).toContain(answer.status === 400 ? "MAX_TOKENS_EXCEEDED" : "SERVER_BUSY");
+    }
     await stillServing();
   });
 

@@ -1,4 +1,5 @@
 import { wireApp } from "../../src/app-context.js";
+import type { SocketLimits } from "../../src/http/connection-guard.js";
 import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
 import type { JobQueue } from "../../src/jobs/kit/queue.js";
@@ -23,9 +24,9 @@ export interface RunningApiServer {
  */
 export async function startApiServer(
   readiness: () => Promise<ReadinessCheck[]> = async () => [{ name: "test", ok: true }],
-  services: { jobs?: JobQueue; consoleFeed?: ConsoleFeed } = {},
+  services: { jobs?: JobQueue; consoleFeed?: ConsoleFeed; limits?: Partial<SocketLimits> } = {},
 ): Promise<RunningApiServer> {
-  const { jobs, consoleFeed } = services;
+  const { jobs, consoleFeed, limits } = services;
   if (consoleFeed) testServices.consoleFeed = consoleFeed;
   const yoga = createGraphQLServer(testServices);
   const { agentSecrets, urls } = testServices;
@@ -42,6 +43,7 @@ export async function startApiServer(
     authenticator,
     agentSecrets,
     jobs,
+    limits,
   });
   const port = await server.listen();
   urls.configure({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });

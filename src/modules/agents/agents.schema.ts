@@ -1,7 +1,8 @@
 import { builder } from "../../builder.js";
+import { requireForNotice } from "../../db/notice-reads.js";
 import { prisma } from "../../db/prisma.js";
 import { UNKNOWN_SECRET_MASK } from "../../db/secret-masks.js";
-import type { Agent } from "../../generated/prisma/client.js";
+import type { Agent, AgentExecution } from "../../generated/prisma/client.js";
 import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } from "../../graphql/context.js";
 import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
@@ -459,10 +460,13 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
       if (!after) return live;
       return withSubscriptionErrors(relayedSince(tenantId, agentId, after, live));
     },
-    resolve: async ({ executionId }, _args, context) => {
-      const execution = await prisma.agentExecution.findFirstOrThrow({
-        where: { id: executionId, tenantId: context.viewer.tenantId },
-      });
+    resolve: async (notice, _args, context) => {
+      const { executionId } = notice;
+      const execution = await requireForNotice<AgentExecution>(
+        notice,
+        { model: "agentExecution", tenantId: context.viewer.tenantId, id: executionId },
+        "execution",
+      );
       return {
         executionId,
         agentId: execution.agentId,
@@ -485,13 +489,14 @@ builder.subscriptionField("agentExecutionUpdated", (t) =>
       await subscribableAgent(context.viewer.tenantId, agentId);
       return subscriptionsOf(context).subscribe("agent:execution", agentId);
     },
-    resolve: async (query, { executionId, status }, _args, context) => ({
-      ...(await prisma.agentExecution.findFirstOrThrow({
-        ...query,
-        where: { id: executionId, tenantId: context.viewer.tenantId },
-      })),
+    resolve: async (query, notice, _args, context) => ({
+      ...(await requireForNotice<AgentExecution>(
+        notice,
+        { model: "agentExecution", tenantId: context.viewer.tenantId, id: notice.executionId, selection: query },
+        "execution",
+      )),
       // The status of the change announced, not whatever the row says by the time this is read.
-      status,
+      status: notice.status,
     }),
   }),
 );

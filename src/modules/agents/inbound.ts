@@ -5,6 +5,7 @@ import type { Agent } from "../../generated/prisma/client.js";
 import { isUuid, localId, toGlobalId } from "../../lib/ids.js";
 import { sendJson, sendJsonError } from "../../lib/json-response.js";
 import { cachedSchema } from "../../lib/json-schema.js";
+import { JsonShapeError, measureJson, ONE_MEGABYTE_JSON_LIMITS } from "../../lib/json-shape.js";
 import type { Keyring } from "../../lib/master-key.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
 import { openSecret } from "../../lib/secret-box.js";
@@ -67,10 +68,15 @@ class InboundRefusal extends Error {
     message: string,
     readonly field?: string,
     readonly headers: Record<string, string> = {},
+    /** What a limit refusal adds to the answer: the limit and what was measured. */
+    readonly details: { limit: number; measured: number } | undefined = undefined,
   ) {
     super(message);
   }
 }
+
+/** The structure of an inbound body, 1 MB at most: see ONE_MEGABYTE_JSON_LIMITS. */
+export const INBOUND_JSON_LIMITS = ONE_MEGABYTE_JSON_LIMITS;
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
@@ -220,6 +226,19 @@ function checkedMessageId(id: string | null | undefined, header: string): string
  * surrogates: `field` is the JSON pointer), or breaks the agent's payload schema.
  */
 function parsePayload(agent: InboundAgent, text: string): unknown {
+  try {
+    measureJson(Buffer.from(text), INBOUND_JSON_LIMITS);
+  } catch (error) {
+    if (!(error instanceof JsonShapeError)) throw error;
+    throw new InboundRefusal(
+      400,
+      error.code,
+      error.message,
+      "body",
+      {},
+      { limit: error.limit, measured: error.measured },
+    );
+  }
   let payload: unknown;
   try {
     payload = JSON.parse(text);
@@ -305,7 +324,7 @@ export async function handleAgentWebhook(
     sendJsonError(
       res,
       error.status,
-      { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) },
+      { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}), ...error.details },
       error.headers,
     );
   }

@@ -2,8 +2,9 @@ import { decodeJwt } from "jose";
 import { LRUCache } from "lru-cache";
 import type { ExternalJwtConfig } from "../../config.js";
 import { prisma } from "../../db/prisma.js";
-import { rateLimit } from "../../db/rate-limit.js";
+import { type RateLimit, rateLimit } from "../../db/rate-limit.js";
 import type { Keyring } from "../../lib/master-key.js";
+import { parseApiKey } from "../api-keys/api-key-token.js";
 import { checkApiKey, noteApiKeyUsed } from "../api-keys/api-keys.service.js";
 import { grants, isScope } from "../identity/scopes.js";
 import type { Viewer } from "../identity/viewer.js";
@@ -22,10 +23,17 @@ export class AuthenticationError extends Error {
   }
 }
 
-/** Failed authentications allowed per client address before it has to wait. */
+/**
+ * Failed authentications allowed per client address, and per API key id (someone guessing the secret of one key from
+ * many addresses), before further failures are answered RATE_LIMITED. Only failures are throttled: a credential that
+ * verifies is always accepted, so nobody behind the same NAT or proxy as an attacker, and no key an attacker names,
+ * is locked out.
+ */
 const FAILURES_PER_WINDOW = 30;
+const KEY_FAILURES_PER_WINDOW = 100;
 const FAILURE_WINDOW_SECONDS = 300;
-const failures = () => rateLimit("auth-failures", FAILURES_PER_WINDOW, FAILURE_WINDOW_SECONDS);
+const addressFailures = () => rateLimit("auth-failures", FAILURES_PER_WINDOW, FAILURE_WINDOW_SECONDS);
+const keyFailures = () => rateLimit("auth-key-failures", KEY_FAILURES_PER_WINDOW, FAILURE_WINDOW_SECONDS);
 
 /** The token from `Authorization: Bearer <token>` or `X-Api-Key: <key>`; null when neither is sent. */
 export function tokenFromHeaders(headers: Headers): string | null {
@@ -57,12 +65,13 @@ export class Authenticator {
   readonly #verifyExternal: ((token: string) => Promise<ExternalCheck>) | undefined;
   readonly #externalIssuer: string | undefined;
   /**
-   * Addresses found under the failure limit, remembered for a second: checking the shared counter on every request
-   * would add a database round trip to each one. An attacker gains at most a second per instance. 10,000 addresses
-   * seen within one second is far beyond a single instance's request rate; past it the least recently seen address
-   * is forgotten, which costs it one more counter check, never a wrong answer.
+   * Limiter keys (addresses and key ids) known to be over their failure budget, until their window frees up: a
+   * blocked attacker's further failures are refused without another counter write each. Verification still runs
+   * for every request (one primary-key lookup), because a valid credential from a blocked address must pass.
+   * 10,000 entries (about 1 MB) covers far more blocked sources than one instance sees in a window; past it the
+   * least recently seen is forgotten, which costs it one counter write, never a wrong answer.
    */
-  readonly #recentlyAllowed = new LRUCache<string, true>({ max: 10_000, ttl: 1_000 });
+  readonly #blocked = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(options: { keyring: Keyring; sessionTtlSeconds: number; externalJwt?: ExternalJwtConfig }) {
     this.keyring = options.keyring;
@@ -78,37 +87,43 @@ export class Authenticator {
 
   /**
    * Turns a presented token into a viewer: an API key (`sp_...`), one of our session JWTs, or a token from the
-   * configured identity provider. No token means anonymous (null). Repeated failures from one address are refused
-   * for a while (RATE_LIMITED) before any check runs.
+   * configured identity provider. No token means anonymous (null). The credential is verified first and a valid one
+   * always passes; failures are counted per client address and per key id, and past either budget a failure is
+   * answered RATE_LIMITED (with Retry-After) instead of UNAUTHENTICATED.
    * @throws AuthenticationError
    */
   async authenticate(token: string | null, ip: string | null): Promise<Viewer | null> {
     if (token === null) return null;
-    const limiterKey = ip ?? "unknown";
-    const gate = await this.#failureGate(limiterKey);
-    if (!gate.allowed) {
-      throw new AuthenticationError(
-        "Too many failed authentication attempts; try again later",
-        "RATE_LIMITED",
-        gate.retryAfterSeconds,
-      );
-    }
     try {
       return await this.#verifyToken(token);
     } catch (error) {
-      if (error instanceof AuthenticationError) {
-        this.#recentlyAllowed.delete(limiterKey);
-        await failures().consume(limiterKey);
+      if (!(error instanceof AuthenticationError)) throw error;
+      const keyId = token.startsWith("sp_") ? parseApiKey(token)?.id : undefined;
+      const waits = await Promise.all([
+        this.#countFailure(addressFailures(), ip ?? "unknown"),
+        keyId ? this.#countFailure(keyFailures(), keyId) : 0,
+      ]);
+      const retryAfterSeconds = Math.max(...waits);
+      if (retryAfterSeconds > 0) {
+        throw new AuthenticationError(
+          "Too many failed authentication attempts; try again later",
+          "RATE_LIMITED",
+          retryAfterSeconds,
+        );
       }
       throw error;
     }
   }
 
-  async #failureGate(key: string) {
-    if (this.#recentlyAllowed.get(key)) return { allowed: true, retryAfterSeconds: 0 };
-    const gate = await failures().peek(key);
-    if (gate.allowed) this.#recentlyAllowed.set(key, true);
-    return gate;
+  /** Counts one failure for `key`; the seconds it must wait when over its budget, else 0. */
+  async #countFailure(limit: RateLimit, key: string): Promise<number> {
+    const blockedKey = `${limit.name}:${key}`;
+    const blockedUntil = this.#blocked.get(blockedKey) ?? 0;
+    if (blockedUntil > Date.now()) return Math.ceil((blockedUntil - Date.now()) / 1000);
+    const decision = await limit.consume(key);
+    if (decision.allowed) return 0;
+    this.#blocked.set(blockedKey, Date.now() + decision.retryAfterSeconds * 1000);
+    return decision.retryAfterSeconds;
   }
 
   async #verifyToken(token: string): Promise<Viewer> {

@@ -1,8 +1,9 @@
 import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
+import { readForNotice, requireForNotice } from "../../db/notice-reads.js";
 import { prisma } from "../../db/prisma.js";
 import type { DeliveryChange, HealthChange } from "../../db/pubsub.js";
-import type { Endpoint } from "../../generated/prisma/client.js";
+import type { Delivery, Endpoint } from "../../generated/prisma/client.js";
 import { type GraphQLContext, originOf, subscriptionsOf } from "../../graphql/context.js";
 import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
@@ -593,10 +594,11 @@ builder.subscriptionField("deliveryUpdated", (t) =>
         ),
       ),
     resolve: (query, change, _args, context) =>
-      prisma.delivery.findFirstOrThrow({
-        ...query,
-        where: { id: change.deliveryId, tenantId: context.viewer.tenantId },
-      }),
+      requireForNotice<Delivery>(
+        change,
+        { model: "delivery", tenantId: context.viewer.tenantId, id: change.deliveryId, selection: query },
+        "delivery",
+      ),
   }),
 );
 
@@ -613,11 +615,17 @@ const EndpointHealthChangeType = builder.objectRef<HealthChange>("EndpointHealth
       description: "The state it was in before.",
       resolve: (change) => change.previousState,
     }),
-    endpoint: t.field({
-      type: EndpointType,
+    endpoint: t.prismaField({
+      type: "Endpoint",
       nullable: true,
       description: "The endpoint as it is now (null if it was deleted since).",
-      resolve: (change) => prisma.endpoint.findFirst({ where: { id: change.endpointId, tenantId: change.tenantId } }),
+      resolve: (query, change) =>
+        readForNotice<Endpoint>(change, {
+          model: "endpoint",
+          tenantId: change.tenantId,
+          id: change.endpointId,
+          selection: query,
+        }),
     }),
   }),
 });

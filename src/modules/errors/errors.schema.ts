@@ -25,7 +25,12 @@ builder.objectType(ValidationError, {
   description: "An input was refused: `field` names it and `message` says what is allowed.",
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ValidationError,
-  fields: () => ({}),
+  fields: (t) => ({
+    limit: t.exposeInt("limit", {
+      nullable: true,
+      description: "The bound the input went over (bytes, a count, a depth), when the refusal is about one.",
+    }),
+  }),
 });
 
 builder.objectType(NotFoundError, {

@@ -1,5 +1,6 @@
 import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
+import { requireForNotice } from "../../db/notice-reads.js";
 import { prisma } from "../../db/prisma.js";
 import type { EventPublishedNotice } from "../../db/pubsub.js";
 import type { Event } from "../../generated/prisma/client.js";
@@ -216,8 +217,12 @@ builder.subscriptionField("eventPublished", (t) =>
         filter((notice: EventPublishedNotice) => !wanted || wanted.has(notice.eventType)),
       );
     },
-    resolve: async ({ eventId }, _args, context) => ({
-      event: await prisma.event.findFirstOrThrow({ where: { id: eventId, tenantId: context.viewer.tenantId } }),
+    resolve: async (notice, _args, context) => ({
+      event: await requireForNotice<Event>(
+        notice,
+        { model: "event", tenantId: context.viewer.tenantId, id: notice.eventId },
+        "event",
+      ),
     }),
   }),
 );

@@ -43,6 +43,8 @@ const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 interface CheckedInput {
   type: PublishableType;
   payload: Prisma.InputJsonValue;
+  /** The payload as JSON text, made once for the size check and written as it is. */
+  json: string;
   idempotencyKey: string | null;
   deliverAt: Date | null;
 }
@@ -77,7 +79,7 @@ async function checkInput(
   if (deliverAt && deliverAt.getTime() - now > MAX_SCHEDULE_AHEAD_MS) {
     throw new ValidationError("deliverAt must be within 30 days", field("deliverAt"));
   }
-  return { type, payload: input.payload as Prisma.InputJsonValue, idempotencyKey: key, deliverAt };
+  return { type, payload: input.payload as Prisma.InputJsonValue, json, idempotencyKey: key, deliverAt };
 }
 
 /** Inputs are checked against the event types this process remembers; the insert refuses if one has changed since. */
@@ -252,23 +254,34 @@ async function insertOnClient(
   return results as PublishedEvent[];
 }
 
-/** Inserts the fresh inputs and their deliveries in one statement (events.store.ts); undefined when a type changed. */
-function insertAndFanOut(
+/**
+ * Inserts the fresh inputs and their deliveries in one statement (events.store.ts); undefined when a type changed.
+ * The events carry the payloads the caller sent (the statement does not read them back).
+ */
+async function insertAndFanOut(
   client: PoolClient,
   tenantId: string,
   fresh: { data: CheckedInput; id: string }[],
 ): Promise<Map<string, { event: Event; deliveryIds: string[] }> | undefined> {
-  return insertEventsAndFanOut(
+  const inserted = await insertEventsAndFanOut(
     client,
     tenantId,
     fresh.map((item) => ({
       id: item.id,
       eventType: item.data.type.name,
-      payload: JSON.stringify(item.data.payload),
+      payload: item.data.json,
       idempotencyKey: item.data.idempotencyKey,
       deliverAt: item.data.deliverAt,
     })),
     new Map(fresh.map((item) => [item.data.type.name, item.data.type.version])),
+  );
+  if (!inserted) return undefined;
+  const payloads = new Map(fresh.map((item) => [item.id, item.data.payload as Prisma.JsonValue]));
+  return new Map(
+    [...inserted].map(([id, { event, deliveryIds }]) => [
+      id,
+      { event: { ...event, payload: payloads.get(id) ?? null }, deliveryIds },
+    ]),
   );
 }
 

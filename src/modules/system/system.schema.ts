@@ -1,6 +1,6 @@
 import { GraphQLError } from "graphql";
-import { Repeater } from "graphql-yoga";
 import { builder } from "../../builder.js";
+import { boundedFeed } from "../../lib/bounded-feed.js";
 import { VERSION } from "../../version.js";
 
 interface HeartbeatShape {
@@ -59,16 +59,15 @@ builder.subscriptionField("heartbeat", (t) =>
           extensions: { code: "BAD_USER_INPUT", field: "intervalMs" },
         });
       }
-      // A Repeater (not an async generator) so that unsubscribing clears the timer at once instead of after the
-      // pending tick.
-      return new Repeater<HeartbeatShape>(async (push, stop) => {
+      // A feed (not an async generator) so that unsubscribing clears the timer at once instead of after the pending
+      // tick; bounded, so that a client that stops reading is ended instead of queueing ticks.
+      return boundedFeed<HeartbeatShape>((offer) => {
         let sequence = 0;
         const timer = setInterval(() => {
           sequence += 1;
-          void push({ sequence, at: new Date() });
+          offer({ sequence, at: new Date() });
         }, intervalMs);
-        await stop;
-        clearInterval(timer);
+        return () => clearInterval(timer);
       });
     },
     resolve: (tick) => tick,

@@ -1,0 +1,141 @@
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { boundedFeed } from "../../src/lib/bounded-feed.js";
+import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { type SeededKey, seed } from "../support/seed.js";
+import { until } from "../support/wait.js";
+
+// Caps of open sockets, per address and per credential, with limits this small so that a test can reach them; the
+// defaults and their variables are in README Limits and Configuration.
+let api: RunningApiServer;
+/** The WebSocket cases' server: its connections per address stay at the default. */
+let sockets: RunningApiServer;
+let admin: SeededKey;
+let other: SeededKey;
+beforeAll(async () => {
+  api = await startApiServer(undefined, { limits: { maxConnectionsPerAddress: 12 } });
+  sockets = await startApiServer(undefined, { limits: { maxWebSocketsPerCredential: 3 } });
+  admin = await seed.tenantWithKey();
+  other = await seed.tenantWithKey();
+});
+afterAll(async () => {
+  await api.close();
+  await sockets.close();
+});
+
+/** A TCP connection that sends nothing; resolves once connected, with what the server answered on it. */
+async function idleConnection() {
+  const socket = connect(api.port, "127.0.0.1");
+  let answer = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    answer += chunk;
+  });
+  socket.on("error", () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await new Promise((resolve) => socket.once("connect", resolve));
+  return { socket, closed, answer: () => answer };
+}
+
+async function authenticatedSocket(key: SeededKey) {
+  const socket = new WebSocket(sockets.wsUrl, "graphql-transport-ws");
+  socket.on("error", () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("unexpected-response", () => reject(new Error("upgrade refused")));
+  });
+  const acknowledged = new Promise<boolean>((resolve) => {
+    socket.on("message", (data) => resolve((JSON.parse(String(data)) as { type: string }).type === "connection_ack"));
+    void closed.then(() => resolve(false));
+  });
+  socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: key.headers.authorization } }));
+  return { socket, closed, acknowledged: await acknowledged };
+}
+
+describe("open connections per address", () => {
+  it("answers the one over the cap 503 TOO_MANY_CONNECTIONS with the limit, and admits again once one closes", async () => {
+    const held = await Promise.all(Array.from({ length: 12 }, () => idleConnection()));
+    const refused = await idleConnection();
+    await refused.closed;
+    expect(refused.answer()).toMatch(/^HTTP\/1\.1 503/);
+    expect(refused.answer()).toContain("retry-after: 5");
+    expect(JSON.parse(refused.answer().split("\r\n\r\n")[1] ?? "")).toMatchObject({
+      code: "TOO_MANY_CONNECTIONS",
+      limit: 12,
+      field: "connectionsPerAddress",
+    });
+    held[0]?.socket.destroy();
+    await until(
+      async () => (await fetch(`${api.httpUrl}/healthz`).catch(() => undefined))?.status,
+      (status) => status === 200,
+      "a connection admitted again",
+    );
+    for (const connection of held) connection.socket.destroy();
+  });
+});
+
+describe("open WebSockets per credential", () => {
+  it("closes the one over the credential's cap with 1013 and the reason; other credentials are untouched", async () => {
+    const open = [];
+    for (let index = 0; index < 3; index += 1) open.push(await authenticatedSocket(admin));
+    expect(open.map((connection) => connection.acknowledged)).toEqual([true, true, true]);
+    const over = await authenticatedSocket(admin);
+    expect(over.acknowledged).toBe(false);
+    expect(await over.closed).toMatchObject({ code: 1013, reason: expect.stringContaining("TOO_MANY_WEBSOCKETS") });
+    expect((await authenticatedSocket(other)).acknowledged).toBe(true);
+    // One closed gives its place back.
+    open[0]?.socket.close();
+    await open[0]?.closed;
+    await until(
+      () => authenticatedSocket(admin),
+      (connection) => connection.acknowledged,
+      "a socket admitted again",
+    );
+  });
+});
+
+describe("WebSocket message structure", () => {
+  it("closes a socket whose message would expand past its budget with 4400 naming the limit, before it is parsed", async () => {
+    const { socket, closed, acknowledged } = await authenticatedSocket(other);
+    expect(acknowledged).toBe(true);
+    // 900 KB of empty arrays: under the 1 MB message limit, 13 times that in heap parsed.
+    socket.send(`[${Array.from({ length: 300_000 }, () => "[]").join(",")}]`);
+    expect(await closed).toMatchObject({ code: 4400, reason: expect.stringContaining("JSON_TOO_COMPLEX") });
+  });
+});
+
+describe("a live subscription's waiting events", () => {
+  it("end the subscription with CONSUMER_TOO_SLOW past the bound, after the events that fit", async () => {
+    let offer: (value: number) => void = () => undefined;
+    let detached = false;
+    const feed = boundedFeed<number>((offering) => {
+      offer = offering;
+      return () => {
+        detached = true;
+      };
+    }, 500);
+    const iterator = feed[Symbol.asyncIterator]();
+    // The feed starts on the first read; that read takes the first value.
+    const first = iterator.next();
+    for (let value = 0; value < 510; value += 1) offer(value);
+    const received = [(await first).value];
+    let failure: unknown;
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        received.push(next.value);
+      }
+    } catch (error) {
+      failure = error;
+    }
+    // The first value went straight to the read waiting for it; 500 more waited, and the next one was one too many.
+    expect(received).toEqual(Array.from({ length: 500 }, (_, value) => value));
+    expect(failure).toMatchObject({ extensions: { code: "CONSUMER_TOO_SLOW", limit: 500 } });
+    expect(detached).toBe(true);
+  });
+});

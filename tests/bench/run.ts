@@ -10,6 +10,7 @@
  *   6. subscriptions: N eventPublished subscribers over WebSockets, M events at R/s (subscriptions.ts; env
  *                  BENCH_SUBSCRIBERS, BENCH_SUBSCRIPTION_EVENTS, BENCH_SUBSCRIPTION_RATE); --subscriptions-only runs
  *                  this phase alone
+ *   7. patterns:   a catastrophic JSON Schema pattern on RE2 (ours) against V8's backtracking engine, in this process
  * Prints a table, then one JSON line.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -25,6 +26,7 @@ import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../..
 import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.js";
 import { uuidOf } from "../support/ids.js";
 import { readCpu, shares } from "./cpu.js";
+import { runPatternPhase } from "./schema-patterns.js";
 import { runSubscriptionPhase, subscriptionPlan } from "./subscriptions.js";
 
 const quick = process.argv.includes("--quick");
@@ -257,6 +259,8 @@ async function main() {
       process.stdout.write(`\n${JSON.stringify(summary)}\n`);
       return;
     }
+
+    const patterns = runPatternPhase();
 
     // Setup: event types and K endpoints for throughput, one for latency, one parked (for the backlog).
     for (const name of ["bench.throughput", "bench.latency", "bench.parked"]) {
@@ -493,6 +497,7 @@ async function main() {
       deliveries_per_s_large_backlog: Math.round(withLarge),
       backlog_ratio_200k_vs_10k: Number((withLarge / withSmall).toFixed(3)),
       subscriptions,
+      patterns,
       rss_mb: maxRss,
       phases,
       cpus: os.cpus().length,
@@ -551,6 +556,14 @@ async function main() {
         `connected in ${subscriptions.connect_ms} ms, subscribed in ${subscriptions.ready_ms} ms; ${subscriptions.rss_mb_per_1000_sockets} MB RSS per 1,000 (${subscriptions.rss_mb_before} MB before, ${subscriptions.rss_mb_subscribed} MB subscribed)`,
       ],
       machine("subscriptions"),
+      [
+        "pattern ^(a+)+$ on 24 a's and a '!'",
+        `RE2 ${patterns.re2_catastrophic_ms_at_24} ms, V8 ${patterns.v8_catastrophic_ms_at_24} ms; RE2 on 256 KB: ${patterns.re2_catastrophic_ms_at_256kb} ms`,
+      ],
+      [
+        "  an ordinary pattern, per match",
+        `RE2 ${patterns.re2_ordinary_ns} ns, V8 ${patterns.v8_ordinary_ns} ns (${patterns.re2_vs_v8_ordinary_cost}x)`,
+      ],
       ["max RSS of a Signalpost process", `${result.rss_mb} MB`],
     ];
     const width = Math.max(...rows.map(([label]) => label.length));

@@ -138,4 +138,58 @@ describe("a live subscription's waiting events", () => {
     expect(failure).toMatchObject({ extensions: { code: "CONSUMER_TOO_SLOW", limit: 500 } });
     expect(detached).toBe(true);
   });
+
+  it("share a process budget: past it the subscribers that are behind are ended, the ones keeping up are not", async () => {
+    const budget = { limit: 50, waiting: 0 };
+    const offers: ((value: number) => void)[] = [];
+    const feeds = Array.from({ length: 20 }, () =>
+      boundedFeed<number>(
+        (offering) => {
+          offers.push(offering);
+          return () => undefined;
+        },
+        500,
+        budget,
+      ),
+    );
+    // Ten subscribers never read past their first value; ten read everything.
+    const stalled = feeds.slice(0, 10).map((feed) => feed[Symbol.asyncIterator]());
+    const firstReads = stalled.map((iterator) => iterator.next());
+    const keptUp: number[][] = feeds.slice(10).map(() => []);
+    const readers = feeds.slice(10).map(async (feed, index) => {
+      for await (const value of feed) keptUp[index]?.push(value);
+    });
+    await until(async () => offers.length, (attached) => attached === 20, "every feed to attach");
+    let maxWaiting = 0;
+    for (let value = 0; value < 100; value += 1) {
+      for (const offer of offers) offer(value);
+      maxWaiting = Math.max(maxWaiting, budget.waiting);
+      // Let the readers that keep up take what they were offered.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Over the budget by at most one event per feed (one that had nothing waiting may always take one).
+    expect(maxWaiting).toBeLessThanOrEqual(budget.limit + 20);
+    await Promise.all(firstReads);
+    // A stalled subscriber gets what it had waiting, then the error.
+    const endings = await Promise.all(
+      stalled.map(async (iterator) => {
+        let received = 1;
+        try {
+          while (!(await iterator.next()).done) received += 1;
+          return { received, error: null };
+        } catch (error) {
+          return { received, error };
+        }
+      }),
+    );
+    for (const { received, error } of endings) {
+      expect(received).toBeLessThan(100);
+      expect(error).toMatchObject({ extensions: { code: "CONSUMER_TOO_SLOW", limit: 50, scope: "process" } });
+    }
+    expect(keptUp.every((values) => values.length === 100)).toBe(true);
+    for (const feed of feeds.slice(10)) await feed.return();
+    await Promise.all(readers);
+    // Every waiting event was given back to the budget, by consumption or by the feed ending.
+    await until(async () => budget.waiting, (waiting) => waiting === 0, "the budget to empty");
+  });
 });

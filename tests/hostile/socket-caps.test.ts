@@ -159,7 +159,11 @@ describe("a live subscription's waiting events", () => {
     const readers = feeds.slice(10).map(async (feed, index) => {
       for await (const value of feed) keptUp[index]?.push(value);
     });
-    await until(async () => offers.length, (attached) => attached === 20, "every feed to attach");
+    await until(
+      async () => offers.length,
+      (attached) => attached === 20,
+      "every feed to attach",
+    );
     let maxWaiting = 0;
     for (let value = 0; value < 100; value += 1) {
       for (const offer of offers) offer(value);
@@ -190,6 +194,10 @@ describe("a live subscription's waiting events", () => {
     for (const feed of feeds.slice(10)) await feed.return();
     await Promise.all(readers);
     // Every waiting event was given back to the budget, by consumption or by the feed ending.
-    await until(async () => budget.waiting, (waiting) => waiting === 0, "the budget to empty");
+    await until(
+      async () => budget.waiting,
+      (waiting) => waiting === 0,
+      "the budget to empty",
+    );
   });
 });

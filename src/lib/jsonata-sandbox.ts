@@ -110,12 +110,22 @@ export class JsonataSandbox {
     await this.acquire();
     try {
       const child = this.idle.pop() ?? (await this.start());
-      const json = await this.run(child, request);
-      if (!child.exited && !this.stopped) this.idle.push(child);
-      return json === undefined ? undefined : JSON.parse(json);
+      try {
+        const json = await this.run(child, request);
+        return json === undefined ? undefined : JSON.parse(json);
+      } finally {
+        // A child that answered, with a result or with the expression's own error, is healthy and goes back to the
+        // pool: leaving it out once leaked one live process per failed transform. Killed or dead ones do not.
+        if (!child.exited && !child.process.killed && !this.stopped) this.idle.push(child);
+      }
     } finally {
       this.release();
     }
+  }
+
+  /** Child processes alive now (at most `size` once evaluations settle). */
+  get processCount(): number {
+    return this.children.size;
   }
 
   /** Kills the children; evaluations under way fail with TRANSFORM_CRASHED. */
@@ -156,6 +166,15 @@ export class JsonataSandbox {
     spawned.stderr?.on("data", (chunk: string) => {
       child.stderr = (child.stderr + chunk).slice(-STDERR_TAIL_CHARS);
     });
+    // A failed fork (EAGAIN, EMFILE) or a send on a closed channel is an "error" event: without a listener it would be
+    // thrown, and end the worker the sandbox is there to protect. The child is dropped; its evaluation fails below.
+    spawned.on("error", () => {
+      child.exited = true;
+      this.children.delete(child);
+      const index = this.idle.indexOf(child);
+      if (index >= 0) this.idle.splice(index, 1);
+      spawned.kill("SIGKILL");
+    });
     spawned.once("exit", () => {
       child.exited = true;
       this.children.delete(child);
@@ -174,6 +193,10 @@ export class JsonataSandbox {
       spawned.once("message", () => {
         clearTimeout(timer);
         resolve(child);
+      });
+      spawned.once("error", (error) => {
+        clearTimeout(timer);
+        reject(new TransformError("TRANSFORM_CRASHED", `the sandbox process could not start (${error.message})`));
       });
       spawned.once("exit", (code, signal) => {
         clearTimeout(timer);
@@ -216,7 +239,13 @@ export class JsonataSandbox {
       }, this.options.killAfterMs);
       spawned.on("message", onMessage);
       spawned.once("close", onClose);
-      spawned.send(request);
+      spawned.send(request, (error) => {
+        if (error) {
+          settle(() =>
+            reject(new TransformError("TRANSFORM_CRASHED", `the sandbox process is gone (${error.message})`)),
+          );
+        }
+      });
     });
   }
 }

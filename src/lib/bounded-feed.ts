@@ -15,17 +15,34 @@ export const MAX_WAITING_EVENTS = 500;
  * heap (the Repeater's queue entry, its promise and our settle callbacks; measured with 100,000 waiting over 1,000
  * feeds, Node 20), so the per-subscription bound alone let 10,000 subscribers behind a burst hold 7 GB: the bench's
  * 10,000-subscriber run ran a 512 MB heap out. 40,000 is about 56 MB.
+ *
+ * Past it, a subscriber is ended only when it has more than twice the average waiting (and more than a few): a batch
+ * of notices is handed out in one synchronous loop, so during it every subscriber, fast or slow, has several waiting,
+ * and ending all of those would end the ones that keep up. Past twice the budget (about 112 MB), when the process
+ * itself is what falls behind and everyone is behind alike, any subscriber with events waiting is ended.
  */
 export const MAX_WAITING_EVENTS_IN_PROCESS = 40_000;
+/** Waiting events that never count as behind, whatever the average: a batch's worth of notices. */
+const ALWAYS_FAIR_SHARE = 8;
 
 /** What the feeds of one process have waiting, against their shared limit. */
 export interface WaitingBudget {
   readonly limit: number;
   waiting: number;
+  /** Feeds running now. */
+  feeds: number;
 }
 
 /** The budget every feed shares unless given its own (tests give one). */
-export const processWaitingBudget: WaitingBudget = { limit: MAX_WAITING_EVENTS_IN_PROCESS, waiting: 0 };
+export const processWaitingBudget: WaitingBudget = { limit: MAX_WAITING_EVENTS_IN_PROCESS, waiting: 0, feeds: 0 };
+
+/** Whether a feed with `waiting` events must make room, given what the process has waiting. */
+function mustMakeRoom(waiting: number, budget: WaitingBudget): boolean {
+  if (waiting === 0 || budget.waiting < budget.limit) return false;
+  if (budget.waiting >= 2 * budget.limit) return true;
+  const average = budget.waiting / Math.max(1, budget.feeds);
+  return waiting > Math.max(ALWAYS_FAIR_SHARE, 2 * average);
+}
 
 export class SubscriberTooSlowError extends GraphQLError {
   constructor(limit: number, scope: "subscription" | "process" = "subscription") {
@@ -52,19 +69,24 @@ export function boundedFeed<T>(
   return new Repeater<T>(async (push, stop) => {
     let waiting = 0;
     let ended = false;
+    budget.feeds += 1;
     const end = (error: SubscriberTooSlowError) => {
+      // Its waiting events leave the budget now, not one microtask per event later, so the feeds offered next in the
+      // same loop see the room it made.
       ended = true;
+      budget.waiting -= waiting;
+      waiting = 0;
       stop(error);
     };
     const settle = () => {
+      if (ended) return;
       waiting -= 1;
       budget.waiting -= 1;
     };
     const detach = attach((value) => {
       if (ended) return;
       if (waiting >= limit) return end(new SubscriberTooSlowError(limit));
-      if (waiting > 0 && budget.waiting >= budget.limit)
-        return end(new SubscriberTooSlowError(budget.limit, "process"));
+      if (mustMakeRoom(waiting, budget)) return end(new SubscriberTooSlowError(budget.limit, "process"));
       waiting += 1;
       budget.waiting += 1;
       // Settles once the consumer has taken the value, or when the feed stops (the Repeater settles every push then).
@@ -72,5 +94,12 @@ export function boundedFeed<T>(
     });
     await stop;
     detach();
+    budget.feeds -= 1;
+    // A feed the consumer stopped (return) gives back what it still had waiting.
+    if (!ended) {
+      ended = true;
+      budget.waiting -= waiting;
+      waiting = 0;
+    }
   });
 }

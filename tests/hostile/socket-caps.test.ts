@@ -1,7 +1,8 @@
 import { connect } from "node:net";
+import type { Repeater } from "@repeaterjs/repeater";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { boundedFeed } from "../../src/lib/bounded-feed.js";
+import { boundedFeed, type WaitingBudget } from "../../src/lib/bounded-feed.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
 import { type SeededKey, seed } from "../support/seed.js";
 import { until } from "../support/wait.js";
@@ -139,10 +140,10 @@ describe("a live subscription's waiting events", () => {
     expect(detached).toBe(true);
   });
 
-  it("share a process budget: past it the subscribers that are behind are ended, the ones keeping up are not", async () => {
-    const budget = { limit: 50, waiting: 0 };
+  /** `count` feeds on `budget`, each with the function that offers it a value. */
+  function feedsOn(budget: WaitingBudget, count: number) {
     const offers: ((value: number) => void)[] = [];
-    const feeds = Array.from({ length: 20 }, () =>
+    const feeds = Array.from({ length: count }, () =>
       boundedFeed<number>(
         (offering) => {
           offers.push(offering);
@@ -152,13 +153,90 @@ describe("a live subscription's waiting events", () => {
         budget,
       ),
     );
-    // Ten subscribers never read past their first value; ten read everything.
-    const stalled = feeds.slice(0, 10).map((feed) => feed[Symbol.asyncIterator]());
-    const firstReads = stalled.map((iterator) => iterator.next());
-    const keptUp: number[][] = feeds.slice(10).map(() => []);
-    const readers = feeds.slice(10).map(async (feed, index) => {
-      for await (const value of feed) keptUp[index]?.push(value);
+    return { feeds, offers };
+  }
+
+  /** Reads `feed` to its end: how many values it got, and the error it ended with (null when it completed). */
+  async function drain(iterator: AsyncIterator<number>, alreadyReceived = 0) {
+    let received = alreadyReceived;
+    try {
+      while (!(await iterator.next()).done) received += 1;
+      return { received, error: null as unknown };
+    } catch (error) {
+      return { received, error };
+    }
+  }
+
+  it("share a process budget: past it a subscriber far behind the others is ended, the ones keeping up are not", async () => {
+    const budget: WaitingBudget = { limit: 50, waiting: 0, feeds: 0 };
+    const { feeds, offers } = feedsOn(budget, 20);
+    // One subscriber never reads past its first value; nineteen read everything.
+    const [stalledFeed, ...readingFeeds] = feeds as [Repeater<number>, ...Repeater<number>[]];
+    const stalled = stalledFeed[Symbol.asyncIterator]();
+    const firstRead = stalled.next();
+    const received = readingFeeds.map(() => 0);
+    const readers = readingFeeds.map(async (feed, index) => {
+      for await (const _ of feed) received[index] = (received[index] ?? 0) + 1;
     });
+    await until(
+      async () => offers.length,
+      (attached) => attached === 20,
+      "every feed to attach",
+    );
+    for (let value = 0; value < 200; value += 1) {
+      for (const offer of offers) offer(value);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await firstRead;
+    const ending = await drain(stalled, 1);
+    expect(ending.received).toBeLessThan(200);
+    expect(ending.error).toMatchObject({ extensions: { code: "CONSUMER_TOO_SLOW", limit: 50, scope: "process" } });
+    expect(received.every((count) => count === 200)).toBe(true);
+    for (const feed of readingFeeds) await feed.return();
+    await Promise.all(readers);
+    await until(
+      async () => budget,
+      (state) => state.waiting === 0 && state.feeds === 0,
+      "the budget to empty",
+    );
+  });
+
+  it("share a process budget: a batch handed to every subscriber at once ends none of them", async () => {
+    const budget: WaitingBudget = { limit: 50, waiting: 0, feeds: 0 };
+    const { feeds, offers } = feedsOn(budget, 20);
+    const received = feeds.map(() => 0);
+    const readers = feeds.map(async (feed, index) => {
+      for await (const _ of feed) received[index] = (received[index] ?? 0) + 1;
+    });
+    await until(
+      async () => offers.length,
+      (attached) => attached === 20,
+      "every feed to attach",
+    );
+    // Batches of 3 notices, each handed to all 20 in one synchronous loop: 60 waiting at once, over the budget of 50.
+    for (let batch = 0; batch < 20; batch += 1) {
+      for (let item = 0; item < 3; item += 1) for (const offer of offers) offer(batch * 3 + item);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(
+      async () => received,
+      (counts) => counts.every((count) => count === 60),
+      "every value to arrive",
+    );
+    for (const feed of feeds) await feed.return();
+    await Promise.all(readers);
+    await until(
+      async () => budget,
+      (state) => state.waiting === 0 && state.feeds === 0,
+      "the budget to empty",
+    );
+  });
+
+  it("share a process budget: when everyone falls behind alike, twice the budget is the bound", async () => {
+    const budget: WaitingBudget = { limit: 50, waiting: 0, feeds: 0 };
+    const { feeds, offers } = feedsOn(budget, 20);
+    const iterators = feeds.map((feed) => feed[Symbol.asyncIterator]());
+    const firstReads = iterators.map((iterator) => iterator.next());
     await until(
       async () => offers.length,
       (attached) => attached === 20,
@@ -168,35 +246,16 @@ describe("a live subscription's waiting events", () => {
     for (let value = 0; value < 100; value += 1) {
       for (const offer of offers) offer(value);
       maxWaiting = Math.max(maxWaiting, budget.waiting);
-      // Let the readers that keep up take what they were offered.
-      await new Promise((resolve) => setImmediate(resolve));
     }
-    // Over the budget by at most one event per feed (one that had nothing waiting may always take one).
-    expect(maxWaiting).toBeLessThanOrEqual(budget.limit + 20);
+    expect(maxWaiting).toBeLessThanOrEqual(2 * budget.limit);
     await Promise.all(firstReads);
-    // A stalled subscriber gets what it had waiting, then the error.
-    const endings = await Promise.all(
-      stalled.map(async (iterator) => {
-        let received = 1;
-        try {
-          while (!(await iterator.next()).done) received += 1;
-          return { received, error: null };
-        } catch (error) {
-          return { received, error };
-        }
-      }),
-    );
-    for (const { received, error } of endings) {
-      expect(received).toBeLessThan(100);
+    const endings = await Promise.all(iterators.map((iterator) => drain(iterator, 1)));
+    for (const { error } of endings) {
       expect(error).toMatchObject({ extensions: { code: "CONSUMER_TOO_SLOW", limit: 50, scope: "process" } });
     }
-    expect(keptUp.every((values) => values.length === 100)).toBe(true);
-    for (const feed of feeds.slice(10)) await feed.return();
-    await Promise.all(readers);
-    // Every waiting event was given back to the budget, by consumption or by the feed ending.
     await until(
-      async () => budget.waiting,
-      (waiting) => waiting === 0,
+      async () => budget,
+      (state) => state.waiting === 0 && state.feeds === 0,
       "the budget to empty",
     );
   });

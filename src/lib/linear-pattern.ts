@@ -218,6 +218,11 @@ export function toRe2Syntax(source: string): string {
       if (kind.startsWith("=") || kind.startsWith("!") || kind === "<=" || kind === "<!") {
         throw new PatternRefused(`lookahead and lookbehind ((?=, (?!, (?<=, (?<!) need backtracking`);
       }
+      if (/^[A-Za-z-]/.test(kind)) {
+        // Regular expression modifiers ((?i:...), (?s-m:...)) are newer than Node 20's V8; RE2 reads them with its own
+        // meaning, and our rewrite of `.` and `\s` assumes no flags.
+        throw new PatternRefused("inline modifiers ((?i:...), (?s:...)) are not supported");
+      }
       if (kind.startsWith("<")) {
         // A named group: nothing reads captures (no backreferences), and ECMA allows names RE2 does not.
         i = chars.indexOf(">", i) + 1;

@@ -107,3 +107,14 @@ export function restoreMaskedQueryValues(url: string, stored: string, field = "u
   });
   return `${url.slice(0, span.start)}${formatQuery(restored)}${url.slice(span.end)}`;
 }
+
+/**
+ * A JSON record (console event data, audit metadata) as a reader sees it: its `url`, when it is a string, masked like
+ * {@link maskUrlCredentials}. Writers mask already; this covers rows written before query values were masked, which
+ * stay as stored. Anything else is returned as it is.
+ */
+export function withMaskedUrl<T>(record: T): T {
+  if (record === null || typeof record !== "object" || Array.isArray(record)) return record;
+  const { url } = record as { url?: unknown };
+  return typeof url === "string" ? { ...record, url: maskUrlCredentials(url) } : record;
+}

@@ -83,6 +83,10 @@ const MATRIX: Record<string, { scope: Scope | "authenticated" | null; operation:
     scope: "secrets:reveal",
     operation: `mutation { revealEndpointSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
   },
+  "Mutation.revealEndpointUrl": {
+    scope: "secrets:reveal",
+    operation: `mutation { revealEndpointUrl(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,
+  },
   "Mutation.rotateEndpointSecret": {
     scope: "endpoints:write",
     operation: `mutation { rotateEndpointSecret(id: "00000000-0000-0000-0000-000000000000") { __typename } }`,

@@ -131,7 +131,7 @@ export type CreateEndpointInput = {
   secret?: string | null | undefined;
   /** 1000 to 30000; 15000 when omitted. */
   timeoutMs?: number | null | undefined;
-  /** Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted. */
+  /** Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted. Query parameter values are read back masked (?token=****). */
   url: string;
   /** Turning it off is audited and flagged in `warnings`. */
   verifyTls?: boolean | null | undefined;
@@ -321,7 +321,7 @@ export type UpdateEndpointInput = {
   retryPolicy?: RetryPolicyInput | null | undefined;
   /** Milliseconds to wait for an answer, 1000 to 30000. */
   timeoutMs?: number | null | undefined;
-  /** Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted. */
+  /** Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted. Query parameter values are read back masked (?token=****). */
   url?: string | null | undefined;
   /** Whether to check the receiver's TLS certificate; turning it off is audited. */
   verifyTls?: boolean | null | undefined;

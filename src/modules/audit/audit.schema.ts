@@ -3,6 +3,7 @@ import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { pageSize } from "../../graphql/pagination.js";
 import { isUuid, NODE_TYPES, type NodeType, parseGlobalId, toGlobalId } from "../../lib/ids.js";
+import { withMaskedUrl } from "../../lib/url-credentials.js";
 
 /** Actors that are API keys (directly, or the key a session was made from): their actorId is the key's global id. */
 const KEY_ACTORS = ["api_key", "session"];
@@ -65,10 +66,12 @@ builder.prismaNode("AuditEntry", {
       nullable: true,
       description: "The request's User-Agent header; null when there was none.",
     }),
-    metadata: t.expose("metadata", {
+    metadata: t.field({
       type: "JSON",
       nullable: true,
-      description: "Details by action, such as the names of the fields an update changed; null when there are none.",
+      description:
+        "Details by action, such as the names of the fields an update changed; an endpoint URL in it (metadata.url) has its credentials masked, as Endpoint.url. Null when there are none.",
+      resolve: (entry) => withMaskedUrl(entry.metadata),
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),

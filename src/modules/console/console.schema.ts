@@ -2,6 +2,7 @@ import { builder } from "../../builder.js";
 import { subscriptionError, withSubscriptionErrors } from "../../graphql/context.js";
 import { ValidationError } from "../../lib/errors.js";
 import { toOptionalGlobalId } from "../../lib/ids.js";
+import { withMaskedUrl } from "../../lib/url-credentials.js";
 import { type ConsoleEventRow, type Cursor, cursorOf, decodeCursor, encodeCursor } from "./console-events.js";
 import type { ConsoleFeed } from "./console-feed.js";
 import { describeConsoleEvent } from "./describe.js";
@@ -79,7 +80,11 @@ const ConsoleEventType = builder.objectRef<ConsoleEventRow>("ConsoleEvent").impl
       description: "The API key it concerns; null when it concerns none.",
       resolve: (event) => toOptionalGlobalId("ApiKey", event.apiKeyId),
     }),
-    data: t.field({ type: "JSON", description: "The details, by kind.", resolve: (event) => event.data }),
+    data: t.field({
+      type: "JSON",
+      description: "The details, by kind. An endpoint URL (data.url) has its credentials masked, as Endpoint.url.",
+      resolve: (event) => withMaskedUrl(event.data),
+    }),
   }),
 });
 

@@ -1,4 +1,5 @@
 import { type NodeType, toOptionalGlobalId } from "../../lib/ids.js";
+import { withMaskedUrl } from "../../lib/url-credentials.js";
 import type { ConsoleEventRow } from "./console-events.js";
 
 function text(value: unknown, fallback = "?"): string {
@@ -21,9 +22,12 @@ function owner(data: Record<string, unknown>): string {
   return data.name ? `${text(data.target)} ${text(data.name)}` : text(data.target);
 }
 
-/** One readable line per event, for consoles and logs. Never includes secrets: the data never holds any. */
+/**
+ * One readable line per event, for consoles and logs. Never includes secrets: the data holds none, and an endpoint
+ * URL in it is masked again here for rows written before its query values were.
+ */
 export function describeConsoleEvent(event: ConsoleEventRow): string {
-  const data = event.data;
+  const data = withMaskedUrl(event.data);
   const target = `${text(data.eventType, "event")} to ${text(data.url, "endpoint")}`;
   switch (event.kind) {
     case "ATTEMPT_SUCCEEDED":
@@ -47,9 +51,8 @@ export function describeConsoleEvent(event: ConsoleEventRow): string {
     case "API_KEY_REVOKED":
       return `API key ${text(data.name)} revoked`;
     case "SECRET_REVEALED":
-      return Array.isArray(data.headerNames)
-        ? `Header values of ${owner(data)} revealed`
-        : `Secret of ${owner(data)} revealed`;
+      if (Array.isArray(data.headerNames)) return `Header values of ${owner(data)} revealed`;
+      return data.url === undefined ? `Secret of ${owner(data)} revealed` : `URL of ${owner(data)} revealed`;
     case "SECRET_REGENERATED":
       return `Secret of ${owner(data)} regenerated`;
     case "INBOUND_ACCEPTED":

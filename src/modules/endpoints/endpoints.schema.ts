@@ -16,6 +16,7 @@ import {
   findEndpoint,
   revealEndpointHeaders,
   revealEndpointSecret,
+  revealEndpointUrl,
   rotateEndpointSecret,
   updateEndpoint,
 } from "./endpoints.service.js";
@@ -72,7 +73,8 @@ export const EndpointType = builder.prismaNode("Endpoint", {
       description: "The endpoint's name, unique in the tenant.",
     }),
     url: t.string({
-      description: "The delivery URL; credentials in it (from before they were refused) are masked: user:****@.",
+      description:
+        "The delivery URL with its credentials masked: every query parameter's value (?token=****, names in full) and userinfo from before it was refused (user:****@). revealEndpointUrl shows it in full; sending it back masked in updateEndpoint keeps the stored values.",
       resolve: (endpoint) => maskUrlCredentials(endpoint.url),
     }),
     description: t.exposeString("description", {
@@ -150,7 +152,7 @@ export const RetryPolicyInput = builder.inputType("RetryPolicyInput", {
 });
 
 const endpointFields = {
-  url: "Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted.",
+  url: "Absolute http(s) URL. Production (DATABASE_URL) requires https and refuses private addresses unless allowlisted. Query parameter values are read back masked (?token=****).",
   eventTypes:
     "Event type names to receive, each one of the tenant's types, matched exactly (no wildcards); empty or omitted means all.",
 };
@@ -432,6 +434,25 @@ builder.mutationField("revealEndpointHeaders", (t) =>
         originOf(context),
         context.services.keyring,
       ),
+  }),
+);
+
+const RevealedUrl = builder.objectRef<{ url: string }>("RevealedEndpointUrl").implement({
+  description: "An endpoint's URL with its query parameter values in clear (revealEndpointUrl, audited).",
+  fields: (t) => ({
+    url: t.exposeString("url", { description: "The URL deliveries are sent to, in full." }),
+  }),
+});
+
+builder.mutationField("revealEndpointUrl", (t) =>
+  t.withAuth({ scope: "secrets:reveal" }).field({
+    type: RevealedUrl,
+    errors: { types: [NotFoundError, RateLimitedError] },
+    description:
+      "Shows the endpoint's URL with its query parameter values. Audited; shares revealEndpointSecret's limit of 10 a minute.",
+    args: { id: t.arg.id() },
+    resolve: (_root, { id }, context) =>
+      revealEndpointUrl(context.viewer.tenantId, localId("Endpoint", id), originOf(context)),
   }),
 );
 

@@ -5,7 +5,7 @@ import type { Endpoint, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { Keyring } from "../../lib/master-key.js";
 import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
-import { maskUrlCredentials } from "../../lib/url-credentials.js";
+import { hasMaskedQueryValue, maskUrlCredentials, restoreMaskedQueryValues } from "../../lib/url-credentials.js";
 import { generateWebhookSecret, parseWebhookSecret } from "../../lib/webhook-signature.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
@@ -64,6 +64,8 @@ export async function createEndpoint(
   const { headers, ...fields } = checkEndpointFields(input, instance.outboundRules.urlPolicy());
   const masked = Object.keys(headers ?? {}).find((name) => headers?.[name] === HEADER_VALUE_MASK);
   if (masked) throw new ValidationError("send the header's value, not the mask", `headers.${masked}`);
+  if (hasMaskedQueryValue(fields.url as string))
+    throw new ValidationError("send the query parameters' values, not the mask", "url");
   const secret = checkSuppliedSecret(input.secret, "secret");
   await checkKnownEventTypes(tenantId, input.eventTypes ?? [], { fieldOf: (index) => `eventTypes.${index}` });
   const [encrypted, storedHeaders] = await Promise.all([
@@ -158,6 +160,7 @@ export async function updateEndpoint(
     return await prisma.$transaction(async (tx) => {
       const existing = await findEndpoint(tenantId, id, tx);
       requireHeaderValuesForNewOrigin(existing, fields.url, headers);
+      if (fields.url !== undefined) fields.url = restoreMaskedQueryValues(fields.url, existing.url);
       if (input.eventTypes) {
         await checkKnownEventTypes(tenantId, input.eventTypes, {
           fieldOf: (index) => `eventTypes.${index}`,
@@ -298,7 +301,7 @@ export async function revealEndpointSecret(tenantId: string, id: string, origin:
   return current;
 }
 
-/** The actor's reveals (secrets and header values together) allowed this minute. @throws RateLimitedError. */
+/** The actor's reveals (secrets, header values and URLs together) allowed this minute. @throws RateLimitedError. */
 async function consumeReveal(tenantId: string, origin: RequestOrigin): Promise<void> {
   const decision = await rateLimit("secret-reveals", REVEALS_PER_MINUTE, 60).consume(
     `${tenantId}:${origin.actor.id ?? "system"}`,
@@ -336,6 +339,31 @@ export async function revealEndpointHeaders(
     data: { target: "endpoint", name: endpoint.name, headerNames: Object.keys(headers) },
   });
   return { headers };
+}
+
+/**
+ * Reveals the endpoint's URL in full, query parameter values and all (every reader sees them masked): like the secret,
+ * it needs `secrets:reveal` (checked by the schema), shares its limit of 10 a minute per actor, and leaves an audit
+ * entry and a console event carrying the masked URL only. @throws RateLimitedError, NotFoundError.
+ */
+export async function revealEndpointUrl(tenantId: string, id: string, origin: RequestOrigin): Promise<{ url: string }> {
+  const endpoint = await findEndpoint(tenantId, id);
+  await consumeReveal(tenantId, origin);
+  const masked = maskUrlCredentials(endpoint.url);
+  await recordAudit({
+    tenantId,
+    ...origin,
+    action: "endpoint_url.revealed",
+    target: { type: "Endpoint", id },
+    metadata: { url: masked },
+  });
+  await recordConsoleEvent({
+    tenantId,
+    kind: "SECRET_REVEALED",
+    endpointId: id,
+    data: { target: "endpoint", name: endpoint.name, url: masked },
+  });
+  return { url: endpoint.url };
 }
 
 /**

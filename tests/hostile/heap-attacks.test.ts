@@ -1,32 +1,17 @@
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { COMPILED_ENTRY, runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+import { type SignalpostProcess, startCompiledServer } from "../support/process.js";
 import { type SeededKey, seed } from "../support/seed.js";
 
 // The issue's attacks against the build `npm start` runs, with its heap cap: before the limits, each of them ran the
 // 512 MB heap out and killed the process. A few of each, then the process must still answer.
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let server: SignalpostProcess;
 let baseUrl: string;
 let admin: SeededKey;
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
   admin = await seed.tenantWithKey();
-  server = runSignalpost(
-    ["serve"],
-    {
-      DATABASE_URL: process.env.DATABASE_URL,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NODE_OPTIONS: "--max-old-space-size=512",
-    },
-    COMPILED_ENTRY,
-  );
-  baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
+  ({ server, baseUrl } = await startCompiledServer());
 }, 120_000);
 afterAll(() => {
   server?.child.kill("SIGKILL");

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool, prisma } from "../../src/db/prisma.js";
 import { signGitHub, signWebhook } from "../../src/lib/webhook-signature.js";
@@ -8,6 +7,7 @@ import { MAX_FAILED_VERIFICATIONS_PER_MINUTE, sourceKey } from "../../src/module
 import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
 import { execute } from "../support/graphql.js";
 import { uuidOf } from "../support/ids.js";
+import { type JsonAnswer, postFromAddress } from "../support/local-address.js";
 import { seed } from "../support/seed.js";
 
 // Forged traffic must not use up an agent's budget, is limited at its own source address, and GitHub-style
@@ -33,40 +33,11 @@ async function activeAgent(rateLimitPerMinute?: number) {
   return { agentId: agent.id, secret };
 }
 
-interface Answer {
-  status: number;
-  retryAfter: string | undefined;
-  body: { code?: string; message?: string };
-}
+type Answer = JsonAnswer<{ code?: string; message?: string }>;
 
-/** POSTs from a chosen loopback address (node:http, since fetch cannot pick the local address). */
+/** POSTs to the agent's inbound URL from a chosen loopback address. */
 function post(agentId: string, body: string, headers: Record<string, string>, from = "127.0.0.1"): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        host: "127.0.0.1",
-        port: api.port,
-        path: `/agents/${agentId}/webhook`,
-        method: "POST",
-        localAddress: from,
-        agent: false,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            retryAfter: response.headers["retry-after"],
-            body: JSON.parse(Buffer.concat(chunks).toString("utf8")),
-          }),
-        );
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
+  return postFromAddress(`http://127.0.0.1:${api.port}/agents/${agentId}/webhook`, body, headers, from);
 }
 
 function standard(secret: string, body: string, msgId = `msg_${randomBytes(8).toString("hex")}`) {

@@ -1,15 +1,11 @@
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COMPILED_ENTRY, runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+import { type SignalpostProcess, startCompiledServer } from "../support/process.js";
 import { type SeededKey, seed, seedEventType } from "../support/seed.js";
 
 // The documented maxima against the build `npm start` runs, with its 512 MB heap: a full publishEvents batch
 // (100 events of 256 KB) and JSON built to expand (`[[],[],...]`), with a valid key, several at once. Before the
 // structural limits and the measured body budget, each of these ended the process with an out-of-memory abort.
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** The issue's bound: the documented maxima at once stay under this resident size. */
 const MAX_RSS_BYTES = 600 * 1024 * 1024;
 let server: SignalpostProcess;
@@ -17,20 +13,9 @@ let baseUrl: string;
 let admin: SeededKey;
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
   admin = await seed.tenantWithKey();
   await seedEventType(admin.tenant.id, "bulk.item");
-  server = runSignalpost(
-    ["serve"],
-    {
-      DATABASE_URL: process.env.DATABASE_URL,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NODE_OPTIONS: "--max-old-space-size=512",
-    },
-    COMPILED_ENTRY,
-  );
-  baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
+  ({ server, baseUrl } = await startCompiledServer());
 }, 120_000);
 afterAll(() => {
   server?.child.kill("SIGKILL");

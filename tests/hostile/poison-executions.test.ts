@@ -1,7 +1,4 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pool, prisma } from "../../src/db/prisma.js";
 import { insertJobs } from "../../src/jobs/kit/produce.js";
@@ -9,33 +6,21 @@ import { EXECUTION_QUEUE } from "../../src/modules/agents/acceptance.js";
 import { execute } from "../support/graphql.js";
 import { uuidOf } from "../support/ids.js";
 import { postSignedWebhook } from "../support/inbound.js";
-import { COMPILED_ENTRY, runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
+import { type SignalpostProcess, startCompiledServer } from "../support/process.js";
 import { type SeededKey, seed, seedEventType } from "../support/seed.js";
 import { until } from "../support/wait.js";
 
 // Poison executions against the build `npm start` runs, with its heap cap: a transform that allocates without end
 // used to abort the worker process, and the job came back to abort the next one. The process must live through each
 // and run the next, normal execution.
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let server: SignalpostProcess;
 let baseUrl: string;
 let admin: SeededKey;
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
   admin = await seed.tenantWithKey();
   await seedEventType(admin.tenant.id, "poison.checked");
-  server = runSignalpost(
-    ["serve"],
-    {
-      DATABASE_URL: process.env.DATABASE_URL,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      NODE_OPTIONS: "--max-old-space-size=512",
-    },
-    COMPILED_ENTRY,
-  );
-  baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
+  ({ server, baseUrl } = await startCompiledServer());
 }, 120_000);
 afterAll(() => {
   server?.child.kill("SIGKILL");

@@ -1,6 +1,6 @@
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { postFromAddress } from "../support/local-address.js";
 import { seed } from "../support/seed.js";
 
 // Its own file (and database): it exhausts the failure budgets of several loopback addresses and of one key id.
@@ -12,32 +12,10 @@ afterAll(async () => {
   await api.close();
 });
 
-/**
- * Requests leave from `address` (any of 127.0.0.0/8 reaches the loopback listener), so each address is its own
- * client. node:http, because undici's connector does not pass `localAddress` through.
- */
+/** The viewer query from `address`: each address is its own client. */
 function post(headers: Record<string, string>, address = "127.0.0.1") {
   const body = JSON.stringify({ query: "{ viewer { scopes } }" });
-  return new Promise<{ status: number; retryAfter: string | undefined; body: GraphQLBody }>((resolve, reject) => {
-    const request = http.request(
-      `${api.httpUrl}/graphql`,
-      { method: "POST", localAddress: address, headers: { "content-type": "application/json", ...headers } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            retryAfter: response.headers["retry-after"],
-            body: JSON.parse(Buffer.concat(chunks).toString()) as GraphQLBody,
-          }),
-        );
-        response.on("error", reject);
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
+  return postFromAddress<GraphQLBody>(`${api.httpUrl}/graphql`, body, headers, address);
 }
 type GraphQLBody = { errors?: { message: string; extensions: Record<string, unknown> }[] };
 

@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { TEST_MASTER_KEY } from "./master-key.js";
 
 const BIN = fileURLToPath(new URL("../../src/bin.mjs", import.meta.url));
@@ -105,4 +106,19 @@ export function runSignalpost(
 export async function servingPort(process: SignalpostProcess): Promise<number> {
   const line = await process.waitForLog((entry) => typeof entry.graphiql === "string");
   return line.port as number;
+}
+
+/**
+ * Builds what `npm start` runs and starts it on this test file's database with `npm start`'s 512 MB heap cap, on a
+ * loopback port: for tests of what the process survives (peak load, heap attacks, poison executions).
+ */
+export async function startCompiledServer(): Promise<{ server: SignalpostProcess; baseUrl: string }> {
+  const root = fileURLToPath(new URL("../../", import.meta.url));
+  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: root });
+  const server = runSignalpost(
+    ["serve"],
+    { DATABASE_URL: process.env.DATABASE_URL, PORT: "0", HOST: "127.0.0.1", NODE_OPTIONS: "--max-old-space-size=512" },
+    COMPILED_ENTRY,
+  );
+  return { server, baseUrl: `http://127.0.0.1:${await servingPort(server)}` };
 }

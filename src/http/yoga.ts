@@ -4,6 +4,7 @@ import { createYoga, type GraphiQLOptions, maskError, type Plugin, type YogaServ
 import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { ContextServices, GraphQLContext } from "../graphql/context.js";
 import { boundedParseCaches, useOperationLimits } from "../graphql/limits.js";
+import { useSharedSubscriptionExecution } from "../graphql/shared-subscription-execution.js";
 import { estimatedHeapBytes, JsonShapeError, type JsonShapeLimits, measureJson } from "../lib/json-shape.js";
 import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
@@ -67,6 +68,7 @@ export function createGraphQLServer(
       useBodyLimit({ withCredential: MAX_GRAPHQL_BODY_BYTES, withoutCredential: MAX_ANONYMOUS_GRAPHQL_BODY_BYTES }),
       useOperationLimits(),
       useGraphQLMetrics(),
+      useSharedSubscriptionExecution(),
     ],
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),

@@ -40,6 +40,17 @@ export const executionsTotal = new Counter({
   registers: [registry],
 });
 
+/**
+ * Subscription events sent, by whether the result was executed for that subscriber ("executed") or shared with one
+ * executed for another subscriber of the same audience ("shared"; see src/graphql/shared-subscription-execution.ts).
+ */
+export const subscriptionResultsTotal = new Counter({
+  name: "signalpost_subscription_results_total",
+  help: "Subscription event results by how they were made: executed for the subscriber, or shared with another's.",
+  labelNames: ["made"] as const,
+  registers: [registry],
+});
+
 /** Counters of running subscriptions (one per WebSocket server), summed when scraped. */
 const subscriptionCounters = new Set<() => number>();
 

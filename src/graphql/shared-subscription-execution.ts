@@ -1,0 +1,125 @@
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  print,
+} from "graphql";
+import type { Plugin } from "graphql-yoga";
+import { subscriptionResultsTotal } from "../lib/metrics.js";
+import type { GraphQLContext } from "./context.js";
+
+/**
+ * "Execute once, send many" for subscriptions. graphql-js runs a subscription's whole selection once per subscriber
+ * per event (MapSourceToResponseEvent); with 1,000 subscribers of one topic that is 1,000 identical executions of the
+ * same notice, and execution (resolvers, envelop, result building) was the largest share of the server's CPU in the
+ * bench's subscription phase after the rows were read once (notice-reads.ts).
+ *
+ * Here each subscriber still creates its own source stream (its `subscribe` resolver: its tenant's topic, its own
+ * filters, its own scope check), but an event is executed once per distinct audience: the same event object, the same
+ * operation text and variables, the same tenant and the same scopes. A notice reaches every subscriber of its topic
+ * as one and the same object (pubsub.ts), so subscribers of one tenant running one client's document share one result;
+ * events made per subscriber (a replay, a mapped item) are new objects and execute for that subscriber alone.
+ *
+ * Sharing is sound because a subscription payload's fields read nothing of the context but the viewer's tenant and
+ * scopes (and the process's services): the Viewer type with the credential's own fields is reachable from Query only,
+ * which tests/subscriptions/shared-execution.test.ts checks on the schema, so a new field that breaks this fails there.
+ */
+
+/** What a shared execution depends on besides the event: everything else in the context is the process's. */
+function audienceOf(args: ExecutionArgs): string | null {
+  const { viewer } = args.contextValue as GraphQLContext;
+  if (!viewer) return null;
+  return JSON.stringify([
+    viewer.tenantId,
+    [...viewer.scopes].sort(),
+    operationText(args.document),
+    args.operationName ?? null,
+    args.variableValues ?? null,
+  ]);
+}
+
+/** The operation's text: a document parsed from a query string keeps it, so printing is only a fallback. */
+const printed = new WeakMap<DocumentNode, string>();
+function operationText(document: DocumentNode): string {
+  const body = document.loc?.source.body;
+  if (body !== undefined) return body;
+  let text = printed.get(document);
+  if (text === undefined) {
+    text = print(document);
+    printed.set(document, text);
+  }
+  return text;
+}
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+/** Results per event object, by audience; gone with the event once no subscriber's queue holds it. */
+const resultsOfEvent = new WeakMap<object, Map<string, Result>>();
+
+const executed = subscriptionResultsTotal.labels("executed");
+const shared = subscriptionResultsTotal.labels("shared");
+
+function executeEvent(args: ExecutionArgs, audience: string | null, event: unknown): Result {
+  const run = () => {
+    executed.inc();
+    return execute({ ...args, rootValue: event }) as Result;
+  };
+  if (audience === null || typeof event !== "object" || event === null) return run();
+  let results = resultsOfEvent.get(event);
+  if (!results) {
+    results = new Map();
+    resultsOfEvent.set(event, results);
+  }
+  let result = results.get(audience);
+  if (result) shared.inc();
+  else {
+    result = run();
+    results.set(audience, result);
+  }
+  return result;
+}
+
+/**
+ * graphql-js's subscribe (CreateSourceEventStream, then MapSourceToResponseEvent) with the per-event execution shared
+ * as above. Errors before the stream exists come back as one result, as graphql-js's subscribe returns them.
+ */
+export async function subscribeSharingExecution(
+  args: ExecutionArgs,
+): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
+  const audience = audienceOf(args);
+  const events = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  // Mapped by hand, not with an async generator: a generator's return() waits for the pending next(), so a
+  // subscriber that completes while idle would keep its listener until the next event. This ends the source at once.
+  const mapped: AsyncGenerator<ExecutionResult> = {
+    async next() {
+      const step = await events.next();
+      if (step.done) return { done: true, value: undefined };
+      return { done: false, value: await executeEvent(args, audience, step.value) };
+    },
+    async return() {
+      await events.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      await events.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return mapped;
+}
+
+/** Every subscription of the server (WebSocket and SSE) subscribes through {@link subscribeSharingExecution}. */
+export function useSharedSubscriptionExecution(): Plugin {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribeSharingExecution as never);
+    },
+  };
+}

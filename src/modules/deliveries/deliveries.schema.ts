@@ -1,4 +1,3 @@
-import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { readForNotice, requireForNotice } from "../../db/notice-reads.js";
 import { prisma } from "../../db/prisma.js";
@@ -585,13 +584,12 @@ builder.subscriptionField("deliveryUpdated", (t) =>
       eventId: t.arg.id({ required: false, description: "Only deliveries of this event." }),
     },
     subscribe: (_root, args, context) =>
-      pipe(
-        subscriptionsOf(context).subscribe("delivery:updated", context.viewer.tenantId),
-        filter(
-          (change: DeliveryChange) =>
-            (!args.endpointId || change.endpointId === localId("Endpoint", args.endpointId)) &&
-            (!args.eventId || change.eventId === localId("Event", args.eventId)),
-        ),
+      subscriptionsOf(context).subscribe(
+        "delivery:updated",
+        context.viewer.tenantId,
+        (change: DeliveryChange) =>
+          (!args.endpointId || change.endpointId === localId("Endpoint", args.endpointId)) &&
+          (!args.eventId || change.eventId === localId("Event", args.eventId)),
       ),
     resolve: (query, change, _args, context) =>
       requireForNotice<Delivery>(
@@ -636,11 +634,10 @@ builder.subscriptionField("endpointHealthChanged", (t) =>
     description: "The tenant's endpoints as their health state changes, from any worker. The filter is optional.",
     args: { endpointId: t.arg.id({ required: false, description: "Only changes of this endpoint." }) },
     subscribe: (_root, args, context) =>
-      pipe(
-        subscriptionsOf(context).subscribe("endpoint:health", context.viewer.tenantId),
-        filter(
-          (change: HealthChange) => !args.endpointId || change.endpointId === localId("Endpoint", args.endpointId),
-        ),
+      subscriptionsOf(context).subscribe(
+        "endpoint:health",
+        context.viewer.tenantId,
+        (change: HealthChange) => !args.endpointId || change.endpointId === localId("Endpoint", args.endpointId),
       ),
     resolve: (change) => change,
   }),

@@ -1,4 +1,3 @@
-import { filter, pipe } from "graphql-yoga";
 import { builder } from "../../builder.js";
 import { requireForNotice } from "../../db/notice-reads.js";
 import { prisma } from "../../db/prisma.js";
@@ -212,9 +211,10 @@ builder.subscriptionField("eventPublished", (t) =>
       if (eventTypes && eventTypes.length > MAX_EVENT_TYPE_FILTER)
         throw subscriptionError(new ValidationError(`at most ${MAX_EVENT_TYPE_FILTER} event types`, "eventTypes"));
       const wanted = eventTypes?.length ? new Set(eventTypes) : null;
-      return pipe(
-        subscriptionsOf(context).subscribe("event:published", tenantId),
-        filter((notice: EventPublishedNotice) => !wanted || wanted.has(notice.eventType)),
+      return subscriptionsOf(context).subscribe(
+        "event:published",
+        tenantId,
+        (notice: EventPublishedNotice) => !wanted || wanted.has(notice.eventType),
       );
     },
     resolve: async (notice, _args, context) => ({

@@ -24,7 +24,7 @@ import type { GraphQLContext } from "./context.js";
  *
  * Sharing is sound because a subscription payload's fields read nothing of the context but the viewer's tenant and
  * scopes (and the process's services): the Viewer type with the credential's own fields is reachable from Query only,
- * which tests/subscriptions/shared-execution.test.ts checks on the schema, so a new field that breaks this fails there.
+ * which tests/live/subscription-sharing.test.ts checks on the schema, so a new field that breaks this fails there.
  */
 
 /** What a shared execution depends on besides the event: everything else in the context is the process's. */

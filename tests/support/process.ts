@@ -1,4 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { TEST_MASTER_KEY } from "./master-key.js";
@@ -108,8 +110,15 @@ export async function servingPort(process: SignalpostProcess): Promise<number> {
   return line.port as number;
 }
 
+/** The Node options `npm start` gives the process (its heap caps), read from package.json's start script. */
+function startNodeOptions(root: string): string {
+  const start: string = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).scripts.start;
+  const words = start.split(/\s+/);
+  return words.slice(words.indexOf("node") + 1, words.indexOf("dist/entry.js")).join(" ");
+}
+
 /**
- * Builds what `npm start` runs and starts it on this test file's database with `npm start`'s 512 MB heap cap, on a
+ * Builds what `npm start` runs and starts it on this test file's database with `npm start`'s heap caps, on a
  * loopback port: for tests of what the process survives (peak load, heap attacks, poison executions).
  */
 export async function startCompiledServer(): Promise<{ server: SignalpostProcess; baseUrl: string }> {
@@ -117,7 +126,7 @@ export async function startCompiledServer(): Promise<{ server: SignalpostProcess
   await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: root });
   const server = runSignalpost(
     ["serve"],
-    { DATABASE_URL: process.env.DATABASE_URL, PORT: "0", HOST: "127.0.0.1", NODE_OPTIONS: "--max-old-space-size=512" },
+    { DATABASE_URL: process.env.DATABASE_URL, PORT: "0", HOST: "127.0.0.1", NODE_OPTIONS: startNodeOptions(root) },
     COMPILED_ENTRY,
   );
   return { server, baseUrl: `http://127.0.0.1:${await servingPort(server)}` };

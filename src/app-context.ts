@@ -101,8 +101,11 @@ export interface AppParts {
   logger: Logger;
   /** The instance every part reads (see {@link createInstance}). */
   instance: Instance;
-  /** Subscriptions to events published by any process (LISTEN): API processes serve subscriptions. */
-  subscriptions?: boolean;
+  /**
+   * Subscriptions to events published by any process (LISTEN): API processes serve subscriptions. `true` or the
+   * process's cap of live subscriptions (DEFAULT_MAX_SUBSCRIPTIONS for `true`).
+   */
+  subscriptions?: boolean | { maxSubscriptions: number };
   /** The console's live feed; its subscribers live on API processes. */
   consoleFeed?: boolean;
   /** Stored instance settings over the instance's defaults, applied now and on every change. */
@@ -164,7 +167,10 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     await wired.subscriptions?.stop();
   };
   try {
-    if (parts.subscriptions) wired.subscriptions = await startSubscriptionHub(databaseUrl, logger);
+    if (parts.subscriptions) {
+      const cap = parts.subscriptions === true ? undefined : parts.subscriptions.maxSubscriptions;
+      wired.subscriptions = await startSubscriptionHub(databaseUrl, logger, cap);
+    }
     if (parts.consoleFeed) wired.consoleFeed = await startConsoleFeed(databaseUrl, logger);
     if (parts.settings) {
       wired.settings = await startLiveSettings({
@@ -273,7 +279,7 @@ export async function createAppContext(
       databaseUrl: database.url,
       logger,
       instance,
-      subscriptions: role !== "worker",
+      subscriptions: role !== "worker" && { maxSubscriptions: config.maxSubscriptions },
       consoleFeed: role !== "worker",
       settings: {
         metrics: new MetricsServer(config.host, logger),

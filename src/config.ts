@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_SOCKET_LIMITS, type SocketLimits } from "./http/connection-guard.js";
+import { DEFAULT_MAX_SUBSCRIPTIONS } from "./lib/bounded-feed.js";
 import { parseCidrList } from "./lib/cidr.js";
 
 /** Raised when an environment variable has a value the server cannot use; the CLI prints it and exits 2. */
@@ -83,6 +84,7 @@ const environmentSchema = z.object({
   SIGNALPOST_MAX_CONNECTIONS: socketCap.default(DEFAULT_SOCKET_LIMITS.maxConnections),
   SIGNALPOST_MAX_CONNECTIONS_PER_ADDRESS: socketCap.default(DEFAULT_SOCKET_LIMITS.maxConnectionsPerAddress),
   SIGNALPOST_MAX_WEBSOCKETS_PER_CREDENTIAL: socketCap.default(DEFAULT_SOCKET_LIMITS.maxWebSocketsPerCredential),
+  SIGNALPOST_MAX_SUBSCRIPTIONS: socketCap.default(DEFAULT_MAX_SUBSCRIPTIONS),
   /** The Prometheus listener's starting point; the metricsPort setting overrides it once set (0: any free port). */
   SIGNALPOST_METRICS_PORT: port.default(9100),
   SIGNALPOST_METRICS_ENABLED: z.enum(["true", "false"], { error: "must be true or false" }).default("true"),
@@ -124,6 +126,8 @@ export interface Config {
   deliveryLeaseGraceMs: number;
   /** Caps of open connections and WebSockets (src/http/server.ts). */
   socketLimits: SocketLimits;
+  /** Live subscriptions of one API process, over WebSocket and SSE together. */
+  maxSubscriptions: number;
   /** An external identity provider whose JWTs are trusted, when configured. */
   externalJwt: ExternalJwtConfig | undefined;
   /** Defaults for the metrics listener, until the instance settings say otherwise. */
@@ -181,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnectionsPerAddress: values.SIGNALPOST_MAX_CONNECTIONS_PER_ADDRESS,
       maxWebSocketsPerCredential: values.SIGNALPOST_MAX_WEBSOCKETS_PER_CREDENTIAL,
     },
+    maxSubscriptions: values.SIGNALPOST_MAX_SUBSCRIPTIONS,
     metricsPort: values.SIGNALPOST_METRICS_PORT,
     metricsEnabled: values.SIGNALPOST_METRICS_ENABLED === "true",
     externalJwt: values.SIGNALPOST_JWKS_URL

@@ -1,4 +1,4 @@
-import { boundedFeed } from "../lib/bounded-feed.js";
+import { boundedFeed, DEFAULT_MAX_SUBSCRIPTIONS, TooManySubscriptionsError } from "../lib/bounded-feed.js";
 import type { Logger } from "../logger.js";
 import { ChannelListener } from "./listen.js";
 import { shareNoticeReads } from "./notice-reads.js";
@@ -54,6 +54,8 @@ export type Topics = {
  */
 class TopicListeners {
   private readonly listeners = new Map<string, Set<(detail: unknown) => void>>();
+  /** Listeners of every topic: the process's live hub subscriptions. */
+  total = 0;
 
   add(type: string, listener: (detail: unknown) => void): () => void {
     let set = this.listeners.get(type);
@@ -62,9 +64,11 @@ class TopicListeners {
       this.listeners.set(type, set);
     }
     set.add(listener);
+    this.total += 1;
     return () => {
       const current = this.listeners.get(type);
       if (!current?.delete(listener)) return;
+      this.total -= 1;
       if (current.size === 0) this.listeners.delete(type);
     };
   }
@@ -105,8 +109,16 @@ export interface SubscriptionHub {
   stop(): Promise<void>;
 }
 
-/** Starts listening for subscription events on the database (at start-up, after the pool is connected). */
-export async function startSubscriptionHub(databaseUrl: string, logger: Logger): Promise<SubscriptionHub> {
+/**
+ * Starts listening for subscription events on the database (at start-up, after the pool is connected). Past
+ * `maxSubscriptions` live subscriptions of the hub, a new one is refused with TOO_MANY_SUBSCRIPTIONS (a subscription
+ * is counted once its first read attaches it, which graphql-ws does at once; a burst may pass by the few in between).
+ */
+export async function startSubscriptionHub(
+  databaseUrl: string,
+  logger: Logger,
+  maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS,
+): Promise<SubscriptionHub> {
   const target = new TopicListeners();
   const listener = new ChannelListener(
     databaseUrl,
@@ -126,13 +138,15 @@ export async function startSubscriptionHub(databaseUrl: string, logger: Logger):
   return {
     // A bounded feed per subscription (not graphql-yoga's pubsub, whose Repeater throws from the event listener when
     // 1,024 events wait): a subscriber that falls too far behind is ended, never buffered without bound.
-    subscribe: (topic, id, keep) =>
-      boundedFeed(
+    subscribe: (topic, id, keep) => {
+      if (target.total >= maxSubscriptions) throw new TooManySubscriptionsError(maxSubscriptions);
+      return boundedFeed(
         (offer) => target.add(`${topic}:${id}`, offer as (detail: unknown) => void),
         undefined,
         undefined,
         keep,
-      ),
+      );
+    },
     subscriberCount: (topic, id) => target.count(`${topic}:${id}`),
     stop: () => listener.stop(),
   };

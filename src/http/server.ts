@@ -407,7 +407,8 @@ export class HttpServer {
         // connection opened cannot start new subscriptions.
         onSubscribe: async (ctx, _id, payload) => {
           // A bound per connection, so one client cannot hold unbounded listeners and database reads.
-          if (Object.keys(ctx.subscriptions).length >= MAX_OPERATIONS_PER_CONNECTION) {
+          // graphql-ws has already registered this one (as null) when the hook runs, so it is counted in.
+          if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_CONNECTION) {
             return [
               new GraphQLError(`at most ${MAX_OPERATIONS_PER_CONNECTION} operations at once on one connection`, {
                 extensions: { code: "TOO_MANY_SUBSCRIPTIONS" },

@@ -264,20 +264,25 @@ describe("GraphQL subscriptions over graphql-ws on the same port and path", () =
   it("refuses more than 50 operations at once on one connection", async () => {
     const client = wsClient();
     const disposers: (() => void)[] = [];
-    const started: Promise<void>[] = [];
+    const started: Promise<string>[] = [];
     for (let i = 0; i < 50; i += 1) {
       started.push(
-        new Promise<void>((resolve) => {
+        new Promise<string>((resolve) => {
           disposers.push(
             client.subscribe(
               { query: "subscription { heartbeat(intervalMs: 100) { sequence } }" },
-              { next: () => resolve(), error: () => resolve(), complete: () => undefined },
+              {
+                next: (result) => resolve(result.errors ? "refused" : "ticked"),
+                error: () => resolve("refused"),
+                complete: () => undefined,
+              },
             ),
           );
         }),
       );
     }
-    await Promise.all(started);
+    // All 50 run (the 50th included), and only the 51st is refused.
+    expect(await Promise.all(started)).toEqual(Array.from({ length: 50 }, () => "ticked"));
     const refused = await new Promise<unknown>((resolve) => {
       client.subscribe(
         { query: "subscription { heartbeat(intervalMs: 100) { sequence } }" },

@@ -1,9 +1,15 @@
 import { connect } from "node:net";
+import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { wireApp } from "../../src/app-context.js";
 import { boundedFeed, type WaitingBudget } from "../../src/lib/bounded-feed.js";
+import { logger } from "../../src/logger.js";
+import { MAX_HEARTBEATS, runningHeartbeats } from "../../src/modules/system/system.schema.js";
 import { type RunningApiServer, startApiServer } from "../support/api-server.js";
+import { testServices } from "../support/graphql.js";
 import { type SeededKey, seed } from "../support/seed.js";
+import { subscribersJoined } from "../support/subscribers.js";
 import { until } from "../support/wait.js";
 
 // Caps of open sockets, per address and per credential, with limits this small so that a test can reach them; the
@@ -257,6 +263,116 @@ describe("a live subscription's waiting events", () => {
       async () => budget,
       (state) => state.waiting === 0 && state.feeds === 0,
       "the budget to empty",
+    );
+  });
+});
+
+describe("live subscriptions of a process", () => {
+  it("are refused past the cap with TOO_MANY_SUBSCRIPTIONS and its limit, and a freed place can be taken again", async () => {
+    const live = await wireApp({
+      databaseUrl: process.env.DATABASE_URL as string,
+      logger,
+      instance: testServices,
+      subscriptions: { maxSubscriptions: 3 },
+    });
+    // A key of its own: the credential cap of this server (3 sockets) is the other tests'.
+    const subscriber = await seed.tenantWithKey();
+    const previous = testServices.subscriptions;
+    testServices.subscriptions = live.subscriptions;
+    const client = createClient({
+      url: sockets.wsUrl,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${subscriber.token}` },
+    });
+    try {
+      const query = "subscription { eventPublished { eventId } }";
+      const outcomes: { errors: unknown[] }[] = [];
+      const start = () => {
+        const outcome = { errors: [] as unknown[] };
+        outcomes.push(outcome);
+        const stop = client.subscribe(
+          { query },
+          {
+            next: (result) => outcome.errors.push(...(result.errors ?? [])),
+            error: (error) => outcome.errors.push(...(Array.isArray(error) ? error : [error])),
+            complete: () => undefined,
+          },
+        );
+        return { outcome, stop };
+      };
+      const held = [start(), start(), start()];
+      await subscribersJoined("event:published", subscriber.tenant.id, 3);
+      const refused = start();
+      await until(
+        async () => refused.outcome.errors,
+        (errors) => errors.length > 0,
+        "the fourth subscription's refusal",
+      );
+      expect(refused.outcome.errors).toMatchObject([
+        { extensions: { code: "TOO_MANY_SUBSCRIPTIONS", limit: 3, scope: "process" } },
+      ]);
+      held[0]?.stop();
+      await until(
+        async () => live.subscriptions?.subscriberCount("event:published", subscriber.tenant.id),
+        (count) => count === 2,
+        "the completed subscription to leave",
+      );
+      const again = start();
+      await subscribersJoined("event:published", subscriber.tenant.id, 3);
+      expect(again.outcome.errors).toEqual([]);
+      expect(held.map(({ outcome }) => outcome.errors)).toEqual([[], [], []]);
+    } finally {
+      await client.dispose();
+      testServices.subscriptions = previous;
+      await live.stop(Date.now() + 1_000);
+    }
+  });
+});
+
+describe("public heartbeats", () => {
+  it("are capped on their own, outside the subscriptions cap: the one over is refused with TOO_MANY_SUBSCRIPTIONS", async () => {
+    // Anonymous connections, 40 heartbeats each (under the per-connection limit), until the process's cap is full.
+    const connections = Math.ceil(MAX_HEARTBEATS / 40);
+    const clients = Array.from({ length: connections + 1 }, () =>
+      createClient({ url: sockets.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 }),
+    );
+    const errors: unknown[] = [];
+    const subscribe = (client: (typeof clients)[number]) =>
+      client.subscribe(
+        { query: "subscription { heartbeat(intervalMs: 60000) { sequence } }" },
+        {
+          next: (result) => errors.push(...(result.errors ?? [])),
+          error: (error) => errors.push(...(Array.isArray(error) ? error : [error])),
+          complete: () => undefined,
+        },
+      );
+    try {
+      const before = runningHeartbeats();
+      for (const client of clients.slice(0, connections)) for (let n = 0; n < 40; n += 1) subscribe(client);
+      await until(
+        async () => runningHeartbeats(),
+        (running) => running >= MAX_HEARTBEATS,
+        "the heartbeat cap to fill",
+      );
+      expect(before).toBe(0);
+      expect(errors).toEqual([]);
+      subscribe(clients[connections] as (typeof clients)[number]);
+      await until(
+        async () => errors.length,
+        (count) => count > 0,
+        "the refusal",
+      );
+      expect(errors).toMatchObject([
+        { extensions: { code: "TOO_MANY_SUBSCRIPTIONS", limit: MAX_HEARTBEATS, scope: "heartbeat" } },
+      ]);
+    } finally {
+      await Promise.all(clients.map((client) => client.dispose()));
+    }
+    await until(
+      async () => runningHeartbeats(),
+      (running) => running === 0,
+      "the heartbeats to stop",
     );
   });
 });

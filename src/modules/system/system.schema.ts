@@ -43,6 +43,14 @@ builder.queryField("serverInfo", (t) =>
 
 const MIN_INTERVAL_MS = 100;
 const MAX_INTERVAL_MS = 60_000;
+/**
+ * Heartbeats of the process at once. They are public, so they are not counted in the process's cap of subscriptions
+ * (anonymous clients could otherwise fill it), and have this cap of their own: a tick timer each, a check for tools.
+ */
+export const MAX_HEARTBEATS = 1_000;
+let heartbeats = 0;
+/** Heartbeats running now (tests wait on it). */
+export const runningHeartbeats = () => heartbeats;
 
 builder.subscriptionField("heartbeat", (t) =>
   t.field({
@@ -61,13 +69,22 @@ builder.subscriptionField("heartbeat", (t) =>
       }
       // A feed (not an async generator) so that unsubscribing clears the timer at once instead of after the pending
       // tick; bounded, so that a client that stops reading is ended instead of queueing ticks.
+      if (heartbeats >= MAX_HEARTBEATS) {
+        throw new GraphQLError(`at most ${MAX_HEARTBEATS} heartbeat subscriptions run at once on this server`, {
+          extensions: { code: "TOO_MANY_SUBSCRIPTIONS", limit: MAX_HEARTBEATS, scope: "heartbeat" },
+        });
+      }
       return boundedFeed<HeartbeatShape>((offer) => {
+        heartbeats += 1;
         let sequence = 0;
         const timer = setInterval(() => {
           sequence += 1;
           offer({ sequence, at: new Date() });
         }, intervalMs);
-        return () => clearInterval(timer);
+        return () => {
+          heartbeats -= 1;
+          clearInterval(timer);
+        };
       });
     },
     resolve: (tick) => tick,

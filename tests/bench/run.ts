@@ -8,7 +8,8 @@
  *   4. inbound:    signed POSTs to an agent's URL at full speed; accepted/s and executions completed/s
  *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
  *   6. subscriptions: N eventPublished subscribers over WebSockets, M events at R/s (subscriptions.ts; env
- *                  BENCH_SUBSCRIBERS, BENCH_SUBSCRIPTION_EVENTS, BENCH_SUBSCRIPTION_RATE); --subscriptions-only runs
+ *                  BENCH_SUBSCRIBERS, BENCH_SUBSCRIPTION_EVENTS, BENCH_SUBSCRIPTION_RATE), 1,000 x 50 at 10/s and
+ *                  then, in the full run without BENCH_SUBSCRIBERS, 10,000 x 20 at 2/s; --subscriptions-only runs
  *                  this phase alone
  *   7. patterns:   a catastrophic JSON Schema pattern on RE2 (ours) against V8's backtracking engine, in this process
  * Prints a table, then one JSON line.
@@ -27,7 +28,12 @@ import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.j
 import { uuidOf } from "../support/ids.js";
 import { readCpu, shares } from "./cpu.js";
 import { runPatternPhase } from "./schema-patterns.js";
-import { runSubscriptionPhase, subscriptionPlan } from "./subscriptions.js";
+import {
+  largeSubscriptionPlan,
+  runSubscriptionPhase,
+  type SubscriptionPlan,
+  subscriptionPlan,
+} from "./subscriptions.js";
 
 const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
@@ -233,12 +239,12 @@ async function main() {
     };
 
     // 6. Subscriptions (run last, or alone with --subscriptions-only).
-    const subscriptionsPhase = () =>
-      phase("subscriptions", () =>
+    const subscriptionPhaseOf = (name: string, plan: SubscriptionPlan) =>
+      phase(name, () =>
         runSubscriptionPhase({
           wsUrl: `ws://127.0.0.1:${port}/graphql`,
           apiKey,
-          plan: subscriptionPlan(quick),
+          plan,
           createEventType: async (name) => {
             await graphql(`mutation ($name: String!) { createEventType(input: { name: $name }) { __typename } }`, {
               name,
@@ -252,10 +258,23 @@ async function main() {
           rssMb: () => rssMb(signalpost.child.pid as number),
         }),
       );
+    // 1,000 subscribers at 10/s, then (full run) 10,000 at 2/s.
+    const subscriptionsPhase = async () => {
+      const subscriptions = await subscriptionPhaseOf("subscriptions", subscriptionPlan(quick));
+      const large = largeSubscriptionPlan(quick);
+      const subscriptionsLarge = large ? await subscriptionPhaseOf("subscriptions_large", large) : null;
+      return { subscriptions, subscriptionsLarge };
+    };
     if (subscriptionsOnly) {
-      const subscriptions = await subscriptionsPhase();
+      const { subscriptions, subscriptionsLarge } = await subscriptionsPhase();
       clearInterval(rssTimer);
-      const summary = { mode: quick ? "quick" : "full", subscriptions, phases, cpus: os.cpus().length };
+      const summary = {
+        mode: quick ? "quick" : "full",
+        subscriptions,
+        ...(subscriptionsLarge ? { subscriptions_large: subscriptionsLarge } : {}),
+        phases,
+        cpus: os.cpus().length,
+      };
       process.stdout.write(`\n${JSON.stringify(summary)}\n`);
       return;
     }
@@ -460,7 +479,7 @@ async function main() {
     await park(largeBacklog - smallBacklog);
     const withLarge = await phase("backlog_large", () => throughput(plan.events));
     await db.end();
-    const subscriptions = await subscriptionsPhase();
+    const { subscriptions, subscriptionsLarge } = await subscriptionsPhase();
     clearInterval(rssTimer);
 
     const result = {
@@ -497,6 +516,7 @@ async function main() {
       deliveries_per_s_large_backlog: Math.round(withLarge),
       backlog_ratio_200k_vs_10k: Number((withLarge / withSmall).toFixed(3)),
       subscriptions,
+      ...(subscriptionsLarge ? { subscriptions_large: subscriptionsLarge } : {}),
       patterns,
       rss_mb: maxRss,
       phases,
@@ -556,6 +576,19 @@ async function main() {
         `connected in ${subscriptions.connect_ms} ms, subscribed in ${subscriptions.ready_ms} ms; ${subscriptions.rss_mb_per_1000_sockets} MB RSS per 1,000 (${subscriptions.rss_mb_before} MB before, ${subscriptions.rss_mb_subscribed} MB subscribed)`,
       ],
       machine("subscriptions"),
+      ...(subscriptionsLarge
+        ? ([
+            [
+              `subscribers x events (${subscriptionsLarge.subscribers} x ${subscriptionsLarge.events} at ${subscriptionsLarge.rate}/s)`,
+              `${subscriptionsLarge.delivered}/${subscriptionsLarge.expected} delivered; p50 ${subscriptionsLarge.p50_ms} ms, p95 ${subscriptionsLarge.p95_ms} ms, p99 ${subscriptionsLarge.p99_ms} ms`,
+            ],
+            [
+              "  sockets",
+              `connected in ${subscriptionsLarge.connect_ms} ms, subscribed in ${subscriptionsLarge.ready_ms} ms; ${subscriptionsLarge.rss_mb_per_1000_sockets} MB RSS per 1,000`,
+            ],
+            machine("subscriptions_large"),
+          ] as [string, string][])
+        : []),
       [
         "pattern ^(a+)+$ on 24 a's and a '!'",
         `RE2 ${patterns.re2_catastrophic_ms_at_24} ms, V8 ${patterns.v8_catastrophic_ms_at_24} ms; RE2 on 256 KB: ${patterns.re2_catastrophic_ms_at_256kb} ms`,

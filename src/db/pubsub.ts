@@ -57,6 +57,8 @@ class TopicListeners {
   /** Listeners of every topic: the process's live hub subscriptions. */
   total = 0;
 
+  constructor(private readonly onListenerError: (error: unknown) => void) {}
+
   add(type: string, listener: (detail: unknown) => void): () => void {
     let set = this.listeners.get(type);
     if (!set) {
@@ -86,7 +88,16 @@ class TopicListeners {
     // Every subscriber gets the same item objects, so the rows they name are read once for all (notice-reads.ts),
     // and each result is executed once per audience (src/graphql/shared-subscription-execution.ts).
     shareNoticeReads(items);
-    for (const item of items) for (const listener of listeners) listener(item);
+    for (const item of items) {
+      for (const listener of listeners) {
+        // One subscriber's failure (its filter, say) must not cost the others this event.
+        try {
+          listener(item);
+        } catch (error) {
+          this.onListenerError(error);
+        }
+      }
+    }
   }
 }
 
@@ -100,7 +111,7 @@ export interface SubscriptionHub {
     topic: Topic,
     id: Topics[Topic][0],
     keep?: (event: Topics[Topic][1]) => boolean,
-  ): AsyncIterable<Topics[Topic][1]>;
+  ): AsyncIterableIterator<Topics[Topic][1]>;
   /**
    * How many subscriptions of this process listen to `topic` for `id` right now: an event published from then on
    * reaches them. Tests wait on it rather than sleeping for a subscription to attach.
@@ -119,7 +130,7 @@ export async function startSubscriptionHub(
   logger: Logger,
   maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS,
 ): Promise<SubscriptionHub> {
-  const target = new TopicListeners();
+  const target = new TopicListeners((error) => logger.error({ err: error }, "a subscription listener failed"));
   const listener = new ChannelListener(
     databaseUrl,
     PUBSUB_CHANNEL,

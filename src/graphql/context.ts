@@ -67,12 +67,37 @@ export function originOf(context: AuthenticatedContext): {
   return { actor: actorOf(context.viewer), ip: context.ip, userAgent: context.userAgent };
 }
 
-/** A subscription's stream whose expected failures (an {@link AppError} thrown mid-stream) end it as GraphQL errors. */
-export async function* withSubscriptionErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* stream;
-  } catch (error) {
+/**
+ * A subscription's stream whose expected failures (an {@link AppError} thrown mid-stream) end it as GraphQL errors.
+ * Hand-made rather than an async generator: a generator's return() waits for the next() it is awaiting, so a
+ * subscriber that completes while idle kept its listener (counted against the process's cap) until the next event.
+ * Here return() ends `closes` (the live feed under `stream`, whose pending read then ends) and `stream` at once.
+ */
+export function withSubscriptionErrors<T>(
+  stream: AsyncIterable<T>,
+  closes?: { return?(): unknown },
+): AsyncIterableIterator<T> {
+  const inner = stream[Symbol.asyncIterator]();
+  const mapError = (error: unknown): never => {
     if (error instanceof AppError) throw subscriptionError(error);
     throw error;
-  }
+  };
+  const close = async () => {
+    await closes?.return?.();
+    await inner.return?.();
+  };
+  return {
+    next: () => inner.next().catch(mapError),
+    async return() {
+      await close();
+      return { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      await close();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

@@ -4,6 +4,9 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   execute,
+  GraphQLError,
+  getOperationAST,
+  getVariableValues,
   print,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
@@ -25,6 +28,7 @@ import type { GraphQLContext } from "./context.js";
  * Sharing is sound because a subscription payload's fields read nothing of the context but the viewer's tenant and
  * scopes (and the process's services): the Viewer type with the credential's own fields is reachable from Query only,
  * which tests/live/subscription-sharing.test.ts checks on the schema, so a new field that breaks this fails there.
+ * The shared execution also runs with a context holding only those (see audienceContext).
  */
 
 /** What a shared execution depends on besides the event: everything else in the context is the process's. */
@@ -34,6 +38,7 @@ function audienceOf(args: ExecutionArgs): string | null {
   return JSON.stringify([
     viewer.tenantId,
     [...viewer.scopes].sort(),
+    viewer.method,
     operationText(args.document),
     args.operationName ?? null,
     args.variableValues ?? null,
@@ -61,10 +66,34 @@ const resultsOfEvent = new WeakMap<object, Map<string, Result>>();
 const executed = subscriptionResultsTotal.labels("executed");
 const shared = subscriptionResultsTotal.labels("shared");
 
+/**
+ * The context a shared execution runs with: the process's services and the viewer's tenant and scopes, nothing of the
+ * one subscriber who happened to read the event first (its address, its key, its actor), so a resolver that read them
+ * would get nulls rather than another subscriber's. New for each execution, as a request's context is.
+ */
+function audienceContext(context: GraphQLContext): GraphQLContext {
+  const { viewer } = context;
+  return {
+    services: context.services,
+    viewer: viewer && {
+      tenantId: viewer.tenantId,
+      scopes: viewer.scopes,
+      method: viewer.method,
+      apiKeyId: null,
+      actorId: "subscription",
+      actorName: null,
+      expiresAt: null,
+    },
+    ip: null,
+    userAgent: null,
+  };
+}
+
 function executeEvent(args: ExecutionArgs, audience: string | null, event: unknown): Result {
   const run = () => {
     executed.inc();
-    return execute({ ...args, rootValue: event }) as Result;
+    const contextValue = audience === null ? args.contextValue : audienceContext(args.contextValue as GraphQLContext);
+    return execute({ ...args, contextValue, rootValue: event }) as Result;
   };
   if (audience === null || typeof event !== "object" || event === null) return run();
   let results = resultsOfEvent.get(event);
@@ -82,12 +111,45 @@ function executeEvent(args: ExecutionArgs, audience: string | null, event: unkno
 }
 
 /**
+ * The caller's mistakes in the operation's arguments (no such operation, variables missing or of the wrong type),
+ * with the code and status Yoga's executor gives them for queries and mutations: BAD_USER_INPUT, 400.
+ */
+function invalidArguments(args: ExecutionArgs): ExecutionResult | null {
+  const operation = getOperationAST(args.document, args.operationName);
+  const coerced = operation
+    ? getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {}, { maxErrors: 50 })
+    : null;
+  const errors = !operation
+    ? [
+        new GraphQLError(
+          args.operationName
+            ? `Unknown operation named "${args.operationName}".`
+            : "Must provide operation name if query contains multiple operations.",
+        ),
+      ]
+    : coerced?.errors;
+  if (!errors?.length) return null;
+  return {
+    errors: errors.map(
+      (error) =>
+        new GraphQLError(error.message, {
+          nodes: error.nodes,
+          originalError: error.originalError,
+          extensions: { ...error.extensions, code: "BAD_USER_INPUT", http: { status: 400 } },
+        }),
+    ),
+  };
+}
+
+/**
  * graphql-js's subscribe (CreateSourceEventStream, then MapSourceToResponseEvent) with the per-event execution shared
  * as above. Errors before the stream exists come back as one result, as graphql-js's subscribe returns them.
  */
 export async function subscribeSharingExecution(
   args: ExecutionArgs,
 ): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+  const refused = invalidArguments(args);
+  if (refused) return refused;
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
   const audience = audienceOf(args);

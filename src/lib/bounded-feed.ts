@@ -93,8 +93,6 @@ export function boundedFeed<T>(
   /** Set once the feed ends: done, or the error the consumer gets after the values still queued. */
   let ended: { error: SubscriberTooSlowError | null } | null = null;
   let reader: { resolve(step: IteratorResult<T, undefined>): void; reject(error: unknown): void } | null = null;
-  // Counted from creation (not the first read), so a cap on live feeds sees a burst of subscriptions as they come.
-  budget.feeds += 1;
 
   const waiting = () => queue.length - head;
   const stop = (error: SubscriberTooSlowError | null) => {
@@ -102,7 +100,7 @@ export function boundedFeed<T>(
     ended = { error };
     // Its waiting events leave the budget now, so the feeds offered next in the same loop see the room it made.
     budget.waiting -= waiting();
-    budget.feeds -= 1;
+    if (started) budget.feeds -= 1;
     detach?.();
     detach = null;
     if (reader && waiting() === 0) settleEnded();
@@ -135,6 +133,7 @@ export function boundedFeed<T>(
     next() {
       if (!started && !ended) {
         started = true;
+        budget.feeds += 1;
         detach = attach(offer);
       }
       if (waiting() > 0) {

@@ -3,6 +3,7 @@ import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { wireApp } from "../../src/app-context.js";
+import { withSubscriptionErrors } from "../../src/graphql/context.js";
 import { boundedFeed, type WaitingBudget } from "../../src/lib/bounded-feed.js";
 import { logger } from "../../src/logger.js";
 import { MAX_HEARTBEATS, runningHeartbeats } from "../../src/modules/system/system.schema.js";
@@ -143,6 +144,23 @@ describe("a live subscription's waiting events", () => {
     expect(received).toEqual(Array.from({ length: 501 }, (_, value) => value));
     expect(failure).toMatchObject({ extensions: { code: "CONSUMER_TOO_SLOW", limit: 500 } });
     expect(detached).toBe(true);
+  });
+
+  it("let a wrapped subscription that completes while idle go at once: its feed is detached without another event", async () => {
+    let detached = false;
+    const live = boundedFeed<number>(() => () => {
+      detached = true;
+    });
+    // What a resuming subscription is (relayedSince): a generator awaiting the live feed, wrapped for its errors.
+    const resuming = async function* () {
+      for await (const value of live) yield value;
+    };
+    const stream = withSubscriptionErrors(resuming(), live);
+    // The first read runs the generator to its first await, which attaches the live feed.
+    const pending = stream.next();
+    await stream.return?.();
+    expect(detached).toBe(true);
+    expect(await pending).toEqual({ done: true, value: undefined });
   });
 
   /** `count` feeds on `budget`, each with the function that offers it a value. */

@@ -140,6 +140,19 @@ describe("shared subscription execution", () => {
     );
   });
 
+  it("answers variables of the wrong type with BAD_USER_INPUT, as queries are answered", async () => {
+    const { token } = await seed.tenantWithKey();
+    const query = `subscription ($types: [String!]) { eventPublished(eventTypes: $types) { eventId } }`;
+    const wrong = subscribers(token, query, 1, { types: [{ not: "a string" }] });
+    await until(
+      async () => wrong.errors.length,
+      (count) => count > 0,
+      "the refusal",
+    );
+    await disposeAll(wrong.clients);
+    expect(wrong.errors).toMatchObject([{ extensions: { code: "BAD_USER_INPUT" } }]);
+  });
+
   it("reaches no type that holds one credential's own fields from any subscription", () => {
     // Shared execution hands one subscriber's context to the others of its audience: only tenant and scopes may
     // matter. The Viewer type (method, key, actor, expiry) is the one whose fields read the credential itself.

@@ -458,7 +458,7 @@ builder.subscriptionField("agentWebhookReceived", (t) =>
       await subscribableAgent(tenantId, agentId);
       const live = subscriptionsOf(context).subscribe("agent:webhook", agentId);
       if (!after) return live;
-      return withSubscriptionErrors(relayedSince(tenantId, agentId, after, live));
+      return withSubscriptionErrors(relayedSince(tenantId, agentId, after, live), live);
     },
     resolve: async (notice, _args, context) => {
       const { executionId } = notice;

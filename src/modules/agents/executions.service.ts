@@ -183,26 +183,24 @@ export async function* relayedSince(
   const iterator = live[Symbol.asyncIterator]();
   // Pub/sub iterators start listening on their first next(): ask now, before reading the database.
   let pending = iterator.next();
-  const anchor = isUuid(afterExecutionId)
-    ? await prisma.agentExecution.findFirst({ where: { id: afterExecutionId, tenantId, agentId } })
-    : null;
-  if (!anchor) {
-    await iterator.return?.();
-    throw new ValidationError("`after` is not an execution of this agent", "after");
-  }
-  const missed = await prisma.agentExecution.findMany({
-    where: {
-      tenantId,
-      agentId,
-      status: "SUCCEEDED",
-      OR: [{ receivedAt: { gt: anchor.receivedAt } }, { receivedAt: anchor.receivedAt, id: { gt: anchor.id } }],
-    },
-    orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
-    take: 1_000,
-    select: { id: true },
-  });
-  const sent = new Set<string>();
+  // Whatever ends it (a failed read included), the live feed is returned, so its listener goes.
   try {
+    const anchor = isUuid(afterExecutionId)
+      ? await prisma.agentExecution.findFirst({ where: { id: afterExecutionId, tenantId, agentId } })
+      : null;
+    if (!anchor) throw new ValidationError("`after` is not an execution of this agent", "after");
+    const missed = await prisma.agentExecution.findMany({
+      where: {
+        tenantId,
+        agentId,
+        status: "SUCCEEDED",
+        OR: [{ receivedAt: { gt: anchor.receivedAt } }, { receivedAt: anchor.receivedAt, id: { gt: anchor.id } }],
+      },
+      orderBy: [{ receivedAt: "asc" }, { id: "asc" }],
+      take: 1_000,
+      select: { id: true },
+    });
+    const sent = new Set<string>();
     for (const { id } of missed) {
       sent.add(id);
       yield { executionId: id };

@@ -3,6 +3,7 @@ import { AppError, subscriptionError } from "../lib/errors.js";
 
 export { subscriptionError };
 
+import { closableIterator } from "../lib/closable-iterator.js";
 import type { Keyring } from "../lib/master-key.js";
 import { type AuditActor, actorOf, type Viewer } from "../modules/identity/viewer.js";
 
@@ -69,9 +70,8 @@ export function originOf(context: AuthenticatedContext): {
 
 /**
  * A subscription's stream whose expected failures (an {@link AppError} thrown mid-stream) end it as GraphQL errors.
- * Hand-made rather than an async generator: a generator's return() waits for the next() it is awaiting, so a
- * subscriber that completes while idle kept its listener (counted against the process's cap) until the next event.
- * Here return() ends `closes` (the live feed under `stream`, whose pending read then ends) and `stream` at once.
+ * Its return() ends `closes` (the live feed under `stream`, whose pending read then ends) and `stream` at once, so a
+ * subscriber that completes while idle does not keep its listener (counted against the process's cap).
  */
 export function withSubscriptionErrors<T>(
   stream: AsyncIterable<T>,
@@ -82,22 +82,11 @@ export function withSubscriptionErrors<T>(
     if (error instanceof AppError) throw subscriptionError(error);
     throw error;
   };
-  const close = async () => {
-    await closes?.return?.();
-    await inner.return?.();
-  };
-  return {
-    next: () => inner.next().catch(mapError),
-    async return() {
-      await close();
-      return { done: true, value: undefined };
+  return closableIterator(
+    () => inner.next().catch(mapError),
+    async () => {
+      await closes?.return?.();
+      await inner.return?.();
     },
-    async throw(error: unknown) {
-      await close();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  );
 }

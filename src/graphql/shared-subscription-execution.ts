@@ -10,6 +10,7 @@ import {
   print,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { closableIterator } from "../lib/closable-iterator.js";
 import { subscriptionResultsTotal } from "../lib/metrics.js";
 import type { GraphQLContext } from "./context.js";
 
@@ -147,34 +148,22 @@ function invalidArguments(args: ExecutionArgs): ExecutionResult | null {
  */
 export async function subscribeSharingExecution(
   args: ExecutionArgs,
-): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const refused = invalidArguments(args);
   if (refused) return refused;
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
   const audience = audienceOf(args);
   const events = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-  // Mapped by hand, not with an async generator: a generator's return() waits for the pending next(), so a
-  // subscriber that completes while idle would keep its listener until the next event. This ends the source at once.
-  const mapped: AsyncGenerator<ExecutionResult> = {
-    async next() {
+  // Not an async generator, so that a subscriber completing while idle ends its source at once.
+  return closableIterator(
+    async () => {
       const step = await events.next();
       if (step.done) return { done: true, value: undefined };
       return { done: false, value: await executeEvent(args, audience, step.value) };
     },
-    async return() {
-      await events.return?.();
-      return { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      await events.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-  return mapped;
+    async () => events.return?.(),
+  );
 }
 
 /** Every subscription of the server (WebSocket and SSE) subscribes through {@link subscribeSharingExecution}. */

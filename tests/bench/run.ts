@@ -15,7 +15,6 @@
  * Prints a table, then one JSON line.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -26,11 +25,13 @@ import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
 import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.js";
 import { uuidOf } from "../support/ids.js";
+import { startNodeArgs } from "../support/process.js";
 import { readCpu, shares } from "./cpu.js";
 import { runPatternPhase } from "./schema-patterns.js";
 import {
   largeSubscriptionPlan,
   runSubscriptionPhase,
+  type SubscriptionFigures,
   type SubscriptionPlan,
   subscriptionPlan,
 } from "./subscriptions.js";
@@ -42,11 +43,7 @@ const subscriptionsOnly = process.argv.includes("--subscriptions-only");
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** What `npm start` runs: the compiled build (made at the start of the run), with the same Node options. */
 const ENTRY = "dist/entry.js";
-const START_NODE_ARGS = (() => {
-  const start: string = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts.start;
-  const words = start.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1, words.indexOf(ENTRY));
-})();
+const START_NODE_ARGS = startNodeArgs();
 const K = 5;
 const CONCURRENCY = 64;
 const plan = quick
@@ -531,6 +528,18 @@ async function main() {
         : "";
       return ["", `  ${parts}max RSS ${measuredPhase?.rss_mb ?? "?"} MB`];
     };
+    /** The table rows of one subscription phase. */
+    const subscriptionRows = (figures: SubscriptionFigures, name: string): [string, string][] => [
+      [
+        `subscribers x events (${figures.subscribers} x ${figures.events} at ${figures.rate}/s)`,
+        `${figures.delivered}/${figures.expected} delivered; p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms`,
+      ],
+      [
+        "  sockets",
+        `connected in ${figures.connect_ms} ms, subscribed in ${figures.ready_ms} ms; ${figures.rss_mb_per_1000_sockets} MB RSS per 1,000 (${figures.rss_mb_before} MB before, ${figures.rss_mb_subscribed} MB subscribed)`,
+      ],
+      machine(name),
+    ];
     const latencyRow = (figures: Awaited<ReturnType<typeof latency>>): [string, string] => [
       `latency at ${figures.rate}/s (achieved ${figures.achieved}/s)`,
       `p50 ${figures.p50} ms, p95 ${figures.p95} ms, p99 ${figures.p99} ms`,
@@ -567,28 +576,8 @@ async function main() {
         `${result.deliveries_per_s_large_backlog}  (ratio ${result.backlog_ratio_200k_vs_10k})`,
       ],
       machine("backlog_large"),
-      [
-        `subscribers x events (${subscriptions.subscribers} x ${subscriptions.events} at ${subscriptions.rate}/s)`,
-        `${subscriptions.delivered}/${subscriptions.expected} delivered; p50 ${subscriptions.p50_ms} ms, p95 ${subscriptions.p95_ms} ms, p99 ${subscriptions.p99_ms} ms`,
-      ],
-      [
-        "  sockets",
-        `connected in ${subscriptions.connect_ms} ms, subscribed in ${subscriptions.ready_ms} ms; ${subscriptions.rss_mb_per_1000_sockets} MB RSS per 1,000 (${subscriptions.rss_mb_before} MB before, ${subscriptions.rss_mb_subscribed} MB subscribed)`,
-      ],
-      machine("subscriptions"),
-      ...(subscriptionsLarge
-        ? ([
-            [
-              `subscribers x events (${subscriptionsLarge.subscribers} x ${subscriptionsLarge.events} at ${subscriptionsLarge.rate}/s)`,
-              `${subscriptionsLarge.delivered}/${subscriptionsLarge.expected} delivered; p50 ${subscriptionsLarge.p50_ms} ms, p95 ${subscriptionsLarge.p95_ms} ms, p99 ${subscriptionsLarge.p99_ms} ms`,
-            ],
-            [
-              "  sockets",
-              `connected in ${subscriptionsLarge.connect_ms} ms, subscribed in ${subscriptionsLarge.ready_ms} ms; ${subscriptionsLarge.rss_mb_per_1000_sockets} MB RSS per 1,000`,
-            ],
-            machine("subscriptions_large"),
-          ] as [string, string][])
-        : []),
+      ...subscriptionRows(subscriptions, "subscriptions"),
+      ...(subscriptionsLarge ? subscriptionRows(subscriptionsLarge, "subscriptions_large") : []),
       [
         "pattern ^(a+)+$ on 24 a's and a '!'",
         `RE2 ${patterns.re2_catastrophic_ms_at_24} ms, V8 ${patterns.v8_catastrophic_ms_at_24} ms; RE2 on 256 KB: ${patterns.re2_catastrophic_ms_at_256kb} ms`,

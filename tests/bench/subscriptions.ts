@@ -31,7 +31,6 @@ export interface SubscriptionFigures {
   failures?: number;
 }
 
-/** From the environment: BENCH_SUBSCRIBERS (1,000), BENCH_SUBSCRIPTION_EVENTS (50), BENCH_SUBSCRIPTION_RATE (10/s). */
 /**
  * The full run's second subscription phase, issue 25's scale target: 10,000 subscribers at 2 events/s. Not in the
  * quick run, nor when BENCH_SUBSCRIBERS picks the one phase to run.
@@ -41,6 +40,7 @@ export function largeSubscriptionPlan(quick: boolean): SubscriptionPlan | null {
   return { subscribers: 10_000, events: 20, rate: 2 };
 }
 
+/** From the environment: BENCH_SUBSCRIBERS (1,000), BENCH_SUBSCRIPTION_EVENTS (50), BENCH_SUBSCRIPTION_RATE (10/s). */
 export function subscriptionPlan(quick: boolean): SubscriptionPlan {
   const number = (name: string, fallback: number) => {
     const value = Number(process.env[name]);

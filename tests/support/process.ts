@@ -110,11 +110,13 @@ export async function servingPort(process: SignalpostProcess): Promise<number> {
   return line.port as number;
 }
 
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
 /** The Node options `npm start` gives the process (its heap caps), read from package.json's start script. */
-function startNodeOptions(root: string): string {
-  const start: string = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).scripts.start;
+export function startNodeArgs(): string[] {
+  const start: string = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts.start;
   const words = start.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1, words.indexOf("dist/entry.js")).join(" ");
+  return words.slice(words.indexOf("node") + 1, words.indexOf("dist/entry.js"));
 }
 
 /**
@@ -122,11 +124,10 @@ function startNodeOptions(root: string): string {
  * loopback port: for tests of what the process survives (peak load, heap attacks, poison executions).
  */
 export async function startCompiledServer(): Promise<{ server: SignalpostProcess; baseUrl: string }> {
-  const root = fileURLToPath(new URL("../../", import.meta.url));
-  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: root });
+  await promisify(execFile)(process.execPath, ["src/scripts/build.mjs"], { cwd: ROOT });
   const server = runSignalpost(
     ["serve"],
-    { DATABASE_URL: process.env.DATABASE_URL, PORT: "0", HOST: "127.0.0.1", NODE_OPTIONS: startNodeOptions(root) },
+    { DATABASE_URL: process.env.DATABASE_URL, PORT: "0", HOST: "127.0.0.1", NODE_OPTIONS: startNodeArgs().join(" ") },
     COMPILED_ENTRY,
   );
   return { server, baseUrl: `http://127.0.0.1:${await servingPort(server)}` };

@@ -583,14 +583,17 @@ builder.subscriptionField("deliveryUpdated", (t) =>
       endpointId: t.arg.id({ required: false, description: "Only deliveries to this endpoint." }),
       eventId: t.arg.id({ required: false, description: "Only deliveries of this event." }),
     },
-    subscribe: (_root, args, context) =>
-      subscriptionsOf(context).subscribe(
+    subscribe: (_root, args, context) => {
+      // Decoded once here, not for every change.
+      const endpointId = args.endpointId ? localId("Endpoint", args.endpointId) : null;
+      const eventId = args.eventId ? localId("Event", args.eventId) : null;
+      return subscriptionsOf(context).subscribe(
         "delivery:updated",
         context.viewer.tenantId,
         (change: DeliveryChange) =>
-          (!args.endpointId || change.endpointId === localId("Endpoint", args.endpointId)) &&
-          (!args.eventId || change.eventId === localId("Event", args.eventId)),
-      ),
+          (!endpointId || change.endpointId === endpointId) && (!eventId || change.eventId === eventId),
+      );
+    },
     resolve: (query, change, _args, context) =>
       requireForNotice<Delivery>(
         change,
@@ -633,12 +636,14 @@ builder.subscriptionField("endpointHealthChanged", (t) =>
     type: EndpointHealthChangeType,
     description: "The tenant's endpoints as their health state changes, from any worker. The filter is optional.",
     args: { endpointId: t.arg.id({ required: false, description: "Only changes of this endpoint." }) },
-    subscribe: (_root, args, context) =>
-      subscriptionsOf(context).subscribe(
+    subscribe: (_root, args, context) => {
+      const endpointId = args.endpointId ? localId("Endpoint", args.endpointId) : null;
+      return subscriptionsOf(context).subscribe(
         "endpoint:health",
         context.viewer.tenantId,
-        (change: HealthChange) => !args.endpointId || change.endpointId === localId("Endpoint", args.endpointId),
-      ),
+        (change: HealthChange) => !endpointId || change.endpointId === endpointId,
+      );
+    },
     resolve: (change) => change,
   }),
 );

@@ -67,13 +67,13 @@ builder.subscriptionField("heartbeat", (t) =>
           extensions: { code: "BAD_USER_INPUT", field: "intervalMs" },
         });
       }
-      // A feed (not an async generator) so that unsubscribing clears the timer at once instead of after the pending
-      // tick; bounded, so that a client that stops reading is ended instead of queueing ticks.
       if (heartbeats >= MAX_HEARTBEATS) {
         throw new GraphQLError(`at most ${MAX_HEARTBEATS} heartbeat subscriptions run at once on this server`, {
           extensions: { code: "TOO_MANY_SUBSCRIPTIONS", limit: MAX_HEARTBEATS, scope: "heartbeat" },
         });
       }
+      // A feed (not an async generator) so that unsubscribing clears the timer at once instead of after the pending
+      // tick; bounded, so that a client that stops reading is ended instead of queueing ticks.
       return boundedFeed<HeartbeatShape>((offer) => {
         heartbeats += 1;
         let sequence = 0;

@@ -1,24 +1,16 @@
-import net from "node:net";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { unusedFixedPort } from "../support/ports.js";
 import { runSignalpost, servingPort } from "../support/process.js";
 import { findPromtool, promtoolCheckMetrics } from "../support/promtool.js";
 import { seed, seedEventType } from "../support/seed.js";
 import { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 const promtool = findPromtool();
 if (promtool.skipReason) console.warn(`metric-name check skipped: ${promtool.skipReason}`);
-const firstMetricsPort = await freePort();
+const firstMetricsPort = await unusedFixedPort();
 const common = {
   DATABASE_URL: process.env.DATABASE_URL,
   HOST: "127.0.0.1",
@@ -174,7 +166,7 @@ describe("an api process and a worker process on one database", () => {
       true,
     );
 
-    const nextPort = await freePort();
+    const nextPort = await unusedFixedPort();
     const moved = await graphql<{ updateSettings: { instance: { metricsPort: number } } }>(
       headers,
       `mutation ($port: Int!) { updateSettings(input: { metricsPort: $port }) {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWebhookSecret, signWebhook } from "../../src/lib/webhook-signature.js";
+import { unusedFixedPort } from "../support/ports.js";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { until } from "../support/wait.js";
 
@@ -67,15 +67,6 @@ function errorResults(value: unknown, where = "data"): string[] {
   return Object.entries(record).flatMap(([key, child]) => errorResults(child, `${where}.${key}`));
 }
 
-/** A port nothing listens on right now, for the README's receiver (its code names the port it listens on). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** A block left running, with everything it printed so far. */
 interface Running {
   child: ChildProcess;
@@ -99,7 +90,7 @@ beforeAll(async () => {
   await writeFile(path.join(workDir, "package.json"), '{ "private": true }\n');
   await mkdir(path.join(workDir, "node_modules", ".bin"), { recursive: true });
   await symlink(CLI, path.join(workDir, "node_modules", ".bin", "signalpost"));
-  receiverPort = await freePort();
+  receiverPort = await unusedFixedPort();
   server = runSignalpost(["serve"], { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
   port = await servingPort(server);
   adminKey = /^ {4}(sp_[0-9a-f]{32}_[A-Za-z0-9_-]{43})$/m.exec(server.stdout())?.[1] ?? "";

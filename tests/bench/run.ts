@@ -255,11 +255,43 @@ async function main() {
           rssMb: () => rssMb(signalpost.child.pid as number),
         }),
       );
-    // 1,000 subscribers at 10/s, then (full run) 10,000 at 2/s.
+    // The same plan against the floor (tests/bench/ws-floor-server.ts): the same clients and messages from a server
+    // that only writes frames. Its figures and the same-run ratio go beside Signalpost's.
+    const withFloor = async (figures: SubscriptionFigures, plan: SubscriptionPlan): Promise<SubscriptionFigures> => {
+      const floorProcess = start(["--import", "tsx", "tests/bench/ws-floor-server.ts"], {});
+      processes.push(floorProcess.child);
+      try {
+        const floorPort = await waitFor(
+          () => floorProcess.lines.map(json).find((line) => line?.port)?.port as number | undefined,
+          "WebSocket floor server",
+        );
+        const floor = await runSubscriptionPhase({
+          wsUrl: `ws://127.0.0.1:${floorPort}/graphql`,
+          apiKey,
+          plan,
+          createEventType: async () => undefined,
+          publish: async (_eventType, payload) => {
+            await fetch(`http://127.0.0.1:${floorPort}/publish`, { method: "POST", body: JSON.stringify(payload) });
+          },
+          rssMb: () => rssMb(floorProcess.child.pid as number),
+        });
+        return {
+          ...figures,
+          floor: { delivered: floor.delivered, p50_ms: floor.p50_ms, p95_ms: floor.p95_ms, p99_ms: floor.p99_ms },
+          p95_vs_floor: Number((figures.p95_ms / floor.p95_ms).toFixed(2)),
+        };
+      } finally {
+        floorProcess.child.kill("SIGTERM");
+      }
+    };
+    // 1,000 subscribers at 10/s, then (full run) 10,000 at 2/s, each followed by its floor.
     const subscriptionsPhase = async () => {
-      const subscriptions = await subscriptionPhaseOf("subscriptions", subscriptionPlan(quick));
+      const plan = subscriptionPlan(quick);
+      const subscriptions = await withFloor(await subscriptionPhaseOf("subscriptions", plan), plan);
       const large = largeSubscriptionPlan(quick);
-      const subscriptionsLarge = large ? await subscriptionPhaseOf("subscriptions_large", large) : null;
+      const subscriptionsLarge = large
+        ? await withFloor(await subscriptionPhaseOf("subscriptions_large", large), large)
+        : null;
       return { subscriptions, subscriptionsLarge };
     };
     if (subscriptionsOnly) {
@@ -533,6 +565,12 @@ async function main() {
       [
         `subscribers x events (${figures.subscribers} x ${figures.events} at ${figures.rate}/s)`,
         `${figures.delivered}/${figures.expected} delivered; p50 ${figures.p50_ms} ms, p95 ${figures.p95_ms} ms, p99 ${figures.p99_ms} ms`,
+      ],
+      [
+        "  the same on the WebSocket floor",
+        figures.floor
+          ? `${figures.floor.delivered} delivered; p50 ${figures.floor.p50_ms} ms, p95 ${figures.floor.p95_ms} ms; Signalpost's p95 is ${figures.p95_vs_floor}x`
+          : "not run",
       ],
       [
         "  sockets",

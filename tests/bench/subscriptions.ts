@@ -29,6 +29,10 @@ export interface SubscriptionFigures {
   p99_ms: number;
   /** Results without a payload, and subscriptions ended by an error. */
   failures?: number;
+  /** The same plan against tests/bench/ws-floor-server.ts (frames only, no GraphQL), run right after. */
+  floor?: { delivered: number; p50_ms: number; p95_ms: number; p99_ms: number };
+  /** p95_ms / floor.p95_ms, same run. */
+  p95_vs_floor?: number;
 }
 
 /**

@@ -4,13 +4,14 @@
  * receiver, each in its own process, then:
  *   1. ceiling:    signed POSTs straight from undici to the receiver at the worker's concurrency
  *   2. throughput: events published in batches, fanned out to K endpoints, until the receiver has every delivery
+ *      then the same number of signed POSTs through pg-boss alone (pgboss-baseline.ts), for the same-run ratio
  *   3. latency:    events published at a fixed rate; publish-to-receipt p50/p95/p99
  *   4. inbound:    signed POSTs to an agent's URL at full speed; accepted/s and executions completed/s
  *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
  *   6. subscriptions: N eventPublished subscribers over WebSockets, M events at R/s (subscriptions.ts; env
  *                  BENCH_SUBSCRIBERS, BENCH_SUBSCRIPTION_EVENTS, BENCH_SUBSCRIPTION_RATE), 1,000 x 50 at 10/s and
  *                  then, in the full run without BENCH_SUBSCRIBERS, 10,000 x 20 at 2/s; --subscriptions-only runs
- *                  this phase alone
+ *                  this phase alone; each followed by its WebSocket floor (ws-floor-server.ts)
  *   7. patterns:   a catastrophic JSON Schema pattern on RE2 (ours) against V8's backtracking engine, in this process
  * Prints a table, then one JSON line.
  */
@@ -383,6 +384,29 @@ async function main() {
     await throughput(Math.min(1_000, plan.events));
     const deliveriesPerSecond = await phase("throughput", () => throughput(plan.events));
     const { samples } = await stats();
+
+    // 2b. The pg-boss baseline (tests/bench/pgboss-baseline.ts): the same number of signed POSTs to the same receiver
+    // through pg-boss alone, in its own process and schema, right after Signalpost's throughput phase.
+    const pgbossBaseline = await phase("pgboss_baseline", async () => {
+      await reset();
+      const deliveries = plan.events * K;
+      const baseline = start(["--import", "tsx", "tests/bench/pgboss-baseline.ts"], {
+        DATABASE_URL: databaseUrl,
+        RECEIVER_URL: receiverUrl,
+        DELIVERIES: String(deliveries),
+        CONCURRENCY: String(CONCURRENCY),
+      });
+      processes.push(baseline.child);
+      const perSecond = await waitFor(
+        () => baseline.lines.map(json).find((line) => line?.deliveries_per_s)?.deliveries_per_s as number | undefined,
+        "the pg-boss baseline",
+        300_000,
+      );
+      const { received } = await stats();
+      if (received < deliveries)
+        throw new Error(`the pg-boss baseline reported ${perSecond}/s but ${received} arrived`);
+      return perSecond;
+    });
     const verified = samples.filter(
       (sample) => verifyStandardWebhook({ headers: sample.headers, body: sample.body, secrets }).ok,
     ).length;
@@ -519,6 +543,8 @@ async function main() {
       deliveries_per_s: Math.round(deliveriesPerSecond),
       raw_posts_per_s: Math.round(rawPerSecond),
       ratio: Number((deliveriesPerSecond / rawPerSecond).toFixed(3)),
+      pgboss_baseline_deliveries_per_s: pgbossBaseline,
+      ratio_to_pgboss_baseline: Number((deliveriesPerSecond / pgbossBaseline).toFixed(2)),
       signatures_verified: `${verified}/${samples.length}`,
       latency_rate_target: plan.latencyRate,
       latency_rate_achieved: atTarget.achieved,
@@ -587,6 +613,10 @@ async function main() {
       machine("ceiling"),
       [`deliveries/s (${plan.events} events x ${K} endpoints)`, `${result.deliveries_per_s}  (ratio ${result.ratio})`],
       machine("throughput"),
+      [
+        "  the same POSTs through pg-boss alone",
+        `${result.pgboss_baseline_deliveries_per_s}/s (Signalpost ${result.ratio_to_pgboss_baseline}x)`,
+      ],
       ["signatures verified at receiver", result.signatures_verified],
       latencyRow(atTarget),
       ["  of which the publish request", `p50 ${atTarget.publishP50} ms, p95 ${atTarget.publishP95} ms`],

@@ -45,10 +45,11 @@ describe("outbound HTTP client", () => {
   });
 
   it("times out a slow receiver within the budget", async () => {
-    receiver.respondWith({ latencyMs: 1_500 });
+    // The receiver would answer long after the test's own timeout: only the client's 300 ms budget can end the call
+    // in time, so the answer itself is the proof, with no elapsed time to assert on a busy machine.
+    receiver.respondWith({ latencyMs: 60_000 });
     const result = await post(receiver.url, { timeoutMs: 300 });
     expect(result).toMatchObject({ ok: false, statusCode: null, error: { class: "timeout" } });
-    expect(result.durationMs).toBeLessThan(1_400);
   });
 
   it("reports connection_refused for a closed port", async () => {

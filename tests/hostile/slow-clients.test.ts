@@ -99,7 +99,9 @@ describe("slow and non-reading clients cannot starve the others", () => {
     while (open > 0) answers.push(await timedQuery());
     expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
     const slowest = Math.max(...answers.map((answer) => answer.elapsedMs));
-    console.info(`${answers.length} normal requests answered while the uploads were open, slowest in ${Math.round(slowest)} ms`);
+    console.info(
+      `${answers.length} normal requests answered while the uploads were open, slowest in ${Math.round(slowest)} ms`,
+    );
     expect(answers.length).toBeGreaterThanOrEqual(10);
   }, 60_000);
 

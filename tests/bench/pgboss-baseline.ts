@@ -2,7 +2,7 @@
  * The fan-out phase's second baseline (issue 26): a tuned pg-boss design doing the same signed POSTs to the same
  * receiver, with nothing of Signalpost in between. One job per delivery carrying what the send needs (URL, body,
  * message id, secret); producers `insert` them in batches of 500 (an event batch of 100 to 5 endpoints), four at a
- * time, as the bench publishes; two fetch loops keep up to one batch (100) fetched ahead of the send slots, sends
+ * time, as the bench publishes; two fetch loops keep up to 64 jobs (one send slot's worth each, fetched 100 at most at a time) ahead of the sends, sends
  * each with undici at the bench's concurrency, and completes them in batches. No attempt rows, no retries taken, no
  * GraphQL: what pg-boss plus signing plus HTTP costs on this machine, for the same-run ratio.
  *
@@ -10,12 +10,12 @@
  * Env: DATABASE_URL, RECEIVER_URL, DELIVERIES, CONCURRENCY. Prints one JSON line when every job is complete.
  */
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import PgBoss from "pg-boss";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook } from "../../src/lib/webhook-signature.js";
 
-/** A new queue (a new partition in pg-boss 10) each run: completed jobs of an earlier run would slow its fetches. */
-const QUEUE = `bench-baseline-${Date.now()}`;
+const QUEUE = "bench-baseline";
 const deliveries = Number(process.env.DELIVERIES);
 const concurrency = Number(process.env.CONCURRENCY);
 const receiverUrl = process.env.RECEIVER_URL as string;
@@ -29,6 +29,11 @@ interface SendJob {
   secret: string;
 }
 
+// A clean schema each run: an earlier run's completed jobs (never archived, supervise is off) would slow fetches and
+// pile up in an external database.
+const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await admin.connect();
+await admin.query("DROP SCHEMA IF EXISTS bench_baseline CASCADE");
 const boss = new PgBoss({
   connectionString: process.env.DATABASE_URL,
   schema: "bench_baseline",
@@ -71,6 +76,8 @@ const produce = async () => {
 };
 
 let inFlight = 0;
+/** Jobs fetched so far, by both loops: only grows, so no job is counted twice on the way to `deliveries`. */
+let fetchedTotal = 0;
 let completed = 0;
 let toComplete: string[] = [];
 /** Completions, one batch at a time, chained so that the last flush waits for those before it. */
@@ -96,9 +103,10 @@ const send = async (job: PgBoss.Job<SendJob>) => {
   });
   await response.body.dump();
   toComplete.push(job.id);
-  if (toComplete.length >= 100) await flush();
+  // Not awaited: a send slot is not held through the completion's round trip.
+  if (toComplete.length >= 100) void flush();
 };
-/** Jobs fetched and not yet sending: up to one batch ahead, so a send slot never waits on a fetch round trip. */
+/** Jobs fetched and not yet sending: up to `concurrency` ahead, so a send slot never waits on a fetch round trip. */
 const fetched: PgBoss.Job<SendJob>[] = [];
 const startSends = () => {
   while (inFlight < concurrency && fetched.length > 0) {
@@ -118,9 +126,10 @@ const startSends = () => {
 };
 const consume = async () => {
   try {
-    while (completed + toComplete.length + inFlight + fetched.length < deliveries) {
+    while (fetchedTotal < deliveries) {
       const room = Math.min(100, 2 * concurrency - inFlight - fetched.length);
       const jobs = room > 0 ? await boss.fetch<SendJob>(QUEUE, { batchSize: room }) : [];
+      fetchedTotal += jobs.length;
       fetched.push(...jobs);
       startSends();
       if (jobs.length === 0) await new Promise((resolve) => setTimeout(resolve, room > 0 ? 5 : 1));
@@ -137,8 +146,10 @@ const consume = async () => {
 const FETCHERS = 2;
 const flusher = setInterval(() => void flush(), 20);
 const finish = async () => {
-  while (inFlight > 0 || fetched.length > 0) await new Promise((resolve) => setTimeout(resolve, 1));
-  await flush();
+  while (completed < deliveries) {
+    await flush();
+    if (completed < deliveries) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   clearInterval(flusher);
 };
 
@@ -150,4 +161,6 @@ process.stdout.write(
 );
 await agent.close();
 await boss.stop({ graceful: false, wait: true });
+await admin.query("DROP SCHEMA IF EXISTS bench_baseline CASCADE");
+await admin.end();
 process.exit(0);

@@ -37,14 +37,20 @@ function trickle(bytes: number, everyMs: number) {
     answer += chunk;
   });
   socket.on("error", () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  let ended = false;
+  const closed = new Promise<void>((resolve) =>
+    socket.once("close", () => {
+      ended = true;
+      resolve();
+    }),
+  );
   socket.write(
     `POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
       `authorization: ${admin.headers.authorization}\r\ncontent-length: ${bytes}\r\n\r\n{`,
   );
   const timer = setInterval(() => socket.write(" "), everyMs);
   void closed.then(() => clearInterval(timer));
-  return { socket, closed, answer: () => answer };
+  return { socket, closed, answer: () => answer, ended: () => ended };
 }
 
 /** A subscriber to the 100 ms heartbeat whose client stops reading from its socket once the first tick arrives. */
@@ -86,23 +92,28 @@ describe("slow and non-reading clients cannot starve the others", () => {
   let uploads: ReturnType<typeof trickle>[] = [];
   let subscribers: WebSocket[] = [];
 
-  it("500 trickling uploads and 100 non-reading subscribers leave normal requests answered all along", async () => {
+  it("500 trickling uploads and 100 non-reading subscribers leave normal requests answered while they are open", async () => {
     uploads = Array.from({ length: 500 }, () => trickle(512 * 1024, 1_000));
     subscribers = await Promise.all(Array.from({ length: 100 }, () => nonReadingSubscriber()));
     // Normal requests, one after another, for as long as the uploads are open (the server must end them itself):
-    // each answered, and many of them while the uploads are still open. A starved server answers the first only when
-    // the uploads end (one answer); the count, not the elapsed time, is asserted, so a loaded machine cannot fail it.
-    // The slowest answer is printed: issue 24's "within a second" on this machine.
+    // each answered, and several before the server has ended the first upload. A starved server answers nothing
+    // until the uploads are gone, so the order of events is the claim under test, not anyone's elapsed time (which a
+    // loaded machine stretches); the slowest answer is printed, issue 24's "within a second" on this machine.
     let open = uploads.length;
     for (const upload of uploads) void upload.closed.then(() => (open -= 1));
-    const answers: { status: number; elapsedMs: number }[] = [];
-    while (open > 0) answers.push(await timedQuery());
+    const anyUploadEnded = () => uploads.some((upload) => upload.answer() !== "" || upload.ended());
+    const answers: { status: number; elapsedMs: number; whileAllOpen: boolean }[] = [];
+    while (open > 0) {
+      const answer = await timedQuery();
+      answers.push({ ...answer, whileAllOpen: !anyUploadEnded() });
+    }
     expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
     const slowest = Math.max(...answers.map((answer) => answer.elapsedMs));
+    const beforeFirstEnd = answers.filter((answer) => answer.whileAllOpen).length;
     console.info(
-      `${answers.length} normal requests answered while the uploads were open, slowest in ${Math.round(slowest)} ms`,
+      `${answers.length} normal requests answered while uploads were open (${beforeFirstEnd} before the server ended the first), slowest in ${Math.round(slowest)} ms`,
     );
-    expect(answers.length).toBeGreaterThanOrEqual(10);
+    expect(beforeFirstEnd).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it("the server ends each trickling upload itself, answering 408 with the floor it missed", async () => {

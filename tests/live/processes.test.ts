@@ -1,7 +1,7 @@
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { unusedFixedPort } from "../support/ports.js";
+import { portBelowEphemeralRange } from "../support/ports.js";
 import { runSignalpost, servingPort } from "../support/process.js";
 import { findPromtool, promtoolCheckMetrics } from "../support/promtool.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -10,7 +10,7 @@ import { until } from "../support/wait.js";
 
 const promtool = findPromtool();
 if (promtool.skipReason) console.warn(`metric-name check skipped: ${promtool.skipReason}`);
-const firstMetricsPort = await unusedFixedPort();
+const firstMetricsPort = await portBelowEphemeralRange();
 const common = {
   DATABASE_URL: process.env.DATABASE_URL,
   HOST: "127.0.0.1",
@@ -166,7 +166,7 @@ describe("an api process and a worker process on one database", () => {
       true,
     );
 
-    const nextPort = await unusedFixedPort();
+    const nextPort = await portBelowEphemeralRange();
     const moved = await graphql<{ updateSettings: { instance: { metricsPort: number } } }>(
       headers,
       `mutation ($port: Int!) { updateSettings(input: { metricsPort: $port }) {

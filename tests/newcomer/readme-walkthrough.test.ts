@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateWebhookSecret, signWebhook } from "../../src/lib/webhook-signature.js";
-import { unusedFixedPort } from "../support/ports.js";
+import { portBelowEphemeralRange } from "../support/ports.js";
 import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
 import { until } from "../support/wait.js";
 
@@ -90,7 +90,7 @@ beforeAll(async () => {
   await writeFile(path.join(workDir, "package.json"), '{ "private": true }\n');
   await mkdir(path.join(workDir, "node_modules", ".bin"), { recursive: true });
   await symlink(CLI, path.join(workDir, "node_modules", ".bin", "signalpost"));
-  receiverPort = await unusedFixedPort();
+  receiverPort = await portBelowEphemeralRange();
   server = runSignalpost(["serve"], { SIGNALPOST_DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1" });
   port = await servingPort(server);
   adminKey = /^ {4}(sp_[0-9a-f]{32}_[A-Za-z0-9_-]{43})$/m.exec(server.stdout())?.[1] ?? "";

@@ -44,12 +44,22 @@ describe("outbound HTTP client", () => {
     expect(await post(receiver.url)).toMatchObject({ ok: false, statusCode: 302, error: { class: "http_status" } });
   });
 
-  it("times out a slow receiver within the budget", async () => {
-    // The receiver would answer long after the test's own timeout: only the client's 300 ms budget can end the call
-    // in time, so the answer itself is the proof, with no elapsed time to assert on a busy machine.
+  it("times out a slow receiver by its own budget", async () => {
+    // The receiver would answer long after the test's own timeout, so only a client budget can end either call. Two
+    // calls with different budgets, started together: the shorter budget must end its call first. Order, not elapsed
+    // time, so a busy machine cannot fail it, and a client ignoring the budget (or using a fixed one) cannot pass.
     receiver.respondWith({ latencyMs: 60_000 });
-    const result = await post(receiver.url, { timeoutMs: 300 });
-    expect(result).toMatchObject({ ok: false, statusCode: null, error: { class: "timeout" } });
+    const settled: number[] = [];
+    const timed = async (timeoutMs: number) => {
+      const result = await post(receiver.url, { timeoutMs });
+      settled.push(timeoutMs);
+      return result;
+    };
+    const [short, long] = [timed(300), timed(3_000)];
+    const [shortResult, longResult] = await Promise.all([short, long]);
+    expect(shortResult).toMatchObject({ ok: false, statusCode: null, error: { class: "timeout" } });
+    expect(longResult).toMatchObject({ ok: false, statusCode: null, error: { class: "timeout" } });
+    expect(settled).toEqual([300, 3_000]);
   });
 
   it("reports connection_refused for a closed port", async () => {

@@ -1,9 +1,9 @@
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { freePort } from "../../src/db/embedded-postgres.js";
 import { pool } from "../../src/db/prisma.js";
 import { SETTINGS_CHANNEL } from "../../src/modules/settings/settings.service.js";
+import { portBelowEphemeralRange } from "../support/ports.js";
 import { runSignalpost, servingPort } from "../support/process.js";
 import { postGraphQL } from "../support/recovery.js";
 import { seed, seedEventType } from "../support/seed.js";
@@ -96,7 +96,7 @@ describe("the notification connection terminated by the server", () => {
        WHERE application_name = 'signalpost-listen' AND datname = current_database()`,
     );
     // Changed at once, before either process could have listened again: the notification itself is lost.
-    const metricsPort = await freePort();
+    const metricsPort = await portBelowEphemeralRange();
     await pool.query(
       `INSERT INTO "InstanceSettings" (id, values, "updatedAt") VALUES (1, $1, now())
        ON CONFLICT (id) DO UPDATE SET values = EXCLUDED.values, "updatedAt" = now()`,

@@ -1,7 +1,6 @@
-import { type Client, createClient } from "graphql-ws";
+import type { Client } from "graphql-ws";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { prisma } from "../../src/db/prisma.js";
 import { announceHealthChange, publishMany } from "../../src/db/pubsub.js";
 import { createEndpoint } from "../../src/modules/endpoints/endpoints.service.js";
@@ -10,7 +9,7 @@ import { type RunningApiServer, startLiveApiServer } from "../support/api-server
 import { testServices } from "../support/graphql.js";
 import { uuidOf } from "../support/ids.js";
 import { seed, seedEventType } from "../support/seed.js";
-import { subscribersJoined } from "../support/subscribers.js";
+import { subscribeOnOwnSocket, subscribersJoined } from "../support/subscribers.js";
 import { until } from "../support/wait.js";
 
 /**
@@ -38,25 +37,19 @@ interface Received<T> {
 
 /** One graphql-ws client (its own socket) holding one subscription; what it receives lands in `into`. */
 function subscribe<T>(token: string, query: string, into: Received<T>, variables: Record<string, unknown> = {}) {
-  const client = createClient({
-    url: api.wsUrl,
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    connectionParams: { authorization: `Bearer ${token}` },
-  });
-  client.subscribe<T>(
+  return subscribeOnOwnSocket<T>(
+    api.wsUrl,
+    token,
     { query, variables },
     {
-      next: (result) => {
+      result: (result) => {
         if (result.data) into.data.push(result.data);
         for (const error of result.errors ?? [])
           into.errors.push({ code: error.extensions?.code, message: error.message });
       },
       error: (error) => into.errors.push({ message: String(error) }),
-      complete: () => undefined,
     },
   );
-  return client;
 }
 
 function manySubscribers<T>(token: string, query: string, count: number) {

@@ -7,16 +7,15 @@ import {
   isObjectType,
   isUnionType,
 } from "graphql";
-import { type Client, createClient } from "graphql-ws";
+import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { subscriptionResultsTotal } from "../../src/lib/metrics.js";
 import { publishEvents } from "../../src/modules/events/events.service.js";
 import { schema } from "../../src/schema.js";
 import { type RunningApiServer, startLiveApiServer } from "../support/api-server.js";
 import { testServices } from "../support/graphql.js";
 import { seed, seedEventType } from "../support/seed.js";
-import { subscribersJoined } from "../support/subscribers.js";
+import { subscribeOnOwnSocket, subscribersJoined } from "../support/subscribers.js";
 import { until } from "../support/wait.js";
 
 /**
@@ -40,26 +39,20 @@ type Published = { eventPublished: { eventId: string; eventType: string; body: s
 function subscribers(token: string, query: string, count: number, variables: Record<string, unknown> = {}) {
   const received = Array.from({ length: count }, (): Published[] => []);
   const errors: unknown[] = [];
-  const clients: Client[] = received.map((into) => {
-    const client = createClient({
-      url: api.wsUrl,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization: `Bearer ${token}` },
-    });
-    client.subscribe<Published>(
+  const clients: Client[] = received.map((into) =>
+    subscribeOnOwnSocket<Published>(
+      api.wsUrl,
+      token,
       { query, variables },
       {
-        next: (result) => {
+        result: (result) => {
           if (result.data) into.push(result.data);
           if (result.errors) errors.push(...result.errors);
         },
         error: (error) => errors.push(error),
-        complete: () => undefined,
       },
-    );
-    return client;
-  });
+    ),
+  );
   return { received, errors, clients };
 }
 

@@ -1,3 +1,6 @@
+import type { ExecutionResult } from "graphql";
+import { type Client, createClient } from "graphql-ws";
+import WebSocket from "ws";
 import type { Topics } from "../../src/db/pubsub.js";
 import { testServices } from "./graphql.js";
 import { until } from "./wait.js";
@@ -17,4 +20,28 @@ export function subscribersJoined<Topic extends keyof Topics>(
     (n) => n >= count,
     `${count} ${topic} subscriber(s) for ${id}`,
   );
+}
+
+/**
+ * One graphql-ws client (its own socket, as a separate integrator would have) holding one subscription with a
+ * bearer token; each result and each error goes to `on`. No retries, so a refused or closed socket shows as an error.
+ */
+export function subscribeOnOwnSocket<T>(
+  url: string,
+  token: string,
+  request: { query: string; variables?: Record<string, unknown> },
+  on: { result(result: ExecutionResult<T>): void; error(error: unknown): void },
+): Client {
+  const client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: { authorization: `Bearer ${token}` },
+  });
+  client.subscribe<T>(request, {
+    next: (result) => on.result(result as ExecutionResult<T>),
+    error: on.error,
+    complete: () => undefined,
+  });
+  return client;
 }

@@ -15,8 +15,8 @@ import type { Logger } from "./logger.js";
 import { AgentSecretCache } from "./modules/agents/inbound.js";
 import { Authenticator } from "./modules/auth/authenticate.js";
 import { type ConsoleFeed, startConsoleFeed } from "./modules/console/console-feed.js";
-import { DELIVERY_QUEUE } from "./modules/deliveries/delivery-jobs.js";
 import { EndpointCredentialCache } from "./modules/deliveries/delivery-sender.js";
+import { DELIVERY_WAKE_QUEUE } from "./modules/deliveries/delivery-wake-ups.js";
 import { DeliveryDispatcher } from "./modules/deliveries/dispatcher.js";
 import { prepareDeliveryQueue } from "./modules/deliveries/prepare-delivery-queue.js";
 import { sealLegacyEndpointHeaders } from "./modules/endpoints/endpoint-headers.js";
@@ -192,7 +192,7 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
       wired.jobs = await startJobQueue(databaseUrl, allJobs, logger, {
         work: parts.jobs.work,
         supervise: parts.dispatcher !== undefined,
-        queues: [DELIVERY_QUEUE],
+        queues: [DELIVERY_WAKE_QUEUE],
       });
     }
     if (parts.dispatcher) {
@@ -269,8 +269,8 @@ export async function createAppContext(
     const migration = await migrate(database.url, logger);
     if (migration.applied.length) logger.info({ applied: migration.applied }, "database migrated");
     connectPrisma(database.url);
-    // pg-boss's schema and the delivery queue, before anything can publish (producers insert jobs themselves).
-    await prepareDeliveryQueue(database.url, logger);
+    // pg-boss's schema and the delivery wake-up queue, before anything can publish (producers insert jobs themselves).
+    await prepareDeliveryQueue(database.url);
     // Header values stored in plaintext before encryption at rest (SQL could not seal them): seal them now.
     await sealLegacyEndpointHeaders(instance.keyring, logger);
     // Masks of secrets stored before listings read them from a column (SQL could not compute them): store them now.

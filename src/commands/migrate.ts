@@ -16,7 +16,7 @@ export async function migrateCommand(args: string[]): Promise<void> {
     // Producers store jobs on their own connection: the queues must exist before anything publishes.
     connectPrisma(database.url, 2);
     try {
-      await prepareDeliveryQueue(database.url, logger);
+      await prepareDeliveryQueue(database.url);
     } finally {
       await disconnectPrisma();
     }

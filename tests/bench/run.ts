@@ -24,7 +24,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { generateWebhookSecret, signWebhook, verifyStandardWebhook } from "../../src/lib/webhook-signature.js";
-import { scheduleDeliveries } from "../../src/modules/deliveries/delivery-jobs.js";
+import { scheduleWakeUps } from "../../src/modules/deliveries/delivery-wake-ups.js";
 import { uuidOf } from "../support/ids.js";
 import { startNodeArgs } from "../support/process.js";
 import { readCpu, shares } from "./cpu.js";
@@ -535,16 +535,17 @@ async function main() {
         [uuidOf(parkedEndpoint)],
       );
       const event = rows[0] as { id: string; tenantId: string };
-      const parked = await db.query<{ id: string; dueAt: Date }>(
+      const parked = await db.query<{ dueAt: Date }>(
         `INSERT INTO "Delivery" ("tenantId", "eventId", "endpointId", "eventType", "dueAt")
-         SELECT $1, $2, $3, 'bench.parked', now() + interval '1 day' FROM generate_series(1, $4) RETURNING id, "dueAt"`,
+         SELECT $1, $2, $3, 'bench.parked', now() + interval '1 day' FROM generate_series(1, $4) RETURNING "dueAt"`,
         [event.tenantId, event.id, uuidOf(parkedEndpoint), count],
       );
-      // Waiting deliveries are pg-boss jobs too (100 deliveries a job, starting when they fall due), as a publish
-      // stores them: the backlog is in the queue pg-boss fetches from, not only in the Delivery table.
-      await scheduleDeliveries(db, parked.rows);
+      // As a publish with deliverAt stores them: waiting rows in the ledger the claims read, and their wake-up.
+      await scheduleWakeUps(
+        db,
+        parked.rows.map((row) => row.dueAt),
+      );
       await db.query(`ANALYZE "Delivery"`);
-      await db.query(`ANALYZE pgboss.job`);
     };
     const [smallBacklog, largeBacklog] = plan.backlogs as [number, number];
     await park(smallBacklog);

@@ -1,7 +1,8 @@
+import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineJob, type JobContext } from "../../src/jobs/kit/define-job.js";
-import { type JobQueue, startJobQueue } from "../../src/jobs/kit/queue.js";
+import { type JobQueue, prepareJobQueues, startJobQueue } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
 
 interface Seen {
@@ -77,5 +78,22 @@ describe("job kit on pg-boss", () => {
 
   it("reports healthy until stopped", () => {
     expect(queue.isHealthy()).toBe(true);
+  });
+
+  it("retires a queue with jobs in every state, and a missing one without complaint", async () => {
+    const retired = "test.retired";
+    await queue.boss.createQueue(retired);
+    await queue.boss.insert([{ name: retired }, { name: retired }, { name: retired }]);
+    const [active, done] = await queue.boss.fetch(retired, { batchSize: 2 });
+    await queue.boss.complete(retired, done?.id as string);
+    expect(active).toBeDefined();
+    await prepareJobQueues(process.env.DATABASE_URL as string, [], [retired, "test.never-existed"]);
+    expect(await queue.boss.getQueue(retired)).toBeNull();
+  });
+
+  it("runs on the pg-boss major whose job table the kit deletes from (queue.ts retireQueue)", () => {
+    // A new major may change the job table: read retireQueue again before raising this.
+    const { version } = createRequire(import.meta.url)("pg-boss/package.json") as { version: string };
+    expect(version.split(".")[0]).toBe("10");
   });
 });

@@ -164,8 +164,8 @@ async function actualIndexes() {
 
 /** Indexes with a WHERE clause, which Prisma's schema language has no way to declare (see the schema's comments). */
 const PARTIAL_INDEXES: Record<string, string> = {
-  Delivery_waiting_id_idx:
-    'CREATE INDEX "Delivery_waiting_id_idx" ON public."Delivery" USING btree (id) WHERE (status = ANY (ARRAY[\'PENDING\'::"DeliveryStatus", \'SENDING\'::"DeliveryStatus"]))',
+  Delivery_due_idx:
+    'CREATE INDEX "Delivery_due_idx" ON public."Delivery" USING btree ("dueAt") WHERE (status = ANY (ARRAY[\'PENDING\'::"DeliveryStatus", \'SENDING\'::"DeliveryStatus"]))',
 };
 
 const DELETE_RULES: Record<string, string> = {

@@ -7,7 +7,7 @@ import { EmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { migrate } from "../../src/db/migrator.js";
 import { prepareJobQueues } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
-import { DELIVERY_QUEUE } from "../../src/modules/deliveries/delivery-jobs.js";
+import { DELIVERY_WAKE_QUEUE } from "../../src/modules/deliveries/delivery-wake-ups.js";
 import { withDatabase } from "./urls.js";
 
 declare module "vitest" {
@@ -43,8 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await admin.query(`CREATE DATABASE ${templateDatabase}`);
   await admin.end();
   await migrate(withDatabase(adminUrl, templateDatabase), quiet);
-  // As every start-up does: pg-boss's schema and the delivery queue, which publishes store their jobs in.
-  await prepareJobQueues(withDatabase(adminUrl, templateDatabase), [DELIVERY_QUEUE]);
+  // As every start-up does: pg-boss's schema and the delivery wake-up queue, which publishes store their jobs in.
+  await prepareJobQueues(withDatabase(adminUrl, templateDatabase), [DELIVERY_WAKE_QUEUE]);
 
   project.provide("adminDatabaseUrl", adminUrl);
   project.provide("templateDatabase", templateDatabase);

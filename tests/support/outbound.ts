@@ -21,6 +21,8 @@ export async function startDelivering(
     lookup?: Resolver;
     concurrency?: number;
     leaseGraceMs?: number;
+    /** The dispatcher's idle poll (200 ms here; a long one leaves only NOTIFYs and wake-ups to wake it). */
+    pollIntervalMs?: number;
     dispatch?: boolean;
   } = {},
 ): Promise<Delivering> {
@@ -37,11 +39,11 @@ export async function startDelivering(
     logger,
     instance: testServices,
     outbound: { lookup: options.lookup },
-    // pg-boss schedules the deliveries; this process works no job definitions, it only runs the dispatcher.
+    // This process works no job definitions; its dispatcher works the delivery wake-ups itself.
     jobs: { work: false },
     dispatcher: {
       concurrency: options.concurrency ?? 16,
-      pollIntervalMs: 200,
+      pollIntervalMs: options.pollIntervalMs ?? 200,
       leaseGraceMs: options.leaseGraceMs,
       start: options.dispatch !== false,
     },

@@ -52,11 +52,27 @@ async function createQueues(boss: PgBoss, queues: readonly QueueSpec[]): Promise
 }
 
 /**
- * Creates (or upgrades) pg-boss's schema and the given queues, then lets go: run after the migrations by whatever
- * migrates (start-up, `signalpost migrate`, the test template), because producers insert jobs on their own
- * connection (produce.ts), which finds a queue only if it exists.
+ * Deletes a queue and all its jobs. pg-boss's deleteQueue refuses while the queue has jobs (its job table's foreign
+ * key is RESTRICT) and purgeQueue leaves active and finished ones, so the jobs go first, by name: pg-boss 10's job
+ * table, pinned with the version in tests/foundation/jobs.test.ts.
  */
-export async function prepareJobQueues(databaseUrl: string, queues: readonly QueueSpec[]): Promise<string[]> {
+async function retireQueue(boss: PgBoss, name: string): Promise<void> {
+  if (!(await boss.getQueue(name))) return;
+  await boss.getDb().executeSql(`DELETE FROM ${JOB_SCHEMA}.job WHERE name = $1`, [name]);
+  await boss.deleteQueue(name);
+}
+
+/**
+ * Creates (or upgrades) pg-boss's schema and the given queues, and deletes the `retired` queues with their jobs
+ * (a missing one is no error), then lets go: run after the migrations by whatever migrates
+ * (start-up, `signalpost migrate`, the test template), because producers insert jobs on their own connection
+ * (produce.ts), which finds a queue only if it exists.
+ */
+export async function prepareJobQueues(
+  databaseUrl: string,
+  queues: readonly QueueSpec[],
+  retired: readonly string[] = [],
+): Promise<string[]> {
   const boss = new PgBoss({
     connectionString: databaseUrl,
     schema: JOB_SCHEMA,
@@ -71,6 +87,7 @@ export async function prepareJobQueues(databaseUrl: string, queues: readonly Que
     await withSetupLock(databaseUrl, async () => {
       await boss.start();
       created = await createQueues(boss, queues);
+      for (const name of retired) await retireQueue(boss, name);
     });
   } finally {
     await boss.stop({ graceful: false, wait: true });

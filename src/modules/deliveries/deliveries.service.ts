@@ -1,8 +1,8 @@
 import { DELIVERIES_CHANNEL } from "../../db/listen.js";
+import { wakeSoon } from "../../db/notify.js";
 import { prisma } from "../../db/prisma.js";
 import { rateLimit } from "../../db/rate-limit.js";
 import type { Delivery, Endpoint, Prisma } from "../../generated/prisma/client.js";
-import { prismaConnection } from "../../jobs/kit/produce.js";
 import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import type { OutboundClient, OutboundResult } from "../../lib/http-client.js";
 import { logger } from "../../logger.js";
@@ -10,7 +10,6 @@ import { recordAudit } from "../audit/audit.service.js";
 import { findEndpoint } from "../endpoints/endpoints.service.js";
 import type { OutboundRules } from "../endpoints/outbound-rules.js";
 import type { RequestOrigin } from "../identity/viewer.js";
-import { scheduleDeliveries } from "./delivery-jobs.js";
 import { decideOutcome, type Outcome } from "./delivery-outcome.js";
 import { type EndpointCredentialCache, sendWebhook } from "./delivery-sender.js";
 import { claimDelivery, type DeliveryWork, recordAttempts } from "./delivery-store.js";
@@ -170,19 +169,11 @@ export async function recoverEndpoint(
   const where = { endpointId, status: "FAILED" as const, createdAt: { gte: window.since, lt: until } };
   if (window.dryRun) return prisma.delivery.count({ where });
   if (!endpoint.enabled) throw new ConflictError("enable the endpoint before recovering its deliveries", "endpointId");
-  return prisma.$transaction(async (tx) => {
-    const now = new Date();
-    const queued = await tx.delivery.updateManyAndReturn({
+  const count = await prisma.$transaction(async (tx) => {
+    const { count } = await tx.delivery.updateMany({
       where,
-      data: { status: "PENDING", dueAt: now, retryIndex: 0, failureReason: null, completedAt: null },
-      select: { id: true },
+      data: { status: "PENDING", dueAt: new Date(), retryIndex: 0, failureReason: null, completedAt: null },
     });
-    const count = queued.length;
-    await scheduleDeliveries(
-      prismaConnection(tx),
-      queued.map(({ id }) => ({ id, dueAt: now })),
-    );
-    if (count) await tx.$executeRaw`SELECT pg_notify(${DELIVERIES_CHANNEL}, '')`;
     await recordAudit(
       {
         tenantId,
@@ -195,4 +186,7 @@ export async function recoverEndpoint(
     );
     return count;
   });
+  // Due now: the dispatchers claim them once they hear of it, after the commit.
+  if (count) wakeSoon(DELIVERIES_CHANNEL);
+  return count;
 }

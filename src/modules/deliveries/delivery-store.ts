@@ -1,11 +1,8 @@
 import { named, prepared } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { announceHealthChange, type DeliveryChange, type HealthChange, publishMany } from "../../db/pubsub.js";
-import { withTransaction } from "../../db/transaction.js";
 import type { AttemptTrigger } from "../../generated/prisma/client.js";
-import { JOB_SCHEMA } from "../../jobs/kit/schema.js";
 import type { OutboundResult } from "../../lib/http-client.js";
-import { SMALLEST_UUID } from "../../lib/ids.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
 import {
@@ -14,8 +11,8 @@ import {
   consoleEventsInsertSql,
   wakeConsole,
 } from "../console/console-events.js";
-import { DELIVERY_QUEUE, scheduleDeliveries, type WaitingDelivery } from "./delivery-jobs.js";
 import { describeFailure, type Outcome } from "./delivery-outcome.js";
+import { scheduleWakeUps } from "./delivery-wake-ups.js";
 
 /** Everything needed to send one delivery, read in the same statement that claims it. */
 export interface DeliveryWork {
@@ -90,43 +87,31 @@ const CLAIM_UPDATE = `
 // result decoding in its runtime) was a third of the worker's CPU in the benchmark profile.
 
 /**
- * Claims the given deliveries that are due (waiting ones whose time has come, and sending ones whose worker's lease
- * ran out) with FOR UPDATE SKIP LOCKED, so two workers holding the same ids (a job retried while its first run still
- * goes on) never take the same row, and leases them. The same statement returns the event and endpoint each needs.
- * Ids not returned are finished, not yet due, leased by a live worker, or locked right now: see {@link stillWaiting}.
+ * Claims up to `limit` due deliveries, oldest due first: waiting ones whose time has come, and sending ones whose
+ * worker's lease ran out (a worker that died). FOR UPDATE SKIP LOCKED lets any number of dispatchers claim side by
+ * side without waiting on each other or taking one row twice; the claim leases each row (SENDING until the endpoint's
+ * timeout plus the grace) and returns, in the same statement, the event and endpoint each needs.
+ *
+ * The partial index on "dueAt" (delivery_due_index migration) holds only waiting rows and is read in order, so a
+ * claim stops after `limit` rows however large the backlog (0.25 ms with 100,000 due, measured with the table queue).
  */
-export async function claimDeliveries(
-  ids: readonly string[],
+export async function claimDueDeliveries(
+  limit: number,
   leaseGraceMs = DEFAULT_LEASE_GRACE_MS,
 ): Promise<DeliveryWork[]> {
   const { rows } = await pool.query<ClaimedRow>(
     prepared(
       `WITH ${ASYNC_COMMIT}, due AS (
       SELECT id, status, "dueAt" FROM "Delivery"
-      WHERE id = ANY($2::uuid[]) AND status IN ('PENDING', 'SENDING') AND "dueAt" <= now()
+      WHERE status IN ('PENDING', 'SENDING') AND "dueAt" <= now()
+      ORDER BY "dueAt"
+      LIMIT $2
       FOR UPDATE SKIP LOCKED
     ) ${CLAIM_UPDATE}`,
-      [leaseGraceMs, ids],
+      [leaseGraceMs, limit],
     ),
   );
   return rows.map(toWork);
-}
-
-/**
- * Of `ids`, those still waiting to be sent (PENDING, or SENDING under a lease), with when to look at them next: their
- * due time or lease end, at least a second from now (a row locked by another claim right now is looked at again
- * then). Finished ones are left out. Read without locks: a job that could not claim some of its ids schedules them
- * again with this, so that no waiting delivery is ever left without a job.
- */
-export async function stillWaiting(ids: readonly string[]): Promise<{ id: string; dueAt: Date }[]> {
-  const { rows } = await pool.query<{ id: string; dueAt: Date }>(
-    prepared(
-      `SELECT id, greatest("dueAt", now() + interval '1 second') AS "dueAt" FROM "Delivery"
-       WHERE id = ANY($1::uuid[]) AND status IN ('PENDING', 'SENDING')`,
-      [ids],
-    ),
-  );
-  return rows;
 }
 
 /**
@@ -204,12 +189,10 @@ function columns<Row extends Record<string, unknown>>(rows: readonly Row[]): { [
  */
 export async function recordAttempts(records: readonly AttemptRecord[]): Promise<void> {
   if (records.length === 0) return;
-  // A scheduled retry is a new job, stored in the same transaction as the attempt that decided it. A manual attempt
-  // that keeps the schedule (keepRetryIndex) leaves the delivery's existing job in place.
-  const retries: WaitingDelivery[] = records.flatMap(({ work, outcome, finishedAt }) =>
-    outcome.kind === "retry" && !outcome.keepRetryIndex
-      ? [{ id: work.deliveryId, dueAt: new Date(finishedAt.getTime() + outcome.delayMs) }]
-      : [],
+  // When the retries fall due, a wake-up job tells the dispatchers to look (delivery-wake-ups.ts). A manual attempt
+  // that keeps the schedule (keepRetryIndex) leaves the delivery's due time, and its wake-up, as they were.
+  const retryTimes = records.flatMap(({ outcome, finishedAt }) =>
+    outcome.kind === "retry" && !outcome.keepRetryIndex ? [new Date(finishedAt.getTime() + outcome.delayMs)] : [],
   );
   const attempts = columns(
     records.map(({ work, result, trigger, finishedAt }) => ({
@@ -322,14 +305,10 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
       ...consoleEventParams(consoleEvents),
     },
   );
-  // Without retries to schedule, one statement is its own transaction: no BEGIN/COMMIT round trips on the hot path.
-  const { rows: healthChanges } = retries.length
-    ? await withTransaction(pool, async (client) => {
-        const result = await client.query<HealthChange>(statement);
-        await scheduleDeliveries(client, retries);
-        return result;
-      })
-    : await pool.query<HealthChange>(statement);
+  // One statement is its own transaction: no BEGIN/COMMIT round trips on the hot path. The wake-ups follow it on
+  // their own: the rows are already due by their "dueAt", and a wake-up lost between the two costs the idle poll.
+  const { rows: healthChanges } = await pool.query<HealthChange>(statement);
+  if (retryTimes.length) await scheduleWakeUps(pool, retryTimes);
   wakeConsole();
   countAttempts(records, consoleEvents);
   announceChanges(records, deliveries.status);
@@ -439,46 +418,15 @@ function endpointStreaks(records: readonly AttemptRecord[]): Streak[] {
 }
 
 /**
- * Deliveries waiting to be sent (PENDING, or SENDING under a lease) that no unfinished delivery job names, in pages:
- * rows written by a version whose workers read the Delivery table as their queue, by an older process still running
- * during an upgrade, or left by a job that pg-boss gave up on. One statement per page sees rows and jobs at one
- * moment, and every writer stores a waiting delivery and its job in one transaction, so a delivery listed here has no
- * job (a job being written concurrently may at worst add a duplicate, which a claim answers by scheduling nothing).
- * Job ids are compared as text, so a malformed job cannot fail the sweep.
- */
-export async function* deliveriesWithoutJobPages(): AsyncGenerator<{ id: string; dueAt: Date }[]> {
-  let after = SMALLEST_UUID;
-  for (;;) {
-    const { rows } = await pool.query<{ id: string; dueAt: Date }>(
-      named(
-        `WITH held AS MATERIALIZED (
-           SELECT jsonb_array_elements_text(data->'deliveryIds') AS id FROM ${JOB_SCHEMA}.job
-           WHERE name = $queue AND state < 'completed'
-         )
-         SELECT d.id, d."dueAt" FROM "Delivery" d
-         WHERE d.status IN ('PENDING', 'SENDING') AND d.id > $after::uuid
-           AND NOT EXISTS (SELECT 1 FROM held WHERE held.id = d.id::text)
-         ORDER BY d.id LIMIT 10000`,
-        { after, queue: DELIVERY_QUEUE.name },
-      ),
-    );
-    if (rows.length === 0) return;
-    yield rows;
-    after = (rows[rows.length - 1] as { id: string }).id;
-  }
-}
-
-/**
- * Deliveries due and not yet taken by a worker, and how long the oldest has waited: the queue gauges read at each
- * scrape, from pg-boss's waiting delivery jobs (due ones: started after their time), each naming its deliveries.
+ * Deliveries due and not yet taken by a worker (waiting ones whose time has come, and leases that ran out), and how
+ * long the oldest has waited: the queue gauges read at each scrape, from the Delivery rows' partial "dueAt" index.
  */
 export async function readQueueGauges(): Promise<{ depth: number; oldestAgeSeconds: number }> {
   const { rows } = await pool.query<{ depth: number; age: number | null }>(
     named(
-      `SELECT coalesce(sum(jsonb_array_length(data->'deliveryIds')), 0)::int AS depth,
-         extract(epoch FROM now() - min(start_after))::float8 AS age
-       FROM ${JOB_SCHEMA}.job WHERE name = $queue AND state < 'active' AND start_after <= now()`,
-      { queue: DELIVERY_QUEUE.name },
+      `SELECT count(*)::int AS depth, extract(epoch FROM now() - min("dueAt"))::float8 AS age
+       FROM "Delivery" WHERE status IN ('PENDING', 'SENDING') AND "dueAt" <= now()`,
+      {},
     ),
   );
   return { depth: rows[0]?.depth ?? 0, oldestAgeSeconds: Math.max(rows[0]?.age ?? 0, 0) };

@@ -7,10 +7,9 @@ import { publishMany } from "../../db/pubsub.js";
 import { withTransaction } from "../../db/transaction.js";
 import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
-import { prismaConnection } from "../../jobs/kit/produce.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { groupCommit } from "../../lib/group-commit.js";
-import { cancelScheduledEventJobs, scheduleDeliveries, type WaitingDelivery } from "../deliveries/delivery-jobs.js";
+import { scheduleWakeUps } from "../deliveries/delivery-wake-ups.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 import {
   findEventIdByIdempotencyKey,
@@ -166,7 +165,7 @@ const publishTogether = groupCommit(
   (items: { tenantId: string; checked: CheckedInput }[]): Promise<(PublishedEvent | undefined)[]> =>
     withTransaction(pool, async (client) => {
       const results: (PublishedEvent | undefined)[] = [];
-      const waiting: WaitingDelivery[] = [];
+      const dueTimes: Date[] = [];
       for (const { tenantId, checked } of items) {
         const id = randomUUID();
         const inserted = (await insertAndFanOut(client, tenantId, [{ data: checked, id }]))?.get(id);
@@ -175,9 +174,9 @@ const publishTogether = groupCommit(
           continue;
         }
         results.push({ event: inserted.event, deliveryCount: inserted.deliveryIds.length, duplicate: false });
-        waiting.push(...waitingDeliveries(inserted.event, inserted.deliveryIds));
+        if (inserted.deliveryIds.length) dueTimes.push(dueTimeOf(inserted.event));
       }
-      await scheduleDeliveries(client, waiting);
+      await scheduleWakeUps(client, dueTimes);
       return results;
     }),
   200,
@@ -186,11 +185,12 @@ const publishTogether = groupCommit(
   (error) => !isDatabaseUnavailable(error),
 );
 
-/** An event's new deliveries, due when the event is (its deliverAt, else now). */
-function waitingDeliveries(event: Event, deliveryIds: readonly string[]): WaitingDelivery[] {
-  const dueAt = event.deliverAt ?? event.createdAt;
-  const scheduledEventId = event.deliverAt ? event.id : undefined;
-  return deliveryIds.map((id) => ({ id, dueAt, scheduledEventId }));
+/**
+ * When an event's deliveries fall due: its deliverAt, else now. Those due later get a wake-up job for that second, in
+ * the publish's transaction (delivery-wake-ups.ts); those due now are announced by the NOTIFY after the commit.
+ */
+function dueTimeOf(event: Event): Date {
+  return event.deliverAt ?? event.createdAt;
 }
 
 /** Thrown inside the transaction when an event type changed since the inputs were checked: rolls it back. */
@@ -243,13 +243,13 @@ async function insertOnClient(
         "idempotencyKey",
       );
     }
-    const waiting: WaitingDelivery[] = [];
+    const dueTimes: Date[] = [];
     for (const item of fresh) {
       const { event, deliveryIds } = inserted.get(item.id) as { event: Event; deliveryIds: string[] };
       results[item.index] = { event, deliveryCount: deliveryIds.length, duplicate: false };
-      waiting.push(...waitingDeliveries(event, deliveryIds));
+      if (deliveryIds.length) dueTimes.push(dueTimeOf(event));
     }
-    await scheduleDeliveries(client, waiting);
+    await scheduleWakeUps(client, dueTimes);
   }
   return results as PublishedEvent[];
 }
@@ -304,12 +304,8 @@ export async function forwardToEndpoint(input: {
   const forwarded = await withTransaction(pool, async (client) => {
     const existing = await findEventIdByIdempotencyKey(client, input.tenantId, input.idempotencyKey);
     if (existing) return { eventId: existing, deliveryCount: 0 };
+    // Due now: the NOTIFY below, after the commit, wakes the dispatchers (no wake-up job).
     const { eventId, deliveryIds } = await insertForwardedEvent(client, { ...input, eventType: FORWARD_EVENT_TYPE });
-    const now = new Date();
-    await scheduleDeliveries(
-      client,
-      deliveryIds.map((id) => ({ id, dueAt: now })),
-    );
     return { eventId, deliveryCount: deliveryIds.length };
   });
   if (forwarded.deliveryCount > 0) wakeSoon(DELIVERIES_CHANNEL);
@@ -342,9 +338,8 @@ export async function cancelScheduledEvent(tenantId: string, id: string): Promis
       where: { eventId: id, status: "PENDING" },
       data: { status: "CANCELLED", completedAt: new Date(), failureReason: "cancelled" },
     });
-    // And their pg-boss jobs, found by the ids derived from the event (a job that started anyway finds them
-    // CANCELLED and sends nothing).
-    await cancelScheduledEventJobs(prismaConnection(tx), id, await tx.delivery.count({ where: { eventId: id } }));
+    // Their wake-up job stays: shared by everything due in that second, it finds these rows CANCELLED and sends
+    // nothing of them.
     return tx.event.update({ where: { id }, data: { cancelledAt: new Date() } });
   });
 }

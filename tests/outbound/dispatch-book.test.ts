@@ -55,8 +55,11 @@ describe("the dispatcher's bookkeeping", () => {
 describe("delivery wake-ups", () => {
   const now = Date.UTC(2026, 11, 7, 12, 0, 0, 400);
 
-  it("stores none for deliveries due now (within the clock skew allowance)", () => {
-    expect(wakeUpJobs([new Date(now - 60_000), new Date(now), new Date(now + 900)], now)).toEqual([]);
+  it("stores none for times already come, and one for a time a moment ahead", () => {
+    expect(wakeUpJobs([new Date(now - 60_000), new Date(now)], now)).toEqual([]);
+    expect(wakeUpJobs([new Date(now + 300)], now).map((job) => job.startAfter)).toEqual([
+      new Date(Date.UTC(2026, 11, 7, 12, 0, 1)),
+    ]);
   });
 
   it("stores one job per second that later deliveries fall due in, starting at its end, with a derived id", () => {

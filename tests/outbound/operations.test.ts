@@ -307,7 +307,7 @@ describe("the delivery log, export and health", () => {
 });
 
 describe("at-least-once", () => {
-  it("loses nothing when a worker process is killed mid-delivery: its job expires and the same webhook-id is sent again", async () => {
+  it("loses nothing when a worker process is killed mid-delivery: its lease runs out and the same webhook-id is sent again", async () => {
     // Stop this file's dispatcher so the spawned worker takes the delivery.
     await delivering.dispatcher.stop(Date.now() + 1_000);
     const receiver = await TestReceiver.start();

@@ -5,6 +5,7 @@ import type { AttemptTrigger } from "../../generated/prisma/client.js";
 import type { OutboundResult } from "../../lib/http-client.js";
 import { attemptDuration, deliveriesTotal } from "../../lib/metrics.js";
 import { maskUrlCredentials } from "../../lib/url-credentials.js";
+import { logger } from "../../logger.js";
 import {
   type ConsoleEventInput,
   consoleEventParams,
@@ -308,7 +309,12 @@ export async function recordAttempts(records: readonly AttemptRecord[]): Promise
   // One statement is its own transaction: no BEGIN/COMMIT round trips on the hot path. The wake-ups follow it on
   // their own: the rows are already due by their "dueAt", and a wake-up lost between the two costs the idle poll.
   const { rows: healthChanges } = await pool.query<HealthChange>(statement);
-  if (retryTimes.length) await scheduleWakeUps(pool, retryTimes);
+  // Never thrown past here: the batch is recorded, and a caller that saw an error would record it a second time.
+  if (retryTimes.length) {
+    await scheduleWakeUps(pool, retryTimes).catch((error: unknown) =>
+      logger.warn({ err: error, retries: retryTimes.length }, "retry wake-ups not stored; the idle poll finds them"),
+    );
+  }
   wakeConsole();
   countAttempts(records, consoleEvents);
   announceChanges(records, deliveries.status);

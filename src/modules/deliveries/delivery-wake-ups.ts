@@ -38,17 +38,15 @@ export const DELIVERY_WAKE_QUEUE: QueueSpec = {
 export const RETIRED_DELIVERY_QUEUE = "delivery.send";
 
 /**
- * Due within this of now counts as due now (no wake-up): a row's due time is the database's clock, `now` this
- * process's, and a claim that comes a moment early is followed by the idle poll.
+ * One wake-up job per second in which one of `dueTimes` falls (those still ahead of this process's clock), with an
+ * id derived from that second. Callers pass only later times (a deliverAt, a retry): a delivery due now is announced
+ * by a NOTIFY, and a time a moment ahead gets a wake-up too, so a retry due in half a second is not left to the poll.
  */
-const CLOCK_SKEW_MS = 1_000;
-
-/** One wake-up job per second in which one of `dueTimes` falls (later than now), with an id derived from that second. */
 export function wakeUpJobs(dueTimes: Iterable<Date>, now = Date.now()): PgBoss.JobInsert[] {
   const seconds = new Set<number>();
   for (const due of dueTimes) {
     const at = due.getTime();
-    if (at > now + CLOCK_SKEW_MS) seconds.add(Math.ceil(at / 1000) * 1000);
+    if (at > now) seconds.add(Math.ceil(at / 1000) * 1000);
   }
   // The derived id makes a second's wake-up one job however many writers ask for it (pg-boss inserts ON CONFLICT DO
   // NOTHING): a fan-out of retries that fall due together stores one row, not one per batch.
@@ -60,8 +58,8 @@ export function wakeUpJobs(dueTimes: Iterable<Date>, now = Date.now()): PgBoss.J
 }
 
 /**
- * Stores the wake-ups for deliveries due at `dueTimes` on the caller's connection (in its transaction when it has
- * one). Deliveries due now get none: the caller wakes the dispatchers with a NOTIFY after its commit.
+ * Stores the wake-ups for deliveries due later at `dueTimes` on the caller's connection (in its transaction when it
+ * has one).
  */
 export async function scheduleWakeUps(connection: JobConnection, dueTimes: Iterable<Date>): Promise<void> {
   await insertJobs(connection, wakeUpJobs(dueTimes));

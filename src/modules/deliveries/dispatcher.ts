@@ -83,8 +83,17 @@ export class DeliveryDispatcher {
   async start(): Promise<void> {
     await this.listener.start();
     // A wake-up fetched here wakes every dispatcher (the NOTIFY), not only this one: due deliveries may be more than
-    // this worker's slots.
-    this.wakeUpWorker = await this.options.jobs.work(
+    // this worker's slots. A start that fails here closes the listener it opened.
+    this.wakeUpWorker = await this.startWakeUpWorker().catch(async (error: unknown) => {
+      await this.listener.stop();
+      throw error;
+    });
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  private startWakeUpWorker(): Promise<string> {
+    return this.options.jobs.work(
       DELIVERY_WAKE_QUEUE.name,
       { batchSize: 100, pollingIntervalSeconds: WAKE_UP_POLL_SECONDS },
       async () => {
@@ -92,8 +101,6 @@ export class DeliveryDispatcher {
         wakeSoon(DELIVERIES_CHANNEL);
       },
     );
-    this.running = true;
-    this.loopDone = this.loop();
   }
 
   /**

@@ -165,6 +165,8 @@ const publishTogether = groupCommit(
   (items: { tenantId: string; checked: CheckedInput }[]): Promise<(PublishedEvent | undefined)[]> =>
     withTransaction(pool, async (client) => {
       const results: (PublishedEvent | undefined)[] = [];
+      // Deliveries due now are announced by the NOTIFY after the commit; those of a deliverAt get a wake-up job for
+      // that second, in this transaction (delivery-wake-ups.ts).
       const dueTimes: Date[] = [];
       for (const { tenantId, checked } of items) {
         const id = randomUUID();
@@ -174,7 +176,7 @@ const publishTogether = groupCommit(
           continue;
         }
         results.push({ event: inserted.event, deliveryCount: inserted.deliveryIds.length, duplicate: false });
-        if (inserted.deliveryIds.length) dueTimes.push(dueTimeOf(inserted.event));
+        if (inserted.deliveryIds.length && inserted.event.deliverAt) dueTimes.push(inserted.event.deliverAt);
       }
       await scheduleWakeUps(client, dueTimes);
       return results;
@@ -184,14 +186,6 @@ const publishTogether = groupCommit(
   // is away fails them all alike.
   (error) => !isDatabaseUnavailable(error),
 );
-
-/**
- * When an event's deliveries fall due: its deliverAt, else now. Those due later get a wake-up job for that second, in
- * the publish's transaction (delivery-wake-ups.ts); those due now are announced by the NOTIFY after the commit.
- */
-function dueTimeOf(event: Event): Date {
-  return event.deliverAt ?? event.createdAt;
-}
 
 /** Thrown inside the transaction when an event type changed since the inputs were checked: rolls it back. */
 class TypesChanged extends Error {}
@@ -247,7 +241,7 @@ async function insertOnClient(
     for (const item of fresh) {
       const { event, deliveryIds } = inserted.get(item.id) as { event: Event; deliveryIds: string[] };
       results[item.index] = { event, deliveryCount: deliveryIds.length, duplicate: false };
-      if (deliveryIds.length) dueTimes.push(dueTimeOf(event));
+      if (deliveryIds.length && event.deliverAt) dueTimes.push(event.deliverAt);
     }
     await scheduleWakeUps(client, dueTimes);
   }

@@ -429,10 +429,9 @@ function endpointStreaks(records: readonly AttemptRecord[]): Streak[] {
  */
 export async function readQueueGauges(): Promise<{ depth: number; oldestAgeSeconds: number }> {
   const { rows } = await pool.query<{ depth: number; age: number | null }>(
-    named(
+    prepared(
       `SELECT count(*)::int AS depth, extract(epoch FROM now() - min("dueAt"))::float8 AS age
        FROM "Delivery" WHERE status IN ('PENDING', 'SENDING') AND "dueAt" <= now()`,
-      {},
     ),
   );
   return { depth: rows[0]?.depth ?? 0, oldestAgeSeconds: Math.max(rows[0]?.age ?? 0, 0) };

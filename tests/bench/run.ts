@@ -5,7 +5,7 @@
  *   1. ceiling:    signed POSTs straight from undici to the receiver at the worker's concurrency
  *   2. throughput: events published in batches, fanned out to K endpoints, until the receiver has every delivery
  *      then the same number of signed POSTs through pg-boss alone (pgboss-baseline.ts), for the same-run ratio
- *   3. latency:    events published at a fixed rate; publish-to-receipt p50/p95/p99
+ *   3. latency:    events published at a fixed rate; publish-to-receipt p50/p95/p99 (--latency-only: this alone)
  *   4. inbound:    signed POSTs to an agent's URL at full speed; accepted/s and executions completed/s
  *   5. scale:      throughput again with 10k and with a larger backlog of deliveries waiting in the queue
  *   6. subscriptions: N eventPublished subscribers over WebSockets, M events at R/s (subscriptions.ts; env
@@ -41,6 +41,8 @@ const quick = process.argv.includes("--quick");
 /** --split runs the API and the delivery worker as two processes (roles api and worker), as a deployment would. */
 const split = process.argv.includes("--split");
 const subscriptionsOnly = process.argv.includes("--subscriptions-only");
+/** --latency-only runs the single-publish latency phases alone (after setup), for profiling the publish path. */
+const latencyOnly = process.argv.includes("--latency-only");
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** What `npm start` runs: the compiled build (made at the start of the run), with the same Node options. */
 const ENTRY = "dist/entry.js";
@@ -344,6 +346,59 @@ async function main() {
     await createEndpoint("latency", "bench.latency");
     const parkedEndpoint = await createEndpoint("parked", "bench.parked");
 
+    // 3. Latency: a fixed publish rate, one delivery per event (run after the throughput phases, or alone).
+    const latency = async (rate: number, seconds: number) => {
+      await reset();
+      const total = rate * seconds;
+      const interval = 1000 / rate;
+      const started = performance.now();
+      const inFlight: Promise<unknown>[] = [];
+      const publishTimes: number[] = [];
+      for (let i = 0; i < total; i += 1) {
+        const due = started + i * interval;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+        const publishedAt = performance.now();
+        inFlight.push(
+          graphql(`mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename } }`, {
+            input: { eventType: "bench.latency", payload: { sentAt: Date.now(), i } },
+          }).then(() => publishTimes.push(performance.now() - publishedAt)),
+        );
+      }
+      await Promise.all(inFlight);
+      const achieved = total / ((performance.now() - started) / 1000);
+      let received: number[];
+      for (;;) {
+        const current = await stats();
+        if (current.latencies.length >= total) {
+          received = current.latencies.sort((a, b) => a - b);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      publishTimes.sort((a, b) => a - b);
+      return {
+        rate,
+        achieved: Math.round(achieved),
+        p50: percentile(received, 50),
+        p95: percentile(received, 95),
+        p99: percentile(received, 99),
+        publishP50: Math.round(percentile(publishTimes, 50)),
+        publishP95: Math.round(percentile(publishTimes, 95)),
+      };
+    };
+    if (latencyOnly) {
+      // A short unmeasured round first, as in the full run, so the JIT has compiled the publish path.
+      await latency(100, 2);
+      const atTarget = await phase("latency", () => latency(plan.latencyRate, plan.latencySeconds));
+      const steady = plan.steadyRate
+        ? await phase("latency_steady", () => latency(plan.steadyRate as number, plan.latencySeconds))
+        : undefined;
+      clearInterval(rssTimer);
+      process.stdout.write(`\n${JSON.stringify({ mode: quick ? "quick" : "full", atTarget, steady, phases })}\n`);
+      return;
+    }
+
     // 1. Ceiling: signed POSTs straight from undici, same receiver, same concurrency.
     await reset();
     const agent = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
@@ -431,47 +486,6 @@ async function main() {
       (sample) => verifyStandardWebhook({ headers: sample.headers, body: sample.body, secrets }).ok,
     ).length;
 
-    // 3. Latency: a fixed publish rate, one delivery per event.
-    const latency = async (rate: number, seconds: number) => {
-      await reset();
-      const total = rate * seconds;
-      const interval = 1000 / rate;
-      const started = performance.now();
-      const inFlight: Promise<unknown>[] = [];
-      const publishTimes: number[] = [];
-      for (let i = 0; i < total; i += 1) {
-        const due = started + i * interval;
-        const wait = due - performance.now();
-        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-        const publishedAt = performance.now();
-        inFlight.push(
-          graphql(`mutation ($input: PublishEventInput!) { publishEvent(input: $input) { __typename } }`, {
-            input: { eventType: "bench.latency", payload: { sentAt: Date.now(), i } },
-          }).then(() => publishTimes.push(performance.now() - publishedAt)),
-        );
-      }
-      await Promise.all(inFlight);
-      const achieved = total / ((performance.now() - started) / 1000);
-      let received: number[];
-      for (;;) {
-        const current = await stats();
-        if (current.latencies.length >= total) {
-          received = current.latencies.sort((a, b) => a - b);
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      publishTimes.sort((a, b) => a - b);
-      return {
-        rate,
-        achieved: Math.round(achieved),
-        p50: percentile(received, 50),
-        p95: percentile(received, 95),
-        p99: percentile(received, 99),
-        publishP50: Math.round(percentile(publishTimes, 50)),
-        publishP95: Math.round(percentile(publishTimes, 95)),
-      };
-    };
     const atTarget = await phase("latency", () => latency(plan.latencyRate, plan.latencySeconds));
     const steady = plan.steadyRate
       ? await phase("latency_steady", () => latency(plan.steadyRate as number, plan.latencySeconds))

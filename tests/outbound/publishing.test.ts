@@ -112,6 +112,50 @@ describe("publishing", () => {
     expect(await prisma.event.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 
+  it("writes concurrent single publishes of two tenants together, each to its own tenant, a changed type checked again", async () => {
+    // Publishes that arrive while one is being written share the next statement (one per tenant). One tenant's
+    // order.created changed behind this process's back: its statement inserts nothing, so that tenant's publishes are
+    // written one by one, those of the changed type checked again and refused, its order.shipped ones written.
+    const first = await tenantWithEndpoints();
+    const second = await tenantWithEndpoints();
+    const created = (i: number) => ({ eventType: "order.created", payload: { orderId: i, total: 50 } });
+    const shipped = (i: number) => ({ eventType: "order.shipped", payload: { orderId: i } });
+    expect(await second.api.publish(created(0))).toMatchObject({ __typename: "PublishedEvent" });
+    const stricter = {
+      ...ORDER_SCHEMA,
+      properties: { ...ORDER_SCHEMA.properties, total: { type: "number", maximum: 5 } },
+    };
+    await prisma.$executeRaw`UPDATE "EventType" SET schema = ${JSON.stringify(stricter)}::jsonb
+      WHERE "tenantId" = ${second.tenant.id}::uuid AND name = 'order.created'`;
+    const inputs = Array.from({ length: 30 }, (_, i) =>
+      i % 3 === 0
+        ? { api: first.api, input: created(i), expected: { __typename: "PublishedEvent", deliveryCount: 2 } }
+        : i % 3 === 1
+          ? {
+              api: second.api,
+              input: created(i),
+              expected: { __typename: "ValidationError", message: expect.stringContaining("<= 5") },
+            }
+          : { api: second.api, input: shipped(i), expected: { __typename: "PublishedEvent", deliveryCount: 1 } },
+    );
+    const results = await Promise.all(inputs.map(({ api, input }) => api.publish(input)));
+    for (const [i, result] of results.entries()) expect(result).toMatchObject(inputs[i]?.expected ?? {});
+    const orderIds = async (tenantId: string) =>
+      (await prisma.event.findMany({ where: { tenantId } }))
+        .map((event) => (event.payload as { orderId: number }).orderId)
+        .sort((a, b) => a - b);
+    const every = (from: number) => Array.from({ length: 10 }, (_, k) => from + 3 * k);
+    expect(await orderIds(first.tenant.id)).toEqual(every(0));
+    expect(await orderIds(second.tenant.id)).toEqual([0, ...every(2)]);
+    // Every delivery is to one of its own tenant's endpoints.
+    for (const { tenant, endpoints } of [first, second]) {
+      const own = new Set([endpoints.all.id, endpoints.orders.id].map(uuidOf));
+      const deliveries = await prisma.delivery.findMany({ where: { tenantId: tenant.id } });
+      expect(deliveries.length).toBeGreaterThan(0);
+      expect(deliveries.every((delivery) => own.has(delivery.endpointId))).toBe(true);
+    }
+  });
+
   it("returns the first event for a repeated idempotency key within 24 h and creates no deliveries", async () => {
     const { api, tenant } = await tenantWithEndpoints();
     const first = await api.publish({ eventType: "order.shipped", payload: { n: 1 }, idempotencyKey: "ship-1" });

@@ -79,7 +79,7 @@ function header(headers: Readonly<Record<string, HeaderValue>>, name: string): s
 }
 
 /** Constant-time: true when `presented` equals any of `expected` (lengths differ only by format, which is public). */
-function matchesAny(presented: Buffer, expected: readonly Buffer[]): boolean {
+export function matchesAnySignature(presented: Buffer, expected: readonly Buffer[]): boolean {
   let matched = false;
   for (const candidate of expected) {
     if (candidate.length === presented.length && timingSafeEqual(candidate, presented)) matched = true;
@@ -114,7 +114,7 @@ export function verifyStandardWebhook(options: {
   const expected = options.secrets.map((secret) =>
     standardSignature(parseWebhookSecret(secret), msgId, seconds, options.body),
   );
-  const valid = presented.map((signature) => matchesAny(signature, expected)).some(Boolean);
+  const valid = presented.map((signature) => matchesAnySignature(signature, expected)).some(Boolean);
   return valid ? { ok: true, msgId, timestamp: new Date(seconds * 1000) } : { ok: false, reason: "invalid" };
 }
 
@@ -135,7 +135,7 @@ export function verifyGitHubSignature(options: {
   const expected = options.secrets.map((secret) =>
     createHmac("sha256", Buffer.from(secret, "utf8")).update(options.body).digest(),
   );
-  return matchesAny(presented, expected)
+  return matchesAnySignature(presented, expected)
     ? { ok: true, msgId: null, timestamp: null }
     : { ok: false, reason: "invalid" };
 }

@@ -153,14 +153,16 @@ describe("POST /agents/:id/webhook refusals, in the documented order", () => {
     expect(await prisma.agentExecution.count({ where: { agentId: uuidOf(agentId) } })).toBe(2);
   });
 
-  it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one", async () => {
-    const { agentId, secret } = await activeAgent();
+  it("accepts GitHub's X-Hub-Signature-256 and refuses a wrong one (an agent verifying GITHUB)", async () => {
+    const { agentId, secret } = await activeAgent({ verification: { scheme: "GITHUB" } });
     const body = '{"action":"opened"}';
     const delivery = { "x-github-delivery": randomBytes(16).toString("hex") };
     expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, secret), ...delivery })).status).toBe(
       202,
     );
-    expect((await post(agentId, body, { "x-hub-signature-256": signGitHub(body, "nope") })).body).toMatchObject({
+    expect(
+      (await post(agentId, body, { "x-hub-signature-256": signGitHub(body, "nope"), ...delivery })).body,
+    ).toMatchObject({
       code: "SIGNATURE_INVALID",
     });
   });

@@ -312,6 +312,54 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
     expect(panel.pageErrors).toEqual([]);
   }, 60_000);
 
+  it("verifies an agent's sender: scheme picker, what it sends, Copy secret, and a test payload from the schema", async () => {
+    const created = await panel.api<{ createAgent: { secret: string } }>(
+      `mutation { createAgent(input: { name: "billing", status: ACTIVE,
+        payloadSchema: { type: "object", required: ["invoiceId"], properties: { invoiceId: { type: "integer" } } } }) {
+        ... on CreatedAgent { secret } ... on Error { message } } }`,
+    );
+    // From another page: the previous test leaves the agents list open, which would not load again.
+    await open("Endpoints");
+    await open("Agents");
+    await page.getByRole("link", { name: "Manage billing" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Agent billing" }).waitFor();
+    // The warning, and Copy secret: the secret goes to the clipboard, the page keeps showing only the masked form.
+    expect(await page.getByTestId("secret-warning").textContent()).toContain("Keep this secret safe");
+    await page.getByRole("button", { name: "Copy secret" }).click();
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(created.createAgent.secret);
+    expect(await page.locator("main").textContent()).not.toContain(created.createAgent.secret);
+    // The test payload starts from the schema, so the first test is accepted as it stands.
+    const test = page.getByRole("form", { name: "Test webhook for billing" });
+    expect(Object.keys(JSON.parse(await test.getByLabel("Test payload").inputValue()))).toEqual(["invoiceId"]);
+    await test.getByRole("button", { name: "Send test webhook" }).click();
+    await expect.poll(() => test.getByTestId("test-result").textContent()).toMatch(/^The agent answered 202/);
+
+    // Slack makes the secret: picking it asks for Slack's; saved, the agent verifies Slack's signature with it.
+    const verification = page.getByRole("form", { name: "Verification of billing" });
+    const secretField = verification.getByLabel(/signing secret/);
+    expect(await secretField.isVisible()).toBe(false);
+    await verification.getByLabel("Scheme").selectOption("SLACK");
+    expect(await secretField.isVisible()).toBe(true);
+    await secretField.fill("short");
+    await verification.getByRole("button", { name: "Save verification" }).click();
+    await expect.poll(() => errorFor(verification, "secret")).toContain("8 to 256");
+    await secretField.fill("slack-signing-secret-0123456789");
+    await verification.getByRole("button", { name: "Save verification" }).click();
+    await expect.poll(status).toBe("billing verifies Slack requests");
+    expect(await page.getByTestId("sender-sends").textContent()).toContain("X-Slack-Signature");
+    const saved = await panel.api<{
+      agents: { edges: { node: { name: string; verification: { scheme: string } } }[] };
+    }>("{ agents(first: 20) { edges { node { name verification { scheme } } } } }");
+    expect(saved.agents.edges.find(({ node }) => node.name === "billing")?.node.verification.scheme).toBe("SLACK");
+    // The test sender now signs as Slack does, with Slack's secret, and is accepted.
+    const again = page.getByRole("form", { name: "Test webhook for billing" });
+    await again.getByRole("button", { name: "Send test webhook" }).click();
+    await expect.poll(() => again.getByTestId("test-result").textContent()).toMatch(/^The agent answered 202/);
+    await shot("agent-verification");
+    expect(panel.pageErrors).toEqual([]);
+  }, 60_000);
+
   it("creates event types with a schema and a checked example, refuses bad input by field, and archives", async () => {
     await open("Event types");
     const form = page.getByRole("form", { name: "Create an event type" });
@@ -369,7 +417,8 @@ describe.skipIf(!CHROMIUM)("the panel's flows", () => {
       page.locator("tbody tr[data-action]").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-action")));
     await form.getByLabel("Action").fill("agent_secret.revealed");
     await form.getByLabel("Action").press("Enter");
-    await expect.poll(actions).toEqual(["agent_secret.revealed"]);
+    // The helpdesk agent's Show secret and the billing agent's Copy secret, each a reveal.
+    await expect.poll(actions).toEqual(["agent_secret.revealed", "agent_secret.revealed"]);
 
     await form.getByLabel("Action").fill("");
     await form.getByLabel("Actor").selectOption({ label: "API key auditor" });

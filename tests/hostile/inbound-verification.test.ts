@@ -22,11 +22,18 @@ afterAll(async () => {
   await api.close();
 });
 
-async function activeAgent(rateLimitPerMinute?: number) {
+async function activeAgent(rateLimitPerMinute?: number, scheme = "STANDARD_WEBHOOKS") {
   const { headers } = await seed.tenantWithKey();
   const created = await execute<{ createAgent: { secret: string; agent: { id: string } } }>(
     `mutation ($input: CreateAgentInput!) { createAgent(input: $input) { ... on CreatedAgent { secret agent { id } } } }`,
-    { input: { name: `agent-${randomBytes(3).toString("hex")}`, status: "ACTIVE", rateLimitPerMinute } },
+    {
+      input: {
+        name: `agent-${randomBytes(3).toString("hex")}`,
+        status: "ACTIVE",
+        rateLimitPerMinute,
+        verification: { scheme },
+      },
+    },
     headers,
   );
   const { secret, agent } = created.data?.createAgent ?? { secret: "", agent: { id: "" } };
@@ -107,7 +114,7 @@ describe("failed verifications are limited per source address", () => {
 
 describe("GitHub-style requests cannot be replayed", () => {
   it("a second request with the same X-GitHub-Delivery answers 401 REPLAYED", async () => {
-    const { agentId, secret } = await activeAgent();
+    const { agentId, secret } = await activeAgent(undefined, "GITHUB");
     const body = '{"action":"opened"}';
     const headers = { "x-hub-signature-256": signGitHub(body, secret), "x-github-delivery": randomUUID() };
     expect((await post(agentId, body, headers)).status).toBe(202);
@@ -131,7 +138,7 @@ describe("GitHub-style requests cannot be replayed", () => {
     await forgetExpiredMessageIds();
     expect(await prisma.inboundMessage.count({ where: { agentId: uuidOf(agentId) } })).toBe(0);
     // A delivery id is the agent's own: another agent may receive the same one.
-    const other = await activeAgent();
+    const other = await activeAgent(undefined, "GITHUB");
     const otherHeaders = {
       "x-hub-signature-256": signGitHub(body, other.secret),
       "x-github-delivery": headers["x-github-delivery"],
@@ -140,7 +147,7 @@ describe("GitHub-style requests cannot be replayed", () => {
   });
 
   it("a GitHub-style request without X-GitHub-Delivery is refused (a replay could just drop the header)", async () => {
-    const { agentId, secret } = await activeAgent();
+    const { agentId, secret } = await activeAgent(undefined, "GITHUB");
     const body = '{"action":"closed"}';
     const refused = await post(agentId, body, { "x-hub-signature-256": signGitHub(body, secret) });
     expect(refused).toMatchObject({ status: 401, body: { code: "SIGNATURE_MISSING" } });

@@ -36,6 +36,8 @@ export async function startPanel(chromiumPath: string, options: { scopes?: Scope
     });
     const openedBrowser = browser;
     const context = await browser.newContext({ baseURL: baseUrl, acceptDownloads: true });
+    // Copy buttons are checked by reading the clipboard back.
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(`pageerror: ${error.message}`));

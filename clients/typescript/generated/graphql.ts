@@ -15,6 +15,14 @@ export type AgentStatus =
   /** Paused: its URL answers 403. */
   | 'SUSPENDED';
 
+/** How the agent verifies its sender; changing it is audited. */
+export type AgentVerificationInput = {
+  /** Its sender's scheme. */
+  scheme: VerificationScheme;
+  /** The sender's own signing secret, when the sender makes it (Stripe, Shopify, Slack; or one chosen for GitHub): 8 to 256 printable ASCII characters. It replaces the agent's secret at once (audited). Without it the agent keeps its secret (a new agent gets a generated one). */
+  secret?: string | null | undefined;
+};
+
 /** Whether an API key still authenticates. */
 export type ApiKeyStatus =
   /** Valid: requests with it are accepted. */
@@ -103,6 +111,8 @@ export type CreateAgentInput = {
   status?: AgentStatus | null | undefined;
   /** JSONata, checked on save, run with a time limit. */
   transform?: string | null | undefined;
+  /** STANDARD_WEBHOOKS with a generated secret when not given. */
+  verification?: AgentVerificationInput | null | undefined;
 };
 
 /** A new API key: its name, scopes and optional expiry. */
@@ -305,6 +315,8 @@ export type UpdateAgentInput = {
   status?: AgentStatus | null | undefined;
   /** JSONata, checked on save, run with a time limit. */
   transform?: string | null | undefined;
+  /** Unchanged when not given. */
+  verification?: AgentVerificationInput | null | undefined;
 };
 
 /** Only the fields given change. `retryPolicy: null` returns to the default schedule. */
@@ -356,6 +368,21 @@ export type UpdateSettingsInput = {
   /** An absolute http(s) URL, the base of agents' webhook URLs; a trailing slash is dropped. */
   publicUrl?: string | null | undefined;
 };
+
+/** How an agent verifies that a request comes from its sender: each sender's own documented algorithm. */
+export type VerificationScheme =
+  /** GitHub: X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the body>) and X-GitHub-Delivery. Replays are refused by X-GitHub-Delivery for 3 days. */
+  | 'GITHUB'
+  /** A generic HMAC sender (Jira-style, in-house): X-Hub-Signature-256 or X-Webhook-Signature: the hex HMAC-SHA256 of the body, with or without sha256= (the same body twice within 10 minutes is a replay). Weaker than a timestamped scheme: a captured request can be replayed after 10 minutes. */
+  | 'HMAC_SHA256'
+  /** Shopify: X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the body) and X-Shopify-Webhook-Id. Set the app's client secret as the agent's secret; replays are refused by webhook id for 3 days. */
+  | 'SHOPIFY'
+  /** Slack: X-Slack-Request-Timestamp (within 5 minutes) and X-Slack-Signature (v0=<hex HMAC-SHA256 of v0:timestamp:body>). Set the app's signing secret as the agent's secret. */
+  | 'SLACK'
+  /** Standard Webhooks (Svix and others; the default): webhook-id, webhook-timestamp (within 5 minutes) and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body>). Replays are refused by webhook-id. */
+  | 'STANDARD_WEBHOOKS'
+  /** Stripe: Stripe-Signature (t=<seconds>,v1=<hex HMAC-SHA256 of t.body>, t within 5 minutes). Set the endpoint's whsec_ secret as the agent's secret. */
+  | 'STRIPE';
 
 export type AgentFieldsFragment = { id: string, name: string, description: string | null, status: AgentStatus, webhookUrl: string, maskedSecret: string, payloadSchema: unknown, transform: string | null, actions: unknown, rateLimitPerMinute: number, createdAt: string, updatedAt: string };
 

@@ -74,21 +74,30 @@ export async function copy(text, what = "Copied") {
 }
 
 /**
- * A secret shown this once, with Copy and Done. Either button calls `hide` (which should leave only the masked
- * form on the page): the secret must not linger after the user has taken it, nor when they chose not to.
+ * A secret shown this once, with Copy and Done. Done calls `hide` (which should leave only the masked form on the
+ * page), and so does a successful Copy unless `keepAfterCopy`: an agent's secret is pasted into another system's
+ * settings, where a failed paste needs it once more, while an API key is taken once.
  */
-export function shownOnce(title, secret, hide) {
+export function shownOnce(title, secret, hide, { keepAfterCopy = false } = {}) {
   return h(
     "div",
     { class: "once", role: "alert", "data-testid": "shown-once" },
-    h("p", {}, `${title} — shown only now. Copy it somewhere safe:`),
+    h(
+      "p",
+      {},
+      `${title} — shown only now. Keep it secret: anyone who has it can sign requests as you. Copy it somewhere safe:`,
+    ),
     h("p", { class: "secret", "data-testid": "secret-value" }, secret),
     h(
       "div",
       { class: "actions" },
       h(
         "button",
-        { type: "button", class: "primary", onclick: () => copy(secret).then((copied) => copied && hide()) },
+        {
+          type: "button",
+          class: "primary",
+          onclick: () => copy(secret, "Secret copied").then((copied) => copied && !keepAfterCopy && hide()),
+        },
         "Copy",
       ),
       h("button", { type: "button", onclick: hide }, "Done"),

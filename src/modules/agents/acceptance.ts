@@ -14,7 +14,7 @@ export const EXECUTION_QUEUE = "agent.execute";
 /** Tries per execution: the first run and two retries when an action fails. */
 export const EXECUTION_RETRY_LIMIT = 2;
 
-export { forgetExpiredMessageIds, GITHUB_DELIVERY_PREFIX } from "./inbound.store.js";
+export { forgetExpiredMessageIds } from "./inbound.store.js";
 
 /** A verified, valid inbound request, ready to be stored. */
 export interface Acceptance {

@@ -7,6 +7,7 @@ import { originOf, subscriptionError, subscriptionsOf, withSubscriptionErrors } 
 import { pageSize } from "../../graphql/pagination.js";
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from "../../lib/errors.js";
 import { idFilter, localId, toGlobalId } from "../../lib/ids.js";
+import { exampleFromSchema } from "../../lib/schema-example.js";
 import { EXECUTION_RETRY_LIMIT } from "./acceptance.js";
 import { actionsForApi, actionsFromApi, executionResultForApi } from "./agent-config.js";
 import {
@@ -20,6 +21,7 @@ import {
 } from "./agents.service.js";
 import { EXAMPLE_PAYLOAD_SCHEMAS } from "./example-schemas.js";
 import { findExecution, relayedSince } from "./executions.service.js";
+import { SENDER_SENDS, type VerificationScheme } from "./verification-schemes.js";
 
 const AgentStatusEnum = builder.enumType("AgentStatus", {
   description: "Whether an agent's webhook URL accepts requests.",
@@ -38,6 +40,53 @@ const ExecutionStatusEnum = builder.enumType("ExecutionStatus", {
     SUCCEEDED: { description: "Every action ran; see result." },
     FAILED: { description: "An action failed and no retry is left; see error." },
   } as const,
+});
+
+const VerificationSchemeEnum = builder.enumType("VerificationScheme", {
+  description: "How an agent verifies that a request comes from its sender: each sender's own documented algorithm.",
+  values: {
+    STANDARD_WEBHOOKS: {
+      description: `Standard Webhooks (Svix and others; the default): ${SENDER_SENDS.STANDARD_WEBHOOKS}. Replays are refused by webhook-id.`,
+    },
+    GITHUB: {
+      description: `GitHub: ${SENDER_SENDS.GITHUB}. Replays are refused by X-GitHub-Delivery for 3 days.`,
+    },
+    HMAC_SHA256: {
+      description: `A generic HMAC sender (Jira-style, in-house): ${SENDER_SENDS.HMAC_SHA256}. Weaker than a timestamped scheme: a captured request can be replayed after 10 minutes.`,
+    },
+    STRIPE: { description: `Stripe: ${SENDER_SENDS.STRIPE}. Set the endpoint's whsec_ secret as the agent's secret.` },
+    SHOPIFY: {
+      description: `Shopify: ${SENDER_SENDS.SHOPIFY}. Set the app's client secret as the agent's secret; replays are refused by webhook id for 3 days.`,
+    },
+    SLACK: { description: `Slack: ${SENDER_SENDS.SLACK}. Set the app's signing secret as the agent's secret.` },
+  } as const,
+});
+
+const AgentVerification = builder.objectRef<{ scheme: VerificationScheme }>("AgentVerification").implement({
+  description: "How the agent verifies its sender's requests.",
+  fields: (t) => ({
+    scheme: t.field({
+      type: VerificationSchemeEnum,
+      description: "The algorithm the agent checks requests with.",
+      resolve: (verification) => verification.scheme,
+    }),
+    senderSends: t.string({
+      description: "What the sender must send for a request to be accepted: the headers and what they sign.",
+      resolve: (verification) => SENDER_SENDS[verification.scheme],
+    }),
+  }),
+});
+
+const AgentVerificationInput = builder.inputType("AgentVerificationInput", {
+  description: "How the agent verifies its sender; changing it is audited.",
+  fields: (t) => ({
+    scheme: t.field({ type: VerificationSchemeEnum, required: true, description: "Its sender's scheme." }),
+    secret: t.string({
+      required: false,
+      description:
+        "The sender's own signing secret, when the sender makes it (Stripe, Shopify, Slack; or one chosen for GitHub): 8 to 256 printable ASCII characters. It replaces the agent's secret at once (audited). Without it the agent keeps its secret (a new agent gets a generated one).",
+    }),
+  }),
 });
 
 const AgentObject = builder.prismaNode("Agent", {
@@ -83,6 +132,17 @@ const AgentObject = builder.prismaNode("Agent", {
     rateLimitPerMinute: t.exposeInt("rateLimitPerMinute", {
       description: "Verified requests accepted per minute; more answer 429.",
     }),
+    examplePayload: t.field({
+      type: "JSON",
+      description:
+        "A payload built from the payload schema (its examples, defaults and types), to start a test webhook from; {} without a schema. It may not satisfy every constraint (a pattern, say): the test answers which.",
+      resolve: (agent) => exampleFromSchema(agent.payloadSchema ?? {}) ?? {},
+    }),
+    verification: t.field({
+      type: AgentVerification,
+      description: "How the agent verifies its sender's requests.",
+      resolve: (agent) => ({ scheme: agent.verificationScheme }),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),
@@ -103,7 +163,7 @@ builder.prismaNode("AgentExecution", {
     headers: t.expose("headers", {
       type: "JSON",
       description:
-        "The request headers kept, names (lower case) to values: content-type, user-agent, webhook-id, webhook-timestamp, the GitHub event and delivery ids, x-request-id, the ones a forward action copies and, for a relaying agent, the signature. Never credentials.",
+        "The request headers kept, names (lower case) to values: content-type, user-agent, webhook-id, webhook-timestamp, the GitHub event and delivery ids, Shopify's topic, webhook id and shop domain, Slack's timestamp and retry number, x-request-id, the ones a forward action copies and, for a relaying agent, the signature. Never credentials.",
     }),
     sourceIp: t.exposeString("sourceIp", {
       nullable: true,
@@ -165,6 +225,13 @@ const AgentInput = (name: string, required: boolean) =>
       rateLimitPerMinute: t.int({
         required: false,
         description: "Accepted requests a minute; by default the tenant's default (settings; 100 unless changed).",
+      }),
+      verification: t.field({
+        type: AgentVerificationInput,
+        required: false,
+        description: required
+          ? "STANDARD_WEBHOOKS with a generated secret when not given."
+          : "Unchanged when not given.",
       }),
     }),
   });
@@ -335,6 +402,7 @@ builder.mutationField("updateAgent", (t) =>
         localId("Agent", id),
         { ...fields(input), name: input.name ?? undefined },
         originOf(context),
+        context.services.keyring,
       ),
   }),
 );

@@ -7,13 +7,13 @@ import { ConflictError, findOrNotFound, RateLimitedError, ValidationError } from
 import type { Keyring } from "../../lib/master-key.js";
 import type { PublicUrls } from "../../lib/public-url.js";
 import { maskSecret, openSecret, sealSecret } from "../../lib/secret-box.js";
-import { signWebhook } from "../../lib/webhook-signature.js";
 import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent } from "../console/console-events.js";
 import { checkKnownEventTypes } from "../event-types/known-event-types.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { readTenantSettings } from "../settings/settings.service.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
+import { signInbound, type VerificationScheme } from "./verification-schemes.js";
 
 export interface AgentFields {
   name?: string;
@@ -23,6 +23,30 @@ export interface AgentFields {
   transform?: string | null;
   actions?: unknown;
   rateLimitPerMinute?: number;
+  verification?: AgentVerificationInput;
+}
+
+/** How the agent verifies its sender, and (when the sender makes the secret: Stripe, Shopify, Slack) that secret. */
+export interface AgentVerificationInput {
+  scheme: VerificationScheme;
+  secret?: string | null;
+}
+
+/**
+ * A secret the sender made (Stripe's `whsec_...`, Shopify's app secret, Slack's signing secret, or one chosen for
+ * GitHub): printable ASCII without spaces, 8 to 256 characters, the lengths those providers hand out with room.
+ */
+const SENDER_SECRET = /^[\x21-\x7e]{8,256}$/;
+
+/** @throws ValidationError on `verification.secret`. */
+function checkSenderSecret(secret: string): string {
+  if (!SENDER_SECRET.test(secret)) {
+    throw new ValidationError(
+      "secret must be 8 to 256 printable ASCII characters without spaces",
+      "verification.secret",
+    );
+  }
+  return secret;
 }
 
 const REVEALS_PER_MINUTE = 10;
@@ -90,6 +114,7 @@ function checkFields(input: AgentFields) {
     }
     data.rateLimitPerMinute = input.rateLimitPerMinute;
   }
+  if (input.verification !== undefined) data.verificationScheme = input.verification.scheme;
   return data;
 }
 
@@ -119,7 +144,8 @@ export async function createAgent(
   await checkActionTargets(tenantId, data);
   // Without a limit of its own, an agent gets the tenant's default (a setting).
   data.rateLimitPerMinute ??= (await readTenantSettings(tenantId)).defaultInboundRateLimitPerMinute;
-  const secret = generateAgentSecret();
+  const given = input.verification?.secret;
+  const secret = given ? checkSenderSecret(given) : generateAgentSecret();
   const encryptedSecret = await sealSecret(keyring, secret);
   try {
     return await prisma.$transaction(async (tx) => {
@@ -138,7 +164,7 @@ export async function createAgent(
           ...origin,
           action: "agent.created",
           target: { type: "Agent", id: agent.id },
-          metadata: { name: agent.name },
+          metadata: { name: agent.name, verificationScheme: agent.verificationScheme, senderSecret: Boolean(given) },
         },
         tx,
       );
@@ -155,8 +181,15 @@ export async function updateAgent(
   id: string,
   input: AgentFields,
   origin: RequestOrigin,
+  keyring: Keyring,
 ): Promise<Agent> {
   const data = checkFields(input);
+  // A sender's own secret replaces the agent's: the old one stops working at once, as with regenerateAgentSecret.
+  const secret = input.verification?.secret ? checkSenderSecret(input.verification.secret) : undefined;
+  if (secret) {
+    data.encryptedSecret = await sealSecret(keyring, secret);
+    data.maskedSecret = maskSecret(secret);
+  }
   try {
     return await prisma.$transaction(async (tx) => {
       const existing = await findAgent(tenantId, id, tx);
@@ -168,10 +201,20 @@ export async function updateAgent(
           ...origin,
           action: "agent.updated",
           target: { type: "Agent", id },
-          metadata: { fields: Object.keys(data) },
+          metadata: {
+            fields: Object.keys(data).filter((field) => field !== "encryptedSecret" && field !== "maskedSecret"),
+            ...(input.verification ? { verificationScheme: input.verification.scheme } : {}),
+          },
         },
         tx,
       );
+      if (secret) {
+        await recordAudit({ tenantId, ...origin, action: "agent_secret.replaced", target: { type: "Agent", id } }, tx);
+        await recordConsoleEvent(
+          { tenantId, kind: "SECRET_REGENERATED", agentId: id, data: { target: "agent", name: agent.name } },
+          tx,
+        );
+      }
       return agent;
     });
   } catch (error) {
@@ -243,7 +286,7 @@ export interface TestWebhookAnswer {
 }
 
 /**
- * Signs `payload` with the agent's secret and POSTs it through the agent's own URL on this instance, so the test
+ * Signs `payload` with the agent's secret, as its scheme's sender would, and POSTs it through the agent's own URL on this instance, so the test
  * goes through the very checks a real sender meets. @throws NotFoundError for another tenant's (or no) agent.
  */
 export async function sendTestWebhook(
@@ -254,12 +297,11 @@ export async function sendTestWebhook(
 ): Promise<TestWebhookAnswer> {
   const agent = await findAgent(tenantId, agentId);
   const body = JSON.stringify(payload);
-  const headers = signWebhook({
-    msgId: `msg_test_${randomBytes(12).toString("hex")}`,
-    timestamp: new Date(),
+  const headers = signInbound(
+    agent.verificationScheme,
     body,
-    secrets: [await openSecret(instance.keyring, agent.encryptedSecret)],
-  });
+    await openSecret(instance.keyring, agent.encryptedSecret),
+  );
   const response = await request(`${instance.urls.selfUrl()}/agents/${agent.id}/webhook`, {
     method: "POST",
     headers: { ...headers, "content-type": "application/json", "user-agent": "Signalpost test webhook" },

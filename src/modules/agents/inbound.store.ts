@@ -3,6 +3,7 @@ import { columnList, named } from "../../db/prepared.js";
 import { pool } from "../../db/prisma.js";
 import { type Agent, Prisma } from "../../generated/prisma/client.js";
 import { consoleEventsInsertSql } from "../console/console-events.js";
+import { LONG_LIVED_ID_PREFIXES } from "./verification-schemes.js";
 
 /**
  * The inbound path's SQL: the agent a request is checked against, the group-committed acceptance (replay ids, queued
@@ -11,17 +12,14 @@ import { consoleEventsInsertSql } from "../console/console-events.js";
  */
 
 /**
- * Replay ids of GitHub-style requests (X-GitHub-Delivery) are stored with this prefix, apart from Standard Webhooks'
- * webhook-ids, and kept longer: GitHub signs no timestamp, so the only replay window is how long the id is kept.
- */
-export const GITHUB_DELIVERY_PREFIX = "github:";
-/**
- * How long accepted ids are remembered. A webhook-id older than the 5-minute timestamp tolerance cannot pass the
- * signature check again, so 10 minutes is plenty; a GitHub delivery id has no timestamp to age out, so it is kept
- * as long as GitHub lets anyone redeliver a delivery (3 days).
+ * How long accepted ids are remembered. A webhook-id, Stripe or Slack signature older than the 5-minute timestamp
+ * tolerance cannot pass the check again, so 10 minutes is plenty (and it is HMAC_SHA256's body-hash window); GitHub
+ * and Shopify sign no timestamp, so their delivery ids (LONG_LIVED_ID_PREFIXES) are kept as long as GitHub lets
+ * anyone redeliver a delivery (3 days).
  */
 export const WEBHOOK_ID_RETENTION = "10 minutes";
-export const GITHUB_DELIVERY_RETENTION = "72 hours";
+export const DELIVERY_ID_RETENTION = "72 hours";
+const LONG_LIVED = LONG_LIVED_ID_PREFIXES.map((prefix) => `"messageId" LIKE '${prefix}%'`).join(" OR ");
 
 const AGENT_COLUMNS = columnList(Prisma.AgentScalarFieldEnum);
 
@@ -110,7 +108,7 @@ export async function forgetExpiredMessageIds(batch = 5_000): Promise<number> {
       `DELETE FROM "InboundMessage" WHERE ("agentId", "messageId") IN (
          SELECT "agentId", "messageId" FROM "InboundMessage"
          WHERE "receivedAt" < now() - interval '${WEBHOOK_ID_RETENTION}'
-           AND ("messageId" NOT LIKE '${GITHUB_DELIVERY_PREFIX}%' OR "receivedAt" < now() - interval '${GITHUB_DELIVERY_RETENTION}')
+           AND (NOT (${LONG_LIVED}) OR "receivedAt" < now() - interval '${DELIVERY_ID_RETENTION}')
          LIMIT $batch)`,
       { batch },
     ),

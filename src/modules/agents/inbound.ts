@@ -10,7 +10,6 @@ import type { Keyring } from "../../lib/master-key.js";
 import { inboundRequestsTotal } from "../../lib/metrics.js";
 import { openSecret } from "../../lib/secret-box.js";
 import { describeUnstorable, findUnstorableTextInParsed } from "../../lib/storable-text.js";
-import { verifyGitHubSignature, verifyStandardWebhook } from "../../lib/webhook-signature.js";
 import type { Logger } from "../../logger.js";
 import { recordConsoleEvent } from "../console/console-events.js";
 import type { Accept } from "./acceptance.js";
@@ -20,13 +19,11 @@ import {
   MAX_FAILED_VERIFICATIONS_PER_MINUTE,
   recordFailedVerification,
 } from "./failed-verifications.js";
-import { findVersionedAgent, GITHUB_DELIVERY_PREFIX, type VersionedAgent } from "./inbound.store.js";
+import { findVersionedAgent, type VersionedAgent } from "./inbound.store.js";
+import { verifyInbound } from "./verification-schemes.js";
 
 /** Request bodies larger than this are refused (413) before anything else is looked at. */
 export const MAX_INBOUND_BYTES = 1024 * 1024;
-const TIMESTAMP_TOLERANCE_SECONDS = 300;
-/** Longest webhook-id or X-GitHub-Delivery kept for replay checks (GitHub's are 36-character GUIDs). */
-const MAX_MESSAGE_ID_LENGTH = 256;
 /** Headers worth keeping with an execution; credentials and (see below) signatures are not among them. */
 const KEPT_HEADERS = [
   "content-type",
@@ -35,6 +32,11 @@ const KEPT_HEADERS = [
   "webhook-timestamp",
   "x-github-event",
   "x-github-delivery",
+  "x-shopify-topic",
+  "x-shopify-webhook-id",
+  "x-shopify-shop-domain",
+  "x-slack-request-timestamp",
+  "x-slack-retry-num",
   "x-request-id",
 ];
 
@@ -43,7 +45,14 @@ const KEPT_HEADERS = [
  * handler, which should verify it exactly as in production. They prove nothing beyond this one body (and Standard
  * Webhooks' id and timestamp stop replays), so keeping them gives away no credential.
  */
-const RELAYED_SIGNATURE_HEADERS = ["webhook-signature", "x-hub-signature-256"];
+const RELAYED_SIGNATURE_HEADERS = [
+  "webhook-signature",
+  "x-hub-signature-256",
+  "x-webhook-signature",
+  "stripe-signature",
+  "x-shopify-hmac-sha256",
+  "x-slack-signature",
+];
 
 /** The headers kept with an execution: the fixed list, plus any a forward action names (never credentials). */
 function keptHeaders(agent: Agent, req: IncomingMessage): Record<string, string> {
@@ -160,65 +169,23 @@ export class AgentSecretCache {
 }
 
 /**
- * Checks Standard Webhooks headers (timestamp within 5 minutes) or GitHub's X-Hub-Signature-256 (with the
- * X-GitHub-Delivery id, required: GitHub signs only the body, so without the id a replay could not be told apart).
- * The code says which check failed; nothing says what was expected. Resolves with the id to check against replays
- * when the request is stored: the webhook-id, or `github:` and the delivery id (GitHub's ids live apart, and longer,
- * see acceptance.ts).
+ * Checks the request by the agent's verification scheme (verification-schemes.ts). The code says which check failed;
+ * nothing says what was expected. Resolves with the id to check against replays when the request is stored, and the
+ * header it came from.
  */
 async function verifySignature(
   secrets: AgentSecretCache,
   agent: InboundAgent,
   req: IncomingMessage,
   body: Buffer,
-): Promise<string> {
-  const secret = await secrets.secretOf(agent);
-  const headers = req.headers as Record<string, string | string[] | undefined>;
-  if (headers["webhook-signature"] !== undefined) {
-    const result = verifyStandardWebhook({
-      headers,
-      body,
-      secrets: [secret],
-      toleranceSeconds: TIMESTAMP_TOLERANCE_SECONDS,
-    });
-    if (!result.ok) {
-      const code = { missing: "SIGNATURE_MISSING", invalid: "SIGNATURE_INVALID", stale: "TIMESTAMP_STALE" }[
-        result.reason
-      ];
-      throw new InboundRefusal(401, code, `signature check failed: ${result.reason}`);
-    }
-    return checkedMessageId(result.msgId, "webhook-id");
-  }
-  const github = headers["x-hub-signature-256"];
-  if (github !== undefined) {
-    const result = verifyGitHubSignature({
-      header: Array.isArray(github) ? github[0] : github,
-      body,
-      secrets: [secret],
-    });
-    if (!result.ok)
-      throw new InboundRefusal(
-        401,
-        result.reason === "missing" ? "SIGNATURE_MISSING" : "SIGNATURE_INVALID",
-        `signature check failed: ${result.reason}`,
-      );
-    const delivery = headers["x-github-delivery"];
-    const deliveryId = Array.isArray(delivery) ? delivery[0] : delivery;
-    return `${GITHUB_DELIVERY_PREFIX}${checkedMessageId(deliveryId, "X-GitHub-Delivery")}`;
-  }
-  throw new InboundRefusal(
-    401,
-    "SIGNATURE_MISSING",
-    "send webhook-id, webhook-timestamp and webhook-signature, or X-Hub-Signature-256",
-  );
-}
-
-/** The id to check against replays. @throws InboundRefusal 401 SIGNATURE_MISSING when absent or too long. */
-function checkedMessageId(id: string | null | undefined, header: string): string {
-  if (!id || id.length > MAX_MESSAGE_ID_LENGTH) {
-    throw new InboundRefusal(401, "SIGNATURE_MISSING", `send ${header}, 1 to ${MAX_MESSAGE_ID_LENGTH} characters`);
-  }
-  return id;
+): Promise<{ replayId: string; replayIdFrom: string }> {
+  const verdict = verifyInbound(agent.verificationScheme, {
+    headers: req.headers as Record<string, string | string[] | undefined>,
+    body,
+    secrets: [await secrets.secretOf(agent)],
+  });
+  if (!verdict.ok) throw new InboundRefusal(401, verdict.code, `signature check failed: ${verdict.message}`);
+  return verdict;
 }
 
 /**
@@ -383,7 +350,7 @@ async function receive(
   { accept, agentSecrets }: Receiving,
 ): Promise<string> {
   requireActive(agent);
-  const messageId = await verifySignature(agentSecrets, agent, req, body);
+  const { replayId: messageId, replayIdFrom } = await verifySignature(agentSecrets, agent, req, body);
   await spendBudget(agent);
   const text = body.toString("utf8");
   const payload = parsePayload(agent, text);
@@ -393,8 +360,13 @@ async function receive(
   // Neither a replay nor a request decided again on the changed agent spends the budget (the latter spends anew).
   inboundBudget.refund(agent.id);
   if (stored.reason === "agent_changed") throw new AgentChanged();
-  const header = messageId.startsWith(GITHUB_DELIVERY_PREFIX) ? "X-GitHub-Delivery" : "webhook-id";
-  throw new InboundRefusal(401, "REPLAYED", `this ${header} was already accepted`);
+  throw new InboundRefusal(
+    401,
+    "REPLAYED",
+    replayIdFrom === "body"
+      ? "this body was already accepted in the last 10 minutes"
+      : `this ${replayIdFrom} was already accepted`,
+  );
 }
 
 /** Rate-limit refusals reach the console at most this often per agent: a flood must not flood the feed too. */

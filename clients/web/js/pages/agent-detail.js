@@ -1,5 +1,5 @@
 import { gql } from "../api.js";
-import { confirmDialog, copy, h, say } from "../dom.js";
+import { clearErrors, confirmDialog, copy, field, h, say, showError } from "../dom.js";
 import { actionsForm } from "./agent-actions.js";
 import { executionsSection } from "./agent-executions.js";
 import { schemaForm } from "./agent-schema.js";
@@ -8,7 +8,8 @@ import { regenerateSecretButton, testForm } from "./agents.js";
 /** One agent: status, secret, actions and transform, payload schema, test webhook and executions. */
 const QUERY = `query ($id: ID!) {
   agent(id: $id) { __typename
-    ... on Agent { id name description status webhookUrl maskedSecret payloadSchema transform actions rateLimitPerMinute }
+    ... on Agent { id name description status webhookUrl maskedSecret payloadSchema examplePayload transform actions
+      rateLimitPerMinute verification { scheme senderSends } }
     ... on Error { code message } }
   examplePayloadSchemas { name description schema }
   eventTypes(first: 200) { edges { node { name } } }
@@ -48,7 +49,71 @@ function statusControls(agent, reload) {
   );
 }
 
-/** The masked secret with Show/Hide (the reveal is audited and limited) and Regenerate. */
+/** The schemes, as the API names them, with the sender each is for. */
+const SCHEMES = [
+  ["STANDARD_WEBHOOKS", "Standard Webhooks (Svix and others)"],
+  ["GITHUB", "GitHub"],
+  ["HMAC_SHA256", "Generic HMAC-SHA256 (Jira-style, in-house)"],
+  ["STRIPE", "Stripe"],
+  ["SHOPIFY", "Shopify"],
+  ["SLACK", "Slack"],
+];
+/** Senders that make the secret themselves: the agent is given theirs. */
+const SENDER_MADE_SECRET = new Set(["STRIPE", "SHOPIFY", "SLACK"]);
+
+/** How the agent verifies its sender: the scheme picker, what the sender must send, and the sender's own secret. */
+function verificationForm(agent, reload) {
+  const select = h(
+    "select",
+    { name: "scheme", id: "verification-scheme" },
+    SCHEMES.map(([value, label]) => h("option", { value, selected: agent.verification.scheme === value }, label)),
+  );
+  const sends = h(
+    "p",
+    { class: "muted", "data-testid": "sender-sends" },
+    `The sender sends ${agent.verification.senderSends}`,
+  );
+  const secret = field("The sender's signing secret (replaces the agent's; leave empty to keep it)", "secret", {
+    type: "password",
+    autocomplete: "off",
+  });
+  const showSecretField = () => {
+    secret.hidden = !SENDER_MADE_SECRET.has(select.value);
+  };
+  select.addEventListener("change", showSecretField);
+  showSecretField();
+  const form = h(
+    "form",
+    { "aria-label": `Verification of ${agent.name}` },
+    h("h3", {}, "Verification"),
+    h("label", { for: "verification-scheme" }, "Scheme"),
+    select,
+    sends,
+    secret,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save verification")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const given = form.elements.namedItem("secret").value.trim();
+    const verification = { scheme: select.value, ...(given && !secret.hidden ? { secret: given } : {}) };
+    const { updateAgent: result } = await gql(
+      `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) {
+        __typename ... on Agent { verification { scheme } } ... on Error { code message field } } }`,
+      { id: agent.id, input: { verification } },
+    );
+    if (result.code) return showError(form, result);
+    clearErrors(form);
+    say(`${agent.name} verifies ${select.selectedOptions[0]?.textContent ?? select.value} requests`);
+    await reload();
+    document.getElementById("verification-scheme")?.focus();
+  });
+  return form;
+}
+
+/**
+ * The masked secret with Show/Hide and Copy (each reveal is audited and limited; Copy leaves the page as it was) and
+ * Regenerate, under the warning that the secret lets anyone sign requests this agent accepts.
+ */
 function secretControls(agent) {
   const value = h("span", { class: "mono", "data-testid": "agent-secret" }, agent.maskedSecret);
   const once = h("div");
@@ -71,13 +136,37 @@ function secretControls(agent) {
     toggle.textContent = "Hide secret";
     say("Secret shown (this is audited)");
   });
+  const copySecret = h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        const { revealAgentSecret: result } = await gql(
+          `mutation ($id: ID!) { revealAgentSecret(id: $id) { __typename
+            ... on AgentSecret { secret } ... on Error { code message } } }`,
+          { id: agent.id },
+        );
+        if (result.code) return say(`${result.code}: ${result.message}`, { error: true });
+        await copy(result.secret, "Secret copied (this is audited)");
+      },
+    },
+    "Copy secret",
+  );
   const regenerate = regenerateSecretButton(agent, once, (maskedSecret) => {
     agent.maskedSecret = maskedSecret;
     value.textContent = maskedSecret;
     toggle.setAttribute("aria-pressed", "false");
     toggle.textContent = "Show secret";
   });
-  return [h("p", {}, "Secret: ", value, " ", toggle, " ", regenerate), once];
+  return [
+    h("p", {}, "Secret: ", value, " ", toggle, " ", copySecret, " ", regenerate),
+    h(
+      "p",
+      { class: "warning", "data-testid": "secret-warning" },
+      "Keep this secret safe: anyone who has it can send requests this agent accepts. Store it only in the sender's settings or a secret manager.",
+    ),
+    once,
+  ];
 }
 
 function deleteButton(agent) {
@@ -151,6 +240,7 @@ export async function agentDetailPage(view, id) {
       ),
     ),
     ...secretControls(agent),
+    h("div", { class: "card" }, verificationForm(agent, reload)),
     h(
       "div",
       { class: "columns" },

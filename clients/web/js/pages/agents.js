@@ -13,7 +13,7 @@ import {
 } from "../dom.js";
 import { schemaForm } from "./agent-schema.js";
 
-const FIELDS = "id name status webhookUrl maskedSecret payloadSchema rateLimitPerMinute";
+const FIELDS = "id name status webhookUrl maskedSecret payloadSchema examplePayload rateLimitPerMinute";
 
 /** Sends a signed test request through the agent's own URL and shows what it answered. */
 export function testForm(agent) {
@@ -21,7 +21,12 @@ export function testForm(agent) {
   const form = h(
     "form",
     { "aria-label": `Test webhook for ${agent.name}` },
-    field("Test payload (JSON)", "payload", { multiline: true, spellcheck: "false", value: "{}" }),
+    field("Test payload (JSON)", "payload", {
+      multiline: true,
+      spellcheck: "false",
+      // Built from the agent's schema, so the first test passes it (a bare {} broke every schema with `required`).
+      value: JSON.stringify(agent.examplePayload ?? {}, null, 2),
+    }),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Send test webhook")),
     result,
   );
@@ -65,7 +70,11 @@ export function regenerateSecretButton(agent, once, onRegenerated) {
         );
         if (result.code) return say(result.message, { error: true });
         onRegenerated(result.agent.maskedSecret);
-        once.replaceChildren(shownOnce(`New secret of ${agent.name}`, result.secret, () => once.replaceChildren()));
+        once.replaceChildren(
+          shownOnce(`New secret of ${agent.name}`, result.secret, () => once.replaceChildren(), {
+            keepAfterCopy: true,
+          }),
+        );
         once.querySelector("button")?.focus();
         say(`Secret of ${agent.name} regenerated`);
       },
@@ -136,7 +145,11 @@ export async function agentsPage(view, created) {
     await agentsPage(view, { name: result.agent.name, secret: result.secret });
   });
   const once = h("div");
-  if (created) once.append(shownOnce(`Secret of ${created.name}`, created.secret, () => once.replaceChildren()));
+  if (created) {
+    once.append(
+      shownOnce(`Secret of ${created.name}`, created.secret, () => once.replaceChildren(), { keepAfterCopy: true }),
+    );
+  }
   const cards = agents.edges.map((edge) => agentCard(edge.node));
   view.replaceChildren(
     h("h2", {}, "Agents"),

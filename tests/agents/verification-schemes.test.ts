@@ -253,7 +253,7 @@ describe("an agent's URL verifies by the agent's scheme", () => {
     expect(await post(agentId, second, { "X-Webhook-Signature": hmac(second) })).toMatchObject({ status: 202 });
     const replay = await post(agentId, second, { "X-Webhook-Signature": `sha256=${hmac(second)}` });
     expect(replay).toMatchObject({ status: 401, body: { code: "REPLAYED" } });
-    expect(replay.body.message).toContain("10 minutes");
+    expect(replay.body.message).toContain("15 minutes");
   });
 
   it("an agent verifying Standard Webhooks refuses a GitHub-signed request, saying what it expects", async () => {
@@ -307,5 +307,37 @@ describe("an agent's URL verifies by the agent's scheme", () => {
     const { tenant, created } = await agentVerifying("SLACK", secret);
     expect(created.data?.createAgent).toMatchObject({ __typename: "ValidationError", field: "verification.secret" });
     expect(await prisma.agent.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
+
+  it("a secret that cannot verify the scheme is refused on save, and one stored anyway answers 401, never 500", async () => {
+    // Shopify's app secrets are no Standard Webhooks secret (base64, 24 to 64 bytes).
+    const shopify = "shpss_0123456789abcdef0123456789abcdef";
+    const refused = await agentVerifying("STANDARD_WEBHOOKS", shopify);
+    expect(refused.created.data?.createAgent).toMatchObject({
+      __typename: "ValidationError",
+      field: "verification.secret",
+      message: expect.stringContaining("Standard Webhooks"),
+    });
+    const { agentId, headers } = await agentVerifying("SHOPIFY", shopify);
+    const UPDATE = `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) {
+      __typename ... on Agent { verification { scheme } } ... on Error { field message } } }`;
+    const update = (input: Record<string, unknown>) =>
+      execute<{ updateAgent: Record<string, unknown> }>(UPDATE, { id: agentId, input }, headers);
+    // The scheme changes, the secret stays: it must suit the new scheme.
+    expect((await update({ verification: { scheme: "STANDARD_WEBHOOKS" } })).data?.updateAgent).toMatchObject({
+      __typename: "ValidationError",
+      field: "verification.secret",
+    });
+    expect((await update({ verification: { scheme: "SLACK" } })).data?.updateAgent).toMatchObject({
+      verification: { scheme: "SLACK" },
+    });
+    // verification: null changes nothing, like leaving it out.
+    expect((await update({ verification: null, name: "renamed" })).data?.updateAgent).toMatchObject({
+      verification: { scheme: "SLACK" },
+    });
+    // Written by hand: the unusable secret is a refusal of the request, not a server error.
+    await prisma.agent.update({ where: { id: uuidOf(agentId) }, data: { verificationScheme: "STANDARD_WEBHOOKS" } });
+    const answer = await post(agentId, body, signInbound("STANDARD_WEBHOOKS", body, `whsec_${"A".repeat(32)}`));
+    expect(answer).toMatchObject({ status: 401, body: { code: "SIGNATURE_INVALID" } });
   });
 });

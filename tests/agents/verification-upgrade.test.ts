@@ -12,7 +12,7 @@ const MIGRATION = new URL(
 );
 
 describe("the upgrade to verification schemes", () => {
-  it("gives GITHUB to agents that only received GitHub requests, STANDARD_WEBHOOKS to every other", async () => {
+  it("gives GITHUB to agents that only received GitHub requests (test webhooks aside), STANDARD_WEBHOOKS to every other", async () => {
     const sql = await readFile(MIGRATION, "utf8");
     const update = sql.slice(sql.indexOf('UPDATE "Agent"'));
     expect(update).toMatch(/^UPDATE "Agent" a SET "verificationScheme" = 'GITHUB'/);
@@ -31,6 +31,13 @@ describe("the upgrade to verification schemes", () => {
     await execution(both.id, { "x-github-delivery": "d-3" });
     await prisma.inboundMessage.create({ data: { agentId: both.id, messageId: "msg_2" } });
     const quiet = await agent("never-called");
+    // Tested from the panel once (sendTestWebhook signed Standard Webhooks then), otherwise only GitHub.
+    const tested = await agent("github-and-a-test");
+    await execution(tested.id, { "x-github-delivery": "d-4" });
+    await execution(tested.id, { "webhook-id": "msg_test_0123456789abcdef01234567" });
+    await prisma.inboundMessage.create({
+      data: { agentId: tested.id, messageId: "msg_test_0123456789abcdef01234567" },
+    });
 
     // Only this tenant's agents: other test files share the database.
     await pool.query(`${update.trim().replace(/;$/, "")} AND a."tenantId" = $1`, [tenant.id]);
@@ -47,6 +54,7 @@ describe("the upgrade to verification schemes", () => {
       [standard.name]: "STANDARD_WEBHOOKS",
       [both.name]: "STANDARD_WEBHOOKS",
       [quiet.name]: "STANDARD_WEBHOOKS",
+      [tested.name]: "GITHUB",
     });
   });
 });

@@ -371,11 +371,11 @@ export type UpdateSettingsInput = {
 
 /** How an agent verifies that a request comes from its sender: each sender's own documented algorithm. */
 export type VerificationScheme =
-  /** GitHub: X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the body>) and X-GitHub-Delivery. Replays are refused by X-GitHub-Delivery for 3 days. */
+  /** GitHub: X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the body>) and X-GitHub-Delivery. An exact repeat is refused by X-GitHub-Delivery for 3 days; GitHub signs only the body, so a captured request can be sent again under a new delivery id. */
   | 'GITHUB'
-  /** A generic HMAC sender (Jira-style, in-house): X-Hub-Signature-256 or X-Webhook-Signature: the hex HMAC-SHA256 of the body, with or without sha256= (the same body twice within 10 minutes is a replay). Weaker than a timestamped scheme: a captured request can be replayed after 10 minutes. */
+  /** A generic HMAC sender (Jira-style, in-house): X-Hub-Signature-256 or X-Webhook-Signature: the hex HMAC-SHA256 of the body, with or without sha256= (the same body twice within 15 minutes is a replay). Weaker than a timestamped scheme: a captured request can be replayed after 15 minutes. */
   | 'HMAC_SHA256'
-  /** Shopify: X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the body) and X-Shopify-Webhook-Id. Set the app's client secret as the agent's secret; replays are refused by webhook id for 3 days. */
+  /** Shopify: X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the body) and X-Shopify-Webhook-Id. Set the app's client secret as the agent's secret; an exact repeat is refused by webhook id for 3 days (Shopify signs only the body, as GitHub does). */
   | 'SHOPIFY'
   /** Slack: X-Slack-Request-Timestamp (within 5 minutes) and X-Slack-Signature (v0=<hex HMAC-SHA256 of v0:timestamp:body>). Set the app's signing secret as the agent's secret. */
   | 'SLACK'

@@ -49,14 +49,14 @@ const VerificationSchemeEnum = builder.enumType("VerificationScheme", {
       description: `Standard Webhooks (Svix and others; the default): ${SENDER_SENDS.STANDARD_WEBHOOKS}. Replays are refused by webhook-id.`,
     },
     GITHUB: {
-      description: `GitHub: ${SENDER_SENDS.GITHUB}. Replays are refused by X-GitHub-Delivery for 3 days.`,
+      description: `GitHub: ${SENDER_SENDS.GITHUB}. An exact repeat is refused by X-GitHub-Delivery for 3 days; GitHub signs only the body, so a captured request can be sent again under a new delivery id.`,
     },
     HMAC_SHA256: {
-      description: `A generic HMAC sender (Jira-style, in-house): ${SENDER_SENDS.HMAC_SHA256}. Weaker than a timestamped scheme: a captured request can be replayed after 10 minutes.`,
+      description: `A generic HMAC sender (Jira-style, in-house): ${SENDER_SENDS.HMAC_SHA256}. Weaker than a timestamped scheme: a captured request can be replayed after 15 minutes.`,
     },
     STRIPE: { description: `Stripe: ${SENDER_SENDS.STRIPE}. Set the endpoint's whsec_ secret as the agent's secret.` },
     SHOPIFY: {
-      description: `Shopify: ${SENDER_SENDS.SHOPIFY}. Set the app's client secret as the agent's secret; replays are refused by webhook id for 3 days.`,
+      description: `Shopify: ${SENDER_SENDS.SHOPIFY}. Set the app's client secret as the agent's secret; an exact repeat is refused by webhook id for 3 days (Shopify signs only the body, as GitHub does).`,
     },
     SLACK: { description: `Slack: ${SENDER_SENDS.SLACK}. Set the app's signing secret as the agent's secret.` },
   } as const,

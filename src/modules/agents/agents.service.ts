@@ -13,7 +13,7 @@ import { checkKnownEventTypes } from "../event-types/known-event-types.js";
 import type { RequestOrigin } from "../identity/viewer.js";
 import { readTenantSettings } from "../settings/settings.service.js";
 import { type AgentAction, checkActions, checkPayloadSchema, checkTransform } from "./agent-config.js";
-import { signInbound, type VerificationScheme } from "./verification-schemes.js";
+import { checkSecretFor, signInbound, type VerificationScheme } from "./verification-schemes.js";
 
 export interface AgentFields {
   name?: string;
@@ -38,14 +38,15 @@ export interface AgentVerificationInput {
  */
 const SENDER_SECRET = /^[\x21-\x7e]{8,256}$/;
 
-/** @throws ValidationError on `verification.secret`. */
-function checkSenderSecret(secret: string): string {
+/** @throws ValidationError on `verification.secret`, also when `scheme` cannot verify with it. */
+function checkSenderSecret(scheme: VerificationScheme, secret: string): string {
   if (!SENDER_SECRET.test(secret)) {
     throw new ValidationError(
       "secret must be 8 to 256 printable ASCII characters without spaces",
       "verification.secret",
     );
   }
+  checkSecretFor(scheme, secret, "verification.secret");
   return secret;
 }
 
@@ -114,7 +115,8 @@ function checkFields(input: AgentFields) {
     }
     data.rateLimitPerMinute = input.rateLimitPerMinute;
   }
-  if (input.verification !== undefined) data.verificationScheme = input.verification.scheme;
+  // null (as GraphQL allows for an optional input) changes nothing, like leaving it out.
+  if (input.verification) data.verificationScheme = input.verification.scheme;
   return data;
 }
 
@@ -145,7 +147,10 @@ export async function createAgent(
   // Without a limit of its own, an agent gets the tenant's default (a setting).
   data.rateLimitPerMinute ??= (await readTenantSettings(tenantId)).defaultInboundRateLimitPerMinute;
   const given = input.verification?.secret;
-  const secret = given ? checkSenderSecret(given) : generateAgentSecret();
+  // A generated secret (32 random bytes, base64) suits every scheme.
+  const secret = given
+    ? checkSenderSecret(input.verification?.scheme ?? "STANDARD_WEBHOOKS", given)
+    : generateAgentSecret();
   const encryptedSecret = await sealSecret(keyring, secret);
   try {
     return await prisma.$transaction(async (tx) => {
@@ -184,8 +189,15 @@ export async function updateAgent(
   keyring: Keyring,
 ): Promise<Agent> {
   const data = checkFields(input);
+  const verification = input.verification ?? undefined;
   // A sender's own secret replaces the agent's: the old one stops working at once, as with regenerateAgentSecret.
-  const secret = input.verification?.secret ? checkSenderSecret(input.verification.secret) : undefined;
+  const secret = verification?.secret ? checkSenderSecret(verification.scheme, verification.secret) : undefined;
+  if (verification && !secret) {
+    // The scheme changes and the secret stays: it must suit the new scheme (a Shopify secret is no Standard Webhooks
+    // one), or every request would be refused.
+    const stored = await findAgent(tenantId, id, prisma, { select: { encryptedSecret: true } });
+    checkSecretFor(verification.scheme, await openSecret(keyring, stored.encryptedSecret), "verification.secret");
+  }
   if (secret) {
     data.encryptedSecret = await sealSecret(keyring, secret);
     data.maskedSecret = maskSecret(secret);
@@ -203,7 +215,7 @@ export async function updateAgent(
           target: { type: "Agent", id },
           metadata: {
             fields: Object.keys(data).filter((field) => field !== "encryptedSecret" && field !== "maskedSecret"),
-            ...(input.verification ? { verificationScheme: input.verification.scheme } : {}),
+            ...(verification ? { verificationScheme: verification.scheme } : {}),
           },
         },
         tx,

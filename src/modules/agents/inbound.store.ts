@@ -12,12 +12,12 @@ import { LONG_LIVED_ID_PREFIXES } from "./verification-schemes.js";
  */
 
 /**
- * How long accepted ids are remembered. A webhook-id, Stripe or Slack signature older than the 5-minute timestamp
- * tolerance cannot pass the check again, so 10 minutes is plenty (and it is HMAC_SHA256's body-hash window); GitHub
- * and Shopify sign no timestamp, so their delivery ids (LONG_LIVED_ID_PREFIXES) are kept as long as GitHub lets
- * anyone redeliver a delivery (3 days).
+ * How long accepted ids are remembered. A Standard Webhooks, Stripe or Slack request is valid for 5 minutes either side
+ * of its timestamp, so at most 10 minutes after it was accepted: 15 minutes covers that with room for clock skew (and
+ * is HMAC_SHA256's body-hash window). GitHub and Shopify sign no timestamp, so their delivery ids
+ * (LONG_LIVED_ID_PREFIXES) are kept as long as GitHub lets anyone redeliver a delivery (3 days).
  */
-export const WEBHOOK_ID_RETENTION = "10 minutes";
+export const WEBHOOK_ID_RETENTION = "15 minutes";
 export const DELIVERY_ID_RETENTION = "72 hours";
 const LONG_LIVED = LONG_LIVED_ID_PREFIXES.map((prefix) => `"messageId" LIKE '${prefix}%'`).join(" OR ");
 

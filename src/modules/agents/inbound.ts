@@ -364,7 +364,7 @@ async function receive(
     401,
     "REPLAYED",
     replayIdFrom === "body"
-      ? "this body was already accepted in the last 10 minutes"
+      ? "this body was already accepted in the last 15 minutes"
       : `this ${replayIdFrom} was already accepted`,
   );
 }

@@ -1,6 +1,8 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { ValidationError } from "../../lib/errors.js";
 import {
   matchesAnySignature,
+  parseWebhookSecret,
   signGitHub,
   signWebhook,
   verifyGitHubSignature,
@@ -30,8 +32,9 @@ export const MAX_MESSAGE_ID_LENGTH = 256;
 
 /**
  * Replay ids of senders that may redeliver an old request under the same id (GitHub and Shopify let anyone
- * redeliver for days) carry one of these prefixes and are kept 72 hours (inbound.store.ts); the others 10 minutes,
- * twice the timestamp tolerance, or the body-hash window of HMAC_SHA256.
+ * redeliver for days) carry one of these prefixes and are kept 72 hours (inbound.store.ts); the others 15 minutes,
+ * three times the timestamp tolerance (a request signed up to 5 minutes ahead of this clock stays valid 10 minutes
+ * after it was accepted; the hourly retention job deletes later still), and HMAC_SHA256's body-hash window.
  */
 export const LONG_LIVED_ID_PREFIXES = ["github:", "shopify:"] as const;
 
@@ -88,7 +91,7 @@ export const SENDER_SENDS: Record<VerificationScheme, string> = {
     "webhook-id, webhook-timestamp (within 5 minutes) and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body>)",
   GITHUB: "X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the body>) and X-GitHub-Delivery",
   HMAC_SHA256:
-    "X-Hub-Signature-256 or X-Webhook-Signature: the hex HMAC-SHA256 of the body, with or without sha256= (the same body twice within 10 minutes is a replay)",
+    "X-Hub-Signature-256 or X-Webhook-Signature: the hex HMAC-SHA256 of the body, with or without sha256= (the same body twice within 15 minutes is a replay)",
   STRIPE: "Stripe-Signature (t=<seconds>,v1=<hex HMAC-SHA256 of t.body>, t within 5 minutes)",
   SHOPIFY: "X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the body) and X-Shopify-Webhook-Id",
   SLACK:
@@ -97,12 +100,31 @@ export const SENDER_SENDS: Record<VerificationScheme, string> = {
 
 const missing = (scheme: VerificationScheme) => refuse("SIGNATURE_MISSING", `send ${SENDER_SENDS[scheme]}`);
 
+const sha256 = (body: Buffer) => createHash("sha256").update(body).digest("hex");
+
+/**
+ * Whether `secret` can verify `scheme`: Standard Webhooks secrets are base64 (optionally `whsec_`), 24 to 64 bytes;
+ * the others key HMAC with the text as given. @throws ValidationError on `field`.
+ */
+export function checkSecretFor(scheme: VerificationScheme, secret: string, field: string): void {
+  if (scheme !== "STANDARD_WEBHOOKS") return;
+  try {
+    parseWebhookSecret(secret, field);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(`${error.message}: STANDARD_WEBHOOKS needs a Standard Webhooks secret`, field);
+  }
+}
+
 /** Checks a request against the agent's scheme. The code says which check failed; nothing says what was expected. */
 export function verifyInbound(scheme: VerificationScheme, input: VerifyInput): Verdict {
   const now = input.now ?? Date.now();
   const { headers, body, secrets } = input;
   switch (scheme) {
     case "STANDARD_WEBHOOKS": {
+      // Refused on save, but a row written by hand (or by an older version) must not turn requests into 500s.
+      if (!secrets.every((secret) => isStandardSecret(secret)))
+        return refuse("SIGNATURE_INVALID", "the agent's secret is not a Standard Webhooks secret; replace it");
       const result = verifyStandardWebhook({
         headers,
         body,
@@ -133,7 +155,7 @@ export function verifyInbound(scheme: VerificationScheme, input: VerifyInput): V
       if (!matchesAnySignature(Buffer.from(hex, "hex"), expected))
         return refuse("SIGNATURE_INVALID", "the signature does not match");
       // Nothing in the request names it, so the body does: the same body again within the window is a replay.
-      return replayVerdict(`body:${createHash("sha256").update(body).digest("hex")}`, "body");
+      return replayVerdict(`body:${sha256(body)}`, "body");
     }
     case "STRIPE": {
       const text = header(headers, "stripe-signature");
@@ -149,7 +171,8 @@ export function verifyInbound(scheme: VerificationScheme, input: VerifyInput): V
       if (!matched) return refuse("SIGNATURE_INVALID", "no v1 signature of Stripe-Signature matches");
       if (stale(signedAt, now))
         return refuse("TIMESTAMP_STALE", "Stripe-Signature's t is more than 5 minutes from now");
-      return replayVerdict(`stripe:${signedAt}:${matched.toLowerCase()}`, "Stripe-Signature");
+      // By what was signed, not by which of several v1 signatures was sent.
+      return replayVerdict(`stripe:${signedAt}:${sha256(body)}`, "Stripe-Signature");
     }
     case "SHOPIFY": {
       const given = header(headers, "x-shopify-hmac-sha256");
@@ -176,8 +199,17 @@ export function verifyInbound(scheme: VerificationScheme, input: VerifyInput): V
         return refuse("SIGNATURE_INVALID", "X-Slack-Signature does not match");
       if (stale(signedAt, now))
         return refuse("TIMESTAMP_STALE", "X-Slack-Request-Timestamp is more than 5 minutes from now");
-      return replayVerdict(`slack:${signedAt}:${hex.toLowerCase()}`, "X-Slack-Signature");
+      return replayVerdict(`slack:${signedAt}:${sha256(body)}`, "X-Slack-Signature");
     }
+  }
+}
+
+function isStandardSecret(secret: string): boolean {
+  try {
+    parseWebhookSecret(secret);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -58,8 +58,6 @@ const SCHEMES = [
   ["SHOPIFY", "Shopify"],
   ["SLACK", "Slack"],
 ];
-/** Senders that make the secret themselves: the agent is given theirs. */
-const SENDER_MADE_SECRET = new Set(["STRIPE", "SHOPIFY", "SLACK"]);
 
 /** How the agent verifies its sender: the scheme picker, what the sender must send, and the sender's own secret. */
 function verificationForm(agent, reload) {
@@ -73,15 +71,12 @@ function verificationForm(agent, reload) {
     { class: "muted", "data-testid": "sender-sends" },
     `The sender sends ${agent.verification.senderSends}`,
   );
-  const secret = field("The sender's signing secret (replaces the agent's; leave empty to keep it)", "secret", {
-    type: "password",
-    autocomplete: "off",
-  });
-  const showSecretField = () => {
-    secret.hidden = !SENDER_MADE_SECRET.has(select.value);
-  };
-  select.addEventListener("change", showSecretField);
-  showSecretField();
+  // Stripe, Shopify, Slack and Svix make the secret; GitHub takes one chosen for it. Either way it can be given here.
+  const secret = field(
+    "The sender's signing secret, when it made one (replaces the agent's at once; leave empty to keep it)",
+    "secret",
+    { type: "password", autocomplete: "off" },
+  );
   const form = h(
     "form",
     { "aria-label": `Verification of ${agent.name}` },
@@ -95,7 +90,7 @@ function verificationForm(agent, reload) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const given = form.elements.namedItem("secret").value.trim();
-    const verification = { scheme: select.value, ...(given && !secret.hidden ? { secret: given } : {}) };
+    const verification = { scheme: select.value, ...(given ? { secret: given } : {}) };
     const { updateAgent: result } = await gql(
       `mutation ($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) {
         __typename ... on Agent { verification { scheme } } ... on Error { code message field } } }`,

@@ -11,7 +11,7 @@ import {
   verifyInbound,
 } from "../../src/modules/agents/verification-schemes.js";
 import { type RunningApiServer, startInboundApiServer } from "../support/api-server.js";
-import { execute } from "../support/graphql.js";
+import { execute, testServices } from "../support/graphql.js";
 import { uuidOf } from "../support/ids.js";
 import { seed } from "../support/seed.js";
 
@@ -339,5 +339,46 @@ describe("an agent's URL verifies by the agent's scheme", () => {
     await prisma.agent.update({ where: { id: uuidOf(agentId) }, data: { verificationScheme: "STANDARD_WEBHOOKS" } });
     const answer = await post(agentId, body, signInbound("STANDARD_WEBHOOKS", body, `whsec_${"A".repeat(32)}`));
     expect(answer).toMatchObject({ status: 401, body: { code: "SIGNATURE_INVALID" } });
+  });
+
+  it("regenerateAgentSecret with a grace period: both secrets verify until it ends, then only the new one", async () => {
+    const { agentId, secret: old, headers, tenant } = await agentVerifying("GITHUB");
+    const REGENERATE = `mutation ($id: ID!, $grace: Int) { regenerateAgentSecret(id: $id, gracePeriodSeconds: $grace) {
+      __typename ... on CreatedAgent { secret agent { previousSecretExpiresAt } } ... on Error { field message } } }`;
+    const regenerate = (grace: number) =>
+      execute<{
+        regenerateAgentSecret: { secret?: string; agent?: { previousSecretExpiresAt: string | null }; field?: string };
+      }>(REGENERATE, { id: agentId, grace }, headers);
+    expect((await regenerate(604_801)).data?.regenerateAgentSecret).toMatchObject({
+      __typename: "ValidationError",
+      field: "gracePeriodSeconds",
+    });
+    const rotated = (await regenerate(3_600)).data?.regenerateAgentSecret;
+    const fresh = rotated?.secret as string;
+    expect(Date.parse(rotated?.agent?.previousSecretExpiresAt as string)).toBeGreaterThan(Date.now() + 3_500_000);
+    const send = async (secret: string) => (await post(agentId, body, await providers.GITHUB(secret, body))).status;
+    expect(await send(old)).toBe(202);
+    expect(await send(fresh)).toBe(202);
+    // The grace period ends on the clock: the secrets an instance holds for the agent drop the old one then.
+    const row = await prisma.agent.findUniqueOrThrow({ where: { id: uuidOf(agentId) } });
+    const versioned = { ...row, version: `grace-${randomBytes(4).toString("hex")}` };
+    expect(await testServices.agentSecrets.secretsOf(versioned)).toEqual([fresh, old]);
+    expect(await testServices.agentSecrets.secretsOf(versioned, Date.now() + 3_601_000)).toEqual([fresh]);
+    await prisma.agent.update({
+      where: { id: uuidOf(agentId) },
+      data: { previousSecretExpiresAt: new Date(Date.now() - 1_000) },
+    });
+    expect(await send(old)).toBe(401);
+    expect(await send(fresh)).toBe(202);
+    // Without a grace period (the default) the old secret stops at once.
+    const again = (await regenerate(0)).data?.regenerateAgentSecret;
+    expect(again?.agent?.previousSecretExpiresAt).toBeNull();
+    expect(await send(fresh)).toBe(401);
+    expect(await send(again?.secret as string)).toBe(202);
+    const audit = await prisma.auditEntry.findMany({
+      where: { tenantId: tenant.id, action: "agent_secret.regenerated" },
+      orderBy: { createdAt: "asc" },
+    });
+    expect(audit.map((entry) => entry.metadata)).toEqual([{ gracePeriodSeconds: 3_600 }, { gracePeriodSeconds: 0 }]);
   });
 });

@@ -92,7 +92,7 @@ describe("instances built side by side", () => {
     await expect(openSecret(otherInstance.keyring, stored.encryptedSecret)).rejects.toThrow(/not configured/);
     // ...and neither can its inbound verification, though the sealing instance has opened the same row already.
     const versioned = { ...stored, version: "1" };
-    expect(await sealingInstance.agentSecrets.secretOf(versioned)).toBe(secret);
-    await expect(otherInstance.agentSecrets.secretOf(versioned)).rejects.toThrow(/not configured/);
+    expect(await sealingInstance.agentSecrets.secretsOf(versioned)).toEqual([secret]);
+    await expect(otherInstance.agentSecrets.secretsOf(versioned)).rejects.toThrow(/not configured/);
   });
 });

@@ -484,6 +484,7 @@ export type RegenerateAgentSecretMutationVariables = Exact<{
 export type RegenerateAgentSecretMutation = { regenerateAgentSecret:
     | { __typename: 'CreatedAgent', secret: string, agent: { id: string, name: string, description: string | null, status: AgentStatus, webhookUrl: string, maskedSecret: string, payloadSchema: unknown, transform: string | null, actions: unknown, rateLimitPerMinute: number, createdAt: string, updatedAt: string } }
     | { __typename: 'NotFoundError', code: string, message: string, field: string | null }
+    | { __typename: 'ValidationError', code: string, message: string, field: string | null }
    };
 
 export type SendTestWebhookMutationVariables = Exact<{

@@ -138,6 +138,16 @@ const AgentObject = builder.prismaNode("Agent", {
         "A payload built from the payload schema (its examples, defaults and types), to start a test webhook from; {} without a schema. It may not satisfy every constraint (a pattern, say): the test answers which.",
       resolve: (agent) => exampleFromSchema(agent.payloadSchema ?? {}) ?? {},
     }),
+    previousSecretExpiresAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description:
+        "When the secret before the last regeneration stops verifying (regenerateAgentSecret's gracePeriodSeconds); null when only the current one verifies.",
+      resolve: (agent) =>
+        agent.previousSecretExpiresAt && agent.previousSecretExpiresAt.getTime() > Date.now()
+          ? agent.previousSecretExpiresAt
+          : null,
+    }),
     verification: t.field({
       type: AgentVerification,
       description: "How the agent verifies its sender's requests.",
@@ -442,11 +452,24 @@ builder.mutationField("revealAgentSecret", (t) =>
 builder.mutationField("regenerateAgentSecret", (t) =>
   t.withAuth({ scope: "agents:write" }).field({
     type: CreatedAgent,
-    errors: { types: [NotFoundError] },
-    description: "Replaces the secret: the old one stops working at once. The new one is shown this once.",
-    args: { id: t.arg.id() },
-    resolve: (_root, { id }, context) =>
-      regenerateAgentSecret(context.viewer.tenantId, localId("Agent", id), originOf(context), context.services.keyring),
+    errors: { types: [ValidationError, NotFoundError] },
+    description:
+      "Replaces the secret. The old one stops working at once, or keeps verifying too for gracePeriodSeconds so the sender can switch without a refused request. The new one is shown this once.",
+    args: {
+      id: t.arg.id(),
+      gracePeriodSeconds: t.arg.int({
+        defaultValue: 0,
+        description: "How long the old secret keeps verifying: 0 (at once, the default) to 604800 (7 days).",
+      }),
+    },
+    resolve: (_root, { id, gracePeriodSeconds }, context) =>
+      regenerateAgentSecret(
+        context.viewer.tenantId,
+        localId("Agent", id),
+        originOf(context),
+        context.services.keyring,
+        gracePeriodSeconds ?? 0,
+      ),
   }),
 );
 

@@ -51,6 +51,15 @@ function checkSenderSecret(scheme: VerificationScheme, secret: string): string {
 }
 
 const REVEALS_PER_MINUTE = 10;
+/** The longest an old secret keeps verifying after regenerateAgentSecret: 7 days, as for endpoints. */
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+/** Columns of the secret, never named in an audit entry's list of changed fields. */
+const SECRET_COLUMNS = new Set([
+  "encryptedSecret",
+  "maskedSecret",
+  "previousEncryptedSecret",
+  "previousSecretExpiresAt",
+]);
 
 /** A new agent secret: 32 random bytes, base64. */
 export function generateAgentSecret(): string {
@@ -201,6 +210,9 @@ export async function updateAgent(
   if (secret) {
     data.encryptedSecret = await sealSecret(keyring, secret);
     data.maskedSecret = maskSecret(secret);
+    // The sender changed its secret: the old one has no grace period left to serve.
+    data.previousEncryptedSecret = null;
+    data.previousSecretExpiresAt = null;
   }
   try {
     return await prisma.$transaction(async (tx) => {
@@ -214,7 +226,7 @@ export async function updateAgent(
           action: "agent.updated",
           target: { type: "Agent", id },
           metadata: {
-            fields: Object.keys(data).filter((field) => field !== "encryptedSecret" && field !== "maskedSecret"),
+            fields: Object.keys(data).filter((field) => !SECRET_COLUMNS.has(field)),
             ...(verification ? { verificationScheme: verification.scheme } : {}),
           },
         },
@@ -269,19 +281,44 @@ export async function revealAgentSecret(
   return openSecret(keyring, agent.encryptedSecret);
 }
 
-/** Replaces the secret; the old one stops working at once. Audited; the new secret is returned once. */
+/**
+ * Replaces the secret. The old one stops working at once, or after `gracePeriodSeconds` (up to 7 days), during which
+ * both verify, so the sender can switch without a refused request. Audited; the new secret is returned once.
+ * @throws ValidationError on `gracePeriodSeconds`, NotFoundError.
+ */
 export async function regenerateAgentSecret(
   tenantId: string,
   id: string,
   origin: RequestOrigin,
   keyring: Keyring,
+  gracePeriodSeconds = 0,
 ): Promise<{ agent: Agent; secret: string }> {
+  if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
+    throw new ValidationError(`gracePeriodSeconds must be between 0 and ${MAX_GRACE_SECONDS}`, "gracePeriodSeconds");
+  }
   const secret = generateAgentSecret();
   const encryptedSecret = await sealSecret(keyring, secret);
   return prisma.$transaction(async (tx) => {
-    await findAgent(tenantId, id, tx);
-    const agent = await tx.agent.update({ where: { id }, data: { encryptedSecret, maskedSecret: maskSecret(secret) } });
-    await recordAudit({ tenantId, ...origin, action: "agent_secret.regenerated", target: { type: "Agent", id } }, tx);
+    const existing = await findAgent(tenantId, id, tx);
+    const agent = await tx.agent.update({
+      where: { id },
+      data: {
+        encryptedSecret,
+        maskedSecret: maskSecret(secret),
+        previousEncryptedSecret: gracePeriodSeconds > 0 ? existing.encryptedSecret : null,
+        previousSecretExpiresAt: gracePeriodSeconds > 0 ? new Date(Date.now() + gracePeriodSeconds * 1000) : null,
+      },
+    });
+    await recordAudit(
+      {
+        tenantId,
+        ...origin,
+        action: "agent_secret.regenerated",
+        target: { type: "Agent", id },
+        metadata: { gracePeriodSeconds },
+      },
+      tx,
+    );
     await recordConsoleEvent(
       { tenantId, kind: "SECRET_REGENERATED", agentId: id, data: { target: "agent", name: agent.name } },
       tx,

@@ -155,16 +155,32 @@ async function spendBudget(agent: InboundAgent): Promise<void> {
  * it). As many as the agents remembered above: a remembered agent's secret should not need decrypting again.
  */
 export class AgentSecretCache {
-  readonly #opened = new LRUCache<string, { version: string; secret: string }>({ max: 10_000 });
+  readonly #opened = new LRUCache<
+    string,
+    { version: string; secret: string; previous: { secret: string; expiresAt: Date } | null }
+  >({ max: 10_000 });
 
   constructor(private readonly keyring: Keyring) {}
 
-  async secretOf(agent: InboundAgent): Promise<string> {
-    const cached = this.#opened.get(agent.id);
-    if (cached && cached.version === agent.version) return cached.secret;
-    const secret = await openSecret(this.keyring, agent.encryptedSecret);
-    this.#opened.set(agent.id, { version: agent.version, secret });
-    return secret;
+  /** The secrets that verify now: the current one, and the one before it during its grace period. */
+  async secretsOf(agent: InboundAgent, now = Date.now()): Promise<string[]> {
+    let opened = this.#opened.get(agent.id);
+    if (!opened || opened.version !== agent.version) {
+      const { previousEncryptedSecret, previousSecretExpiresAt } = agent;
+      opened = {
+        version: agent.version,
+        secret: await openSecret(this.keyring, agent.encryptedSecret),
+        previous:
+          previousEncryptedSecret && previousSecretExpiresAt && previousSecretExpiresAt.getTime() > now
+            ? { secret: await openSecret(this.keyring, previousEncryptedSecret), expiresAt: previousSecretExpiresAt }
+            : null,
+      };
+      this.#opened.set(agent.id, opened);
+    }
+    // The grace period ends on the clock, not on a change of the row.
+    return opened.previous && opened.previous.expiresAt.getTime() > now
+      ? [opened.secret, opened.previous.secret]
+      : [opened.secret];
   }
 }
 
@@ -182,7 +198,7 @@ async function verifySignature(
   const verdict = verifyInbound(agent.verificationScheme, {
     headers: req.headers as Record<string, string | string[] | undefined>,
     body,
-    secrets: [await secrets.secretOf(agent)],
+    secrets: await secrets.secretsOf(agent),
   });
   if (!verdict.ok) throw new InboundRefusal(401, verdict.code, `signature check failed: ${verdict.message}`);
   return verdict;

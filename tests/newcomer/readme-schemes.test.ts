@@ -50,7 +50,10 @@ describe("the README's request for each verification scheme", () => {
       },
       headers,
     );
-    const { secret, agent } = created.data?.createAgent as { secret: string; agent: { webhookUrl: string } };
+    expect(created.errors).toBeUndefined();
+    const createdAgent = created.data?.createAgent;
+    if (!createdAgent) throw new Error("createAgent returned no data");
+    const { secret, agent } = createdAgent;
     const { stdout } = await promisify(execFile)("sh", ["-c", script], {
       env: { ...process.env, WEBHOOK_URL: agent.webhookUrl, AGENT_SECRET: secret },
     });

@@ -69,10 +69,11 @@ describe("retention", () => {
   it("forgets inbound message ids past their replay window, and keeps the rest", async () => {
     const { tenant } = await seed.tenantWithKey();
     const agent = await prisma.agent.create({ data: { tenantId: tenant.id, name: "hooks", encryptedSecret: "x" } });
-    // A webhook-id is kept 10 minutes (its timestamp ages out after 5); a GitHub delivery id 72 hours.
+    // A webhook-id is kept 15 minutes (its timestamp ages out after 5, an HMAC body hash after 15); a GitHub
+    // delivery id 72 hours.
     const ids = {
-      "recent-webhook-id": "1 minute",
-      "expired-webhook-id": "11 minutes",
+      "recent-webhook-id": "14 minutes",
+      "expired-webhook-id": "16 minutes",
       "github:recent": "1 hour",
       "github:expired": "73 hours",
     };

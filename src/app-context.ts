@@ -108,6 +108,11 @@ export interface AppParts {
   subscriptions?: boolean | { maxSubscriptions: number };
   /** The console's live feed; its subscribers live on API processes. */
   consoleFeed?: boolean;
+  /**
+   * Authentication keeps the API-key rows it reads while it hears of their changes (LISTEN, see ApiKeyRows): API
+   * processes authenticate every request.
+   */
+  apiKeyRows?: boolean;
   /** Stored instance settings over the instance's defaults, applied now and on every change. */
   settings?: {
     metrics: MetricsListener;
@@ -149,7 +154,7 @@ export interface WiredApp {
 
 /**
  * The one place that wires a process's services together, on the instance it is given, in the order that matters:
- * the listeners (the subscription hub, the console feed), the instance settings (which move the instance's outbound
+ * the listeners (the kept API-key rows, the subscription hub, the console feed), the instance settings (which move the instance's outbound
  * rules, retry schedule and URLs), the outbound client, the job queue and last the dispatcher, which needs the
  * client. A part that fails to start stops the ones before it.
  */
@@ -158,6 +163,7 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
   const wired: Omit<WiredApp, "stop" | "services"> = {};
   const { instance } = parts;
   let dispatcherStarted = false;
+  let keepsApiKeyRows = false;
   const stop = async (deadline: number, jobsDeadline = deadline) => {
     if (dispatcherStarted) await wired.dispatcher?.stop(deadline);
     await wired.jobs?.stop(Math.max(jobsDeadline - Date.now(), 100));
@@ -165,8 +171,13 @@ export async function wireApp(parts: AppParts): Promise<WiredApp> {
     await wired.settings?.stop();
     await wired.consoleFeed?.stop();
     await wired.subscriptions?.stop();
+    if (keepsApiKeyRows) await instance.authenticator.apiKeyRows.stop();
   };
   try {
+    if (parts.apiKeyRows) {
+      await instance.authenticator.apiKeyRows.listen(databaseUrl, logger);
+      keepsApiKeyRows = true;
+    }
     if (parts.subscriptions) {
       const cap = parts.subscriptions === true ? undefined : parts.subscriptions.maxSubscriptions;
       wired.subscriptions = await startSubscriptionHub(databaseUrl, logger, cap);
@@ -281,6 +292,7 @@ export async function createAppContext(
       instance,
       subscriptions: role !== "worker" && { maxSubscriptions: config.maxSubscriptions },
       consoleFeed: role !== "worker",
+      apiKeyRows: role !== "worker",
       settings: {
         metrics: new MetricsServer(config.host, logger),
         // Without a public URL, links use the port actually bound (PORT=0 picks one): read when applied.

@@ -34,6 +34,8 @@ class NotificationConnection {
   private failures = 0;
   private lostAt: number | undefined;
   private closed = false;
+  /** Counts the connections made: what was learnt before a loss belongs to an older one. */
+  private generation = 0;
 
   constructor(
     private readonly databaseUrl: string,
@@ -55,6 +57,11 @@ class NotificationConnection {
     }
     await this.connecting;
     await this.listenAll().catch(() => undefined);
+  }
+
+  /** The current connection's number while it LISTENs on `channel`; undefined while its notifications go unheard. */
+  hearing(channel: string): number | undefined {
+    return this.client !== undefined && this.listening.has(channel) ? this.generation : undefined;
   }
 
   async remove(subscriber: Subscriber): Promise<void> {
@@ -97,6 +104,7 @@ class NotificationConnection {
       try {
         await client.connect();
         this.client = client;
+        this.generation += 1;
         this.listening = new Set();
         await this.listenAll();
       } catch (error) {
@@ -201,6 +209,15 @@ export class ChannelListener {
     const connection = connectionFor(this.databaseUrl, this.logger);
     await connection.add(this.subscriber);
     this.connection = connection;
+  }
+
+  /**
+   * While this channel's notifications are heard, the number of the connection hearing them (a new one after every
+   * reconnect); undefined from the moment the connection is known lost until it is back and LISTENing. A consumer
+   * that trusts what it holds only while it hears of changes keeps what it learnt with this number.
+   */
+  get hearing(): number | undefined {
+    return this.connection?.hearing(this.subscriber.channel);
   }
 
   async stop(): Promise<void> {

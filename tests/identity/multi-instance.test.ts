@@ -30,7 +30,8 @@ describe("two instances on one database", () => {
     expect((await ask()).status).toBe(200);
 
     await execute(`mutation { revokeApiKey(id: "${gid("ApiKey", victim.apiKey.id)}") { __typename } }`, {}, headers);
-    // "At once": the very next request, sent with no wait or retry, is refused.
+    // "At once": the very next request, sent with no wait or retry, is refused. The other instance keeps the key's
+    // row (api-key-rows.ts); the revocation's notice is sent to it at commit, before the mutation's answer reaches us.
     const after = await ask();
     expect(after.status).toBe(401);
     expect(after.body.errors?.[0]?.message).toBe("API key has been revoked");

@@ -5,6 +5,7 @@ import { recordAudit } from "../audit/audit.service.js";
 import { recordConsoleEvent, wakeConsole } from "../console/console-events.js";
 import { grantableThroughApi, grants, isScope, type Scope } from "../identity/scopes.js";
 import type { RequestOrigin } from "../identity/viewer.js";
+import type { ApiKeyRows } from "./api-key-rows.js";
 import { formatApiKey, hashApiKeySecret, newApiKeySecret, parseApiKey, secretMatches } from "./api-key-token.js";
 import { announceApiKeyUse, findApiKeyRow, markApiKeyUsed } from "./api-keys.store.js";
 
@@ -97,8 +98,8 @@ export async function findApiKey(
 }
 
 /**
- * Revokes a key at once for every instance (authentication reads the row on each request). Revoking a revoked key
- * changes nothing. @throws NotFoundError when the key is not this tenant's.
+ * Revokes a key at once for every instance (a trigger announces the change to the rows they keep, api-key-rows.ts).
+ * Revoking a revoked key changes nothing. @throws NotFoundError when the key is not this tenant's.
  */
 export async function revokeApiKey(tenantId: string, id: string, origin: RequestOrigin): Promise<ApiKey> {
   return prisma.$transaction(async (tx) => {
@@ -126,11 +127,16 @@ export type KeyCheck = { ok: true; apiKey: ApiKey } | { ok: false; reason: "inva
  * Checks a presented key. "invalid" covers malformed, unknown and wrong-secret alike, so a caller learns nothing
  * about which part was wrong; expiry and revocation are only told to someone who holds the real secret.
  */
-export async function checkApiKey(token: string, now = new Date()): Promise<KeyCheck> {
+export async function checkApiKey(
+  token: string,
+  rows: Pick<ApiKeyRows, "find"> = { find: findApiKeyRow },
+  now = new Date(),
+): Promise<KeyCheck> {
   const parsed = parseApiKey(token);
   if (!parsed) return { ok: false, reason: "invalid" };
-  // Every authenticated request runs this, so it goes to the pg pool directly (no Prisma runtime in between).
-  const apiKey = await findApiKeyRow(parsed.id);
+  // Every authenticated request runs this: the row is the one kept in this process (api-key-rows.ts) or is read
+  // from the pg pool directly (no Prisma runtime in between).
+  const apiKey = await rows.find(parsed.id);
   // Hash anyway when the id is unknown, so both paths cost the same.
   const matches = secretMatches(parsed.secret, apiKey?.secretHash ?? "0".repeat(64));
   if (!apiKey || !matches) return { ok: false, reason: "invalid" };
@@ -148,10 +154,14 @@ const USAGE_ANNOUNCE_MS = 10_000;
  */
 export async function noteApiKeyUsed(apiKey: ApiKey, now = new Date()): Promise<void> {
   const writes: Promise<unknown>[] = [];
+  // The row may be one this process keeps (api-key-rows.ts), which these writes do not refresh: marked here, the
+  // next requests of the minute (or the 10 s) write nothing. Another instance's mark is at least as recent.
   if (!apiKey.lastUsedAt || now.getTime() - apiKey.lastUsedAt.getTime() >= LAST_USED_PRECISION_MS) {
     writes.push(markApiKeyUsed(apiKey.id, now, new Date(now.getTime() - LAST_USED_PRECISION_MS)));
+    apiKey.lastUsedAt = now;
   }
   if (!apiKey.usageAnnouncedAt || now.getTime() - apiKey.usageAnnouncedAt.getTime() >= USAGE_ANNOUNCE_MS) {
+    apiKey.usageAnnouncedAt = now;
     writes.push(
       announceApiKeyUse(apiKey.id, now, new Date(now.getTime() - USAGE_ANNOUNCE_MS)).then((written) => {
         if (written) wakeConsole();

@@ -4,6 +4,7 @@ import type { ExternalJwtConfig } from "../../config.js";
 import { prisma } from "../../db/prisma.js";
 import { type RateLimit, rateLimit } from "../../db/rate-limit.js";
 import type { Keyring } from "../../lib/master-key.js";
+import { ApiKeyRows } from "../api-keys/api-key-rows.js";
 import { parseApiKey } from "../api-keys/api-key-token.js";
 import { checkApiKey, noteApiKeyUsed } from "../api-keys/api-keys.service.js";
 import { grants, isScope } from "../identity/scopes.js";
@@ -74,6 +75,8 @@ export class Authenticator {
    * least recently seen is forgotten, which costs it one counter write, never a wrong answer.
    */
   readonly #blocked = new LRUCache<string, number>({ max: 10_000 });
+  /** The API-key rows keys and sessions are checked against; kept while the app context LISTENs (wireApp). */
+  readonly apiKeyRows = new ApiKeyRows();
 
   constructor(options: { keyring: Keyring; sessionTtlSeconds: number; externalJwt?: ExternalJwtConfig }) {
     this.keyring = options.keyring;
@@ -129,21 +132,21 @@ export class Authenticator {
   }
 
   async #verifyToken(token: string): Promise<Viewer> {
-    if (token.startsWith("sp_")) return viewerFromApiKey(token);
+    if (token.startsWith("sp_")) return viewerFromApiKey(this.apiKeyRows, token);
     let issuer: string | undefined;
     try {
       issuer = decodeJwt(token).iss;
     } catch {
       throw new AuthenticationError("Invalid credentials: expected an API key or a bearer token");
     }
-    if (issuer === SESSION_ISSUER) return viewerFromSession(this.keyring, token);
+    if (issuer === SESSION_ISSUER) return viewerFromSession(this.apiKeyRows, this.keyring, token);
     if (this.#verifyExternal && issuer === this.#externalIssuer) return viewerFromExternal(token, this.#verifyExternal);
     throw new AuthenticationError("Invalid token");
   }
 }
 
-async function viewerFromApiKey(token: string): Promise<Viewer> {
-  const check = await checkApiKey(token);
+async function viewerFromApiKey(rows: ApiKeyRows, token: string): Promise<Viewer> {
+  const check = await checkApiKey(token, rows);
   if (!check.ok) {
     throw new AuthenticationError(
       check.reason === "revoked"
@@ -167,13 +170,13 @@ async function viewerFromApiKey(token: string): Promise<Viewer> {
   };
 }
 
-async function viewerFromSession(keyring: Keyring, token: string): Promise<Viewer> {
+async function viewerFromSession(rows: ApiKeyRows, keyring: Keyring, token: string): Promise<Viewer> {
   const check = await verifySessionToken(keyring, token);
   if (!check.ok)
     throw new AuthenticationError(check.reason === "expired" ? "Session has expired" : "Invalid session token");
   const { claims } = check;
   // A session dies with the key it came from.
-  const apiKey = await prisma.apiKey.findUnique({ where: { id: claims.apiKeyId } });
+  const apiKey = await rows.find(claims.apiKeyId);
   if (!apiKey || apiKey.tenantId !== claims.tenantId) throw new AuthenticationError("Invalid session token");
   if (apiKey.revokedAt) throw new AuthenticationError("Session's API key has been revoked");
   if (apiKey.expiresAt && apiKey.expiresAt <= new Date())

@@ -18,16 +18,25 @@ export async function serveCommand(args: string[]): Promise<void> {
   handleSignals(app, config.shutdownTimeoutMs);
 }
 
+/** The signals that stop the process gracefully: Ctrl-C, a supervisor's stop, and the terminal closing. */
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 /**
- * First SIGINT/SIGTERM: graceful stop, exit 0. A second one while stopping: exit at once. A fault the process cannot
- * recover from (the embedded PostgreSQL could not be restarted): stop what can be stopped, print one line, exit 1,
- * so that an outer supervisor restarts it.
+ * A repeat within this long is the same stop, not a second one: `npm start` forwards the terminal's Ctrl-C to its
+ * child, which the terminal has already signalled (the whole process group gets it), so one Ctrl-C arrives twice,
+ * milliseconds apart. A person pressing Ctrl-C again takes longer.
+ */
+const SAME_STOP_MS = 500;
+
+/**
+ * First SIGINT/SIGTERM/SIGHUP: graceful stop, exit 0. Another one while stopping (after SAME_STOP_MS): exit at once.
+ * A fault the process cannot recover from (the embedded PostgreSQL could not be restarted): stop what can be
+ * stopped, print one line, exit 1, so that an outer supervisor restarts it.
  */
 function handleSignals(app: App, timeoutMs: number): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   void app.fatal.then((error) => {
-    if (stopping) return;
-    stopping = true;
+    if (stoppingSince !== undefined) return;
+    stoppingSince = Date.now();
     const exit = () => {
       process.stderr.write(`signalpost: ${error.message}\n`);
       process.exit(EXIT_FAILURE);
@@ -35,11 +44,12 @@ function handleSignals(app: App, timeoutMs: number): void {
     app.stop(Math.min(timeoutMs, 5_000)).then(exit, exit);
   });
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < SAME_STOP_MS) return;
       logger.warn({ signal }, "second signal: exiting without finishing the shutdown");
       process.exit(EXIT_FAILURE);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal, role: app.role }, "shutting down");
     app
       .stop(timeoutMs)
@@ -52,6 +62,5 @@ function handleSignals(app: App, timeoutMs: number): void {
         process.exit(EXIT_FAILURE);
       });
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 }

@@ -58,6 +58,8 @@ export async function startApp(config: Config, role: Role, logger: Logger): Prom
         agentSecrets: context.services.agentSecrets,
         jobs,
         limits: config.socketLimits,
+        trustedProxies: config.trustedProxies,
+        publicUrl: () => context.services.urls.publicUrl(),
       });
       port = await server.listen();
       http = server;

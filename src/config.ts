@@ -2,7 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_SOCKET_LIMITS, type SocketLimits } from "./http/connection-guard.js";
 import { DEFAULT_MAX_SUBSCRIPTIONS } from "./lib/bounded-feed.js";
-import { parseCidrList } from "./lib/cidr.js";
+import { type CidrRange, parseCidrList } from "./lib/cidr.js";
 
 /** Raised when an environment variable has a value the server cannot use; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -64,6 +64,7 @@ const environmentSchema = z.object({
   SIGNALPOST_JWT_SCOPES_CLAIM: z.string().trim().default("scope"),
   SIGNALPOST_ALLOW_INSECURE_URLS: z.enum(["true", "false"], { error: "must be true or false" }).optional(),
   SIGNALPOST_ALLOWED_PRIVATE_RANGES: z.string().trim().optional(),
+  SIGNALPOST_TRUSTED_PROXIES: z.string().trim().max(4_096, "must be at most 4096 characters").optional(),
   SIGNALPOST_AUTO_DISABLE_AFTER_HOURS: z.coerce
     .number({ error: "must be a number" })
     .positive("must be positive")
@@ -119,6 +120,8 @@ export interface Config {
   allowInsecureUrls: boolean;
   /** CIDRs of private ranges endpoints may use. */
   allowedPrivateRanges: string[];
+  /** The reverse proxies whose forwarding headers name the client (see http/client-address.ts). */
+  trustedProxies: CidrRange[];
   autoDisableAfterHours: number;
   /** How many deliveries one worker sends at once. */
   deliveryConcurrency: number;
@@ -176,7 +179,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowInsecureUrls: values.SIGNALPOST_ALLOW_INSECURE_URLS
       ? values.SIGNALPOST_ALLOW_INSECURE_URLS === "true"
       : !values.DATABASE_URL,
-    allowedPrivateRanges: parseRanges(values.SIGNALPOST_ALLOWED_PRIVATE_RANGES),
+    allowedPrivateRanges: parseRanges("SIGNALPOST_ALLOWED_PRIVATE_RANGES", values.SIGNALPOST_ALLOWED_PRIVATE_RANGES),
+    trustedProxies: parseCidrList(
+      parseRanges("SIGNALPOST_TRUSTED_PROXIES", values.SIGNALPOST_TRUSTED_PROXIES),
+      ({ message }) => {
+        throw new ConfigError("SIGNALPOST_TRUSTED_PROXIES", message);
+      },
+    ),
     autoDisableAfterHours: values.SIGNALPOST_AUTO_DISABLE_AFTER_HOURS,
     deliveryConcurrency: values.SIGNALPOST_DELIVERY_CONCURRENCY,
     deliveryLeaseGraceMs: values.SIGNALPOST_DELIVERY_LEASE_GRACE_MS,
@@ -201,14 +210,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** The variable's comma-separated ranges, checked by the same parser the settings and the address guard use. */
-function parseRanges(value: string | undefined): string[] {
+function parseRanges(variable: string, value: string | undefined): string[] {
   if (!value) return [];
   const ranges = value
     .split(",")
     .map((range) => range.trim())
     .filter(Boolean);
   parseCidrList(ranges, ({ message }) => {
-    throw new ConfigError("SIGNALPOST_ALLOWED_PRIVATE_RANGES", message);
+    throw new ConfigError(variable, message);
   });
   return ranges;
 }

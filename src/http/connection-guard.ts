@@ -89,6 +89,11 @@ export class ConnectionGuard {
   constructor(
     private readonly limits: ConnectionLimits,
     private readonly logger: Logger,
+    /**
+     * Peers exempt from the per-address cap: the trusted proxies, whose connections carry every client behind them
+     * (the overall cap still counts them).
+     */
+    private readonly isTrustedProxy: (address: string) => boolean = () => false,
   ) {
     this.timer = setInterval(() => this.sweep(), 1_000);
     this.timer.unref();
@@ -99,7 +104,8 @@ export class ConnectionGuard {
     const group = addressGroup(socket.remoteAddress);
     const fromAddress = this.perAddress.get(group) ?? 0;
     const overall = this.open >= this.limits.maxConnections;
-    if (overall || fromAddress >= this.limits.maxConnectionsPerAddress) {
+    const capped = !this.isTrustedProxy(socket.remoteAddress ?? "");
+    if (overall || (capped && fromAddress >= this.limits.maxConnectionsPerAddress)) {
       const limit = overall ? this.limits.maxConnections : this.limits.maxConnectionsPerAddress;
       refuseRaw(
         socket,

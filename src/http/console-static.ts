@@ -59,7 +59,7 @@ export async function serveConsole(req: http.IncomingMessage, res: http.ServerRe
     "x-content-type-options": "nosniff",
     // The panel talks only to this server (HTTP and WebSocket) and loads nothing from elsewhere.
     "content-security-policy":
-      "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'",
+      "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
   });
   if (req.method === "HEAD") {
     res.end();

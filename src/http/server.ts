@@ -7,6 +7,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { isDatabaseUnavailable, UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../db/unavailable.js";
 import type { GraphQLContext } from "../graphql/context.js";
 import type { JobQueue } from "../jobs/kit/queue.js";
+import type { CidrRange } from "../lib/cidr.js";
 import { OperatorError } from "../lib/errors.js";
 import { sendJson, sendJsonError } from "../lib/json-response.js";
 import { JsonShapeError, measureJson, ONE_MEGABYTE_JSON_LIMITS } from "../lib/json-shape.js";
@@ -21,6 +22,7 @@ import {
   tokenFromHeaders,
 } from "../modules/auth/authenticate.js";
 import { BodyBudget } from "./body-budget.js";
+import { originOf, rememberOrigin, TrustedProxies } from "./client-address.js";
 import { ConnectionGuard, DEFAULT_SOCKET_LIMITS, HTTP_TIMEOUTS, type SocketLimits } from "./connection-guard.js";
 import { serveConsole } from "./console-static.js";
 import { answerReadiness, type ReadinessCheck } from "./readiness.js";
@@ -120,6 +122,19 @@ export class PortInUseError extends OperatorError {
 
 export type { ReadinessCheck } from "./readiness.js";
 
+/**
+ * Sent on every HTTP response: no MIME sniffing, no framing by other sites (the console and GraphiQL hold a key), no
+ * URLs (which may carry ids) leaked as referrers. No script policy: GraphiQL's page is one inline script.
+ */
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "content-security-policy": "frame-ancestors 'none'",
+  "referrer-policy": "no-referrer",
+};
+/** A year, as HSTS preload lists ask; sent only when the public URL is https (a browser ignores it over http). */
+const HSTS = "max-age=31536000";
+
 /** A temporary redirect (302), so that `/` can point elsewhere later without browsers remembering it. */
 function redirect(res: http.ServerResponse, location: string): void {
   res.writeHead(302, { location, "content-length": "0" });
@@ -142,6 +157,10 @@ export interface HttpServerOptions {
   jobs?: Pick<JobQueue, "boss">;
   /** Caps of open connections, and of WebSockets per credential (the configuration's; defaults for tests). */
   limits?: Partial<SocketLimits>;
+  /** SIGNALPOST_TRUSTED_PROXIES: whose forwarding headers name the client (see client-address.ts). None by default. */
+  trustedProxies?: readonly CidrRange[];
+  /** The instance's public URL, read per request: an https one turns on HSTS and the redirect of plain http. */
+  publicUrl?: () => string;
 }
 
 /** The executable arguments Yoga's envelop builds per WebSocket operation, carried to execute/subscribe. */
@@ -182,6 +201,7 @@ export class HttpServer {
   private readonly guard: ConnectionGuard;
   /** Open authenticated WebSockets per credential (see SocketLimits.maxWebSocketsPerCredential). */
   private readonly socketsPerCredential = new Map<string, number>();
+  private readonly proxies: TrustedProxies;
 
   constructor(private readonly options: HttpServerOptions) {
     this.accept = options.jobs
@@ -190,7 +210,8 @@ export class HttpServer {
           throw new Error("the job queue is not started");
         };
     this.limits = { ...DEFAULT_SOCKET_LIMITS, ...options.limits };
-    this.guard = new ConnectionGuard(this.limits, options.logger);
+    this.proxies = new TrustedProxies(options.trustedProxies);
+    this.guard = new ConnectionGuard(this.limits, options.logger, (address) => this.proxies.trusts(address));
     this.server = http.createServer({ ...HTTP_TIMEOUTS }, (req, res) => this.route(req, res));
     this.server.keepAliveTimeout = HTTP_TIMEOUTS.keepAliveTimeout;
     this.server.on("connection", (socket) => this.guard.onConnection(socket));
@@ -203,6 +224,7 @@ export class HttpServer {
         socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
         return;
       }
+      rememberOrigin(req, this.proxies.originOf(req));
       this.webSockets.handleUpgrade(req, socket, head, (ws) => {
         setMessageLimit(ws, MAX_ANONYMOUS_WEBSOCKET_MESSAGE_BYTES);
         checkMessageShapes(ws);
@@ -259,6 +281,20 @@ export class HttpServer {
     // Ask keep-alive clients to reconnect elsewhere while we drain.
     if (this.draining) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?")[0];
+    const origin = this.proxies.originOf(req);
+    rememberOrigin(req, origin);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    const publicUrl = this.options.publicUrl?.();
+    if (publicUrl?.startsWith("https://")) {
+      res.setHeader("strict-transport-security", HSTS);
+      // A trusted proxy says the client came over plain http: send it to the https address (308 keeps the method
+      // and body). Health checks are answered where they are asked; direct connections cannot be told apart.
+      if (origin.protocol === "http" && path !== "/healthz" && path !== "/readyz") {
+        res.writeHead(308, { location: `${publicUrl}${req.url ?? "/"}`, "content-length": "0" });
+        res.end();
+        return;
+      }
+    }
     const handle = async () => {
       // The address a newcomer opens first: the web console.
       if (path === "/" && (req.method === "GET" || req.method === "HEAD")) return redirect(res, "/console");
@@ -276,7 +312,12 @@ export class HttpServer {
       const agentWebhook = /^\/agents\/([^/]+)\/webhook$/.exec(path ?? "");
       if (agentWebhook?.[1]) {
         const { logger, agentSecrets } = this.options;
-        return handleAgentWebhook(req, res, agentWebhook[1], { logger, agentSecrets, accept: this.accept });
+        return handleAgentWebhook(req, res, agentWebhook[1], {
+          logger,
+          agentSecrets,
+          accept: this.accept,
+          sourceIp: origin.ip,
+        });
       }
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };
@@ -390,7 +431,7 @@ export class HttpServer {
           try {
             const viewer = await this.options.authenticator.authenticate(
               tokenFromConnectionParams(ctx.connectionParams),
-              ctx.extra.request.socket.remoteAddress ?? null,
+              originOf(ctx.extra.request).ip,
             );
             if (viewer) {
               if (!this.holdCredentialSocket(viewer.apiKeyId ?? viewer.actorId, ctx.extra.socket)) return false;

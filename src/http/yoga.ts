@@ -10,6 +10,7 @@ import { graphqlDuration } from "../lib/metrics.js";
 import { logger } from "../logger.js";
 import { AuthenticationError, tokenFromConnectionParams, tokenFromHeaders } from "../modules/auth/authenticate.js";
 import { schema } from "../schema.js";
+import { originOf } from "./client-address.js";
 import { HeapBudget, HeapBudgetBusy } from "./heap-budget.js";
 
 /**
@@ -21,9 +22,12 @@ export interface ServerContext {
   connectionParams?: Readonly<Record<string, unknown>>;
 }
 
-/** The client address: the socket's, since we do not trust X-Forwarded-For without a configured proxy. */
+/**
+ * The client address: the socket's, or through SIGNALPOST_TRUSTED_PROXIES the one they forward (the HTTP server
+ * resolves it once per request, see client-address.ts).
+ */
 export function clientIp(req: IncomingMessage | undefined): string | null {
-  return req?.socket.remoteAddress ?? null;
+  return req ? originOf(req).ip : null;
 }
 
 /** Turns an authentication failure into the typed GraphQL error (with the HTTP status for plain HTTP). */

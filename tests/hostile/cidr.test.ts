@@ -50,6 +50,20 @@ describe("CIDR ranges", () => {
     );
   });
 
+  it("refuses every bad entry of SIGNALPOST_TRUSTED_PROXIES with a ConfigError naming the variable", () => {
+    for (const range of BAD_RANGES) {
+      expect(() => loadConfig({ SIGNALPOST_TRUSTED_PROXIES: `127.0.0.1, ${range}` }), range).toThrow(
+        /SIGNALPOST_TRUSTED_PROXIES/,
+      );
+    }
+    expect(() => loadConfig({ SIGNALPOST_TRUSTED_PROXIES: "10.0.0.1,".repeat(600) })).toThrow(
+      /SIGNALPOST_TRUSTED_PROXIES.*at most 4096/,
+    );
+    expect(loadConfig({ SIGNALPOST_TRUSTED_PROXIES: GOOD_RANGES.join(",") }).trustedProxies).toHaveLength(
+      GOOD_RANGES.length,
+    );
+  });
+
   it("makes `signalpost serve` exit 2 with the variable named", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "signalpost-cidr-"));
     const server = runSignalpost(["serve"], {

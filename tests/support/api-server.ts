@@ -1,6 +1,6 @@
 import { wireApp } from "../../src/app-context.js";
 import type { SocketLimits } from "../../src/http/connection-guard.js";
-import { HttpServer, type ReadinessCheck } from "../../src/http/server.js";
+import { HttpServer, type HttpServerOptions, type ReadinessCheck } from "../../src/http/server.js";
 import { createGraphQLServer } from "../../src/http/yoga.js";
 import type { JobQueue } from "../../src/jobs/kit/queue.js";
 import { logger } from "../../src/logger.js";
@@ -24,9 +24,15 @@ export interface RunningApiServer {
  */
 export async function startApiServer(
   readiness: () => Promise<ReadinessCheck[]> = async () => [{ name: "test", ok: true }],
-  services: { jobs?: JobQueue; consoleFeed?: ConsoleFeed; limits?: Partial<SocketLimits> } = {},
+  services: {
+    jobs?: JobQueue;
+    consoleFeed?: ConsoleFeed;
+    limits?: Partial<SocketLimits>;
+    trustedProxies?: HttpServerOptions["trustedProxies"];
+    publicUrl?: HttpServerOptions["publicUrl"];
+  } = {},
 ): Promise<RunningApiServer> {
-  const { jobs, consoleFeed, limits } = services;
+  const { jobs, consoleFeed, limits, trustedProxies, publicUrl } = services;
   if (consoleFeed) testServices.consoleFeed = consoleFeed;
   const yoga = createGraphQLServer(testServices);
   const { agentSecrets, urls } = testServices;
@@ -44,6 +50,8 @@ export async function startApiServer(
     agentSecrets,
     jobs,
     limits,
+    trustedProxies,
+    publicUrl,
   });
   const port = await server.listen();
   urls.configure({ publicUrl: `http://127.0.0.1:${port}`, selfUrl: `http://127.0.0.1:${port}` });

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { type DestinationStream, pino } from "pino";
+import { currentRequestId } from "./lib/request-context.js";
 
 /** The two ways logs are written: one JSON object per line (for machines), or coloured lines (for people). */
 export type LogFormat = "json" | "pretty";
@@ -37,6 +38,11 @@ export const logger = pino(
     // The CLI sets the configured level once the environment is validated (see cli.ts); tests keep it quiet.
     level: process.env.VITEST ? "silent" : "info",
     base: { service: "signalpost" },
+    // Every line written while a request runs names it (see lib/request-context.ts).
+    mixin: () => {
+      const requestId = currentRequestId();
+      return requestId === undefined ? {} : { requestId };
+    },
     redact: { paths: ["*.secret", "*.password", "*.authorization", "*.apiKey", "*.token"], censor: "[redacted]" },
   },
   chooseLogFormat() === "pretty" ? prettyDestination() : undefined,

@@ -12,6 +12,7 @@ import { OperatorError } from "../lib/errors.js";
 import { sendJson, sendJsonError } from "../lib/json-response.js";
 import { JsonShapeError, measureJson, ONE_MEGABYTE_JSON_LIMITS } from "../lib/json-shape.js";
 import { countSubscriptions } from "../lib/metrics.js";
+import { requestIdFrom, runAsRequest } from "../lib/request-context.js";
 import type { Logger } from "../logger.js";
 import { type Accept, createAcceptance } from "../modules/agents/acceptance.js";
 import { type AgentSecretCache, handleAgentWebhook } from "../modules/agents/inbound.js";
@@ -283,6 +284,8 @@ export class HttpServer {
     const path = (req.url ?? "/").split("?")[0];
     const origin = this.proxies.originOf(req);
     rememberOrigin(req, origin);
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    res.setHeader("x-request-id", requestId);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const publicUrl = this.options.publicUrl?.();
     if (publicUrl?.startsWith("https://")) {
@@ -321,21 +324,24 @@ export class HttpServer {
       }
       return sendJsonError(res, 404, { code: "NOT_FOUND", message: `No route for ${req.method} ${path}` });
     };
-    handle().catch((error: unknown) => {
-      // A database outage (inbound webhooks while it restarts, say) is the caller's cue to retry, not our bug.
-      if (isDatabaseUnavailable(error) && !res.headersSent) {
-        this.options.logger.warn({ path }, "database unavailable; answered 503");
-        return sendJsonError(
-          res,
-          503,
-          { code: "SERVICE_UNAVAILABLE", message: UNAVAILABLE_MESSAGE },
-          { "retry-after": String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
-        );
-      }
-      this.options.logger.error({ err: error, path }, "unhandled error in HTTP route");
-      if (!res.headersSent) sendJsonError(res, 500, { code: "INTERNAL", message: "Internal server error" });
-      else res.destroy();
-    });
+    const handled = () =>
+      handle().catch((error: unknown) => {
+        // A database outage (inbound webhooks while it restarts, say) is the caller's cue to retry, not our bug.
+        if (isDatabaseUnavailable(error) && !res.headersSent) {
+          this.options.logger.warn({ path }, "database unavailable; answered 503");
+          return sendJsonError(
+            res,
+            503,
+            { code: "SERVICE_UNAVAILABLE", message: UNAVAILABLE_MESSAGE },
+            { "retry-after": String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+          );
+        }
+        this.options.logger.error({ err: error, path }, "unhandled error in HTTP route");
+        if (!res.headersSent) sendJsonError(res, 500, { code: "INTERNAL", message: "Internal server error" });
+        else res.destroy();
+      });
+    // Everything the request runs, logs and writes carries its id (lib/request-context.ts).
+    void runAsRequest(requestId, handled);
   }
 
   /**

@@ -60,11 +60,17 @@ builder.prismaNode("AuditEntry", {
     }),
     ip: t.exposeString("ip", {
       nullable: true,
-      description: "The address the request came from (the TCP peer); null when the action came without a request.",
+      description:
+        "The address the request came from (the TCP peer, or through SIGNALPOST_TRUSTED_PROXIES the client they forward); null when the action came without a request.",
     }),
     userAgent: t.exposeString("userAgent", {
       nullable: true,
       description: "The request's User-Agent header; null when there was none.",
+    }),
+    requestId: t.exposeString("requestId", {
+      nullable: true,
+      description:
+        "The request's id: its x-request-id (1 to 128 visible ASCII characters) or the one the server made and answered with; its log lines carry it too. Null when the action came without a request.",
     }),
     metadata: t.field({
       type: "JSON",

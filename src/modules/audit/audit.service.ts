@@ -1,5 +1,6 @@
 import { prisma } from "../../db/prisma.js";
 import type { Prisma } from "../../generated/prisma/client.js";
+import { currentRequestId } from "../../lib/request-context.js";
 import type { AuditActor } from "../identity/viewer.js";
 
 export interface AuditRecord {
@@ -14,8 +15,8 @@ export interface AuditRecord {
 }
 
 /**
- * Writes an audit entry. Pass the transaction client of the change being recorded, so that the change and its
- * entry are committed together or not at all.
+ * Writes an audit entry, with the id of the request running it (lib/request-context.ts). Pass the transaction
+ * client of the change being recorded, so that the change and its entry are committed together or not at all.
  */
 export async function recordAudit(entry: AuditRecord, client: Prisma.TransactionClient = prisma): Promise<void> {
   await client.auditEntry.create({
@@ -29,6 +30,7 @@ export async function recordAudit(entry: AuditRecord, client: Prisma.Transaction
       targetId: entry.target?.id ?? null,
       ip: entry.ip ?? null,
       userAgent: entry.userAgent ?? null,
+      requestId: currentRequestId() ?? null,
       metadata: entry.metadata,
     },
   });

@@ -31,6 +31,11 @@ export const EventObject = builder.prismaNode("Event", {
         "The key given at publish time; publishing again with it within 24 h returns this event instead of a new one.",
       nullable: true,
     }),
+    requestId: t.exposeString("requestId", {
+      description:
+        "The id of the request that published it (its x-request-id, or the one the server answered with), which its log lines carry too; null when no request published it.",
+      nullable: true,
+    }),
     deliverAt: t.expose("deliverAt", {
       description: "When the event is due to go out, if it was published for later; null for at once.",
       type: "DateTime",

@@ -9,6 +9,7 @@ import { isDatabaseUnavailable } from "../../db/unavailable.js";
 import type { Event, Prisma } from "../../generated/prisma/client.js";
 import { ConflictError, findOrNotFound, ValidationError } from "../../lib/errors.js";
 import { groupCommit } from "../../lib/group-commit.js";
+import { currentRequestId } from "../../lib/request-context.js";
 import { scheduleWakeUps } from "../deliveries/delivery-wake-ups.js";
 import { eventTypeForPublish, type PublishableType } from "../event-types/event-types.service.js";
 import {
@@ -46,6 +47,8 @@ interface CheckedInput {
   json: string;
   idempotencyKey: string | null;
   deliverAt: Date | null;
+  /** The publishing request's id, taken here, in its own context: the group commit writes it from another's. */
+  requestId: string | null;
 }
 
 /** Validates one input: type known and not archived, payload within size and schema, key and schedule sane. */
@@ -78,7 +81,14 @@ async function checkInput(
   if (deliverAt && deliverAt.getTime() - now > MAX_SCHEDULE_AHEAD_MS) {
     throw new ValidationError("deliverAt must be within 30 days", field("deliverAt"));
   }
-  return { type, payload: input.payload as Prisma.InputJsonValue, json, idempotencyKey: key, deliverAt };
+  return {
+    type,
+    payload: input.payload as Prisma.InputJsonValue,
+    json,
+    idempotencyKey: key,
+    deliverAt,
+    requestId: currentRequestId() ?? null,
+  };
 }
 
 /** Inputs are checked against the event types this process remembers; the insert refuses if one has changed since. */
@@ -306,6 +316,7 @@ async function insertAndFanOut(
       payload: item.data.json,
       idempotencyKey: item.data.idempotencyKey,
       deliverAt: item.data.deliverAt,
+      requestId: item.data.requestId,
     })),
     new Map(fresh.map((item) => [item.data.type.name, item.data.type.version])),
   );

@@ -57,6 +57,8 @@ export interface NewEvent {
   payload: string;
   idempotencyKey: string | null;
   deliverAt: Date | null;
+  /** The id of the request publishing it (lib/request-context.ts). */
+  requestId: string | null;
 }
 
 const INSERT_AND_FAN_OUT = `WITH current AS (
@@ -65,11 +67,11 @@ const INSERT_AND_FAN_OUT = `WITH current AS (
        JOIN "EventType" et ON et."tenantId" = $tenantId AND et.name = v.name AND et.xmin::text = v.version
          AND et."archivedAt" IS NULL
      ), ins AS (
-       INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt")
-       SELECT x.id, $tenantId, x.type, x.payload, x.key, x.deliver_at
+       INSERT INTO "Event" (id, "tenantId", "eventType", payload, "idempotencyKey", "deliverAt", "requestId")
+       SELECT x.id, $tenantId, x.type, x.payload, x.key, x.deliver_at, x.request_id
        FROM ROWS FROM (unnest($ids::uuid[]), unnest($eventTypes::text[]), jsonb_array_elements($payloads::jsonb),
-           unnest($keys::text[]), unnest($deliverAts::timestamptz[]))
-         AS x(id, type, payload, key, deliver_at)
+           unnest($keys::text[]), unnest($deliverAts::timestamptz[]), unnest($requestIds::text[]))
+         AS x(id, type, payload, key, deliver_at, request_id)
        WHERE (SELECT ok FROM current)
        ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING
        RETURNING ${columnList(EVENT_FIELDS_BUT_PAYLOAD)}
@@ -108,6 +110,7 @@ export async function insertEventsAndFanOut(
       payloads: `[${events.map((event) => event.payload).join(",")}]`,
       keys: events.map((event) => event.idempotencyKey),
       deliverAts: events.map((event) => event.deliverAt?.toISOString() ?? null),
+      requestIds: events.map((event) => event.requestId),
       typeNames: [...types.keys()],
       typeVersions: [...types.values()],
     }),

@@ -180,12 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? values.SIGNALPOST_ALLOW_INSECURE_URLS === "true"
       : !values.DATABASE_URL,
     allowedPrivateRanges: parseRanges("SIGNALPOST_ALLOWED_PRIVATE_RANGES", values.SIGNALPOST_ALLOWED_PRIVATE_RANGES),
-    trustedProxies: parseCidrList(
-      parseRanges("SIGNALPOST_TRUSTED_PROXIES", values.SIGNALPOST_TRUSTED_PROXIES),
-      ({ message }) => {
-        throw new ConfigError("SIGNALPOST_TRUSTED_PROXIES", message);
-      },
-    ),
+    trustedProxies: parsedRanges("SIGNALPOST_TRUSTED_PROXIES", values.SIGNALPOST_TRUSTED_PROXIES),
     autoDisableAfterHours: values.SIGNALPOST_AUTO_DISABLE_AFTER_HOURS,
     deliveryConcurrency: values.SIGNALPOST_DELIVERY_CONCURRENCY,
     deliveryLeaseGraceMs: values.SIGNALPOST_DELIVERY_LEASE_GRACE_MS,
@@ -209,15 +204,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** The variable's comma-separated ranges, checked by the same parser the settings and the address guard use. */
-function parseRanges(variable: string, value: string | undefined): string[] {
-  if (!value) return [];
-  const ranges = value
+/** The variable's comma-separated entries. */
+function rangeEntries(value: string | undefined): string[] {
+  return (value ?? "")
     .split(",")
     .map((range) => range.trim())
     .filter(Boolean);
-  parseCidrList(ranges, ({ message }) => {
+}
+
+/** The variable's ranges, parsed by the parser the settings and the address guard use. @throws ConfigError. */
+function parsedRanges(variable: string, value: string | undefined): CidrRange[] {
+  return parseCidrList(rangeEntries(value), ({ message }) => {
     throw new ConfigError(variable, message);
   });
-  return ranges;
+}
+
+/** The variable's ranges as written, once checked (the settings store private ranges as text). */
+function parseRanges(variable: string, value: string | undefined): string[] {
+  parsedRanges(variable, value);
+  return rangeEntries(value);
 }

@@ -3,34 +3,24 @@ import WebSocket from "ws";
 import { prisma } from "../../src/db/prisma.js";
 import { chooseLogFormat } from "../../src/logger.js";
 import { gid, uuidOf } from "../support/ids.js";
-import { runSignalpost, type SignalpostProcess, servingPort } from "../support/process.js";
-import { type SeededKey, seed, seedEventType } from "../support/seed.js";
-import { TestReceiver } from "../support/test-receiver.js";
+import { runSignalpost, type SignalpostProcess } from "../support/process.js";
+import type { SeededKey } from "../support/seed.js";
+import { type ServedInstance, startServedInstance } from "../support/served-instance.js";
+import type { TestReceiver } from "../support/test-receiver.js";
 import { until } from "../support/wait.js";
 
+let served: ServedInstance;
 let server: SignalpostProcess;
 let baseUrl: string;
 let receiver: TestReceiver;
 let admin: SeededKey;
 
 beforeAll(async () => {
-  // Output to a pipe, as under a process manager: logs must be JSON, one object a line.
-  server = runSignalpost(["serve", "--role", "all"], {
-    DATABASE_URL: process.env.DATABASE_URL,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    SIGNALPOST_ALLOW_INSECURE_URLS: "true",
-    LOG_LEVEL: "debug",
-  });
-  baseUrl = `http://127.0.0.1:${await servingPort(server)}`;
-  receiver = await TestReceiver.start();
-  admin = await seed.tenantWithKey();
-  await seedEventType(admin.tenant.id, "order.created");
+  served = await startServedInstance();
+  ({ server, baseUrl, receiver, admin } = served);
 });
 afterAll(async () => {
-  server.child.kill("SIGTERM");
-  await server.exited;
-  await receiver?.close();
+  await served?.close();
 });
 
 async function graphql(query: string, variables: Record<string, unknown> = {}) {

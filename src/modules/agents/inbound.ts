@@ -253,8 +253,8 @@ export interface Receiving {
   agentSecrets: AgentSecretCache;
   accept: Accept;
   logger: Logger;
-  /** The sender's address, as the HTTP server resolved it (through trusted proxies); defaults to the socket's. */
-  sourceIp?: string | null;
+  /** The sender's address, as the HTTP server resolved it (the socket's, or through trusted proxies the forwarded one). */
+  sourceIp: string | null;
 }
 
 /**
@@ -275,7 +275,7 @@ export async function handleAgentWebhook(
   // Webhook URLs carry the agent's global id; URLs with the row's uuid, as earlier versions handed them out, keep
   // working (senders were given them once and cannot be asked to change).
   const agentId = isUuid(idInUrl) ? idInUrl : localId("Agent", idInUrl);
-  const sourceIp = receiving.sourceIp !== undefined ? receiving.sourceIp : (req.socket.remoteAddress ?? null);
+  const { sourceIp } = receiving;
   try {
     if (req.method !== "POST")
       throw new InboundRefusal(405, "METHOD_NOT_ALLOWED", "POST the webhook", undefined, { allow: "POST" });
